@@ -1,0 +1,41 @@
+"""The ``[data]`` table of a run config."""
+
+from __future__ import annotations
+
+import attrs
+
+#: StarGAN's paper attributes, the default choice for a CelebA-style attribute list.
+PAPER_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+
+
+@attrs.frozen
+class DataConfig:
+    """Where the images come from and how they are augmented on the device.
+
+    ``root`` unset means the built-in demo task ``demo`` (derived from shipped CC0 photos).
+    ``image_size`` is the crop the networks see (the reference ``crop_size``), ``load_size``
+    what images are resized to first; ``preprocess`` is one of the reference modes
+    ``resize_and_crop``, ``crop``, ``scale_width``, ``scale_width_and_crop``, ``none``.
+    """
+
+    root: str | None = None
+    demo: str | None = None
+    layout: str = "auto"
+    direction: str = "AtoB"
+    image_size: int = 256
+    load_size: int = 286
+    preprocess: str = "resize_and_crop"
+    flip: bool = True
+    channels: int = 3
+    channels_b: int | None = None
+    attributes: tuple[str, ...] = attrs.field(default=PAPER_ATTRIBUTES, converter=tuple)
+    attribute_file: str | None = None
+    strict: bool = False
+    max_dataset_size: int | None = None
+    max_image_pixels: int = 89_478_485
+    num_workers: int = 2
+    serial_batches: bool = False
+    independent_unpaired: bool = True
+    color_jitter: float = 0.0
+    rotation: float = 0.0
+    affine: bool = False

@@ -1,0 +1,175 @@
+"""Every hook a plugin can implement.
+
+A plugin is any module (or object) with functions decorated by :data:`hookimpl`; built-in
+methods are plugins exactly like third-party ones and are found through the entry-point
+group ``i2i``. Registration hooks *yield typed records* (see :mod:`i2i.registry`);
+lifecycle hooks observe a training run and must not change it - loggers are plugins too.
+
+Each hook's docstring ends with a complete example; ``docs/plugins.md`` repeats every hook
+(a test checks that none is missing there).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import pluggy
+
+PROJECT = "i2i"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -- registration ---------------------------------------------------------------------------
+@hookspec
+def i2i_register_methods() -> Iterable[Any]:
+    """Yield :class:`~i2i.registry.MethodSpec` records.
+
+    Example::
+
+        @hookimpl
+        def i2i_register_methods():
+            yield MethodSpec(name="cut", config=CUTConfig, factory=CUT,
+                             data_kind="unpaired", description="Contrastive unpaired translation")
+    """
+
+
+@hookspec
+def i2i_register_generators() -> Iterable[Any]:
+    """Yield generator :class:`~i2i.registry.ComponentSpec` records (``GeneratorSpec`` helps).
+
+    Example::
+
+        @hookimpl
+        def i2i_register_generators():
+            yield GeneratorSpec("resnet_12blocks", ResnetGenerator, "ResNet, 12 blocks", n_blocks=12)
+    """
+
+
+@hookspec
+def i2i_register_discriminators() -> Iterable[Any]:
+    """Yield discriminator records (``DiscriminatorSpec`` helps).
+
+    Example::
+
+        @hookimpl
+        def i2i_register_discriminators():
+            yield DiscriminatorSpec("patchgan_5layers", PatchGAN, "PatchGAN, 5 layers", n_layers=5)
+    """
+
+
+@hookspec
+def i2i_register_losses() -> Iterable[Any]:
+    """Yield GAN objective / loss records (``LossSpec`` helps).
+
+    Example::
+
+        @hookimpl
+        def i2i_register_losses():
+            yield LossSpec("softplus", SoftplusGANLoss, "non-saturating GAN loss with softplus")
+    """
+
+
+@hookspec
+def i2i_register_datasets() -> Iterable[Any]:
+    """Yield dataset layout records (``DatasetSpec`` helps); ``data.layout = NAME`` selects one.
+
+    The factory is called as ``factory(config=DataConfig, split="train"|"test")`` and returns a
+    ``torch.utils.data.Dataset`` of uint8 sample dicts (see :mod:`i2i.data`).
+
+    Example::
+
+        @hookimpl
+        def i2i_register_datasets():
+            yield DatasetSpec("my_layout", MyFolderDataset, "frames/ + masks/ folders")
+    """
+
+
+@hookspec
+def i2i_register_commands() -> Iterable[Any]:
+    """Yield :class:`~i2i.registry.CommandSpec` records: extra ``i2i`` sub-commands.
+
+    Example::
+
+        @hookimpl
+        def i2i_register_commands():
+            @click.command("hello")
+            def hello():
+                click.echo("hello from my plugin")
+            yield CommandSpec(name="hello", command=hello, description="say hello")
+    """
+
+
+# -- training lifecycle (observers) ----------------------------------------------------------
+@hookspec
+def i2i_train_start(run: Any) -> None:
+    """A run starts (after resume, before the first step). ``run`` exposes ``out_dir``,
+    ``config``, ``method``, ``step``, ``rank`` and ``is_main``.
+
+    Example::
+
+        @hookimpl
+        def i2i_train_start(run):
+            print(f"training {run.config.method.name} into {run.out_dir}")
+    """
+
+
+@hookspec
+def i2i_step_end(run: Any, step: int, metrics: Mapping[str, float]) -> None:
+    """Called every ``train.log_every`` steps on the main rank, with averaged float losses.
+
+    Example::
+
+        @hookimpl
+        def i2i_step_end(run, step, metrics):
+            my_logger.log(metrics, step=step)
+    """
+
+
+@hookspec
+def i2i_sample_images(run: Any, step: int, path: str, images: Mapping[str, Any]) -> None:
+    """A sample grid was written to ``path``; ``images`` maps row names to uint8 CHW tensors.
+
+    Example::
+
+        @hookimpl
+        def i2i_sample_images(run, step, path, images):
+            writer.add_image("samples", images["output"], step)
+    """
+
+
+@hookspec
+def i2i_checkpoint_saved(run: Any, step: int, path: str) -> None:
+    """A checkpoint was written atomically to ``path``.
+
+    Example::
+
+        @hookimpl
+        def i2i_checkpoint_saved(run, step, path):
+            shutil.copy(path, "/backup/")
+    """
+
+
+@hookspec
+def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float]) -> None:
+    """An evaluation finished (end of training or ``i2i eval``); ``run`` may be None for ``i2i eval``.
+
+    Example::
+
+        @hookimpl
+        def i2i_eval_result(run, step, metrics):
+            print("PSNR", metrics.get("psnr"))
+    """
+
+
+@hookspec
+def i2i_train_end(run: Any, step: int, status: str) -> None:
+    """A run ends; ``status`` is ``"finished"``, ``"interrupted"`` or ``"failed"``.
+
+    Example::
+
+        @hookimpl
+        def i2i_train_end(run, step, status):
+            writer.close()
+    """
