@@ -1,3 +1,85 @@
-"""i2i: image-to-image translation with GANs, every method a plugin."""
+"""i2i: image-to-image translation with GANs, every method a plugin.
+
+Everything a user or a plugin author needs is importable from here (``from i2i import
+MethodSpec, Method, hookimpl, create_generator``); plugins import nothing else from i2i
+(``i2i.testing`` aside, in their tests). Names resolve lazily so ``import i2i`` stays cheap
+and loads no plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # plugin system
+    "hookimpl": "i2i.hookspecs",
+    "hookspec": "i2i.hookspecs",
+    "PluginHost": "i2i.plugins",
+    "get_host": "i2i.plugins",
+    "MethodSpec": "i2i.registry",
+    "ComponentSpec": "i2i.registry",
+    "GeneratorSpec": "i2i.registry",
+    "DiscriminatorSpec": "i2i.registry",
+    "LossSpec": "i2i.registry",
+    "DatasetSpec": "i2i.registry",
+    "CommandSpec": "i2i.registry",
+    # errors
+    "I2IError": "i2i.errors",
+    "UsageError": "i2i.errors",
+    "ConfigError": "i2i.errors",
+    "DataError": "i2i.errors",
+    "CheckpointError": "i2i.errors",
+    "PluginError": "i2i.errors",
+    # the method contract
+    "Method": "i2i.method",
+    "DataInfo": "i2i.method",
+    "StepContext": "i2i.method",
+    "set_requires_grad": "i2i.method",
+    "PAIRED": "i2i.method",
+    "UNPAIRED": "i2i.method",
+    "LABELLED": "i2i.method",
+    "Batch": "i2i.data.batch",
+    # configs
+    "RunConfig": "i2i.config",
+    "DataConfig": "i2i.data.config",
+    "TrainConfig": "i2i.train.config",
+    "load_config": "i2i.api",
+    "default_config": "i2i.api",
+    # registries (timm/torchvision style)
+    "list_methods": "i2i.api",
+    "get_method": "i2i.api",
+    "create_method": "i2i.api",
+    "list_components": "i2i.api",
+    "create_generator": "i2i.api",
+    "create_discriminator": "i2i.api",
+    "create_loss": "i2i.api",
+    # building blocks for methods
+    "init_weights": "i2i.nets",
+    "ImagePool": "i2i.nets.pool",
+    "GANLoss": "i2i.losses",
+    "gan_loss": "i2i.losses",
+    "gradient_penalty": "i2i.losses",
+    # training and inference
+    "Trainer": "i2i.train.trainer",
+    "train": "i2i.api",
+    "load_checkpoint": "i2i.inference",
+    "Translator": "i2i.inference",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'i2i' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,112 @@
+"""The library API; the CLI is a thin layer over these functions.
+
+    >>> import i2i
+    >>> i2i.list_methods("cycle*")
+    ['cyclegan']
+    >>> method = i2i.create_method("cyclegan", ngf=8)
+    >>> cfg = i2i.load_config("horse2zebra.toml", overrides=["train.steps=1000"])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from i2i import config as _config
+from i2i.method import DataInfo, Method
+from i2i.plugins import PluginHost, get_host
+from i2i.registry import MethodSpec
+
+
+def _host(host: PluginHost | None) -> PluginHost:
+    return host if host is not None else get_host()
+
+
+def list_methods(pattern: str | None = None, *, host: PluginHost | None = None) -> list[str]:
+    """Registered method names, optionally filtered by an fnmatch pattern (``"cycle*"``)."""
+    return _host(host).registry.names("method", pattern)
+
+
+def get_method(name: str, *, host: PluginHost | None = None) -> MethodSpec:
+    """The :class:`~i2i.registry.MethodSpec` registered as ``name`` (close matches suggested)."""
+    return _host(host).registry.get("method", name)
+
+
+def list_components(kind: str, pattern: str | None = None, *, host: PluginHost | None = None) -> list[str]:
+    """Names of registered ``generator``/``discriminator``/``loss``/``dataset`` components."""
+    return _host(host).registry.names(kind, pattern)
+
+
+def create_generator(name: str, *, host: PluginHost | None = None, **kwargs: Any) -> Any:
+    """Build a registered generator, e.g. ``create_generator("unet_256", input_nc=1, ngf=32)``."""
+    return _host(host).registry.get("generator", name).create(**kwargs)
+
+
+def create_discriminator(name: str, *, host: PluginHost | None = None, **kwargs: Any) -> Any:
+    """Build a registered discriminator, e.g. ``create_discriminator("patchgan", n_layers=3)``."""
+    return _host(host).registry.get("discriminator", name).create(**kwargs)
+
+
+def create_loss(name: str, *, host: PluginHost | None = None, **kwargs: Any) -> Any:
+    """Build a registered loss module, e.g. ``create_loss("lsgan")``."""
+    return _host(host).registry.get("loss", name).create(**kwargs)
+
+
+def method_config(name: str, *, host: PluginHost | None = None, **overrides: Any) -> Any:
+    """The method's config with the paper defaults, ``overrides`` checked like a config file."""
+    spec = get_method(name, host=host)
+    base = _config.unstructure(spec.config())
+    paper = _config.nest(dict(spec.defaults)).get("method", {})
+    return _config.structure_method_config(spec, _config.merge(base, paper, overrides))
+
+
+def create_method(
+    name: str, *, data_info: DataInfo | None = None, host: PluginHost | None = None, **overrides: Any
+) -> Method:
+    """Build a method with its paper defaults; keyword overrides set method config fields.
+
+    ``data_info`` describes the data (channels, label names); by default the method's own
+    data kind with 3-channel images.
+    """
+    spec = get_method(name, host=host)
+    cfg = method_config(name, host=host, **overrides)
+    return spec.factory(cfg, data_info if data_info is not None else DataInfo(kind=spec.data_kind))
+
+
+def default_config(method: str, *, demo: bool = False, host: PluginHost | None = None) -> _config.RunConfig:
+    """The full default run config of a method (paper defaults; demo defaults when ``demo``)."""
+    registry = _host(host).registry
+    return _config.resolve_config(lambda n: registry.get("method", n), method=method, demo=demo)
+
+
+def load_config(
+    path: str | Path | None = None,
+    *,
+    method: str | None = None,
+    overrides: Mapping[str, Any] | Iterable[str] = (),
+    host: PluginHost | None = None,
+) -> _config.RunConfig:
+    """Load a TOML run config with dotted overrides (``["method.lambda_cycle=5"]`` or a dict).
+
+    Without ``path`` the method's defaults are used; ``method`` overrides the file's
+    ``[method] name``. Errors are :class:`~i2i.errors.ConfigError` naming the file and key.
+    """
+    registry = _host(host).registry
+    flat = dict(overrides) if isinstance(overrides, Mapping) else _config.parse_overrides(overrides)
+    file_data = _config.read_toml(path) if path is not None else None
+    return _config.resolve_config(
+        lambda n: registry.get("method", n),
+        file_data=file_data,
+        overrides=flat,
+        method=method,
+        source=str(path) if path is not None else "",
+    )
+
+
+def train(config: _config.RunConfig, *, out: str | Path | None = None, resume: bool = False, **kwargs: Any) -> Any:
+    """Train ``config`` into ``out`` (or ``config.out``); returns the finished Trainer."""
+    from i2i.train.trainer import Trainer
+
+    trainer = Trainer(config, out_dir=out, resume=resume, **kwargs)
+    trainer.fit()
+    return trainer

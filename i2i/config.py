@@ -1,0 +1,299 @@
+"""Typed run configs: frozen attrs classes, TOML in and out, a strict cattrs converter.
+
+A run config has three tables and a method name::
+
+    out = "runs/cyclegan"      # optional
+    [method]                   # the method's own config class, plus its name
+    name = "cyclegan"
+    lambda_cycle = 10.0
+    [data]                     # i2i.data.config.DataConfig
+    [train]                    # i2i.train.config.TrainConfig
+
+Values are layered, later wins: class defaults < the method's paper defaults
+(``MethodSpec.defaults``) < its demo defaults (only when no data root is given) < the config
+file < ``--set key=value`` and CLI flags. Unknown keys and wrong types are rejected with the
+dotted path: ``method.lambda_cycle: expected float, got 'ten'``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import tomllib
+import typing
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import attrs
+import cattrs
+import tomli_w
+from cattrs.errors import ForbiddenExtraKeysError
+
+from i2i.data.config import DataConfig
+from i2i.errors import ConfigError
+from i2i.train.config import TrainConfig
+
+
+@attrs.frozen
+class RunConfig:
+    """Everything a training run needs; ``method`` is an instance of the method's config class."""
+
+    method_name: str
+    method: Any
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+    out: str | None = None
+
+
+# -- strict structuring -------------------------------------------------------------------------
+def _describe(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else f"{type(value).__name__} {value!r}"
+
+
+def _strict(type_name: str, accept: Any, convert: Any = None) -> Any:
+    def hook(value: Any, _: Any) -> Any:
+        if not accept(value):
+            raise ValueError(f"expected {type_name}, got {_describe(value)}")
+        return convert(value) if convert else value
+
+    return hook
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _structure_tuple(value: Any, tp: Any) -> tuple:
+    if isinstance(value, str):  # --set data.attributes=Male,Young
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"expected list, got {_describe(value)}")
+    args = typing.get_args(tp)
+    item = args[0] if args else Any
+    return tuple(converter.structure(v, item) for v in value)
+
+
+#: cattrs' defaults are lenient (``bool("no")`` is True, ``int("3")`` works); a config typo must
+#: not silently become a different experiment, so primitives are checked exactly and unknown
+#: keys are errors.
+converter = cattrs.Converter(forbid_extra_keys=True)
+converter.register_structure_hook(bool, _strict("bool (true/false)", lambda v: isinstance(v, bool)))
+converter.register_structure_hook(
+    int, _strict("int", lambda v: _is_number(v) and float(v).is_integer(), int)
+)
+converter.register_structure_hook(float, _strict("float", _is_number, float))
+converter.register_structure_hook(str, _strict("string", lambda v: isinstance(v, str)))
+converter.register_structure_hook_func(lambda t: typing.get_origin(t) is tuple, _structure_tuple)
+converter.register_unstructure_hook(tuple, list)
+
+
+def _format_error(exc: BaseException, _type: Any) -> str:
+    if isinstance(exc, ForbiddenExtraKeysError):
+        fields = [f.name for f in attrs.fields(exc.cl)]
+        key = sorted(exc.extra_fields)[0]
+        close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"\0{key}\0unknown key{hint}"
+    if isinstance(exc, KeyError):
+        return f"missing required key {exc.args[0]!r}"
+    return str(exc)
+
+
+def structure(data: Any, cls: Any, path: str) -> Any:
+    """Structure plain TOML data into ``cls``; errors name the dotted path of the bad key."""
+    try:
+        return converter.structure(data, cls)
+    except Exception as exc:  # cattrs wraps every failure in (nested) exception groups
+        if not isinstance(exc, (cattrs.BaseValidationError, ValueError, TypeError)):
+            raise
+        messages = cattrs.transform_error(exc, path=path, format_exception=_format_error)
+        raise ConfigError("; ".join(_dotted(m) for m in messages)) from None
+
+
+def _dotted(message: str) -> str:
+    text, _, where = message.rpartition(" @ ")
+    where = where.lstrip("$.")
+    if text.startswith("\0"):  # unknown key: append it to the path
+        _, key, text = text.split("\0", 2)
+        where = f"{where}.{key}" if where else key
+    return f"{where}: {text}" if where else text
+
+
+def unstructure(obj: Any) -> Any:
+    return _tomlable(converter.unstructure(obj))
+
+
+def _tomlable(data: Any) -> Any:
+    """TOML has no null: unset optional values are left out (they read back as defaults)."""
+    if isinstance(data, Mapping):
+        return {k: _tomlable(v) for k, v in data.items() if v is not None}
+    if isinstance(data, (list, tuple)):
+        return [_tomlable(v) for v in data]
+    return data
+
+
+# -- layering ------------------------------------------------------------------------------------
+def parse_override(item: str) -> tuple[str, Any]:
+    """``"method.lambda_cycle=5"`` -> ``("method.lambda_cycle", 5)``; values are TOML literals,
+    falling back to a plain string (``data.root=/data/horses``)."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. method.lambda_cycle=5")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b": 1}`` -> ``{"a": {"b": 1}}``."""
+    out: dict[str, Any] = {}
+    for dotted, value in flat.items():
+        parts = dotted.split(".")
+        node = out
+        for i, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(parts[: i + 1])}: is a value, cannot set {dotted!r} inside it")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def merge(base: Mapping[str, Any], *layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge dicts; later layers win."""
+    out = {k: (merge(v) if isinstance(v, Mapping) else v) for k, v in base.items()}
+    for layer in layers:
+        for key, value in layer.items():
+            if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+                out[key] = merge(out[key], value)
+            else:
+                out[key] = merge(value) if isinstance(value, Mapping) else value
+    return out
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, expected a .toml file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text TOML file") from None
+
+
+def resolve_config(
+    method_spec_for: Any,
+    *,
+    file_data: Mapping[str, Any] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    method: str | None = None,
+    source: str = "",
+    demo: bool | None = None,
+) -> RunConfig:
+    """Layer defaults, the file and overrides into a checked :class:`RunConfig`.
+
+    ``demo``: apply the method's demo defaults; None (default) means "when no data root is set".
+    ``method_spec_for(name)`` returns the :class:`~i2i.registry.MethodSpec` for a name (it
+    raises the "unknown method, did you mean" error).
+    """
+    user = merge(file_data or {}, nest(overrides or {}))
+    prefix = f"{source}: " if source else ""
+    method_table = user.get("method", {})
+    if not isinstance(method_table, Mapping):
+        raise ConfigError(f"{prefix}method: expected a table with at least name = \"...\"")
+    name = method or method_table.get("name")
+    if method and method_table.get("name") not in (None, method):
+        # an explicit --method wins over the file's; say so rather than mixing two methods' keys
+        raise ConfigError(f"{prefix}method.name is {method_table.get('name')!r} but --method is {method!r}")
+    if not name:
+        raise ConfigError(f"{prefix}no method given: pass --method NAME or set [method] name in the config")
+    if not isinstance(name, str):
+        raise ConfigError(f"{prefix}method.name: expected string, got {_describe(name)}")
+    spec = method_spec_for(name)
+
+    defaults = nest(dict(spec.defaults))
+    data_root = merge(defaults, user).get("data", {}).get("root")
+    if demo is None:
+        demo = data_root is None
+    layered = merge(defaults, nest(dict(spec.demo_defaults)) if demo else {}, user)
+    method_data = dict(layered.pop("method", {}))
+    method_data.pop("name", None)
+    extra = set(layered) - {"data", "train", "out"}
+    if extra:
+        key = sorted(extra)[0]
+        close = difflib.get_close_matches(key, ["method", "data", "train", "out"], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{prefix}{key}: unknown key{hint}")
+    try:
+        return RunConfig(
+            method_name=name,
+            method=structure(method_data, spec.config, "method"),
+            data=structure(layered.get("data", {}), DataConfig, "data"),
+            train=structure(layered.get("train", {}), TrainConfig, "train"),
+            out=structure(layered.get("out"), str | None, "out"),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{prefix}{exc}") from None
+
+
+def structure_method_config(spec: Any, data: Mapping[str, Any]) -> Any:
+    return structure(dict(data), spec.config, "method")
+
+
+def to_dict(config: RunConfig) -> dict[str, Any]:
+    """Plain nested data, ``[method]`` carrying its ``name`` first."""
+    data: dict[str, Any] = {}
+    if config.out is not None:
+        data["out"] = config.out
+    data["method"] = {"name": config.method_name, **unstructure(config.method)}
+    data["data"] = unstructure(config.data)
+    data["train"] = unstructure(config.train)
+    return data
+
+
+def to_toml(config: RunConfig) -> str:
+    return tomli_w.dumps(to_dict(config))
+
+
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    return dict(parse_override(i) for i in items)
+
+
+__all__ = [
+    "RunConfig",
+    "DataConfig",
+    "TrainConfig",
+    "resolve_config",
+    "read_toml",
+    "to_toml",
+    "to_dict",
+    "parse_override",
+    "parse_overrides",
+    "structure",
+    "unstructure",
+    "structure_method_config",
+    "flatten",
+]
+
+if sys.version_info < (3, 11):  # pragma: no cover - tomllib is 3.11+
+    raise ImportError("i2i needs Python 3.11+ (tomllib)")

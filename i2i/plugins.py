@@ -1,0 +1,213 @@
+"""PluginHost: a typed facade over pluggy, as pytest, tox and datasette use it.
+
+The host registers i2i's own built-ins (components, datasets, loggers) through the same hooks
+a third-party plugin implements, then loads entry points of the group ``i2i``. Each plugin
+is loaded on its own: one that fails to import, or whose registration hook raises, is
+recorded in :attr:`PluginHost.failures` and reported by name while the rest keep working.
+
+Environment:
+  ``I2I_DISABLE_PLUGIN_AUTOLOAD=1``  do not load entry points (built-ins still register);
+  ``I2I_DISABLED_PLUGINS=a,b``       block plugins by name (``--disable-plugin`` does the same);
+  ``I2I_PLUGINS=pkg.mod,other.mod``  also register these importable modules as plugins (like
+                                     pytest's ``-p``; handy for a plugin under development).
+
+Nothing loads at import time: :func:`get_host` builds the default host on first use and tests
+build fresh hosts.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import warnings
+from typing import Any, Iterable
+
+import attrs
+import pluggy
+
+from i2i import hookspecs
+from i2i.errors import PluginError
+from i2i.registry import Registry
+
+#: Core modules registered like plugins: (plugin name, module path).
+BUILTIN_PLUGINS = (
+    ("i2i.components", "i2i.builtin_components"),
+    ("i2i.datasets", "i2i.builtin_datasets"),
+    ("i2i.loggers", "i2i.train.loggers"),
+)
+
+_REGISTRATION_HOOKS = (
+    "i2i_register_methods",
+    "i2i_register_generators",
+    "i2i_register_discriminators",
+    "i2i_register_losses",
+    "i2i_register_datasets",
+    "i2i_register_commands",
+)
+
+
+@attrs.frozen
+class PluginInfo:
+    """One loaded (or failed) plugin, as ``i2i plugins`` shows it."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    error: str | None = None
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+class PluginHost:
+    """Loads plugins and collects what they register into a :class:`~i2i.registry.Registry`."""
+
+    def __init__(
+        self,
+        *,
+        autoload: bool | None = None,
+        disabled: Iterable[str] = (),
+        plugins: Iterable[tuple[str, Any]] = (),
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.disabled = set(disabled) | set(_env_list("I2I_DISABLED_PLUGINS"))
+        self.infos: dict[str, PluginInfo] = {}
+        self.failures: list[PluginInfo] = []
+        self._registry: Registry | None = None
+        for name in self.disabled:
+            self.pm.set_blocked(name)
+
+        version = importlib.metadata.version("i2i-translate") if _has_dist("i2i-translate") else "dev"
+        for name, module_path in BUILTIN_PLUGINS:
+            if name in self.disabled:
+                continue
+            try:
+                module = importlib.import_module(module_path)
+            except ModuleNotFoundError as exc:  # TODO(lead): remove once every built-in module exists
+                if exc.name != module_path:
+                    raise
+                continue
+            self._register(module, PluginInfo(name, "i2i-translate", version, module_path))
+        if autoload is None:
+            autoload = not _env_flag("I2I_DISABLE_PLUGIN_AUTOLOAD")
+        if autoload:
+            self._load_entry_points()
+        for module_path in _env_list("I2I_PLUGINS"):
+            try:
+                module = importlib.import_module(module_path)
+            except Exception as exc:
+                self._fail(PluginInfo(module_path, "(I2I_PLUGINS)", "", module_path, f"failed to import: {exc!r}"))
+                continue
+            self._register(module, PluginInfo(module_path, "(I2I_PLUGINS)", "", module_path))
+        for name, plugin in plugins:
+            module_name = getattr(plugin, "__name__", type(plugin).__name__)
+            self._register(plugin, PluginInfo(name, "(registered in code)", "", module_name))
+
+    # -- loading -----------------------------------------------------------------------------
+    def _register(self, plugin: Any, info: PluginInfo) -> None:
+        if info.name in self.disabled:
+            return
+        if self.pm.get_plugin(info.name) is not None:
+            other = self.infos[info.name]
+            raise PluginError(
+                f"two plugins are named {info.name!r}: {other.module} ({other.distribution}) "
+                f"and {info.module} ({info.distribution})"
+            )
+        self.pm.register(plugin, name=info.name)
+        self.infos[info.name] = info
+        self._registry = None
+
+    def _load_entry_points(self) -> None:
+        for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            if ep.name in self.disabled or self.pm.is_blocked(ep.name):
+                continue
+            dist = ep.dist.name if ep.dist else "?"
+            version = ep.dist.version if ep.dist else "?"
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not take the others down
+                self._fail(PluginInfo(ep.name, dist, version, ep.value, f"failed to import: {exc!r}"))
+                continue
+            self._register(plugin, PluginInfo(ep.name, dist, version, ep.value))
+
+    def _fail(self, info: PluginInfo) -> None:
+        self.failures.append(info)
+        warnings.warn(f"i2i plugin {info.name!r} ({info.distribution}) {info.error}", stacklevel=3)
+
+    def register(self, plugin: Any, name: str) -> None:
+        """Register a plugin object or module in code (tests, notebooks)."""
+        self._register(plugin, PluginInfo(name, "(registered in code)", "", getattr(plugin, "__name__", name)))
+
+    # -- what plugins registered ---------------------------------------------------------------
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = self._collect()
+        return self._registry
+
+    def _collect(self) -> Registry:
+        registry = Registry()
+        broken: set[str] = set()
+        for hook_name in _REGISTRATION_HOOKS:
+            caller = getattr(self.pm.hook, hook_name)
+            for impl in caller.get_hookimpls():
+                if impl.plugin_name in broken:
+                    continue
+                try:
+                    records = list(impl.function() or ())
+                except Exception as exc:
+                    broken.add(impl.plugin_name)
+                    info = self.infos.get(impl.plugin_name)
+                    dist = info.distribution if info else "?"
+                    self._fail(PluginInfo(impl.plugin_name, dist, "", "", f"failed in {hook_name}: {exc!r}"))
+                    continue
+                for record in records:
+                    registry.add(record, self.describe_plugin(impl.plugin_name))
+        return registry
+
+    def describe_plugin(self, name: str) -> str:
+        info = self.infos.get(name)
+        return f"{name} ({info.distribution})" if info else name
+
+    def plugin_names(self) -> list[str]:
+        return list(self.infos)
+
+    def plugin_registrations(self, name: str) -> dict[str, list[str]]:
+        return self.registry.by_plugin(self.describe_plugin(name))
+
+
+def _has_dist(name: str) -> bool:
+    try:
+        importlib.metadata.distribution(name)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
+_default_host: PluginHost | None = None
+
+
+def get_host() -> PluginHost:
+    """The process-wide host, built on first use (never at import)."""
+    global _default_host
+    if _default_host is None:
+        _default_host = PluginHost()
+    return _default_host
+
+
+def set_host(host: PluginHost | None) -> None:
+    """Replace the process-wide host (the CLI does this for ``--disable-plugin``; tests reset it)."""
+    global _default_host
+    _default_host = host
