@@ -126,7 +126,13 @@ class PluginHost:
         self._registry = None
 
     def _load_entry_points(self) -> None:
+        seen: set[tuple[str, str]] = set()
         for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
+            # the same distribution can be on sys.path twice (an editable install run from its
+            # checkout): load each entry point once
+            if (ep.name, ep.value) in seen:
+                continue
+            seen.add((ep.name, ep.value))
             if ep.name in self.disabled or self.pm.is_blocked(ep.name):
                 continue
             dist = ep.dist.name if ep.dist else "?"

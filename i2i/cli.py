@@ -1,0 +1,296 @@
+"""The ``i2i`` command: a thin click layer over :mod:`i2i.api`.
+
+Contract: a user error (bad flag, bad config, missing data, unknown method, unreadable
+checkpoint) prints one line starting with ``error:`` to stderr and exits 2, never a traceback;
+an internal error exits 1 (``--verbose`` or ``I2I_VERBOSE=1`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+
+from i2i import __version__
+from i2i.errors import I2IError, UsageError
+
+#: Sub-commands that live in their own modules: (module, attribute).
+_COMMAND_MODULES = (
+    ("i2i.commands.translate", "translate"),
+    ("i2i.commands.evaluate", "evaluate"),
+    ("i2i.commands.export", "export"),
+    ("i2i.commands.import_weights", "import_weights"),
+)
+
+_LIST_KINDS = {
+    "methods": "method",
+    "generators": "generator",
+    "discriminators": "discriminator",
+    "losses": "loss",
+    "datasets": "dataset",
+}
+
+
+def _host() -> Any:
+    from i2i.plugins import get_host
+
+    return get_host()
+
+
+def _setup_host(disabled: Sequence[str]) -> None:
+    from i2i.plugins import PluginHost, set_host
+
+    if disabled:
+        set_host(PluginHost(disabled=disabled))
+
+
+class I2IGroup(click.Group):
+    """Adds the commands plugins register (``i2i_register_commands``) to the built-in ones."""
+
+    def _ensure_host(self, ctx: click.Context) -> None:
+        if not ctx.meta.get("i2i.host_ready"):
+            _setup_host(ctx.params.get("disable_plugin") or ())
+            ctx.meta["i2i.host_ready"] = True
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        try:
+            self._ensure_host(ctx)
+            names |= set(_host().registry.names("command"))
+        except I2IError:
+            pass
+        return sorted(names)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        self._ensure_host(ctx)
+        registry = _host().registry
+        if name in registry.names("command"):
+            return registry.get("command", name).command
+        return None
+
+
+@click.group(cls=I2IGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="i2i")
+@click.option("--verbose", is_flag=True, help="Show tracebacks of errors.")
+@click.option(
+    "--disable-plugin",
+    multiple=True,
+    metavar="NAME",
+    help="Do not load plugin NAME (repeatable; env I2I_DISABLED_PLUGINS=a,b does the same).",
+)
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, disable_plugin: tuple[str, ...]) -> None:
+    """Image-to-image translation with GANs: pix2pix, CycleGAN, Augmented CycleGAN, StarGAN and
+    any method a plugin adds.
+
+    \b
+    Train on the built-in demo data:   i2i run --method pix2pix
+    Train on your own folder:          i2i run --method cyclegan --data ./horse2zebra
+    Translate images:                  i2i translate runs/cyclegan/last.pt photos/ --out out/
+    """
+    if verbose:
+        os.environ["I2I_VERBOSE"] = "1"
+    # PluginGroup.get_command has already set the host up when a sub-command was resolved;
+    # `i2i --disable-plugin x` alone still needs it for a consistent state.
+    if not ctx.meta.get("i2i.host_ready"):
+        _setup_host(disable_plugin)
+        ctx.meta["i2i.host_ready"] = True
+
+
+# -- plugins and registries -----------------------------------------------------------------------
+@cli.command("plugins")
+def plugins_cmd() -> None:
+    """List loaded plugins: distribution, version and what each registers."""
+    host = _host()
+    registry = host.registry  # collect first, so registration failures are listed too
+    for name in host.plugin_names():
+        info = host.infos[name]
+        version = f" {info.version}" if info.version else ""
+        click.echo(f"{name}  [{info.distribution}{version}]  {info.module}")
+        for kind, names in registry.by_plugin(host.describe_plugin(name)).items():
+            click.echo(f"    {kind}s: {', '.join(names)}")
+    for info in host.failures:
+        click.echo(f"{info.name}  [{info.distribution} {info.version}]  FAILED: {info.error}")
+
+
+@cli.command("list")
+@click.argument("kind", type=click.Choice(sorted(_LIST_KINDS)))
+@click.argument("pattern", required=False)
+def list_cmd(kind: str, pattern: str | None) -> None:
+    """List registered methods, generators, discriminators, losses or datasets.
+
+    PATTERN is an fnmatch pattern, e.g. i2i list generators 'unet*'.
+    """
+    records = _host().registry.records(_LIST_KINDS[kind], pattern)
+    if not records:
+        raise UsageError(f"no {kind} match {pattern!r}" if pattern else f"no {kind} registered")
+    width = max(len(r.name) for r in records)
+    for record in records:
+        click.echo(f"{record.name.ljust(width)}  {record.description}")
+
+
+# -- configs --------------------------------------------------------------------------------------
+@cli.group("config")
+def config_group() -> None:
+    """Show and check run configs."""
+
+
+@config_group.command("show")
+@click.option("--method", "-m", required=True, help="Method name (see: i2i list methods).")
+@click.option("--demo", is_flag=True, help="Show the settings used on the built-in demo data.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Start from this TOML file.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any key.")
+def config_show(method: str, demo: bool, config_file: str | None, sets: tuple[str, ...]) -> None:
+    """Print the full config of a method as TOML that `i2i run --config FILE` accepts back."""
+    from i2i import api, config
+
+    if config_file or sets:
+        cfg = api.load_config(config_file, method=method, overrides=sets)
+    else:
+        cfg = api.default_config(method, demo=demo)
+    click.echo(config.to_toml(cfg), nl=False)
+
+
+@config_group.command("check")
+@click.argument("config_file", type=click.Path(dir_okay=False))
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
+def config_check(config_file: str, sets: tuple[str, ...]) -> None:
+    """Validate a config file (unknown keys, wrong types) without running anything."""
+    from i2i import api
+
+    cfg = api.load_config(config_file, overrides=sets)
+    click.echo(f"ok: {config_file} is a valid {cfg.method_name} config")
+
+
+# -- training -------------------------------------------------------------------------------------
+_RUN_FLAGS = {
+    "steps": "train.steps",
+    "batch_size": "train.batch_size",
+    "image_size": "data.image_size",
+    "device": "train.device",
+    "precision": "train.precision",
+    "seed": "train.seed",
+    "data": "data.root",
+    "out": "out",
+}
+
+
+@cli.command("run")
+@click.option("--method", "-m", help="Method to train (see: i2i list methods).")
+@click.option("--data", type=click.Path(), help="Data folder (omit to use the built-in demo data).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML run config.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any config key, e.g. method.lambda_cycle=5.")
+@click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: runs/METHOD).")
+@click.option("--steps", type=click.IntRange(min=1), help="Shorthand for train.steps.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Shorthand for train.batch_size.")
+@click.option("--image-size", type=click.IntRange(min=8), help="Shorthand for data.image_size (load_size scales along).")
+@click.option("--device", help="auto, cpu, cuda or cuda:N (train.device).")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="train.precision.")
+@click.option("--seed", type=int, help="train.seed.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its newest valid checkpoint.")
+def run_cmd(method: str | None, config_file: str | None, sets: tuple[str, ...], resume: bool, **flags: Any) -> None:
+    """Train a method. Flags are shorthands for config keys; --set reaches any key."""
+    from i2i import api
+
+    cfg = resolve_run_config(method, config_file, sets, resume=resume, **flags)
+    api.train(cfg, out=flags.get("out"), resume=resume)
+
+
+def resolve_run_config(
+    method: str | None, config_file: str | None, sets: Sequence[str], *, resume: bool = False, **flags: Any
+) -> Any:
+    """Combine --config, --set and the shorthand flags (flags win) into a RunConfig."""
+    from i2i import api, config
+
+    overrides = config.parse_overrides(sets)
+    if resume and not method and not config_file:
+        out = flags.get("out")
+        if not out:
+            raise UsageError("--resume needs --out DIR (the folder of the run to continue)")
+        saved = Path(out) / "config.toml"
+        if not saved.is_file():
+            raise UsageError(f"--resume: {out} holds no run to resume (no config.toml)")
+        config_file = str(saved)
+    for flag, key in _RUN_FLAGS.items():
+        if flags.get(flag) is not None:
+            overrides[key] = flags[flag]
+    if flags.get("image_size") is not None and "data.load_size" not in overrides:
+        base = api.load_config(config_file, method=method, overrides={k: v for k, v in overrides.items() if k != "data.image_size"})
+        ratio = base.data.load_size / base.data.image_size
+        overrides["data.load_size"] = max(flags["image_size"], int(round(flags["image_size"] * ratio / 2)) * 2)
+    return api.load_config(config_file, method=method, overrides=overrides)
+
+
+def _add_module_commands() -> None:
+    for module_name, attr in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        cli.add_command(getattr(module, attr))
+
+
+_add_module_commands()
+
+
+# -- entry point ----------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the CLI with i2i's error contract (see the module docstring)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args or os.environ.get("I2I_VERBOSE") == "1"
+    warnings.showwarning = _show_warning
+    try:
+        result = cli.main(args=args, prog_name="i2i", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "")
+        sys.exit(0)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), 2, verbose)
+    except UsageError as exc:
+        _fail(str(exc), 2, verbose)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug in i2i or a plugin
+        if verbose:
+            traceback.print_exc()
+        hint = "" if verbose else " (run with --verbose for the traceback)"
+        click.echo(f"error: internal error: {type(exc).__name__}: {_one_line(str(exc))}{hint}", err=True)
+        sys.exit(1)
+    sys.exit(result if isinstance(result, int) else 0)
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Warnings reach CLI users as one ``warning:`` line, not as a source location."""
+    click.echo(f"warning: {_one_line(str(message))}", err=True)
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _fail(message: str, code: int, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exc()
+    click.echo(f"error: {_one_line(message)}", err=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,1 @@
+"""Test kits plugin authors inherit: component and method conformance checks."""

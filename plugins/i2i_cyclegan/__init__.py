@@ -1,0 +1,1 @@
+"""i2i plugin: cyclegan."""
