@@ -35,7 +35,9 @@ class MethodSpec:
     ``defaults`` are dotted run-config overrides that make the paper's setting the
     default (e.g. ``{"train.batch_size": 16}``); ``demo_defaults`` apply on top of them
     only when the run uses the built-in demo data (no ``--data``), so the demo trains
-    in minutes on a laptop CPU.
+    in minutes on a laptop CPU. ``test_overrides`` are method-config fields that make the
+    method tiny (``{"ngf": 8, "ndf": 8}``) for the conformance suite in :mod:`i2i.testing`,
+    which runs over every installed method.
     """
 
     name: str
@@ -45,6 +47,7 @@ class MethodSpec:
     description: str = ""
     defaults: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     demo_defaults: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    test_overrides: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     plugin: str = ""  # filled in by the host: which plugin registered it
 
     @property
