@@ -1,0 +1,55 @@
+"""The core's generators, discriminators and losses, registered like any plugin's.
+
+The plugin host registers this module itself (plugin name ``i2i.components``). Variants are
+argument sets of one class (``resnet_6blocks`` = ``ResnetGenerator`` with ``n_blocks=6``).
+Every generator factory accepts ``input_nc, output_nc, ngf, norm, use_dropout`` and every
+discriminator factory ``input_nc, ndf, n_layers, norm``, so methods build any of them by name;
+family keywords (``c_dim``, ``nlatent``, ``num_D``, ``image_size`` ...) come on top.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from i2i.hookspecs import hookimpl
+from i2i.losses import GANLoss, GradientPenalty, WeightedL1
+from i2i.nets.augcyclegan import LatentEncoder, LatentMLPDiscriminator, LatentResnetGenerator
+from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator
+from i2i.nets.resnet import ResnetGenerator
+from i2i.nets.stargan import StarGANDiscriminator, StarGANGenerator
+from i2i.nets.unet import UnetGenerator
+from i2i.registry import ComponentSpec, DiscriminatorSpec, GeneratorSpec, LossSpec
+
+
+@hookimpl
+def i2i_register_generators() -> Iterator[ComponentSpec]:
+    yield GeneratorSpec("resnet_9blocks", ResnetGenerator, "ResNet generator, 9 residual blocks (CycleGAN, 256 px)", n_blocks=9)
+    yield GeneratorSpec("resnet_6blocks", ResnetGenerator, "ResNet generator, 6 residual blocks (CycleGAN, 128 px)", n_blocks=6)
+    yield GeneratorSpec("unet_256", UnetGenerator, "U-Net generator, 8 downsamplings (pix2pix, 256 px)", num_downs=8)
+    yield GeneratorSpec("unet_128", UnetGenerator, "U-Net generator, 7 downsamplings (pix2pix, 128 px)", num_downs=7)
+    yield GeneratorSpec("stargan", StarGANGenerator, "StarGAN generator: ResNet conditioned on tiled domain labels, G(x, c)")
+    yield GeneratorSpec(
+        "augcyclegan_resnet", LatentResnetGenerator, "Augmented CycleGAN generator with latent-conditioned instance norm, G(x, z)"
+    )
+    yield GeneratorSpec("augcyclegan_encoder", LatentEncoder, "Augmented CycleGAN latent encoder E(a, b) -> (mu, logvar)")
+
+
+@hookimpl
+def i2i_register_discriminators() -> Iterator[ComponentSpec]:
+    yield DiscriminatorSpec("patchgan", NLayerDiscriminator, "PatchGAN; n_layers=3 is the 70x70 PatchGAN of pix2pix/CycleGAN")
+    yield DiscriminatorSpec("pixel", PixelDiscriminator, "1x1 PixelGAN: classifies every pixel independently")
+    yield DiscriminatorSpec("multiscale", MultiscaleDiscriminator, "num_D PatchGANs on 2x-downsampled inputs; returns a list")
+    yield DiscriminatorSpec("stargan", StarGANDiscriminator, "StarGAN discriminator: patch real/fake head + domain classifier")
+    yield DiscriminatorSpec("latent_mlp", LatentMLPDiscriminator, "MLP discriminator on latent codes (Augmented CycleGAN)")
+
+
+@hookimpl
+def i2i_register_losses() -> Iterator[ComponentSpec]:
+    yield LossSpec("vanilla", GANLoss, "original GAN objective: binary cross-entropy on logits", mode="vanilla")
+    yield LossSpec("lsgan", GANLoss, "least-squares GAN objective (CycleGAN default)", mode="lsgan")
+    yield LossSpec("wgangp", GANLoss, "Wasserstein critic objective; pair with gradient_penalty", mode="wgangp")
+    yield LossSpec("hinge", GANLoss, "hinge objective: relu(1 -+ D) for D, -D(fake) for G", mode="hinge")
+    yield LossSpec("gradient_penalty", GradientPenalty, "WGAN-GP gradient penalty at real/fake interpolates, fp32")
+    yield LossSpec("l1", WeightedL1, "weighted L1 between output and target (pix2pix)")
+    yield LossSpec("cycle", WeightedL1, "weighted L1 cycle-consistency term |F(G(a)) - a|")
+    yield LossSpec("identity", WeightedL1, "weighted L1 identity term |G(b) - b|")
