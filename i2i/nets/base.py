@@ -14,9 +14,11 @@ from torch import nn
 
 
 class ImageNet(nn.Module):
-    """Base of networks whose forward takes one image of ``input_nc`` channels."""
+    """Base of networks whose forward takes one image of ``input_nc`` channels.
 
-    input_nc: int
+    Subclasses set ``self.input_nc`` (no class-level annotation: TorchScript would try to
+    compile it as an attribute type).
+    """
 
     def example_inputs(self, batch_size: int = 2, size: tuple[int, int] = (32, 32)) -> tuple[torch.Tensor, ...]:
         return (torch.randn(batch_size, self.input_nc, *size),)

@@ -83,6 +83,7 @@ class UnetGenerator(ImageNet):
         if num_downs < 5:
             raise UsageError(f"num_downs: a U-Net needs at least 5 downsamplings, got {num_downs}")
         self.input_nc, self.output_nc, self.num_downs = input_nc, output_nc, num_downs
+        self.multiple: int = 2**num_downs  # input sides are padded up to a multiple of this
         norm_layer, use_bias = get_norm_layer(norm), _conv_bias(norm)
         kw = dict(norm_layer=norm_layer, use_bias=use_bias)
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **kw)
@@ -96,9 +97,9 @@ class UnetGenerator(ImageNet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2], x.shape[-1]
-        m = 2**self.num_downs
+        m = self.multiple
         pad_h, pad_w = (m - h % m) % m, (m - w % m) % m
         if pad_h == 0 and pad_w == 0:
             return self.model(x)
-        y = self.model(F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"))
+        y = self.model(F.pad(x, [0, pad_w, 0, pad_h], mode="replicate"))
         return y[..., :h, :w]
