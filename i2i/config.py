@@ -11,7 +11,8 @@ A run config has three tables and a method name::
 
 Values are layered, later wins: class defaults < the method's paper defaults
 (``MethodSpec.defaults``) < its demo defaults (only when no data root is given) < the config
-file < ``--set key=value`` and CLI flags. Unknown keys and wrong types are rejected with the
+file < ``--set key=value`` and CLI flags. Demo defaults apply only to runs from
+defaults (no config file), so ``i2i config show`` output reads back unchanged. Unknown keys and wrong types are rejected with the
 dotted path: ``method.lambda_cycle: expected float, got 'ten'``.
 """
 
@@ -201,7 +202,8 @@ def resolve_config(
 ) -> RunConfig:
     """Layer defaults, the file and overrides into a checked :class:`RunConfig`.
 
-    ``demo``: apply the method's demo defaults; None (default) means "when no data root is set".
+    ``demo``: apply the method's demo defaults; None (default) means "when neither a data root
+    nor a config file is given" (a file is a complete experiment and reads back unchanged).
     ``method_spec_for(name)`` returns the :class:`~i2i.registry.MethodSpec` for a name (it
     raises the "unknown method, did you mean" error).
     """
@@ -223,7 +225,8 @@ def resolve_config(
     defaults = nest(dict(spec.defaults))
     data_root = merge(defaults, user).get("data", {}).get("root")
     if demo is None:
-        demo = data_root is None
+        # a config file is a complete experiment: only a run from defaults gets demo settings
+        demo = data_root is None and file_data is None
     layered = merge(defaults, nest(dict(spec.demo_defaults)) if demo else {}, user)
     method_data = dict(layered.pop("method", {}))
     method_data.pop("name", None)

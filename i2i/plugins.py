@@ -109,7 +109,7 @@ class PluginHost:
             self._register(module, PluginInfo(module_path, "(I2I_PLUGINS)", "", module_path))
         for name, plugin in plugins:
             module_name = getattr(plugin, "__name__", type(plugin).__name__)
-            self._register(plugin, PluginInfo(name, "(registered in code)", "", module_name))
+            self._register(plugin, PluginInfo(name, "in-code", "", module_name))
 
     # -- loading -----------------------------------------------------------------------------
     def _register(self, plugin: Any, info: PluginInfo) -> None:
@@ -150,7 +150,7 @@ class PluginHost:
 
     def register(self, plugin: Any, name: str) -> None:
         """Register a plugin object or module in code (tests, notebooks)."""
-        self._register(plugin, PluginInfo(name, "(registered in code)", "", getattr(plugin, "__name__", name)))
+        self._register(plugin, PluginInfo(name, "in-code", "", getattr(plugin, "__name__", name)))
 
     # -- what plugins registered ---------------------------------------------------------------
     @property
@@ -185,7 +185,7 @@ class PluginHost:
 
     def describe_plugin(self, name: str) -> str:
         info = self.infos.get(name)
-        return f"{name} ({info.distribution})" if info else name
+        return f"{name} [{info.distribution}]" if info else name
 
     def plugin_names(self) -> list[str]:
         return list(self.infos)

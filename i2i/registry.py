@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 import attrs
 
-from i2i.errors import UsageError
+from i2i.errors import PluginError, UsageError
 
 #: The kinds of component a plugin can register, in the order ``i2i list`` shows them.
 COMPONENT_KINDS = ("generator", "discriminator", "loss", "dataset")
@@ -123,9 +123,9 @@ class Registry:
         table = self._tables[record.kind]
         previous = table.get(record.name)
         if previous is not None:
-            raise UsageError(
+            raise PluginError(
                 f"{record.kind} {record.name!r} is registered twice: by plugin {previous.plugin!r} "
-                f"and by plugin {plugin!r}; disable one with --disable-plugin or I2I_DISABLED_PLUGINS"
+                f"and by plugin {plugin!r}; block one with --disable-plugin or I2I_DISABLED_PLUGINS"
             )
         table[record.name] = record
 

@@ -1,0 +1,127 @@
+"""The CLI contract: every command has --help; user errors are one `error:` line and exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from i2i.cli import cli, main
+
+
+def _all_commands(group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()):
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        yield prefix + (name,)
+        if isinstance(command, click.Group):
+            yield from _all_commands(command, ctx, prefix + (name,))
+
+
+def _command_paths():
+    with click.Context(cli) as ctx:
+        return list(_all_commands(cli, ctx))
+
+
+def test_expected_commands_exist():
+    paths = {" ".join(p) for p in _command_paths()}
+    assert {"run", "plugins", "list", "config", "config show"} <= paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p))
+def test_every_command_has_help(path):
+    result = CliRunner().invoke(cli, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage: " in result.output
+
+
+def test_python_dash_m_help():
+    out = subprocess.run([sys.executable, "-m", "i2i", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "run" in out.stdout
+
+
+def run_main(args, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    captured = capsys.readouterr()
+    return info.value.code, captured.out, captured.err
+
+
+def _assert_one_error_line(err: str, needle: str) -> None:
+    lines = [line for line in err.splitlines() if not line.startswith("warning:")]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ") and needle in lines[0], err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["run", "--stpes", "3"], "No such option '--stpes'"),
+        (["run", "--method", "dumy"], "unknown method 'dumy'; did you mean 'dummy'?"),
+        (["run", "--method", "dummy", "--set", "method.width=wide"], "method.width: expected int, got 'wide'"),
+        (["run", "--method", "dummy", "--set", "nokey"], "expected KEY=VALUE"),
+        (["run", "--method", "dummy", "--config", "/no/such.toml"], "/no/such.toml: config file not found"),
+        (["run", "--resume"], "--resume needs --out"),
+        (["list", "generators", "zzz*"], "no generators match 'zzz*'"),
+        (["config", "show"], "Missing option '--method'"),
+        (["nosuchcommand"], "No such command 'nosuchcommand'"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(args, needle, capsys, dummy_host):
+    code, _, err = run_main(args, capsys)
+    assert code == 2
+    _assert_one_error_line(err, needle)
+
+
+def test_resume_without_a_run(tmp_path, capsys, dummy_host):
+    code, _, err = run_main(["run", "--resume", "--out", str(tmp_path)], capsys)
+    assert code == 2
+    _assert_one_error_line(err, "holds no run to resume")
+
+
+def test_internal_errors_exit_1_and_verbose_shows_traceback(capsys, dummy_host, monkeypatch):
+    import i2i.api
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(i2i.api, "train", explode)
+    code, _, err = run_main(["run", "--method", "dummy"], capsys)
+    assert code == 1 and "error: internal error: RuntimeError: kaboom" in err and "Traceback" not in err
+    code, _, err = run_main(["--verbose", "run", "--method", "dummy"], capsys)
+    assert code == 1 and "Traceback" in err
+
+
+def test_list_and_config_show(capsys, dummy_host, tmp_path):
+    code, out, _ = run_main(["list", "methods"], capsys)
+    assert code == 0 and out.split()[0] == "dummy" and "tiny paired method" in out
+    code, out, _ = run_main(["list", "generators", "resnet*"], capsys)
+    assert code == 0 and all(line.startswith("resnet") for line in out.splitlines())
+    code, out, _ = run_main(["config", "show", "--method", "dummy"], capsys)
+    assert code == 0
+    path = tmp_path / "c.toml"
+    path.write_text(out)
+    code, check, _ = run_main(["config", "check", str(path)], capsys)
+    assert code == 0 and "valid dummy config" in check
+
+
+def test_plugins_lists_distribution_and_registrations(capsys, dummy_host):
+    code, out, _ = run_main(["plugins"], capsys)
+    assert code == 0
+    assert "i2i.components  [i2i-translate" in out
+    assert "generators: " in out and "methods: dummy" in out
+
+
+def test_run_flags_are_shorthands(dummy_host):
+    from i2i.cli import resolve_run_config
+
+    cfg = resolve_run_config(
+        "dummy", None, ["method.lambda_l1=2"], steps=5, batch_size=3, image_size=64, device="cpu",
+        precision="fp32", seed=9, data="/d", out="/o",
+    )
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.device, cfg.train.precision, cfg.train.seed) == (5, 3, "cpu", "fp32", 9)
+    assert (cfg.data.image_size, cfg.data.root, cfg.out, cfg.method.lambda_l1) == (64, "/d", "/o", 2.0)
+    assert cfg.data.load_size == 72  # scaled with the method's load/crop ratio (36/32)
