@@ -1,0 +1,211 @@
+"""Networks: exact reference sizes and layouts, norms, init, family behaviour, ImagePool."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from i2i.errors import UsageError
+from i2i.nets import InstanceNorm, get_norm_layer, init_weights
+from i2i.nets.augcyclegan import LatentEncoder, LatentMLPDiscriminator, LatentResnetGenerator
+from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator
+from i2i.nets.pool import ImagePool
+from i2i.nets.resnet import ResnetGenerator
+from i2i.nets.stargan import StarGANDiscriminator, StarGANGenerator
+from i2i.nets.unet import UnetGenerator
+from i2i.plugins import PluginHost
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return PluginHost(autoload=False).registry
+
+
+def n_params(m: nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+# Numbers the reference implementations report for these settings (3 channels, 64 filters).
+@pytest.mark.parametrize(
+    "kind, name, kwargs, expected",
+    [
+        ("generator", "resnet_9blocks", {}, 11_378_179),
+        ("generator", "resnet_6blocks", {}, 7_837_699),
+        ("generator", "unet_256", {"norm": "batch"}, 54_413_955),
+        ("generator", "unet_128", {"norm": "batch"}, 41_828_995),
+        ("generator", "stargan", {"c_dim": 5}, 8_430_528),
+        ("discriminator", "patchgan", {"n_layers": 3, "norm": "instance"}, 2_764_737),
+        ("discriminator", "patchgan", {"input_nc": 6, "n_layers": 3, "norm": "batch"}, 2_768_705),
+        ("discriminator", "stargan", {"c_dim": 5, "image_size": 128}, 44_762_048),
+    ],
+)
+def test_parameter_counts_match_reference(registry, kind, name, kwargs, expected):
+    with torch.device("meta"):  # shapes only: no memory, no init cost
+        net = registry.get(kind, name).create(**kwargs)
+    assert n_params(net) == expected
+
+
+def test_reference_state_dict_keys():
+    with torch.device("meta"):
+        resnet = ResnetGenerator(n_blocks=9, init_type=None).state_dict()
+        unet = UnetGenerator(num_downs=5, norm="batch", init_type=None).state_dict()
+        star_g = StarGANGenerator(init_type=None).state_dict()
+        star_d = StarGANDiscriminator(init_type=None).state_dict()
+        patch = NLayerDiscriminator(init_type=None).state_dict()
+    assert list(resnet)[:6] == ["model.1.weight", "model.1.bias", "model.4.weight", "model.4.bias", "model.7.weight", "model.7.bias"]
+    assert "model.10.conv_block.1.weight" in resnet and "model.10.conv_block.5.weight" in resnet
+    assert "model.18.conv_block.5.bias" in resnet and "model.19.weight" in resnet  # first ConvTranspose2d
+    assert list(resnet)[-2:] == ["model.26.weight", "model.26.bias"]
+    assert "model.model.1.model.3.model.3.model.1.weight" in unet  # nested skip blocks
+    assert "model.model.3.weight" in unet and "model.model.3.bias" in unet  # outermost up-conv has a bias
+    assert "model.model.1.model.1.bias" not in unet  # batch norm: no conv bias
+    assert list(star_g)[:3] == ["main.0.weight", "main.1.weight", "main.1.bias"]
+    assert "main.9.main.0.weight" in star_g and "main.9.main.4.bias" in star_g
+    assert not any("running" in k for k in star_g)
+    assert set(star_d) == {f"main.{i}.{p}" for i in range(0, 12, 2) for p in ("weight", "bias")} | {"conv1.weight", "conv2.weight"}
+    assert list(patch) == [
+        "model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias", "model.5.weight", "model.5.bias",
+        "model.8.weight", "model.8.bias", "model.11.weight", "model.11.bias",
+    ]
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_instance_norm_matches_torch(affine):
+    torch.manual_seed(0)
+    ours, ref = InstanceNorm(5, affine=affine), nn.InstanceNorm2d(5, affine=affine)
+    if affine:
+        with torch.no_grad():
+            ours.weight.normal_(); ours.bias.normal_()
+        ref.load_state_dict(ours.state_dict())
+    x = torch.randn(2, 5, 7, 9) * 3 + 1
+    torch.testing.assert_close(ours(x), ref(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ours(x.contiguous(memory_format=torch.channels_last)), ref(x), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("norm, cls", [
+    ("batch", nn.BatchNorm2d), ("instance", InstanceNorm), ("instance_affine", InstanceNorm),
+    ("none", nn.Identity), ("syncbatch", nn.SyncBatchNorm),
+])
+def test_get_norm_layer(norm, cls):
+    layer = get_norm_layer(norm)(4)
+    assert type(layer) is cls
+    x = torch.randn(2, 4, 3, 3, requires_grad=True)
+    layer.train()
+    layer(x).square().sum().backward()  # syncbatch must work in one CPU process
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+
+
+def test_unknown_norm_is_a_usage_error():
+    with pytest.raises(UsageError, match="norm: unknown normalisation 'group'"):
+        get_norm_layer("group")
+    with pytest.raises(UsageError, match="norm"):
+        ResnetGenerator(norm="layer")
+
+
+def test_init_weights():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(64, 128, 3), nn.BatchNorm2d(128), nn.Linear(100, 100))
+    init_weights(net)  # normal, 0.02
+    assert abs(net[0].weight.std().item() - 0.02) < 0.002
+    assert torch.count_nonzero(net[0].bias) == 0 and torch.count_nonzero(net[2].bias) == 0
+    assert abs(net[1].weight.mean().item() - 1.0) < 0.01 and torch.count_nonzero(net[1].bias) == 0
+    init_weights(net, "orthogonal", init_gain=2.0)
+    w = net[2].weight
+    torch.testing.assert_close(w @ w.T, 4.0 * torch.eye(100), atol=1e-4, rtol=1e-4)
+    for kind in ("xavier", "kaiming"):
+        init_weights(net, kind)
+        assert torch.isfinite(net[0].weight).all() and net[0].weight.std() > 0
+    with pytest.raises(UsageError, match="init_type"):
+        init_weights(net, "uniform")
+
+
+def test_resnet_dropout_and_channels():
+    g = ResnetGenerator(input_nc=1, output_nc=4, ngf=8, n_blocks=2, use_dropout=True)
+    assert sum(isinstance(m, nn.Dropout) for m in g.modules()) == 2
+    g.eval()
+    x = torch.randn(1, 1, 20, 28)
+    y = g(x)
+    assert y.shape == (1, 4, 20, 28) and torch.equal(y, g(x))
+    assert y.abs().max() <= 1  # tanh head
+
+
+def test_unet_any_size_and_dropout():
+    g = UnetGenerator(input_nc=2, output_nc=1, ngf=4, num_downs=7, use_dropout=True).eval()
+    assert sum(isinstance(m, nn.Dropout) for m in g.modules()) == 2  # only the inner ngf*8 blocks
+    assert g(torch.randn(1, 2, 40, 52)).shape == (1, 1, 40, 52)
+    assert g(torch.randn(1, 2, 128, 128)).shape == (1, 1, 128, 128)
+    with pytest.raises(UsageError, match="num_downs"):
+        UnetGenerator(num_downs=4)
+
+
+def test_stargan_label_conditioning():
+    torch.manual_seed(0)
+    g = StarGANGenerator(ngf=8, c_dim=4, n_blocks=2).eval()
+    x = torch.randn(2, 3, 16, 24)
+    c1, c2 = torch.eye(4)[:2], torch.eye(4)[2:]
+    y1, y2 = g(x, c1), g(x, c2)
+    assert y1.shape == (2, 3, 16, 24) and not torch.allclose(y1, y2)
+    d = StarGANDiscriminator(ndf=8, n_layers=3, c_dim=4, image_size=32)
+    src, cls = d(torch.randn(2, 3, 32, 32))
+    assert src.shape == (2, 1, 4, 4) and cls.shape == (2, 4)
+    assert d(torch.randn(2, 3, 32, 48))[1].shape == (2, 4)  # other sizes: averaged classifier
+    with pytest.raises(UsageError, match="image_size"):
+        StarGANDiscriminator(n_layers=6, image_size=32)
+
+
+def test_augcyclegan_nets():
+    torch.manual_seed(0)
+    g = LatentResnetGenerator(ngf=8, nlatent=4, n_blocks=1).eval()
+    x = torch.randn(2, 3, 16, 16)
+    z1, z2 = torch.randn(2, 4), torch.randn(2, 4, 1, 1)
+    assert g(x, z1).shape == (2, 3, 16, 16)
+    assert not torch.allclose(g(x, z1), g(x, z2))  # one input, many outputs
+    e = LatentEncoder(input_nc=3, output_nc=1, ngf=8, nlatent=4)
+    mu, logvar = e(torch.randn(2, 3, 32, 32), torch.randn(2, 1, 32, 32))
+    assert mu.shape == logvar.shape == (2, 4)
+    det = LatentEncoder(ngf=8, nlatent=4, gaussian=False)
+    assert det(x, x).shape == (2, 4)
+    d = LatentMLPDiscriminator(ndf=8, nlatent=4)
+    assert d(z1).shape == d(z2).shape == (2, 1)
+    with pytest.raises(UsageError, match="norm"):
+        LatentResnetGenerator(norm="batch")
+
+
+def test_multiscale_and_pixel():
+    d = MultiscaleDiscriminator(ndf=4, n_layers=2, num_D=3)
+    outs = d(torch.randn(1, 3, 64, 64))
+    assert isinstance(outs, list) and len(outs) == 3
+    assert [o.shape[-1] for o in outs] == [14, 6, 2]
+    assert PixelDiscriminator(ndf=4)(torch.randn(1, 3, 5, 7)).shape == (1, 1, 5, 7)
+
+
+def test_image_pool_mixes_history_and_saves_state():
+    torch.manual_seed(0)
+    pool = ImagePool(4)
+    seen: set[float] = set()
+    for step in range(30):
+        batch = torch.full((2, 1, 2, 2), float(step), requires_grad=True)
+        out = pool.query(batch)
+        seen.update(float(v) for v in batch.detach()[:, 0, 0, 0])
+        assert out.shape == batch.shape and not out.requires_grad
+        assert all(float(v) in seen for v in out[:, 0, 0, 0])
+        if step < 2:  # filling: returned unchanged
+            assert torch.equal(out, batch.detach())
+    assert len(pool) == 4
+    state = pool.state_dict()
+    restored = ImagePool(4)
+    restored.load_state_dict(state)
+    assert torch.equal(torch.stack(restored.images), torch.stack(pool.images))
+    torch.manual_seed(1); a = pool.query(torch.zeros(3, 1, 2, 2) - 1)
+    torch.manual_seed(1); b = restored.query(torch.zeros(3, 1, 2, 2) - 1)
+    assert torch.equal(a, b)  # a resumed run continues identically
+    assert torch.equal(ImagePool(0).query(batch), batch.detach())  # size 0: pass-through
+
+
+def test_image_pool_returns_old_images():
+    torch.manual_seed(0)
+    pool = ImagePool(2)
+    pool.query(torch.zeros(2, 1, 1, 1))
+    outs = torch.cat([pool.query(torch.ones(1, 1, 1, 1)) for _ in range(20)])
+    assert (outs == 0).any() and (outs == 1).any()
