@@ -1,0 +1,43 @@
+"""Folder datasets, decoding, samplers and device-side kornia augmentation.
+
+The trainer needs only :func:`build_data` (see :mod:`i2i.data.pipeline`). Names resolve
+lazily: :mod:`i2i.method` imports :mod:`i2i.data.batch`, and the pipeline imports
+:mod:`i2i.method`, so this package must not import the pipeline eagerly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "Batch": "i2i.data.batch",
+    "DataConfig": "i2i.data.config",
+    "build_data": "i2i.data.pipeline",
+    "build_dataset": "i2i.data.pipeline",
+    "DataModule": "i2i.data.pipeline",
+    "ResumableSampler": "i2i.data.sampler",
+    "DeviceAugment": "i2i.data.augment",
+    "LAYOUTS": "i2i.data.layouts",
+    "detect_layout": "i2i.data.layouts",
+    "DEMO_TASKS": "i2i.data.demo",
+    "demo_root": "i2i.data.demo",
+    "open_image": "i2i.data.decode",
+    "SkippedImageWarning": "i2i.data.files",
+    "IMAGE_EXTENSIONS": "i2i.data.files",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'i2i.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,103 @@
+"""Batched augmentation on the training device with kornia.
+
+The random part of a preprocess mode (the crop), the flip and the optional colour jitter,
+rotation and affine warp run here on whole batches, on the GPU when there is one. Paired
+data goes through one ``AugmentationSequential(..., data_keys=["input", "input"])`` so A
+and B get identical geometry; unpaired A and B get independent draws
+(``data.independent_unpaired``). All randomness comes from torch's global RNG, which the
+trainer saves and restores, so a resumed run augments exactly as the original would.
+Colour jitter is drawn separately per image stack (it is not geometry) and only for RGB.
+"""
+
+from __future__ import annotations
+
+import kornia.augmentation as K
+import torch
+import torch.nn.functional as F
+
+from i2i.data.collate import center_crop
+from i2i.data.config import DataConfig
+from i2i.method import PAIRED, UNPAIRED
+
+_CROP_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 ``[0, 255]`` -> float ``[0, 1]`` (kornia's convention)."""
+    return images.float().div_(255.0)
+
+
+def fit_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Resize so height and width are multiples of ``multiple`` (the reference ``__make_power_2``)."""
+    h, w = images.shape[-2:]
+    th, tw = max(multiple, round(h / multiple) * multiple), max(multiple, round(w / multiple) * multiple)
+    if (th, tw) == (h, w):
+        return images
+    return F.interpolate(images, size=(th, tw), mode="bicubic", align_corners=False).clamp_(0.0, 1.0)
+
+
+class DeviceAugment:
+    """Turns CPU uint8 image stacks into augmented float ``[-1, 1]`` stacks on the device."""
+
+    def __init__(self, config: DataConfig, data_kind: str, size_multiple: int = 4) -> None:
+        self.config, self.data_kind, self.size_multiple = config, data_kind, max(1, size_multiple)
+        self.crop = config.preprocess in _CROP_MODES
+        ops = self._geometric_ops()
+        self._geometry = K.AugmentationSequential(*ops) if ops else None
+        together = data_kind == PAIRED or (data_kind == UNPAIRED and not config.independent_unpaired)
+        self._pair = (
+            K.AugmentationSequential(*self._geometric_ops(), data_keys=["input", "input"]) if together and ops else None
+        )
+        self._jitter = None
+        if config.color_jitter > 0:
+            j = config.color_jitter
+            self._jitter = K.ColorJitter(brightness=j, contrast=j, saturation=j, hue=min(j, 0.5) / 5, p=1.0)
+
+    def _geometric_ops(self) -> list[torch.nn.Module]:
+        c = self.config
+        ops: list[torch.nn.Module] = []
+        if self.crop:
+            ops.append(K.RandomCrop((c.image_size, c.image_size), pad_if_needed=True, padding_mode="reflect"))
+        if c.flip:
+            ops.append(K.RandomHorizontalFlip(p=0.5))
+        if c.rotation > 0:
+            ops.append(K.RandomAffine(degrees=c.rotation, p=0.5, padding_mode="reflection"))  # a rotation that reflects, not zero-pads
+        if c.affine:
+            ops.append(K.RandomAffine(degrees=0.0, translate=(0.1, 0.1), scale=(0.9, 1.1), p=0.5, padding_mode="reflection"))
+        return ops
+
+    def __call__(self, a: torch.Tensor, b: torch.Tensor | None = None, *, train: bool = True
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
+        a = to_unit(a)
+        b = None if b is None else to_unit(b)
+        if train:
+            a, b = self._train(a, b)
+        else:
+            a, b = self._eval(a), None if b is None else self._eval(b)
+        a = fit_multiple(a, self.size_multiple).mul_(2.0).sub_(1.0)
+        b = None if b is None else fit_multiple(b, self.size_multiple).mul_(2.0).sub_(1.0)
+        return a, b
+
+    def _train(self, a: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if b is not None and self._pair is not None and a.shape[-2:] == b.shape[-2:]:
+            a, b = self._pair(a, b)
+        else:
+            if self._geometry is not None:
+                a = self._geometry(a)
+                b = None if b is None else self._geometry(b)  # an independent draw
+        if self._jitter is not None:
+            a = self._jitter(a) if a.shape[1] == 3 else a
+            b = self._jitter(b) if b is not None and b.shape[1] == 3 else b
+        return a, b
+
+    def _eval(self, images: torch.Tensor) -> torch.Tensor:
+        """Deterministic: a centre crop where training would crop randomly, never a flip."""
+        if not self.crop:
+            return images
+        size = self.config.image_size
+        h, w = images.shape[-2:]
+        if h < size or w < size:
+            scale = size / min(h, w)
+            images = F.interpolate(images, size=(max(size, round(h * scale)), max(size, round(w * scale))),
+                                   mode="bicubic", align_corners=False).clamp_(0.0, 1.0)  # fmt: skip
+        return center_crop(images, size, size)

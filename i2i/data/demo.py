@@ -1,0 +1,226 @@
+"""Built-in demo tasks, derived at run time from the four shipped CC0/public-domain photos.
+
+Nothing is downloaded: each task is made from random crops of ``i2i/data/assets/*.jpg``
+with torch/kornia (a few seconds, deterministic), written once in a standard folder layout
+under the cache folder (``$I2I_CACHE_DIR`` or the platform's user cache dir), so the same
+folder-dataset code reads it as it reads a user's data. Training crops come from the left
+three quarters of each photo, test crops from the held-out right quarter.
+
+==========================  ========  ================  ===============================================
+task                        kind      layout            A -> B
+==========================  ========  ================  ===============================================
+``edges2photos``            paired    paired_folders    Canny edge map -> photo crop (pix2pix default)
+``photo2grade``             unpaired  unpaired          photo -> sepia-graded photo, disjoint crops
+``edges_photos_unpaired``   unpaired  unpaired          edge maps <-> photos, disjoint crops
+``grades``                  labelled  domains           natural / sepia / cool / faded colour grades
+==========================  ========  ================  ===============================================
+
+Crops are 128x128, so the demo learns visibly in minutes at ``image_size = 64``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+import attrs
+import kornia
+import platformdirs
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from i2i.data.layouts import LAYOUTS
+from i2i.errors import DataError
+from i2i.method import LABELLED, PAIRED, UNPAIRED
+
+#: Bump when the derivation changes: the cache folder name carries it, so old caches are rebuilt.
+DEMO_VERSION = 1
+CROP = 128
+TRAIN_PER_DOMAIN = 320
+TEST_PER_DOMAIN = 32
+PHOTOS = ("astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg")
+
+
+@attrs.frozen
+class DemoTask:
+    name: str
+    kind: str
+    layout: str
+    description: str
+    build: Callable[[Path], None]
+
+
+def cache_dir() -> Path:
+    """``$I2I_CACHE_DIR`` if set, else ``platformdirs.user_cache_dir("i2i")``."""
+    return Path(os.environ.get("I2I_CACHE_DIR") or platformdirs.user_cache_dir("i2i")).expanduser()
+
+
+# -- image derivation -----------------------------------------------------------------------
+def load_photos() -> list[torch.Tensor]:
+    """The shipped photos as float ``(3, H, W)`` tensors in ``[0, 1]``."""
+    assets = resources.files("i2i.data") / "assets"
+    photos = []
+    for name in PHOTOS:
+        with resources.as_file(assets / name) as path, Image.open(path) as img:
+            array = torch.frombuffer(bytearray(img.convert("RGB").tobytes()), dtype=torch.uint8)
+            photos.append(array.view(img.height, img.width, 3).permute(2, 0, 1).float() / 255.0)
+    return photos
+
+
+def random_crops(photos: list[torch.Tensor], count: int, generator: torch.Generator, *, test: bool) -> torch.Tensor:
+    """``count`` random square crops (random photo, scale, position, flip) resized to ``CROP``.
+
+    Training crops lie in the left 3/4 of each photo, test crops in the right 1/4.
+    """
+    out = torch.empty(count, 3, CROP, CROP)
+    for i in range(count):
+        photo = photos[int(torch.randint(len(photos), (1,), generator=generator))]
+        _, h, w = photo.shape
+        split = (3 * w) // 4
+        x0, x1 = (split, w) if test else (0, split)
+        limit = min(h, x1 - x0)
+        low = 0.6 if test else 0.3
+        side = int(limit * (low + (1.0 - low) * float(torch.rand(1, generator=generator))))
+        side = max(32, min(side, limit))
+        x = x0 + int(torch.randint(x1 - x0 - side + 1, (1,), generator=generator))
+        y = int(torch.randint(h - side + 1, (1,), generator=generator))
+        crop = photo[:, y : y + side, x : x + side]
+        if float(torch.rand(1, generator=generator)) < 0.5:
+            crop = crop.flip(-1)
+        out[i] = F.interpolate(crop[None], size=(CROP, CROP), mode="bilinear", antialias=True, align_corners=False)[0]
+    return out.clamp_(0.0, 1.0)
+
+
+def edges(images: torch.Tensor) -> torch.Tensor:
+    """Black Canny edges on white, ``(N, 1, H, W)`` in ``[0, 1]`` (the edges2* datasets' look)."""
+    grey = kornia.color.rgb_to_grayscale(images)
+    # Hysteresis is an iterative loop that takes ~100 ms an image on one CPU core; without it
+    # kornia marks weak edges 0.5 and strong ones 1, and the strong ones alone look right.
+    _, edge_map = kornia.filters.canny(grey, low_threshold=0.1, high_threshold=0.2, sigma=(1.2, 1.2), hysteresis=False)
+    return 1.0 - (edge_map > 0.75).float()
+
+
+def grade(images: torch.Tensor, name: str) -> torch.Tensor:
+    """A colour grade (a "look") applied to ``(N, 3, H, W)`` images in ``[0, 1]``."""
+    if name == "natural":
+        return images
+    if name == "sepia":
+        matrix = torch.tensor([[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]])
+        return torch.einsum("ij,njhw->nihw", matrix, images).clamp(0.0, 1.0)
+    if name == "cool":
+        gain = torch.tensor([0.78, 0.95, 1.12]).view(1, 3, 1, 1)
+        lift = torch.tensor([0.0, 0.02, 0.08]).view(1, 3, 1, 1)
+        return (images * gain + lift).clamp(0.0, 1.0)
+    if name == "faded":
+        return (0.15 + 0.7 * kornia.enhance.adjust_saturation(images, 0.5)).clamp(0.0, 1.0)
+    raise ValueError(f"unknown grade {name!r}")
+
+
+def save_images(images: torch.Tensor, folder: Path, suffix: str) -> None:
+    """Write ``(N, C, H, W)`` ``[0, 1]`` images as ``0000.jpg`` ... (PNG for edge maps)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = images.mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+    for i, array in enumerate(data):
+        img = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
+        options = {"quality": 95} if suffix == ".jpg" else {}
+        img.save(folder / f"{i:04d}{suffix}", **options)
+
+
+# -- the tasks ------------------------------------------------------------------------------
+def _splits(seed: int) -> list[tuple[str, int, torch.Generator, bool]]:
+    generator = torch.Generator().manual_seed(seed)
+    return [("train", TRAIN_PER_DOMAIN, generator, False), ("test", TEST_PER_DOMAIN, generator, True)]
+
+
+def build_edges2photos(out: Path) -> None:
+    photos = load_photos()
+    for split, count, generator, test in _splits(1):
+        crops = random_crops(photos, count, generator, test=test)
+        save_images(edges(crops), out / split / "A", ".png")
+        save_images(crops, out / split / "B", ".jpg")
+
+
+def build_photo2grade(out: Path) -> None:
+    photos = load_photos()
+    for split, count, generator, test in _splits(2):
+        save_images(random_crops(photos, count, generator, test=test), out / f"{split}A", ".jpg")
+        save_images(grade(random_crops(photos, count, generator, test=test), "sepia"), out / f"{split}B", ".jpg")
+
+
+def build_edges_photos_unpaired(out: Path) -> None:
+    photos = load_photos()
+    for split, count, generator, test in _splits(3):
+        save_images(edges(random_crops(photos, count, generator, test=test)), out / f"{split}A", ".png")
+        save_images(random_crops(photos, count, generator, test=test), out / f"{split}B", ".jpg")
+
+
+GRADES = ("natural", "sepia", "cool", "faded")
+
+
+def build_grades(out: Path) -> None:
+    photos = load_photos()
+    for split, count, generator, test in _splits(4):
+        for name in GRADES:
+            save_images(grade(random_crops(photos, count, generator, test=test), name), out / split / name, ".jpg")
+
+
+DEMO_TASKS: dict[str, DemoTask] = {
+    task.name: task
+    for task in (
+        DemoTask("edges2photos", PAIRED, "paired_folders", "Canny edges -> photo crops (paired)", build_edges2photos),
+        DemoTask("photo2grade", UNPAIRED, "unpaired", "photos <-> sepia-graded photos (unpaired)", build_photo2grade),
+        DemoTask("edges_photos_unpaired", UNPAIRED, "unpaired", "edge maps <-> photos (unpaired)",
+                 build_edges_photos_unpaired),  # fmt: skip
+        DemoTask("grades", LABELLED, "domains", "natural/sepia/cool/faded colour grades (labelled)", build_grades),
+    )
+}
+DEFAULT_DEMO = {PAIRED: "edges2photos", UNPAIRED: "photo2grade", LABELLED: "grades"}
+
+
+def demo_task(name: str | None, data_kind: str) -> DemoTask:
+    """The demo ``name`` (``data.demo``), or the default for ``data_kind``; checks they fit."""
+    if name is None:
+        if data_kind not in DEFAULT_DEMO:
+            raise DataError(f"no built-in demo for data kind {data_kind!r}")
+        name = DEFAULT_DEMO[data_kind]
+    task = DEMO_TASKS.get(name)
+    if task is None:
+        raise DataError(f"data.demo: unknown demo {name!r} (known: {', '.join(DEMO_TASKS)})")
+    if data_kind not in LAYOUTS[task.layout].kinds:
+        fits = [t.name for t in DEMO_TASKS.values() if data_kind in LAYOUTS[t.layout].kinds]
+        raise DataError(f"data.demo: {name!r} is {task.kind} data; a {data_kind} method needs one of: {', '.join(fits)}")
+    return task
+
+
+def demo_root(name: str) -> Path:
+    """The folder of demo task ``name``, built atomically on first use (temp dir + rename)."""
+    task = DEMO_TASKS.get(name)
+    if task is None:
+        raise DataError(f"data.demo: unknown demo {name!r} (known: {', '.join(DEMO_TASKS)})")
+    final = cache_dir() / f"demo-v{DEMO_VERSION}" / name
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.parent / f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        with torch.random.fork_rng(devices=[]):  # never disturb the caller's RNG stream
+            task.build(tmp)
+        (tmp / "README.txt").write_text(
+            f"i2i demo task {name!r} ({task.description}), version {DEMO_VERSION}.\n"
+            "Derived from CC0/public-domain photos shipped with i2i (see i2i/data/assets/ATTRIBUTION.md).\n"
+            "Safe to delete: it is rebuilt on demand.\n",
+            encoding="utf-8",
+        )
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not final.is_dir():  # not a lost race with another process: a real failure
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return final
