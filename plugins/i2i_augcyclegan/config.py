@@ -1,0 +1,87 @@
+"""The ``[method]`` table of an Augmented CycleGAN run.
+
+Defaults follow the paper's edges2shoes setup and the original release's options
+(``lambda_A = lambda_B = 1``, ``lambda_z_B = 0.025``, ``nlatent = 16``, ``ngf = nef = 32``,
+``ndf = 64``, deterministic encoder conditioned on both images, GAN on the latent codes).
+The training length, batch size and gradient-norm clip live in ``[train]`` (see
+``plugin.py``), because the trainer owns them.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from i2i import UsageError
+
+GAN_MODES = ("vanilla", "lsgan", "wgangp", "hinge")
+
+
+def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise UsageError(f"method.{attribute.name}: expected a positive integer, got {value}")
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if value < 0:
+        raise UsageError(f"method.{attribute.name}: expected a number >= 0, got {value}")
+
+
+def _gan_mode(instance: object, attribute: attrs.Attribute, value: str) -> None:
+    if value not in GAN_MODES:
+        raise UsageError(f"method.gan_mode: unknown GAN objective {value!r} (known: {', '.join(GAN_MODES)})")
+
+
+@attrs.frozen
+class AugCycleGANConfig:
+    """Networks, loss weights and optimiser settings of Augmented CycleGAN.
+
+    ``augment_a`` / ``augment_b``: whether domain A / B gets a latent code (a stochastic
+    mapping into it, an encoder and a latent discriminator). Turning ``augment_a`` off gives
+    the original release's one-sided model, where B -> A is deterministic (its generator sees
+    a constant code) and only A -> B is many-to-many.
+
+    ``stochastic_encoder``: the encoders output a Gaussian (mu, logvar); the latent cycle
+    becomes the NLL of the prior code and a KL term (weight ``lambda_latent``) replaces the
+    latent GAN, as in the release's ``--stoch_enc``.
+
+    ``supervised``: semi-supervised training - rows of a batch whose A and B file names have
+    the same stem are treated as aligned pairs and add ``lambda_sup`` * L1 of each direction
+    (the release's ``supervised_train_instance``, folded into the same step).
+
+    ``lr_d``: discriminator learning rate; unset means ``lr / 5`` as in the release.
+    """
+
+    ngf: int = attrs.field(default=32, validator=_positive)
+    nef: int = attrs.field(default=32, validator=_positive)
+    ndf: int = attrs.field(default=64, validator=_positive)
+    ndf_latent: int = attrs.field(default=64, validator=_positive)
+    nlatent: int = attrs.field(default=16, validator=_positive)
+    n_blocks: int = attrs.field(default=3, validator=_positive)
+    n_layers_d: int = attrs.field(default=3, validator=_positive)
+    norm_d: str = "instance"
+    norm_encoder: str = "batch"
+    norm_latent_d: str = "batch"
+    use_dropout: bool = False
+    init_type: str = "normal"
+    init_gain: float = 0.02
+
+    augment_a: bool = True
+    augment_b: bool = True
+    stochastic_encoder: bool = False
+    latent_gan: bool = True
+
+    gan_mode: str = attrs.field(default="lsgan", validator=_gan_mode)
+    lambda_cycle_a: float = attrs.field(default=1.0, validator=_non_negative)
+    lambda_cycle_b: float = attrs.field(default=1.0, validator=_non_negative)
+    lambda_latent: float = attrs.field(default=0.025, validator=_non_negative)
+    supervised: bool = False
+    lambda_sup: float = attrs.field(default=0.1, validator=_non_negative)
+
+    lr: float = 2e-4
+    lr_d: float | None = None
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+    @property
+    def discriminator_lr(self) -> float:
+        return self.lr / 5.0 if self.lr_d is None else self.lr_d
