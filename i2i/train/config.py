@@ -12,8 +12,18 @@ class TrainConfig:
     Length: ``steps`` if set, else ``epochs`` + ``epochs_decay`` passes over the data (the
     reference ``n_epochs`` / ``n_epochs_decay``). ``schedule`` applies to every optimizer:
     ``linear`` keeps the rate constant and then decays it linearly to zero over the last
-    ``epochs_decay`` epochs (or the last ``decay_fraction`` of ``steps``); ``constant``,
-    ``step`` (``step_size`` / ``gamma``), ``cosine`` and ``plateau`` are the alternatives.
+    ``epochs_decay`` epochs (or the last ``decay_fraction`` of ``steps``, default the same
+    share as ``epochs_decay / (epochs + epochs_decay)``); ``constant``, ``step`` (times
+    ``gamma`` every ``step_size`` epochs), ``cosine`` (to zero over the run) and ``plateau``
+    (times ``gamma`` when an optimizer's epoch-mean loss stalls ``plateau_patience`` epochs)
+    are the alternatives.
+
+    ``precision``: ``auto`` (bf16 autocast where the CPU/GPU supports it, else fp32),
+    ``fp32``, ``bf16``, ``fp16`` (CUDA only, with gradient scaling). ``ema``: decay of an
+    exponential moving average of the generators (e.g. 0.999), used for samples and export.
+    ``max_bad_steps``: stop after this many consecutive steps with non-finite gradients.
+    ``sample_images``: held-out images in each sample grid; ``eval_images``: held-out images
+    scored at the end when ``eval_at_end``.
     """
 
     steps: int | None = None
@@ -39,3 +49,5 @@ class TrainConfig:
     keep_checkpoints: int = 3
     max_bad_steps: int = 20
     eval_at_end: bool = True
+    sample_images: int = 4
+    eval_images: int = 64

@@ -1,0 +1,108 @@
+"""Learning-rate schedules, one per optimizer, advanced once per optimisation step.
+
+The reference code steps its schedulers once per epoch; stepping per optimisation step with
+the same shape (constant, then linear to zero over the decay part) is smoother and works the
+same for ``train.steps`` runs. ``step_size`` counts epochs, as the reference ``lr_decay_iters``.
+``plateau`` is stepped at each epoch end with the epoch's mean of that optimizer's losses
+(keys starting ``"<name>/"``, or all losses when none match).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
+
+from i2i.errors import ConfigError
+from i2i.train.config import TrainConfig
+
+SCHEDULES = ("linear", "constant", "step", "cosine", "plateau")
+
+
+def total_steps(train: TrainConfig, batches_per_epoch: int) -> int:
+    """Optimisation steps of the whole run."""
+    if train.steps is not None:
+        return train.steps
+    return (train.epochs + train.epochs_decay) * batches_per_epoch
+
+
+def decay_steps(train: TrainConfig, batches_per_epoch: int) -> int:
+    """Length of the linear decay at the end of the run."""
+    total = total_steps(train, batches_per_epoch)
+    if train.steps is None and train.decay_fraction is None:
+        return train.epochs_decay * batches_per_epoch
+    if train.decay_fraction is not None:
+        fraction = train.decay_fraction
+    else:
+        both = train.epochs + train.epochs_decay
+        fraction = train.epochs_decay / both if both else 0.0
+    return int(round(total * fraction))
+
+
+def lr_factor(train: TrainConfig, batches_per_epoch: int) -> Callable[[int], float]:
+    """The multiplier of the base learning rate after ``s`` steps, for the non-plateau schedules."""
+    total = max(total_steps(train, batches_per_epoch), 1)
+    name = train.schedule
+    if name == "constant" or name == "plateau":
+        return lambda s: 1.0
+    if name == "linear":
+        decay = decay_steps(train, batches_per_epoch)
+        start = total - decay
+        if decay <= 0:
+            return lambda s: 1.0
+        return lambda s: 1.0 if s < start else max(0.0, (total - s) / decay)
+    if name == "step":
+        every = max(train.step_size * batches_per_epoch, 1)
+        return lambda s: train.gamma ** (s // every)
+    if name == "cosine":
+        return lambda s: 0.5 * (1.0 + math.cos(math.pi * min(s, total) / total))
+    raise ConfigError(f"train.schedule: unknown schedule {name!r} (choose from {', '.join(SCHEDULES)})")
+
+
+def check_schedule(train: TrainConfig) -> None:
+    if train.schedule not in SCHEDULES:
+        raise ConfigError(f"train.schedule: unknown schedule {train.schedule!r} (choose from {', '.join(SCHEDULES)})")
+    if train.decay_fraction is not None and not 0.0 <= train.decay_fraction <= 1.0:
+        raise ConfigError(f"train.decay_fraction: expected a number in [0, 1], got {train.decay_fraction!r}")
+
+
+class Schedules:
+    """The run's schedulers: ``step()`` after every optimisation step, ``epoch_end(losses)``."""
+
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], train: TrainConfig, batches_per_epoch: int) -> None:
+        check_schedule(train)
+        self.plateau = train.schedule == "plateau"
+        self.schedulers: dict[str, LRScheduler | ReduceLROnPlateau] = {}
+        for name, opt in optimizers.items():
+            if self.plateau:
+                self.schedulers[name] = ReduceLROnPlateau(opt, mode="min", factor=train.gamma, patience=train.plateau_patience)
+            else:
+                self.schedulers[name] = LambdaLR(opt, lr_factor(train, batches_per_epoch))
+        self.optimizers = optimizers
+
+    def step(self) -> None:
+        if not self.plateau:
+            for sched in self.schedulers.values():
+                sched.step()
+
+    def epoch_end(self, epoch_losses: dict[str, float]) -> None:
+        if not self.plateau:
+            return
+        for name, sched in self.schedulers.items():
+            own = [v for k, v in epoch_losses.items() if k.startswith(f"{name}/")]
+            values = own or list(epoch_losses.values())
+            if values:
+                sched.step(sum(values) / len(values))
+
+    def lrs(self) -> dict[str, float]:
+        return {name: opt.param_groups[0]["lr"] for name, opt in self.optimizers.items()}
+
+    def state_dict(self) -> dict[str, dict]:
+        return {name: s.state_dict() for name, s in self.schedulers.items()}
+
+    def load_state_dict(self, state: dict[str, dict]) -> None:
+        for name, s in self.schedulers.items():
+            if name in state:
+                s.load_state_dict(state[name])

@@ -1,0 +1,491 @@
+"""The training loop. It knows nothing about any method.
+
+The :class:`Trainer` builds the data and the method from a :class:`~i2i.config.RunConfig`,
+then repeats: take a batch, augment it on the device, call ``method.train_step(batch, ctx)``
+under autocast, advance schedules and the EMA. Around that loop it owns what every method
+needs: devices and precision (:mod:`.precision`), distribution (:mod:`.distributed`),
+checkpoints and exact resume (:mod:`.checkpoint`), logs, samples and the HTML report
+(:mod:`.metrics`, :mod:`.samples`, :mod:`.report`), and the lifecycle hooks plugins observe.
+
+Exact resume: the checkpoint holds the step, the epoch and the batches already taken from it
+(the sampler restarts there without decoding the skipped images), every optimizer/scheduler
+state and every rank's RNG state. Taking samples and creating data iterators never touch the
+global RNG, so with a seed, fp32 and a CPU, a run killed at any moment and resumed ends with
+the same weights bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import random
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from i2i import config as _config
+from i2i.errors import ConfigError, DataError, UsageError
+from i2i.plugins import PluginHost, get_host
+from i2i.train import checkpoint as ckpt_io
+from i2i.train import distributed as dist_utils
+from i2i.train.context import NonFiniteError, TrainContext, check_clip
+from i2i.train.ema import EMA
+from i2i.train.metrics import LossAverager, MetricsLog
+from i2i.train.precision import Precision, local_rank, resolve_device
+from i2i.train.progress import Progress, format_losses
+from i2i.train.report import render, write_report
+from i2i.train.samples import grid, row_grids, sample_rows, write_png
+from i2i.train.schedule import Schedules, check_schedule, total_steps
+from i2i.train.signals import StopRequest
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)
+
+
+def _channels_last(x: torch.Tensor | None) -> torch.Tensor | None:
+    return x.contiguous(memory_format=torch.channels_last) if x is not None and x.dim() == 4 else x
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _check_train(train: Any) -> None:
+    for name in ("log_every", "sample_every", "checkpoint_every", "batch_size", "max_bad_steps"):
+        if getattr(train, name) < 1:
+            raise ConfigError(f"train.{name}: expected a positive integer, got {getattr(train, name)!r}")
+    if train.steps is not None and train.steps < 0:
+        raise ConfigError(f"train.steps: expected a non-negative integer, got {train.steps!r}")
+    if train.keep_checkpoints < 0:
+        raise ConfigError(f"train.keep_checkpoints: expected >= 0, got {train.keep_checkpoints!r}")
+    check_schedule(train)
+    check_clip(train.grad_clip)
+
+
+class Trainer:
+    """Trains one run. ``fit()`` returns the final metrics (last averaged losses + held-out metrics).
+
+    ``config`` may be None with ``resume=True``: the run's own config is read from its newest
+    checkpoint (with ``resume`` the checkpoint's config always wins). ``progress``: a live bar
+    (True), plain periodic lines (False), or decide by whether stderr is a terminal (None).
+    Lifecycle hooks receive the trainer itself as ``run`` (``out_dir``, ``config``, ``method``,
+    ``step``, ``rank``, ``is_main``).
+    """
+
+    def __init__(
+        self,
+        config: _config.RunConfig | None,
+        *,
+        out_dir: str | Path | None = None,
+        resume: bool = False,
+        host: PluginHost | None = None,
+        progress: bool | None = None,
+    ) -> None:
+        self.host = host if host is not None else get_host()
+        self.resume = resume
+        self.progress_mode = progress
+        self._resume_state: dict[str, Any] | None = None
+        if out_dir is None:
+            if config is None:
+                raise UsageError("resume needs the run directory: pass --out DIR")
+            out_dir = config.out or f"runs/{config.method_name}"
+        self.out_dir = Path(out_dir)
+        if resume:
+            found = ckpt_io.find_resume_checkpoint(self.out_dir)
+            if found is None:
+                raise UsageError(
+                    f"{self.out_dir}: nothing to resume (no valid last.pt or step_*.pt); "
+                    "run without --resume to start a new run"
+                )
+            self._resume_state = ckpt_io.read_checkpoint(found)
+            self.resume_path = found
+            config = ckpt_io.config_from_checkpoint(self._resume_state, self.host)
+        if config is None:
+            raise UsageError("no run config given")
+        _check_train(config.train)
+        self.config = config
+        self.spec = self.host.registry.get("method", config.method_name)
+        self.method: Any = None
+        self.step = 0
+        self.epoch = 0
+        self.position = 0  # batches of the current epoch already consumed
+        self.rank = 0
+        self.world_size = 1
+        self.final_metrics: dict[str, float] = {}
+        self.eval_metrics: dict[str, float] = {}
+        self.samples: list[tuple[int, str]] = []
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    # -- building ------------------------------------------------------------------------------
+    def _build_data(self, split: str, batch_size: int, size_multiple: int, **kwargs: Any) -> Any:
+        from i2i.data import build_data  # lazy: the data stack imports kornia
+
+        return build_data(
+            self.config.data, self.spec.data_kind, split=split, batch_size=batch_size, seed=self.config.train.seed,
+            size_multiple=size_multiple, **kwargs,
+        )  # fmt: skip
+
+    def _setup(self) -> None:
+        train = self.config.train
+        self.device = resolve_device(train.device, local_rank=local_rank())
+        self.rank, self.world_size = dist_utils.init_from_env(self.device)
+        if train.batch_size % self.world_size:
+            raise ConfigError(
+                f"train.batch_size: {train.batch_size} is not divisible by the {self.world_size} processes "
+                "(each rank takes batch_size / world_size)"
+            )
+        self.per_rank_batch = train.batch_size // self.world_size
+        self.precision = Precision.create(train.precision, self.device)
+        if train.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        elif self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+
+        _seed_everything(train.seed)  # the same initial weights on every rank
+        shard = {"rank": self.rank, "world_size": self.world_size}
+        self.data = self._build_data("train", self.per_rank_batch, 4, **shard)
+        method = self.spec.factory(self.config.method, self.data.info)
+        multiple = int(getattr(method, "size_multiple", 4) or 4)
+        if multiple != 4:  # the data contract takes the multiple at build time; rebuilding is cheap
+            self.data = self._build_data("train", self.per_rank_batch, multiple, **shard)
+        self.size_multiple = multiple
+        self.batches_per_epoch = self.data.batches_per_epoch()
+        if self.batches_per_epoch < 1:
+            raise DataError(f"data: not enough training images for one batch of {self.per_rank_batch}")
+        self.total_steps = total_steps(train, self.batches_per_epoch)
+
+        method.to(self.device)
+        if train.channels_last:
+            method.to(memory_format=torch.channels_last)
+        if self.world_size > 1:
+            dist_utils.broadcast_module(method)
+        self.method = method
+        self.optimizers = method.configure_optimizers()
+        if not self.optimizers:
+            raise UsageError(f"method {self.config.method_name!r}: configure_optimizers() returned no optimizer")
+        if train.compile:
+            # Generators only: their forward/backward is plain autograd. Discriminators often
+            # take double backward (gradient penalties), which torch.compile does not support.
+            for g in method.generators().values():
+                g.compile()
+        self.ema = EMA(method.generators(), train.ema) if train.ema else None
+        self.schedules = Schedules(self.optimizers, train, self.batches_per_epoch)
+        self.ctx = TrainContext(
+            self.optimizers, self.precision, device=self.device, rank=self.rank, world_size=self.world_size,
+            grad_clip=train.grad_clip,
+        )  # fmt: skip
+        self.losses = LossAverager()
+        self.epoch_losses = LossAverager()
+        self.bad_in_a_row = 0
+        self.bad_total = 0
+
+        _seed_everything(train.seed + self.rank)  # each rank its own augmentation stream
+        self.sample_batch = self._held_out_batch() if self.is_main else None
+        if self._resume_state is not None:
+            self._load_state(self._resume_state)
+        self._prepare_out_dir()
+
+    def _held_out_batch(self) -> Any:
+        """A fixed batch for the sample grids: the test split, else the first training images."""
+        n = self.config.train.sample_images
+        try:
+            data = self._build_data("test", n, self.size_multiple, shuffle=False, drop_last=False)
+        except DataError:
+            data = self._build_data("train", n, self.size_multiple, shuffle=False, drop_last=False)
+        with torch.random.fork_rng(devices=[]):
+            raw = next(iter(data.loader))
+            batch = data.augment(raw, self.device, train=False)
+        return batch.to(self.device)
+
+    def _prepare_out_dir(self) -> None:
+        if not self.is_main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "samples").mkdir(exist_ok=True)
+        ckpt_io.remove_stale_temps(self.out_dir)
+        (self.out_dir / "config.toml").write_text(_config.to_toml(self.config))
+        resumed_at = self.step if self._resume_state is not None else None
+        self.metrics_log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=resumed_at)
+        if resumed_at is not None:
+            self.samples = sorted(
+                (int(p.stem.split("_")[1]), f"samples/{p.name}")
+                for p in (self.out_dir / "samples").glob("step_*.png")
+                if p.stem.split("_")[1].isdigit() and int(p.stem.split("_")[1]) <= resumed_at
+            )
+
+    # -- checkpoints -----------------------------------------------------------------------------
+    def _payload(self) -> dict[str, Any]:
+        rng = dist_utils.gather_objects(ckpt_io.capture_rng(), self.world_size)
+        return {
+            "format": ckpt_io.FORMAT,
+            "version": ckpt_io.VERSION,
+            "method": self.config.method_name,
+            "config": _config.to_dict(self.config),
+            "data_info": ckpt_io.data_info_dict(self.data.info),
+            "versions": {
+                "i2i": _version("i2i-translate"),
+                "torch": torch.__version__,
+                "plugin": self.spec.plugin,
+                "plugin_version": self._plugin_version(),
+            },
+            "step": self.step,
+            "epoch": self.epoch,
+            "position": self.position,
+            "world_size": self.world_size,
+            "model": self.method.state_dict(),
+            "ema": self.ema.state_dict() if self.ema is not None else None,
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "schedulers": self.schedules.state_dict(),
+            "scaler": self.precision.scaler.state_dict() if self.precision.scaler is not None else None,
+            "rng": rng,
+            "skipped": dict(self.ctx.skipped),
+            "loss_sums": {k: v.detach().cpu() for k, v in self.losses.sums.items()},
+            "loss_count": self.losses.count,
+            "epoch_loss_sums": {k: v.detach().cpu() for k, v in self.epoch_losses.sums.items()},
+            "epoch_loss_count": self.epoch_losses.count,
+        }
+
+    def _plugin_version(self) -> str:
+        for name, info in self.host.infos.items():
+            if self.host.describe_plugin(name) == self.spec.plugin:
+                return info.version
+        return ""
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        try:
+            self.method.load_state_dict(state["model"], strict=True)
+            for name, opt in self.optimizers.items():
+                opt.load_state_dict(state["optimizers"][name])
+        except (RuntimeError, KeyError, ValueError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise ckpt_io.CheckpointError(f"{self.resume_path}: does not fit this run's method: {first}") from None
+        self.schedules.load_state_dict(state.get("schedulers") or {})
+        if self.ema is not None and state.get("ema"):
+            self.ema.load_state_dict(state["ema"])
+        if self.precision.scaler is not None and state.get("scaler"):
+            self.precision.scaler.load_state_dict(state["scaler"])
+        self.ctx.skipped.update(state.get("skipped") or {})
+        self.step, self.epoch, self.position = int(state["step"]), int(state["epoch"]), int(state["position"])
+        for averager, key in ((self.losses, "loss"), (self.epoch_losses, "epoch_loss")):
+            averager.sums = {k: v.to(self.device) for k, v in (state.get(f"{key}_sums") or {}).items()}
+            averager.count = int(state.get(f"{key}_count") or 0)
+        rngs = state.get("rng") or []
+        if len(rngs) == self.world_size:
+            ckpt_io.restore_rng(rngs[self.rank])
+        else:  # a different number of processes: exact continuation is impossible anyway
+            _seed_everything(self.config.train.seed + self.rank + 1_000_003 * self.step)
+        self.ctx.step = self.step
+
+    def _save_checkpoint(self, *, periodic: bool) -> Path | None:
+        payload = self._payload()  # collective (RNG gather): every rank takes part
+        if not self.is_main:
+            return None
+        last = self.out_dir / ckpt_io.LAST
+        if periodic:
+            path = ckpt_io.save_checkpoint(self.out_dir / ckpt_io.step_filename(self.step), payload)
+            ckpt_io.link_or_copy(path, last)
+            ckpt_io.rotate(self.out_dir, self.config.train.keep_checkpoints)
+            if self.config.train.keep_checkpoints == 0:
+                path = last
+        else:
+            path = ckpt_io.save_checkpoint(last, payload)
+        self.host.hook.i2i_checkpoint_saved(run=self, step=self.step, path=str(path))
+        self._last_saved_step = self.step
+        return path
+
+    # -- the loop --------------------------------------------------------------------------------
+    def _epoch_batches(self) -> Iterator[Any]:
+        """The rest of the current epoch; creating the iterator leaves the global RNG untouched."""
+        sampler = self.data.sampler
+        sampler.set_epoch(self.epoch)
+        sampler.set_start(self.position * self.per_rank_batch)
+        with torch.random.fork_rng(devices=[]):
+            it = iter(self.data.loader)
+        return it
+
+    def fit(self) -> dict[str, float]:
+        """Train to the end (or until SIGINT/SIGTERM); returns the final metrics."""
+        status = "failed"
+        stop = StopRequest()
+        try:
+            with stop:
+                self._setup()
+                self.progress = Progress(
+                    self.total_steps, start=self.step, enabled=self.progress_mode if self.is_main else False,
+                )  # fmt: skip
+                if self.is_main:
+                    self.host.hook.i2i_train_start(run=self)
+                    if self._resume_state is not None:
+                        self.progress.message(f"resuming from {self.resume_path} at step {self.step}")
+                status = self._loop(stop)
+            self._finish(status)
+            return self.final_metrics
+        except BaseException:
+            if self.is_main and self.method is not None:
+                self.host.hook.i2i_train_end(run=self, step=self.step, status="failed")
+            raise
+        finally:
+            dist_utils.shutdown()
+
+    def _loop(self, stop: StopRequest) -> str:
+        train = self.config.train
+        method, ctx = self.method, self.ctx
+        method.train()
+        self._last_saved_step = self.step if self._resume_state is not None else -1
+        batches: Iterator[Any] | None = None
+        while self.step < self.total_steps:
+            if self.position >= self.batches_per_epoch:
+                self._epoch_end()
+                batches = None
+            if batches is None:
+                batches = self._epoch_batches()
+            try:
+                raw = next(batches)
+            except StopIteration:  # a loader shorter than batches_per_epoch: treat as epoch end
+                self.position = self.batches_per_epoch
+                continue
+            batch = self.data.augment(raw, self.device, train=True)
+            if train.channels_last:
+                batch.a, batch.b = _channels_last(batch.a), _channels_last(batch.b)
+            ctx.begin_step(self.step)
+            with self.precision.autocast():
+                losses = method.train_step(batch, ctx)
+            ctx.end_step()
+            self.schedules.step()
+            if self.ema is not None:
+                self.ema.update()
+            self.step += 1
+            self.position += 1
+            self._count_bad(ctx.bad_this_step)
+            if not ctx.bad_this_step:
+                self.losses.add(losses)
+                if self.schedules.plateau:
+                    self.epoch_losses.add(losses)
+            if self.is_main:
+                self.progress.update(self.step)
+            if self.step % train.log_every == 0 or self.step == self.total_steps:
+                self._log()
+            if self.is_main and self.step % train.sample_every == 0:
+                self._sample()
+            stopping = dist_utils.any_flag(stop.requested, self.device, self.world_size)
+            if self.step % train.checkpoint_every == 0:
+                self._save_checkpoint(periodic=True)
+            if stopping:
+                if self._last_saved_step != self.step:
+                    self._save_checkpoint(periodic=False)
+                return "interrupted"
+        return "finished"
+
+    def _count_bad(self, bad: bool) -> None:
+        if not bad:
+            self.bad_in_a_row = 0
+            return
+        self.bad_in_a_row += 1
+        self.bad_total += 1
+        if self.bad_in_a_row >= self.config.train.max_bad_steps:
+            raise NonFiniteError(
+                f"training diverged: {self.bad_in_a_row} consecutive steps with non-finite losses/gradients "
+                f"(train.max_bad_steps) at step {self.step}; lower the learning rate, set train.grad_clip, "
+                "or use train.precision=fp32"
+            )
+
+    def _epoch_end(self) -> None:
+        if self.schedules.plateau:
+            self.schedules.epoch_end(self.epoch_losses.pop())  # one sync per epoch
+        self.epoch += 1
+        self.position = 0
+
+    def _log(self) -> None:
+        losses = self.losses.pop()  # the only place losses leave the device
+        if not self.is_main:
+            return
+        lrs = self.schedules.lrs()
+        row = {
+            "step": self.step,
+            "epoch": self.epoch,
+            "time": time.time(),
+            "lr": lrs,
+            "losses": losses,
+            "skipped": self.bad_total,
+        }
+        self.metrics_log.write(row)
+        self.final_metrics.update(losses)
+        self.progress.log(self.step, losses)
+        self.host.hook.i2i_step_end(run=self, step=self.step, metrics={**losses, **{f"lr/{k}": v for k, v in lrs.items()}})
+
+    def _sample(self) -> None:
+        rows = sample_rows(self.method, self.sample_batch, self.precision.autocast, self.ema)
+        rel = f"samples/step_{self.step:06d}.png"
+        path = self.out_dir / rel
+        write_png(grid(rows), path)
+        self.samples = [s for s in self.samples if s[0] != self.step] + [(self.step, rel)]
+        self.host.hook.i2i_sample_images(run=self, step=self.step, path=str(path), images=row_grids(rows))
+        self._write_report()
+
+    def _write_report(self, final: dict[str, float] | None = None) -> None:
+        notes = [f"method {self.config.method_name}, step {self.step} of {self.total_steps}, out {self.out_dir}"]
+        page = render(
+            title=f"i2i run: {self.config.method_name}", rows=self.metrics_log.rows, samples=self.samples,
+            final=final, notes=notes,
+        )  # fmt: skip
+        write_report(self.out_dir / "index.html", page)
+
+    # -- the end ---------------------------------------------------------------------------------
+    def _finish(self, status: str) -> None:
+        if status == "finished":
+            if self._last_saved_step != self.step:
+                self._save_checkpoint(periodic=False)
+            if self.is_main:
+                if not self.samples or self.samples[-1][0] != self.step:
+                    self._sample()
+                if self.config.train.eval_at_end:
+                    self._evaluate()
+        if not self.is_main:
+            return
+        self.progress.close()
+        final = {**self.final_metrics, **self.eval_metrics}
+        self._write_report(final)
+        if status == "interrupted":
+            self.progress.message(
+                f"interrupted at step {self.step}; checkpoint saved in {self.out_dir}; "
+                f"resume with: i2i run --resume --out {self.out_dir}"
+            )
+        else:
+            if self.eval_metrics:
+                from i2i.eval.summary import format_table
+
+                self.progress.message("held-out metrics:\n" + format_table(self.eval_metrics))
+            self.progress.message(f"done: step {self.step}; report {self.out_dir / 'index.html'}")
+        self.final_metrics = final
+        self.host.hook.i2i_train_end(run=self, step=self.step, status=status)
+
+    def _evaluate(self) -> None:
+        from i2i.eval.summary import summarize
+
+        try:
+            data = self._build_data("test", self.per_rank_batch, self.size_multiple, shuffle=False, drop_last=False)
+        except DataError as exc:
+            self.progress.message(f"no held-out evaluation: {exc}")
+            return
+        swap = self.ema.swapped() if self.ema is not None else contextlib.nullcontext()
+        with swap:
+            metrics = summarize(self.method, data, self.device, self.precision.autocast, self.config.train.eval_images)
+        self.eval_metrics = {f"eval/{k}": v for k, v in metrics.items()}
+        self.metrics_log.write({"step": self.step, "epoch": self.epoch, "time": time.time(), "eval": metrics})
+        self.host.hook.i2i_eval_result(run=self, step=self.step, metrics=metrics)
+
+
+__all__ = ["Trainer", "format_losses"]
