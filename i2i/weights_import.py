@@ -147,7 +147,11 @@ def _stargan_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
 
 def infer_generator_kwargs(state_dict: Mapping[str, torch.Tensor], format: str) -> dict[str, Any]:
     """Generator keyword arguments (input_nc, output_nc, ngf, norm, n_blocks / num_downs /
-    c_dim ...) read off the shapes of a reference state dict (raw or converted)."""
+    c_dim ...) read off the shapes of a reference state dict.
+
+    Pass the *raw* reference state dict: after conversion a ``norm="none"`` network has
+    zero-filled biases and reads as ``"instance"`` (which has the same keys).
+    """
     _check_format(format)
     sd = _strip_prefix(state_dict)
     family = _family(sd, format, "state dict")
@@ -242,4 +246,4 @@ def import_reference_file(
     """Load, convert and describe a reference checkpoint: ``(name, generator kwargs, state dict)``."""
     raw = load_reference_file(path)
     name, sd = convert_reference_state_dict(raw, format, generator, source=str(path))
-    return name, infer_generator_kwargs(sd, format), sd
+    return name, infer_generator_kwargs(raw, format), sd
