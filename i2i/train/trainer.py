@@ -237,7 +237,7 @@ class Trainer:
             "data_info": ckpt_io.data_info_dict(self.data.info),
             "versions": {
                 "i2i": _version("i2i-translate"),
-                "torch": torch.__version__,
+                "torch": str(torch.__version__),
                 "plugin": self.spec.plugin,
                 "plugin_version": self._plugin_version(),
             },

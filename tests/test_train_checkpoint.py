@@ -1,0 +1,130 @@
+"""Checkpoints: atomic, self-describing, weights_only-safe, clear one-line errors."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from train_support import dummy_config, dummy_host, make_paired  # noqa: E402
+
+from i2i.errors import CheckpointError  # noqa: E402
+from i2i.train import checkpoint as ck  # noqa: E402
+from i2i.train.trainer import Trainer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A finished 8-step run with an EMA: step files at 4 and 8, last.pt."""
+    tmp = tmp_path_factory.mktemp("ckpt")
+    host = dummy_host()
+    cfg = dummy_config(host, make_paired(tmp / "data"), steps=8, checkpoint_every=4, keep_checkpoints=5, ema=0.5)
+    trainer = Trainer(cfg, out_dir=tmp / "out", host=host, progress=False)
+    trainer.fit()
+    return trainer, host
+
+
+def test_checkpoint_is_self_describing_and_weights_only(run):
+    trainer, _ = run
+    out = trainer.out_dir
+    assert sorted(p.name for p in out.glob("*.pt")) == ["last.pt", "step_00000004.pt", "step_00000008.pt"]
+    data = torch.load(out / "last.pt", weights_only=True)  # no arbitrary objects inside
+    assert data["format"] == "i2i-checkpoint" and data["version"] == 1
+    assert data["method"] == "dummy" and data["step"] == 8
+    assert data["config"]["method"]["name"] == "dummy"
+    assert data["config"]["train"]["steps"] == 8
+    assert data["data_info"] == {"kind": "paired", "channels_a": 3, "channels_b": 3, "domains": [], "multi_label": False}
+    assert set(data["optimizers"]) == {"G", "D"} and set(data["schedulers"]) == {"G", "D"}
+    assert set(data["ema"]) == {"G"}
+    assert {"python", "numpy", "torch"} <= set(data["rng"][0])
+    assert data["versions"]["torch"] == torch.__version__
+    for key, value in trainer.method.state_dict().items():
+        assert torch.equal(data["model"][key], value), key
+
+
+def test_method_from_checkpoint_prefers_ema(run):
+    trainer, host = run
+    ckpt = ck.read_checkpoint(trainer.out_dir / "last.pt")
+    method, config = ck.method_from_checkpoint(ckpt, host)
+    assert config == trainer.config
+    assert not method.training
+    for key, value in ckpt["ema"]["G"].items():
+        assert torch.equal(method.G.state_dict()[key], value)
+    for key, value in method.D.state_dict().items():
+        assert torch.equal(ckpt["model"][f"D.{key}"], value)
+    raw, _ = ck.method_from_checkpoint(ckpt, host, prefer_ema=False)
+    assert torch.equal(raw.G[0].weight, ckpt["model"]["G.0.weight"])
+    assert not torch.equal(raw.G[0].weight, method.G[0].weight)  # decay 0.5 differs from the last iterate
+    # a run directory reads as its newest checkpoint
+    assert ck.read_checkpoint(trainer.out_dir)["step"] == 8
+
+
+def test_read_checkpoint_errors(run, tmp_path):
+    trainer, _ = run
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        ck.read_checkpoint(tmp_path / "nope.pt")
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
+        ck.read_checkpoint(text)
+    plain = tmp_path / "plain.pt"
+    torch.save(trainer.method.state_dict(), plain)
+    with pytest.raises(CheckpointError, match="not an i2i checkpoint"):
+        ck.read_checkpoint(plain)
+    truncated = tmp_path / "cut.pt"
+    full = (trainer.out_dir / "last.pt").read_bytes()
+    truncated.write_bytes(full[: len(full) // 2])
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        ck.read_checkpoint(truncated)
+    newer = tmp_path / "newer.pt"
+    torch.save({"format": "i2i-checkpoint", "version": 99}, newer)
+    with pytest.raises(CheckpointError, match="newer"):
+        ck.read_checkpoint(newer)
+    unsafe = tmp_path / "unsafe.pt"
+    torch.save({"format": "i2i-checkpoint", "obj": Path("x")}, unsafe)
+    with pytest.raises(CheckpointError, match="weights_only"):
+        ck.read_checkpoint(unsafe)
+    for err in (text, plain, truncated):  # every message is one line naming the file
+        try:
+            ck.read_checkpoint(err)
+        except CheckpointError as exc:
+            assert "\n" not in str(exc) and str(err) in str(exc)
+
+
+def test_find_resume_checkpoint_skips_a_corrupt_newest(run, tmp_path):
+    trainer, _ = run
+    import shutil
+
+    for name in ("step_00000004.pt", "step_00000008.pt", "last.pt"):
+        shutil.copyfile(trainer.out_dir / name, tmp_path / name)
+    assert ck.find_resume_checkpoint(tmp_path) == tmp_path / "last.pt"
+    (tmp_path / "last.pt").write_bytes(b"PK\x03\x04garbage")
+    assert ck.find_resume_checkpoint(tmp_path) == tmp_path / "step_00000008.pt"
+    data = (tmp_path / "step_00000008.pt").read_bytes()
+    (tmp_path / "step_00000008.pt").write_bytes(data[:100])
+    assert ck.find_resume_checkpoint(tmp_path) == tmp_path / "step_00000004.pt"
+    assert ck.find_resume_checkpoint(tmp_path / "empty") is None
+
+
+def test_save_is_atomic_and_rotates(tmp_path):
+    ck.save_checkpoint(tmp_path / "a.pt", {"x": torch.ones(2)})
+    assert not list(tmp_path.glob(".*tmp*"))  # no temp file left behind
+    for step in range(1, 6):
+        ck.save_checkpoint(tmp_path / ck.step_filename(step), {"step": step})
+    ck.rotate(tmp_path, 2)
+    assert sorted(p.name for p in tmp_path.glob("step_*.pt")) == ["step_00000004.pt", "step_00000005.pt"]
+
+
+def test_rng_roundtrip_is_weights_only_safe(tmp_path):
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    state = ck.capture_rng()
+    torch.save(state, tmp_path / "rng.pt")
+    expected = (random.random(), np.random.rand(), torch.rand(1))
+    ck.restore_rng(torch.load(tmp_path / "rng.pt", weights_only=True))
+    assert (random.random(), np.random.rand()) == expected[:2]
+    assert torch.equal(torch.rand(1), expected[2])
