@@ -1,0 +1,30 @@
+"""``i2i export CKPT --format torchscript|onnx --out FILE``: generators for deployment.
+
+See :mod:`i2i.export` for what is exported and the sidecar JSON that describes the inputs.
+"""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("export")
+@click.argument("checkpoint", type=click.Path())
+@click.option("--format", "fmt", required=True, type=click.Choice(["torchscript", "onnx"]), help="Output format.")
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
+              help="Output file; with several generators, one file per generator: STEM_<name>.SUFFIX.")  # fmt: skip
+@click.option("--generator", help="Export only this generator (e.g. G_B), to --out itself.")
+@click.option("--raw-weights", is_flag=True, help="Export the raw weights, not the EMA, when the run kept one.")
+def export(checkpoint: str, fmt: str, out: str, generator: str | None, raw_weights: bool) -> None:
+    """Export the generator(s) of CHECKPOINT with dynamic batch and image size.
+
+    \b
+    i2i export runs/pix2pix/last.pt --format onnx --out facades.onnx
+    i2i export runs/cyclegan/last.pt --format torchscript --out h2z.pt   # h2z_G_A.pt, h2z_G_B.pt
+    """
+    from i2i.export import export_generators
+    from i2i.train.checkpoint import method_from_checkpoint, read_checkpoint
+
+    method, config = method_from_checkpoint(read_checkpoint(checkpoint), prefer_ema=not raw_weights)
+    for path in export_generators(method, fmt, out, generator=generator, config=config):
+        click.echo(f"wrote {path} (+ {path.name}.json)")
