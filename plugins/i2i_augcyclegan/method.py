@@ -312,7 +312,10 @@ class AugCycleGAN(i2i.Method):
             generator.seed()
         else:
             generator.manual_seed(_as_int("seed", seed))
-        return torch.randn(samples, n, self.config.nlatent, generator=generator).to(device)
+        # one draw per sample: CPU randn fills large tensors by another algorithm, so a single
+        # (samples, n, nlatent) draw would not start with the codes of a (n, nlatent) draw
+        codes = [torch.randn(n, self.config.nlatent, generator=generator) for _ in range(samples)]
+        return torch.stack(codes).to(device)
 
     def _code(self, x: torch.Tensor, direction: str, z: torch.Tensor | None, reference: torch.Tensor | None, seed: int | None) -> torch.Tensor:
         """The target-domain code for each row of ``x``."""
