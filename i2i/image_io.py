@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -56,8 +57,10 @@ def read_image(path: str | Path, channels: int, *, keep_16bit: bool = False,
 def _read_sixteen_bit(path: str | Path, channels: int, max_pixels: int) -> torch.Tensor | None:
     from PIL import Image
 
-    if png_bit_depth(path) == 16:
-        import torchvision.io as tvio
+    if png_bit_depth(path) == 16:  # Pillow would truncate 16-bit RGB to 8 bits; torchvision keeps 16
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29 points to torchcodec
+            import torchvision.io as tvio
 
         try:
             data = tvio.decode_png(tvio.read_file(str(path)), mode=tvio.ImageReadMode.UNCHANGED,
@@ -117,9 +120,14 @@ def encode_png(image: torch.Tensor, bits: int = 8) -> bytes:
         raise ValueError(f"expected a (1|3|4, H, W) image, got shape {tuple(image.shape)}")
     image = image.detach().float().cpu().clamp(0, 1)
     if bits == 8:
-        import torchvision.io as tvio
+        import io
 
-        return bytes(tvio.encode_png((image * 255).round().to(torch.uint8)).numpy())
+        from PIL import Image
+
+        array = (image * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        buffer = io.BytesIO()
+        Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(buffer, format="PNG", compress_level=6)
+        return buffer.getvalue()
     if bits != 16:
         raise ValueError(f"bits must be 8 or 16, got {bits}")
     return _encode_png16((image * 65535).round().to(torch.int32).numpy().astype(">u2"))

@@ -1,0 +1,50 @@
+"""Checkpoints for the inference, eval and export tests: a real (2-step) trainer run of the dummy
+method, and hand-built checkpoints of any registered method (grey, tiny real methods)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from i2i import api
+from i2i import config as _config
+from i2i.method import DataInfo
+from i2i.train import checkpoint as ck
+from train_support import dummy_config, make_paired
+
+
+def trained_dummy(tmp: Path, host: Any, steps: int = 2) -> Path:
+    """Train the dummy method for ``steps`` steps on a tiny paired folder; returns last.pt."""
+    from i2i.train.trainer import Trainer
+
+    root = make_paired(tmp / "data", n_train=4, n_test=4, size=16)
+    cfg = dummy_config(host, root, steps=steps)
+    Trainer(cfg, out_dir=tmp / "run", host=host, progress=False).fit()
+    return tmp / "run" / "last.pt"
+
+
+def write_checkpoint(path: Path, name: str, host: Any, *, data_info: DataInfo | None = None,
+                     overrides: dict[str, Any] | None = None, seed: int = 0) -> Path:  # fmt: skip
+    """An i2i checkpoint of a freshly built ``name`` (method overrides, e.g. the tiny test ones)."""
+    spec = host.registry.get("method", name)
+    info = data_info if data_info is not None else DataInfo(kind=spec.data_kind)
+    flat = {f"method.{k}": v for k, v in {**spec.test_overrides, **(overrides or {})}.items()}
+    cfg = api.load_config(method=name, overrides={**flat, "data.image_size": 16, "data.load_size": 16}, host=host)
+    torch.manual_seed(seed)
+    method = spec.factory(cfg.method, info)
+    payload = {
+        "format": ck.FORMAT, "version": ck.VERSION, "method": name, "config": _config.to_dict(cfg),
+        "data_info": ck.data_info_dict(info), "model": method.state_dict(), "step": 1,
+    }  # fmt: skip
+    return ck.save_checkpoint(path, payload)
+
+
+def save_rgb(path: Path, height: int, width: int, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(path)
+    return path
