@@ -1,1 +1,5 @@
-"""i2i plugin: stargan."""
+"""i2i plugin: StarGAN (Choi et al. 2018), multi-domain translation with one generator.
+
+``plugin`` registers the method; ``method.StarGAN`` and ``config.StarGANConfig`` are the
+classes, ``targets`` turns target names into label vectors.
+"""

@@ -1,0 +1,45 @@
+"""The ``[method]`` table of a StarGAN run.
+
+Field names follow yunjey/stargan's command-line options (``g_conv_dim``, ``g_repeat_num``,
+``lambda_cls`` ...) so a reference command line translates key by key. The number of
+domains (the reference ``c_dim``) is not a field: it is the length of the data's
+``DataInfo.domains`` (domain folders or ``data.attributes``), so it can never disagree with
+the labels; an imported ``200000-G.ckpt`` rebuilds with ``g_conv_dim`` = its stem width,
+``g_repeat_num`` = its residual block count and ``c_dim`` = the number of domain names.
+"""
+
+from __future__ import annotations
+
+import attrs
+from attrs.validators import ge, gt
+
+#: The reference's hair colours: its test sets one of them and clears the others instead of
+#: flipping it, since a face has one hair colour.
+HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
+
+
+@attrs.frozen
+class StarGANConfig:
+    """StarGAN (Choi et al. 2018) with the paper's CelebA setting as defaults.
+
+    ``image_size`` sizes the discriminator's domain classifier (its kernel covers the final
+    ``image_size / 2**d_repeat_num`` feature map), as the reference's single ``--image_size``
+    does; it must equal ``data.image_size``, which training checks.
+    ``exclusive_attributes``: multi-hot attributes of which at most one is on; setting one
+    clears the others (the reference's hair-colour rule), in ``translate`` and in samples.
+    """
+
+    g_conv_dim: int = attrs.field(default=64, validator=ge(1))
+    d_conv_dim: int = attrs.field(default=64, validator=ge(1))
+    g_repeat_num: int = attrs.field(default=6, validator=ge(0))
+    d_repeat_num: int = attrs.field(default=6, validator=ge(1))
+    image_size: int = attrs.field(default=128, validator=ge(4))
+    lambda_cls: float = attrs.field(default=1.0, validator=ge(0.0))
+    lambda_rec: float = attrs.field(default=10.0, validator=ge(0.0))
+    lambda_gp: float = attrs.field(default=10.0, validator=ge(0.0))
+    n_critic: int = attrs.field(default=5, validator=ge(1))
+    g_lr: float = attrs.field(default=1e-4, validator=gt(0.0))
+    d_lr: float = attrs.field(default=1e-4, validator=gt(0.0))
+    beta1: float = 0.5
+    beta2: float = 0.999
+    exclusive_attributes: tuple[str, ...] = attrs.field(default=HAIR_COLOURS, converter=tuple)

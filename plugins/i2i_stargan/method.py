@@ -1,0 +1,196 @@
+"""StarGAN (Choi et al. 2018): one generator for every domain, conditioned on a target label.
+
+``G(x, c)`` translates ``x`` to the domain(s) ``c`` (one-hot domains or multi-hot attributes,
+tiled and concatenated to the image); ``D(x)`` returns a WGAN critic patch map and domain
+logits. The losses and their schedule follow yunjey/stargan's ``solver.train``:
+
+* **every trainer step is one critic iteration**: ``D`` minimises
+  ``-D(x) + D(G(x, c_trg)) + lambda_cls * cls(D_cls(x), c_org) + lambda_gp * GP``;
+* **every** ``n_critic``-th **step also updates G** (after D, as the reference's
+  ``(i+1) % n_critic == 0``): ``-D(G(x, c_trg)) + lambda_cls * cls(D_cls(G(x, c_trg)), c_trg)
+  + lambda_rec * |x - G(G(x, c_trg), c_org)|``.
+
+``c_trg`` is the batch's own labels shuffled (``label_org[randperm]``, as the reference does
+for CelebA and RaFD alike), so targets follow the data's label distribution. ``cls`` is
+BCE-with-logits summed over attributes (multi-hot) or cross-entropy (one-hot).
+
+The critic counter is a buffer, so a resumed run keeps the G/D rhythm. Loss keys are the
+reference's seven and the same every step: the ``G/*`` values are those of the most recent G
+update (a buffer too; zeros before the first), so loggers that average over steps see no gaps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import attrs
+import torch
+import torch.nn.functional as F
+
+import i2i
+from i2i_stargan.config import StarGANConfig
+from i2i_stargan.targets import SourceLabels, Target, all_targets, source_matrix, target_labels
+
+D_KEYS = ("D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp")
+G_KEYS = ("G/loss_fake", "G/loss_rec", "G/loss_cls")
+
+
+class StarGAN(i2i.Method):
+    """Multi-domain translation with a single label-conditioned generator."""
+
+    data_kind = i2i.LABELLED
+    generator_names = ("G",)
+    #: G gets gradients only on every ``n_critic``-th step.
+    unused_parameters = ("G",)
+
+    def __init__(self, config: StarGANConfig, data_info: i2i.DataInfo) -> None:
+        if not data_info.domains:
+            # built without data (``i2i.create_method("stargan")``): the paper's CelebA attributes
+            data_info = attrs.evolve(data_info, domains=i2i.DataConfig().attributes, multi_label=True)
+        if not data_info.multi_label and len(data_info.domains) < 2:
+            raise i2i.UsageError(f"stargan needs at least two domains, got {list(data_info.domains)}")
+        super().__init__(config, data_info)
+        self.domains: tuple[str, ...] = tuple(data_info.domains)
+        channels, c_dim = data_info.channels_a, len(self.domains)
+        self.G = i2i.create_generator(
+            "stargan", input_nc=channels, output_nc=channels, ngf=config.g_conv_dim, c_dim=c_dim, n_blocks=config.g_repeat_num
+        )
+        self.D = i2i.create_discriminator(
+            "stargan", input_nc=channels, ndf=config.d_conv_dim, n_layers=config.d_repeat_num, c_dim=c_dim,
+            image_size=config.image_size,
+        )
+        # Buffers, so they travel in state_dict() and survive checkpoints.
+        self.register_buffer("critic_steps", torch.zeros((), dtype=torch.long))
+        self.register_buffer("last_g_losses", torch.zeros(len(G_KEYS)))
+
+    # -- training -------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        c = self.config
+        return {
+            "G": torch.optim.Adam(self.G.parameters(), lr=c.g_lr, betas=(c.beta1, c.beta2)),
+            "D": torch.optim.Adam(self.D.parameters(), lr=c.d_lr, betas=(c.beta1, c.beta2)),
+        }
+
+    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The reference's: BCE summed over attributes and averaged over images, or cross-entropy."""
+        logits = logits.float()
+        if self.data_info.multi_label:
+            return F.binary_cross_entropy_with_logits(logits, labels, reduction="sum") / logits.shape[0]
+        return F.cross_entropy(logits, labels.argmax(dim=1))
+
+    def train_step(self, batch: i2i.Batch, ctx: i2i.StepContext) -> dict[str, torch.Tensor]:
+        x, c_org = batch.a, self._check_batch(batch)
+        c_trg = c_org[torch.randperm(c_org.shape[0], device=c_org.device)]
+        cfg = self.config
+
+        # critic: real/fake + domain classification of real images + gradient penalty
+        out_src, out_cls = self.D(x)
+        d_real = -out_src.float().mean()
+        d_cls = self.classification_loss(out_cls, c_org)
+        with torch.no_grad():
+            fake = self.G(x, c_trg)
+        d_fake = self.D(fake)[0].float().mean()
+        d_gp = i2i.gradient_penalty(self.D, x, fake, lambda_gp=1.0)  # fp32; logged unweighted
+        ctx.backward(d_real + d_fake + cfg.lambda_cls * d_cls + cfg.lambda_gp * d_gp)
+        ctx.step("D")
+        losses = dict(zip(D_KEYS, (d_real, d_fake, d_cls, d_gp)))
+
+        self.critic_steps += 1
+        if int(self.critic_steps) % cfg.n_critic == 0:
+            self.last_g_losses.copy_(self._generator_step(x, c_org, c_trg, ctx))
+        losses.update(zip(G_KEYS, self.last_g_losses.clone()))
+        return {k: v.detach().float() for k, v in losses.items()}
+
+    def _generator_step(self, x: torch.Tensor, c_org: torch.Tensor, c_trg: torch.Tensor, ctx: i2i.StepContext) -> torch.Tensor:
+        """One G update; returns its (fake, rec, cls) losses. D is frozen so it collects no gradient."""
+        cfg = self.config
+        i2i.set_requires_grad(self.D, False)
+        try:
+            fake = self.G(x, c_trg)
+            out_src, out_cls = self.D(fake)
+            g_fake = -out_src.float().mean()
+            g_cls = self.classification_loss(out_cls, c_trg)
+            g_rec = F.l1_loss(self.G(fake, c_org).float(), x.float())
+            ctx.backward(g_fake + cfg.lambda_rec * g_rec + cfg.lambda_cls * g_cls)
+            ctx.step("G")
+        finally:
+            i2i.set_requires_grad(self.D, True)
+        return torch.stack([g_fake, g_rec, g_cls]).detach()
+
+    def _check_batch(self, batch: i2i.Batch) -> torch.Tensor:
+        if batch.labels is None:
+            raise i2i.UsageError("stargan needs labelled data: train/<domain>/ folders or a CelebA-style attribute list")
+        labels = batch.labels.float()
+        if labels.dim() != 2 or labels.shape[1] != len(self.domains):
+            raise i2i.UsageError(
+                f"stargan was built for {len(self.domains)} domains ({', '.join(self.domains)}) "
+                f"but the data has {labels.shape[-1]} labels"
+            )
+        h, w = batch.a.shape[-2:]
+        size = self.config.image_size
+        if (h, w) != (size, size):
+            raise i2i.UsageError(
+                f"stargan: training images are {h}x{w} px but method.image_size is {size} "
+                f"(it sizes D's domain classifier); set method.image_size = data.image_size"
+            )
+        return labels
+
+    # -- inference ------------------------------------------------------------------------
+    def translate(self, x: torch.Tensor, target: Target | None = None, source_labels: SourceLabels = None,
+                  **options: Any) -> torch.Tensor:  # fmt: skip
+        """``x`` translated to ``target`` (a domain name; for attributes ``"Blond_Hair,-Male"``).
+
+        With no target, image ``i`` goes to the ``i mod D``-th domain of ``target="all"`` (what
+        generic evaluation gets); name one to choose.
+        """
+        _reject_unknown(options)
+        source = source_matrix(source_labels, self.domains, x.shape[0], x.device)
+        c = target_labels(target, self.domains, self.data_info.multi_label, source, self.config.exclusive_attributes,
+                          x.shape[0], x.device)  # fmt: skip
+        return self.G(x, c)
+
+    def translate_variants(self, x: torch.Tensor, target: Target | None = "all", source_labels: SourceLabels = None,
+                           **options: Any) -> dict[str, torch.Tensor]:  # fmt: skip
+        """``target="all"`` (the default): one output per domain, keyed by its name."""
+        _reject_unknown(options)
+        if not (isinstance(target, str) and target.strip().lower() == "all"):
+            return {"": self.translate(x, target=target, source_labels=source_labels)}
+        source = source_matrix(source_labels, self.domains, x.shape[0], x.device)
+        labels = all_targets(self.domains, self.data_info.multi_label, source, self.config.exclusive_attributes,
+                             x.shape[0], x.device)  # fmt: skip
+        return {name: self.G(x, c) for name, c in labels.items()}
+
+    def translate_options(self) -> Mapping[str, str]:
+        kind = "attribute" if self.data_info.multi_label else "domain"
+        options = {
+            "target": f"{kind} to translate to, one of {', '.join(self.domains)}; 'all' (the default) writes one output per {kind}"
+        }
+        if self.data_info.multi_label:
+            options["target"] += "; several comma-separated, -NAME turns one off (Blond_Hair,-Male)"
+            options["source_labels"] = (
+                "the attributes the inputs have (comma-separated names); attributes the target does not name keep them"
+            )
+        return options
+
+    def sample(self, batch: i2i.Batch) -> dict[str, torch.Tensor]:
+        """The inputs, then one row per domain (each input translated to every domain)."""
+        source = batch.labels
+        if source is None and self.data_info.multi_label:
+            source = torch.zeros(len(batch), len(self.domains), device=batch.a.device)
+        with torch.no_grad():
+            variants = self.translate_variants(batch.a, target="all", source_labels=source)
+        rows = {"input": batch.a}
+        for name, images in variants.items():
+            rows[name if name != "input" else "input (domain)"] = images
+        return rows
+
+    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[torch.nn.Module, tuple[torch.Tensor, ...]]]:
+        c = torch.zeros(x.shape[0], len(self.domains), device=x.device, dtype=x.dtype)
+        c[:, 0] = 1.0
+        return {"G": (self.G, (x, c))}
+
+
+def _reject_unknown(options: Mapping[str, Any]) -> None:
+    if options:
+        name = sorted(options)[0]
+        raise i2i.UsageError(f"stargan: unknown translate option {name!r} (known: target, source_labels)")

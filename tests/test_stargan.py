@@ -1,0 +1,339 @@
+"""StarGAN plugin: losses and their schedule, label handling, translate targets, state, the CLI run.
+
+Nets are tiny (conv dim 8, 32 px, 3 domains); steps run under bf16 autocast like the trainer's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import i2i
+from i2i_stargan.method import D_KEYS, G_KEYS, StarGAN
+
+DOMAINS = ("natural", "sepia", "cool")
+ATTRS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+TINY = dict(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, d_repeat_num=3, image_size=32)
+
+
+class FakeContext:
+    """A StepContext over plain optimizers, recording which ones were stepped."""
+
+    def __init__(self, optimizers: dict[str, torch.optim.Optimizer]) -> None:
+        self.optimizers, self.stepped = optimizers, []
+        self.device, self.world_size, self.rank = torch.device("cpu"), 1, 0
+
+    def backward(self, loss: torch.Tensor) -> None:
+        loss.backward()
+
+    def step(self, name: str) -> None:  # type: ignore[override]
+        self.stepped.append(name)
+        self.optimizers[name].step()
+        self.optimizers[name].zero_grad(set_to_none=True)
+
+    def zero_grad(self, name: str) -> None:
+        self.optimizers[name].zero_grad(set_to_none=True)
+
+    def autocast(self, enabled: bool = True) -> contextlib.AbstractContextManager[Any]:
+        return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+
+
+def make(multi_label: bool = False, **overrides: Any) -> StarGAN:
+    domains = ATTRS if multi_label else DOMAINS
+    info = i2i.DataInfo(kind=i2i.LABELLED, domains=domains, multi_label=multi_label)
+    method = i2i.create_method("stargan", data_info=info, **{**TINY, **overrides})
+    assert isinstance(method, StarGAN)
+    return method
+
+
+def batch(n: int = 4, multi_label: bool = False, size: int = 32, seed: int = 0) -> i2i.Batch:
+    g = torch.Generator().manual_seed(seed)
+    a = torch.rand(n, 3, size, size, generator=g) * 2 - 1
+    if multi_label:
+        labels = (torch.rand(n, len(ATTRS), generator=g) > 0.5).float()
+    else:
+        labels = torch.eye(len(DOMAINS))[torch.randint(0, len(DOMAINS), (n,), generator=g)]
+    return i2i.Batch(a=a, labels=labels)
+
+
+def run_steps(method: StarGAN, steps: int, multi_label: bool = False) -> tuple[FakeContext, list[dict[str, torch.Tensor]]]:
+    ctx = FakeContext(method.configure_optimizers())
+    out = []
+    for i in range(steps):
+        with ctx.autocast():
+            out.append(method.train_step(batch(multi_label=multi_label, seed=i), ctx))
+    return ctx, out
+
+
+def snapshot(net: torch.nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in net.parameters()]
+
+
+def changed(before: list[torch.Tensor], net: torch.nn.Module) -> bool:
+    return any(not torch.equal(b, p) for b, p in zip(before, net.parameters()))
+
+
+# -- training -------------------------------------------------------------------------------
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_losses_finite_with_stable_keys(multi_label: bool) -> None:
+    torch.manual_seed(0)
+    method = make(multi_label)
+    _, history = run_steps(method, 6, multi_label)  # steps 5 (a G step) and 6 (after it)
+    for losses in history:
+        assert tuple(losses) == D_KEYS + G_KEYS
+        assert all(v.dim() == 0 and v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
+        assert not any(v.requires_grad for v in losses.values())
+    # G losses are zeros until the first G update, then report it until the next one
+    assert all(float(history[i]["G/loss_rec"]) == 0.0 for i in range(4))
+    assert float(history[4]["G/loss_rec"]) > 0.0
+    assert all(torch.equal(history[4][k], history[5][k]) for k in G_KEYS)
+    assert float(history[4]["G/loss_cls"]) > 0.0
+
+
+def test_generator_updates_every_n_critic_steps_and_each_optimizer_its_own_net() -> None:
+    torch.manual_seed(0)
+    method = make()
+    optimizers = method.configure_optimizers()
+    assert {id(p) for g in optimizers["G"].param_groups for p in g["params"]} == {id(p) for p in method.G.parameters()}
+    assert {id(p) for g in optimizers["D"].param_groups for p in g["params"]} == {id(p) for p in method.D.parameters()}
+    ctx = FakeContext(optimizers)
+    g_changed = []
+    for i in range(10):
+        g_before, d_before = snapshot(method.G), snapshot(method.D)
+        with ctx.autocast():
+            method.train_step(batch(seed=i), ctx)
+        g_changed.append(changed(g_before, method.G))
+        assert changed(d_before, method.D), f"D must update on every step (step {i + 1})"
+        # the G update ran with D frozen: no stale gradient left in D for the next critic step
+        assert all(p.grad is None for p in method.D.parameters())
+        assert all(p.requires_grad for p in method.D.parameters())
+    assert g_changed == [False, False, False, False, True] * 2
+    assert ctx.stepped == ["D"] * 4 + ["D", "G"] + ["D"] * 4 + ["D", "G"]
+    assert int(method.critic_steps) == 10
+
+
+def test_n_critic_one_updates_generator_every_step() -> None:
+    method = make(n_critic=1)
+    ctx, _ = run_steps(method, 2)
+    assert ctx.stepped == ["D", "G", "D", "G"]
+
+
+def test_gradient_penalty_finite_under_bf16_and_weighted_by_lambda_gp() -> None:
+    torch.manual_seed(0)
+    losses = run_steps(make(), 1)[1][0]
+    assert torch.isfinite(losses["D/loss_gp"]) and float(losses["D/loss_gp"]) > 0.0
+
+    def d_grad(lambda_gp: float) -> torch.Tensor:
+        torch.manual_seed(1)
+        method = make(lambda_gp=lambda_gp)
+        grads: list[torch.Tensor] = []
+        ctx = FakeContext(method.configure_optimizers())
+        ctx.step = lambda name: grads.append(torch.cat([p.grad.flatten() for p in method.D.parameters()]))  # type: ignore[method-assign]
+        with ctx.autocast():
+            method.train_step(batch(), ctx)
+        return grads[0]
+
+    with_gp, without_gp = d_grad(10.0), d_grad(0.0)
+    assert torch.isfinite(with_gp).all()
+    assert not torch.allclose(with_gp, without_gp)
+
+
+def test_classification_loss_multi_hot_is_summed_bce_and_one_hot_cross_entropy() -> None:
+    logits = torch.tensor([[2.0, -1.0, 0.5], [0.0, 1.0, -2.0]])
+    one_hot = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    assert torch.allclose(make().classification_loss(logits, one_hot), F.cross_entropy(logits, torch.tensor([1, 2])))
+    multi = make(multi_label=True)
+    logits5, labels5 = torch.randn(4, 5), (torch.rand(4, 5) > 0.5).float()
+    expected = F.binary_cross_entropy_with_logits(logits5, labels5, reduction="sum") / 4
+    assert torch.allclose(multi.classification_loss(logits5, labels5), expected)
+
+
+def test_bad_batches_are_usage_errors() -> None:
+    method = make()
+    ctx = FakeContext(method.configure_optimizers())
+    with pytest.raises(i2i.UsageError, match="method.image_size is 32"):
+        method.train_step(batch(size=64), ctx)
+    with pytest.raises(i2i.UsageError, match="3 domains"):
+        method.train_step(batch(multi_label=True), ctx)
+    with pytest.raises(i2i.UsageError, match="labelled data"):
+        method.train_step(i2i.Batch(a=torch.zeros(2, 3, 32, 32)), ctx)
+
+
+# -- state ----------------------------------------------------------------------------------
+def test_checkpoint_round_trip_keeps_weights_and_critic_counter() -> None:
+    torch.manual_seed(0)
+    method = make()
+    run_steps(method, 7)  # G updated at step 5; counter at 7
+    buffer = io.BytesIO()
+    torch.save(method.state_dict(), buffer)
+    buffer.seek(0)
+    torch.manual_seed(123)
+    restored = make()
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    assert int(restored.critic_steps) == 7
+    assert torch.equal(restored.last_g_losses, method.last_g_losses)
+    assert all(torch.equal(a, b) for a, b in zip(method.state_dict().values(), restored.state_dict().values()))
+    ctx, history = run_steps(restored, 3)  # steps 8, 9, 10: the G update comes on 10
+    assert ctx.stepped == ["D", "D", "D", "G"]
+    assert torch.equal(history[0]["G/loss_rec"], method.last_g_losses[1])
+
+
+def test_same_seed_same_weights_and_same_training() -> None:
+    def trained() -> StarGAN:
+        torch.manual_seed(42)
+        method = make()
+        run_steps(method, 5)
+        return method
+
+    a, b = trained(), trained()
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    torch.manual_seed(7)
+    c = make()
+    assert not all(torch.equal(x, y) for x, y in zip(make().state_dict().values(), c.state_dict().values()))
+
+
+# -- inference ------------------------------------------------------------------------------
+def _labels_seen(method: StarGAN) -> list[torch.Tensor]:
+    """Patch G to record the labels it is called with."""
+    seen: list[torch.Tensor] = []
+    forward = method.G.forward
+    method.G.forward = lambda x, c: (seen.append(c.clone()), forward(x, c))[1]  # type: ignore[method-assign]
+    return seen
+
+
+def test_translate_one_hot_targets() -> None:
+    method = make()
+    seen = _labels_seen(method)
+    x = torch.zeros(2, 3, 32, 32)
+    with torch.no_grad():
+        out = method.translate(x, target="sepia")
+        assert out.shape == x.shape
+        assert torch.equal(seen[-1], torch.tensor([[0.0, 1.0, 0.0]] * 2))
+        method.translate(x, target=["cool"])
+        assert torch.equal(seen[-1], torch.tensor([[0.0, 0.0, 1.0]] * 2))
+        variants = method.translate_variants(x, target="all")
+        assert list(variants) == list(DOMAINS)
+        assert list(method.translate_variants(x)) == list(DOMAINS)  # 'all' is the default
+        assert list(method.translate_variants(x, target="cool")) == [""]
+        method.translate(torch.zeros(4, 3, 32, 32))  # no target: the batch spreads over the domains
+        assert torch.equal(seen[-1], torch.eye(3)[[0, 1, 2, 0]])
+    for target, message in [
+        ("purple", r"unknown domain 'purple' \(valid: natural, sepia, cool, or 'all'\)"),
+        ("sepia,cool", "exactly one"),
+        ("-sepia", "one-hot"),
+        ("all", "translate_variants"),
+    ]:
+        with pytest.raises(i2i.UsageError, match=message):
+            method.translate(x, target=target)
+    with pytest.raises(i2i.UsageError, match="unknown translate option 'colour'"):
+        method.translate(x, target="sepia", colour=1)
+
+
+def test_translate_multi_hot_targets() -> None:
+    method = make(multi_label=True)
+    seen = _labels_seen(method)
+    x = torch.zeros(2, 3, 32, 32)
+    source = torch.tensor([[1.0, 0, 0, 1, 0], [0, 0, 1, 0, 1]])
+    with torch.no_grad():
+        # named attributes are set, -names cleared, the rest kept; a hair colour clears the others
+        method.translate(x, target="Blond_Hair, -Male", source_labels=source)
+        assert torch.equal(seen[-1], torch.tensor([[0.0, 1, 0, 0, 0], [0, 1, 0, 0, 1]]))
+        # source labels as the attribute names every input has
+        method.translate(x, target=["Young"], source_labels="Black_Hair,Male")
+        assert torch.equal(seen[-1], torch.tensor([[1.0, 0, 0, 1, 1]] * 2))
+        # naming every attribute (hair colours through exclusivity) needs no source labels
+        method.translate(x, target="Brown_Hair,Male,-Young")
+        assert torch.equal(seen[-1], torch.tensor([[0.0, 0, 1, 1, 0]] * 2))
+        method.translate(x)  # no target, no source: image i gets attribute i (mod 5) set, as from all-off
+        assert torch.equal(seen[-1], torch.tensor([[1.0, 0, 0, 0, 0], [0, 1, 0, 0, 0]]))
+        variants = method.translate_variants(x, target="all", source_labels=source)
+    assert list(variants) == list(ATTRS)
+    # 'all' as the reference's test: hair colours set (others cleared), other attributes flipped
+    expected = {
+        "Black_Hair": [[1.0, 0, 0, 1, 0], [1, 0, 0, 0, 1]],
+        "Blond_Hair": [[0.0, 1, 0, 1, 0], [0, 1, 0, 0, 1]],
+        "Brown_Hair": [[0.0, 0, 1, 1, 0], [0, 0, 1, 0, 1]],
+        "Male": [[1.0, 0, 0, 0, 0], [0, 0, 1, 1, 1]],
+        "Young": [[1.0, 0, 0, 1, 1], [0, 0, 1, 0, 0]],
+    }
+    assert [c.tolist() for c in seen[-5:]] == list(expected.values())
+    for kwargs, message in [
+        (dict(target="Male"), "leaves Black_Hair, Blond_Hair, Brown_Hair, Young unspecified: pass source_labels"),
+        (dict(target="Bald", source_labels=source), r"unknown domain 'Bald' \(valid: Black_Hair"),
+        (dict(target="Male,-Male", source_labels=source), "both set and cleared"),
+        (dict(target="Male", source_labels=torch.zeros(2, 3)), r"source_labels: expected shape \(2, 5\)"),
+        (dict(target="Male", source_labels="Bald"), "source_labels: unknown attribute 'Bald'"),
+    ]:
+        with pytest.raises(i2i.UsageError, match=message):
+            method.translate(x, **kwargs)
+    with pytest.raises(i2i.UsageError, match="needs the inputs' own"):
+        method.translate_variants(x, target="all")
+    assert set(method.translate_options()) == {"target", "source_labels"}
+    assert "Blond_Hair" in method.translate_options()["target"]
+
+
+def test_sample_rows_and_export_inputs() -> None:
+    method = make()
+    b = batch(n=2)
+    rows = method.sample(b)
+    assert list(rows) == ["input", *DOMAINS]
+    assert all(r.shape == b.a.shape and not r.requires_grad for r in rows.values())
+    multi_rows = make(multi_label=True).sample(batch(n=2, multi_label=True))
+    assert list(multi_rows) == ["input", *ATTRS]
+    exported = method.export_inputs(b.a)
+    assert list(exported) == ["G"]
+    module, args = exported["G"]
+    assert module is method.G and args[1].shape == (2, 3)
+    assert module(*args).shape == b.a.shape
+
+
+# -- registration and config ----------------------------------------------------------------
+def test_registered_with_paper_defaults_and_consistent_demo_sizes() -> None:
+    spec = i2i.get_method("stargan")
+    assert spec.data_kind == i2i.LABELLED and spec.factory is StarGAN
+    paper = i2i.default_config("stargan")
+    assert (paper.train.steps, paper.train.decay_fraction, paper.train.batch_size) == (200_000, 0.5, 16)
+    assert paper.data.image_size == paper.data.load_size == paper.method.image_size == 128
+    assert paper.data.attributes == ATTRS
+    m = paper.method
+    assert (m.g_conv_dim, m.g_repeat_num, m.n_critic, m.lambda_gp, m.lambda_cls, m.lambda_rec) == (64, 6, 5, 10.0, 1.0, 10.0)
+    assert (m.g_lr, m.d_lr, m.beta1, m.beta2) == (1e-4, 1e-4, 0.5, 0.999)
+    demo = i2i.default_config("stargan", demo=True)
+    assert demo.data.image_size == demo.method.image_size
+    with pytest.raises(i2i.ConfigError, match="n_critic"):
+        i2i.load_config(method="stargan", overrides=["method.n_critic=0"])
+
+
+def test_built_without_data_info_uses_paper_attributes() -> None:
+    method = i2i.create_method("stargan", **TINY)
+    assert method.domains == ATTRS and method.data_info.multi_label
+
+
+def test_end_to_end_cli_run(tmp_path: Any) -> None:
+    from i2i.cli import main
+
+    root = tmp_path / "faces"
+    g = torch.Generator().manual_seed(0)
+    for split in ("train", "test"):
+        for k, domain in enumerate(DOMAINS):
+            folder = root / split / domain
+            folder.mkdir(parents=True)
+            for j in range(3):
+                image = torch.rand(3, 36, 36, generator=g) * 0.3 + 0.3 * k
+                pixels = (image.clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy()
+                from PIL import Image
+
+                Image.fromarray(pixels).save(folder / f"{j}.png")
+    out = tmp_path / "run"
+    args = ["run", "--method", "stargan", "--data", str(root), "--out", str(out), "--steps", "3",
+            "--batch-size", "2", "--image-size", "32"]  # fmt: skip
+    sets = [f"method.{k}={v}" for k, v in TINY.items()] + ["data.num_workers=0", "train.eval_at_end=false"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args + [item for s in sets for item in ("--set", s)])
+    assert exit_info.value.code == 0
+    assert any(out.rglob("*.png")) or any(out.rglob("*.pt")) or any(out.iterdir())
