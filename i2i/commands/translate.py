@@ -127,6 +127,7 @@ def _grid(images: Iterable[Any]) -> Any:
 @click.option("--keep-16bit", is_flag=True, help="Write 16-bit PNGs for 16-bit inputs (8-bit inputs stay 8-bit).")
 @click.option("--direction", help="CycleGAN-style methods: a2b or b2a.")
 @click.option("--target", help="StarGAN: target domain name(s), comma-separated, or 'all' (one output per domain and a grid).")
+@click.option("--source-labels", help="StarGAN attributes: the attributes the inputs have (comma-separated).")
 @click.option("--samples", type=click.IntRange(min=1), help="Augmented CycleGAN: outputs per input.")
 @click.option("--seed", type=int, help="Seed for sampled latents (reproducible --samples).")
 @click.option("--reference", type=click.Path(dir_okay=False), help="Augmented CycleGAN: take the style of this target-domain image.")
@@ -136,7 +137,7 @@ def _grid(images: Iterable[Any]) -> Any:
 @click.option("--raw-weights", is_flag=True, help="Use the generators' raw weights, not their EMA, when the run kept one.")
 def translate(checkpoint: str, inputs: tuple[str, ...], out: str, batch_size: int, device: str, precision: str,
               size: int | None, fit: str, keep_16bit: bool, direction: str | None, target: str | None,
-              samples: int | None, seed: int | None, reference: str | None, extra: tuple[str, ...], html: bool,
+              source_labels: str | None, samples: int | None, seed: int | None, reference: str | None, extra: tuple[str, ...], html: bool,
               targets: str | None, raw_weights: bool) -> None:  # fmt: skip
     """Translate image files (files, folders or globs) with the method stored in CHECKPOINT.
 
@@ -149,7 +150,8 @@ def translate(checkpoint: str, inputs: tuple[str, ...], out: str, batch_size: in
 
     options: dict[str, Any] = dict(_parse_option(item) for item in extra)
     options.update({k: v for k, v in
-                    {"direction": direction, "target": target, "samples": samples, "seed": seed}.items()
+                    {"direction": direction, "target": target, "source_labels": source_labels,
+                     "samples": samples, "seed": seed}.items()
                     if v is not None})  # fmt: skip
     translator = load_checkpoint(checkpoint, device=device, precision=precision, prefer_ema=not raw_weights)
     translator.check_options({**options, **({"reference": reference} if reference else {})})
