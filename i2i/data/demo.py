@@ -29,20 +29,20 @@ from typing import Callable
 
 import attrs
 import kornia
+import numpy as np
 import platformdirs
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from i2i.data.layouts import LAYOUTS
+from i2i.data.layouts import LAYOUTS, article
 from i2i.errors import DataError
 from i2i.method import LABELLED, PAIRED, UNPAIRED
 
 #: Bump when the derivation changes: the cache folder name carries it, so old caches are rebuilt.
 DEMO_VERSION = 1
 CROP = 128
-TRAIN_PER_DOMAIN = 320
-TEST_PER_DOMAIN = 32
+TRAIN_PER_DOMAIN = 240
+TEST_PER_DOMAIN = 24
 PHOTOS = ("astronaut.jpg", "chelsea.jpg", "coffee.jpg", "rocket.jpg")
 
 
@@ -61,26 +61,28 @@ def cache_dir() -> Path:
 
 
 # -- image derivation -----------------------------------------------------------------------
-def load_photos() -> list[torch.Tensor]:
-    """The shipped photos as float ``(3, H, W)`` tensors in ``[0, 1]``."""
+def load_photos() -> list[Image.Image]:
+    """The shipped photos as RGB PIL images."""
     assets = resources.files("i2i.data") / "assets"
     photos = []
     for name in PHOTOS:
         with resources.as_file(assets / name) as path, Image.open(path) as img:
-            array = torch.frombuffer(bytearray(img.convert("RGB").tobytes()), dtype=torch.uint8)
-            photos.append(array.view(img.height, img.width, 3).permute(2, 0, 1).float() / 255.0)
+            photos.append(img.convert("RGB"))
     return photos
 
 
-def random_crops(photos: list[torch.Tensor], count: int, generator: torch.Generator, *, test: bool) -> torch.Tensor:
-    """``count`` random square crops (random photo, scale, position, flip) resized to ``CROP``.
+def random_crops(photos: list[Image.Image], count: int, generator: torch.Generator, *, test: bool) -> torch.Tensor:
+    """``count`` random square crops (random photo, scale, position, flip) resized to ``CROP``,
+    as float ``(count, 3, CROP, CROP)`` in ``[0, 1]``.
 
-    Training crops lie in the left 3/4 of each photo, test crops in the right 1/4.
+    Training crops lie in the left 3/4 of each photo, test crops in the right 1/4. Pillow
+    does the crop-and-resize (one antialiased call per crop, single-threaded: many small
+    torch calls crawl on a busy machine); torch's generator draws every random number.
     """
-    out = torch.empty(count, 3, CROP, CROP)
+    out = np.empty((count, CROP, CROP, 3), dtype=np.uint8)
     for i in range(count):
         photo = photos[int(torch.randint(len(photos), (1,), generator=generator))]
-        _, h, w = photo.shape
+        w, h = photo.size
         split = (3 * w) // 4
         x0, x1 = (split, w) if test else (0, split)
         limit = min(h, x1 - x0)
@@ -89,11 +91,11 @@ def random_crops(photos: list[torch.Tensor], count: int, generator: torch.Genera
         side = max(32, min(side, limit))
         x = x0 + int(torch.randint(x1 - x0 - side + 1, (1,), generator=generator))
         y = int(torch.randint(h - side + 1, (1,), generator=generator))
-        crop = photo[:, y : y + side, x : x + side]
+        crop = photo.resize((CROP, CROP), Image.Resampling.BILINEAR, box=(x, y, x + side, y + side))
         if float(torch.rand(1, generator=generator)) < 0.5:
-            crop = crop.flip(-1)
-        out[i] = F.interpolate(crop[None], size=(CROP, CROP), mode="bilinear", antialias=True, align_corners=False)[0]
-    return out.clamp_(0.0, 1.0)
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        out[i] = np.asarray(crop)
+    return torch.from_numpy(out).permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def edges(images: torch.Tensor) -> torch.Tensor:
@@ -193,7 +195,7 @@ def demo_task(name: str | None, data_kind: str) -> DemoTask:
         raise DataError(f"data.demo: unknown demo {name!r} (known: {', '.join(DEMO_TASKS)})")
     if data_kind not in LAYOUTS[task.layout].kinds:
         fits = [t.name for t in DEMO_TASKS.values() if data_kind in LAYOUTS[t.layout].kinds]
-        raise DataError(f"data.demo: {name!r} is {task.kind} data; a {data_kind} method needs one of: {', '.join(fits)}")
+        raise DataError(f"data.demo: {name!r} is {task.kind} data; {article(data_kind)} method needs one of: {', '.join(fits)}")
     return task
 
 

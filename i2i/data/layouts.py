@@ -300,11 +300,16 @@ def detect_layout(root: Path, split: str = "train") -> str:
     )
 
 
+def article(kind: str) -> str:
+    """``"a paired"``, ``"an unpaired"``: error messages read as English."""
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
+
+
 def check_kind(layout: Layout, data_kind: str, root: Path) -> None:
     if data_kind not in DATA_KINDS:
         raise DataError(f"unknown data kind {data_kind!r} (one of {', '.join(DATA_KINDS)})")
     if data_kind not in layout.kinds:
         raise DataError(
-            f"{root} has the {layout.name!r} layout ({layout.description}), which cannot serve a {data_kind} method; "
+            f"{root} has the {layout.name!r} layout ({layout.description}), which cannot serve {article(data_kind)} method; "
             f"{data_kind} data needs {_KIND_HINT[data_kind]}"
         )

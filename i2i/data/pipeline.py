@@ -130,6 +130,9 @@ def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batc
     loader = DataLoader(
         dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, collate_fn=collate,
         drop_last=drop_last, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
+        # Its own generator: starting an epoch's iterator must not draw from the global RNG
+        # (the augmentation's stream), or a resumed run would augment differently.
+        generator=torch.Generator().manual_seed(seed),
     )  # fmt: skip
     augmenter = DeviceAugment(config, info.kind, size_multiple)
     return DataModule(config=config, info=info, dataset=dataset, sampler=sampler, loader=loader, augmenter=augmenter,

@@ -1,0 +1,87 @@
+"""Built-in demo tasks: derived from the shipped photos, deterministic, cached atomically."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from i2i.data import DataConfig, build_data
+from i2i.data import demo
+from i2i.data.demo import DEMO_TASKS, DEMO_VERSION, demo_root, demo_task
+from i2i.errors import DataError
+
+ASSETS = Path(__file__).parents[1] / "i2i" / "data" / "assets"
+
+
+@pytest.fixture
+def small_demos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private cache and fewer crops per domain, so each build takes well under a second."""
+    monkeypatch.setenv("I2I_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(demo, "TRAIN_PER_DOMAIN", 12)
+    monkeypatch.setattr(demo, "TEST_PER_DOMAIN", 4)
+    return tmp_path
+
+
+def digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(folder)).encode() + path.read_bytes())
+    return h.hexdigest()
+
+
+def test_shipped_photos_are_small_and_attributed() -> None:
+    photos = sorted(ASSETS.glob("*.jpg"))
+    assert len(photos) == 4 and sum(p.stat().st_size for p in photos) < 5 * 2**20
+    attribution = (ASSETS / "ATTRIBUTION.md").read_text()
+    assert all(p.name in attribution for p in photos) and "CC0" in attribution
+
+
+def test_full_size_demo_has_a_few_hundred_crops_per_domain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("I2I_CACHE_DIR", str(tmp_path))
+    root = demo_root("photo2grade")
+    assert len(list((root / "trainA").iterdir())) == len(list((root / "trainB").iterdir())) == 240
+    assert len(list((root / "testA").iterdir())) == 24
+    assert "CC0" in (root / "README.txt").read_text()
+
+
+def test_demo_build_is_deterministic_cached_and_versioned(small_demos: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path = small_demos
+    monkeypatch.setenv("I2I_CACHE_DIR", str(tmp_path / "one"))
+    first = demo_root("edges2photos")
+    assert first == tmp_path / "one" / f"demo-v{DEMO_VERSION}" / "edges2photos"
+    assert len(list((first / "train" / "A").iterdir())) == 12
+    assert len(list((first / "test" / "B").iterdir())) == 4
+    assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+    stamp = (first / "train" / "B" / "0000.jpg").stat().st_mtime_ns
+    assert demo_root("edges2photos") == first and (first / "train" / "B" / "0000.jpg").stat().st_mtime_ns == stamp
+    monkeypatch.setenv("I2I_CACHE_DIR", str(tmp_path / "two"))
+    assert digest(demo_root("edges2photos")) == digest(first)
+
+
+@pytest.mark.parametrize("kind", ["paired", "unpaired", "labelled"])
+def test_each_kind_has_a_default_demo_that_trains(kind: str, small_demos: Path) -> None:
+    config = DataConfig(image_size=64, load_size=72, num_workers=0)
+    dm = build_data(config, kind, batch_size=4, seed=0)
+    assert len(dm.dataset) == 12 * (len(dm.info.domains) or 1)
+    torch.manual_seed(0)
+    batch = dm.augment(next(iter(dm.loader)), torch.device("cpu"))
+    assert batch.a.shape == (4, 3, 64, 64)
+    test = build_data(config, kind, split="test", batch_size=4)
+    assert len(test.dataset) == 4 * (len(dm.info.domains) or 1)
+    if kind == "paired":
+        assert batch.b.shape == (4, 3, 64, 64) and (batch.a > 0.9).float().mean() > 0.5  # edges: mostly white
+    if kind == "labelled":
+        assert dm.info.domains == ("cool", "faded", "natural", "sepia") and batch.labels.sum(1).eq(1).all()
+
+
+def test_edges_photos_unpaired_and_demo_errors(small_demos: Path) -> None:
+    dm = build_data(DataConfig(demo="edges_photos_unpaired", image_size=32, load_size=40, num_workers=0), "unpaired")
+    assert dm.info.kind == "unpaired" and set(DEMO_TASKS) == {"edges2photos", "photo2grade", "edges_photos_unpaired", "grades"}
+    with pytest.raises(DataError, match="unknown demo 'nope'"):
+        demo_task("nope", "paired")
+    with pytest.raises(DataError, match="'grades' is labelled data; a paired method needs one of: edges2photos"):
+        demo_task("grades", "paired")
