@@ -1,0 +1,77 @@
+"""Registers CUT and FastCUT with i2i (entry point ``cut = "i2i_cut.plugin"``).
+
+Both are the same class and config; FastCUT is an argument set (the reference's
+``--CUT_mode FastCUT``), so it is registered as a second method with other defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import i2i
+from i2i import MethodSpec, hookimpl
+from i2i_cut.config import CUTConfig
+from i2i_cut.method import CUT
+
+#: The paper's setting: 256 px crops of 286 px images with flips, batch 1,
+#: 200 epochs at a constant rate then 200 decaying linearly to zero.
+PAPER_DEFAULTS = {
+    "train.batch_size": 1,
+    "data.image_size": 256,
+    "data.load_size": 286,
+    "data.preprocess": "resize_and_crop",
+    "data.flip": True,
+    "train.epochs": 200,
+    "train.epochs_decay": 200,
+    "train.schedule": "linear",
+}
+
+#: FastCUT: no identity NCE, a stronger NCE weight, flip-equivariance, 150 + 50 epochs.
+FASTCUT_DEFAULTS = {
+    **PAPER_DEFAULTS,
+    "method.nce_idt": False,
+    "method.lambda_NCE": 10.0,
+    "method.flip_equivariance": True,
+    "train.epochs": 150,
+    "train.epochs_decay": 50,
+}
+
+#: The built-in unpaired demo on a laptop CPU in minutes: 64 px at half the paper's width.
+DEMO_DEFAULTS = {
+    "data.image_size": 64,
+    "data.load_size": 72,
+    "method.ngf": 32,
+    "method.ndf": 32,
+    "train.steps": 1000,
+    "train.log_every": 100,
+    "train.sample_every": 250,
+    "train.checkpoint_every": 500,
+}
+
+#: Tiny networks for i2i's conformance suite: 2 residual blocks, so NCE layers must sit in a
+#: shorter encoder (0: input, 4: first downsampling, 7: second, 10: first residual block).
+TEST_OVERRIDES = {"ngf": 8, "ndf": 8, "n_blocks": 2, "nce_layers": [0, 4, 7, 10], "num_patches": 32, "netF_nc": 32}
+
+
+@hookimpl
+def i2i_register_methods() -> Iterator[MethodSpec]:
+    yield MethodSpec(
+        name="cut",
+        config=CUTConfig,
+        factory=CUT,
+        data_kind=i2i.UNPAIRED,
+        description="CUT (Park et al. 2020): one ResNet generator, PatchGAN, LSGAN + PatchNCE with identity NCE (plugin i2i-cut)",
+        defaults=PAPER_DEFAULTS,
+        demo_defaults=DEMO_DEFAULTS,
+        test_overrides=TEST_OVERRIDES,
+    )
+    yield MethodSpec(
+        name="fastcut",
+        config=CUTConfig,
+        factory=CUT,
+        data_kind=i2i.UNPAIRED,
+        description="FastCUT (Park et al. 2020): CUT without identity NCE, lambda_NCE 10, flip-equivariance (plugin i2i-cut)",
+        defaults=FASTCUT_DEFAULTS,
+        demo_defaults=DEMO_DEFAULTS,
+        test_overrides=TEST_OVERRIDES,
+    )
