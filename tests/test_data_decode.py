@@ -106,3 +106,11 @@ def test_worker_resize_keeps_aspect_where_the_reference_does() -> None:
     assert target_size(400, 200, mode="crop", load_size=286, image_size=100) == (400, 200)
     assert target_size(40, 20, mode="crop", load_size=286, image_size=100) == (200, 100)
     assert target_size(40, 20, mode="none", load_size=286, image_size=100) == (40, 20)
+
+
+def test_jpeg_draft_decodes_big_photos_at_a_reduced_scale(tmp_path: Path) -> None:
+    Image.fromarray(np.tile(gradient(), (50, 40, 1))).save(tmp_path / "big.jpg")  # 480x400
+    full = open_image(tmp_path / "big.jpg", 3, BIG)
+    small = open_image(tmp_path / "big.jpg", 3, BIG, draft=lambda w, h: (100, 100))
+    assert full.size == (480, 400) and small.size == (120, 100)
+    assert open_image(tmp_path / "big.jpg", 3, BIG, draft=lambda w, h: (300, 300)).size == (480, 400)

@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from i2i.data.decode import BadImageError, convert_channels, open_image
-from i2i.data.prepare import prepare
+from i2i.data.prepare import prepare, target_size
 from i2i.errors import DataError
 
 
@@ -62,12 +62,16 @@ class FolderDataset(Dataset):
         key = str(path)
         if key in self._bad:
             raise BadImageError(self._bad[key])
+        o = self.options
+
+        def draft(width: int, height: int) -> tuple[int, int]:
+            return size or target_size(width, height, mode=o.preprocess, load_size=o.load_size, image_size=o.image_size)
+
         try:
-            img = open_image(path, channels, self.options.max_image_pixels)
+            img = open_image(path, channels, o.max_image_pixels, draft=draft)
         except BadImageError as exc:
             self._bad[key] = str(exc)
             raise
-        o = self.options
         return prepare(img, mode=o.preprocess, load_size=o.load_size, image_size=o.image_size, size=size)
 
     def first_good(self, index: int, count: int, make: Any) -> tuple[Any, list[tuple[str, str]]]:

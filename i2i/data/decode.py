@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
@@ -16,6 +17,7 @@ from PIL import Image, ImageFile, ImageOps
 # A truncated file must fail loudly so we can skip it, not decode as half grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
+DraftFn = Callable[[int, int], tuple[int, int]]
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 _CHANNEL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
@@ -24,9 +26,12 @@ class BadImageError(Exception):
     """The file cannot be used as an image; the message says why (internal, never user-facing)."""
 
 
-def open_image(path: str | Path, channels: int, max_pixels: int) -> Image.Image:
+def open_image(path: str | Path, channels: int, max_pixels: int, draft: DraftFn | None = None) -> Image.Image:
     """Decode ``path`` to a PIL image with ``channels`` (1, 3 or 4), EXIF orientation applied.
 
+    ``draft(width, height)`` may return the size the image will be resized to next: a JPEG is
+    then decoded at a reduced scale no smaller than that (Pillow's ``draft``, DCT scaling),
+    several times faster for big photos, and still deterministic.
     Raises :class:`BadImageError` for unreadable, truncated, non-image or too-large files.
     """
     try:
@@ -40,6 +45,9 @@ def open_image(path: str | Path, channels: int, max_pixels: int) -> Image.Image:
                     raise BadImageError(
                         f"{width}x{height} = {width * height} pixels exceeds data.max_image_pixels = {max_pixels}"
                     )
+                if draft is not None and img.format == "JPEG":
+                    side = max(draft(width, height))  # square request: safe under an EXIF rotation
+                    img.draft(img.mode, (side, side))
                 img.load()
                 img = ImageOps.exif_transpose(img) or img
                 return convert_channels(img, channels)
