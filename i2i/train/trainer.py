@@ -291,6 +291,7 @@ class Trainer:
 
     def _save_checkpoint(self, *, periodic: bool) -> Path | None:
         payload = self._payload()  # collective (RNG gather): every rank takes part
+        self._last_saved_step = self.step
         if not self.is_main:
             return None
         last = self.out_dir / ckpt_io.LAST
@@ -303,7 +304,6 @@ class Trainer:
         else:
             path = ckpt_io.save_checkpoint(last, payload)
         self.host.hook.i2i_checkpoint_saved(run=self, step=self.step, path=str(path))
-        self._last_saved_step = self.step
         return path
 
     # -- the loop --------------------------------------------------------------------------------
