@@ -207,3 +207,34 @@ def test_zero_byte_files_are_skipped_at_scan_or_strict(tmp_path: Path) -> None:
 def test_max_dataset_size(tmp_path: Path) -> None:
     ds = build_dataset(config(unpaired_root(tmp_path, n_a=5, n_b=5), max_dataset_size=2), "unpaired")
     assert len(ds.files_a) == 2 and len(ds.files_b) == 2
+
+
+def test_host_lists_builtin_layouts_and_serves_a_plugin_layout(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from i2i.data.datasets import LabelledDataset, LoadOptions
+    from i2i.hookspecs import hookimpl
+    from i2i.plugins import PluginHost, set_host
+    from i2i.registry import DatasetSpec
+
+    made = []
+
+    def frames(config: DataConfig, split: str = "train") -> LabelledDataset:
+        made.append(split)
+        files = sorted((Path(config.root) / "frames").iterdir())
+        return LabelledDataset([(p, [1.0]) for p in files], ["moving"], LoadOptions(preprocess="none"))
+
+    @hookimpl
+    def i2i_register_datasets():
+        yield DatasetSpec("frames", frames, "frames/ folder")
+
+    host = PluginHost(autoload=False, plugins=[("frames_plugin", SimpleNamespace(i2i_register_datasets=i2i_register_datasets))])
+    set_host(host)
+    assert set(LAYOUTS) | {"frames"} <= set(host.registry.names("dataset"))
+    img(tmp_path / "frames" / "0.png")
+    ds = build_dataset(config(tmp_path, layout="frames"), "labelled")
+    assert made == ["train"] and ds[0]["label"].tolist() == [1.0]
+    from i2i.errors import UsageError
+
+    with pytest.raises(UsageError, match="unknown dataset 'framez'"):
+        build_dataset(config(tmp_path, layout="framez"), "labelled")

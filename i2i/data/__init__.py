@@ -1,6 +1,14 @@
 """Folder datasets, decoding, samplers and device-side kornia augmentation.
 
-The trainer needs only :func:`build_data` (see :mod:`i2i.data.pipeline`). Names resolve
+The trainer needs only :func:`build_data` (see :mod:`i2i.data.pipeline`).
+
+A dataset item (what a layout registered with ``i2i_register_datasets`` returns from
+``dataset[i]``) is a dict: ``"a"`` uint8 ``(C, H, W)``; ``"b"`` uint8 with the same ``H, W``
+for paired data (any size for unpaired); ``"label"`` float ``(D,)`` for labelled data;
+optional ``"name_a"``, ``"name_b"`` (file names) and ``"skipped"`` (``(path, reason)`` of bad
+files replaced while making the item). A dataset may set ``info`` (a
+:class:`~i2i.method.DataInfo`) and ``accepts_keys = True`` to receive ``(index, token)``
+keys from the sampler. Names resolve
 lazily: :mod:`i2i.method` imports :mod:`i2i.data.batch`, and the pipeline imports
 :mod:`i2i.method`, so this package must not import the pipeline eagerly.
 """

@@ -12,10 +12,22 @@ PAPER_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 class DataConfig:
     """Where the images come from and how they are augmented on the device.
 
-    ``root`` unset means the built-in demo task ``demo`` (derived from shipped CC0 photos).
+    ``root`` unset means the built-in demo task ``demo`` (derived from shipped CC0 photos;
+    ``None`` picks the default for the method's data kind: ``edges2photos``, ``photo2grade``
+    or ``grades``). ``layout`` is ``auto`` (detected) or a registered dataset layout:
+    ``unpaired``, ``aligned``, ``paired_folders``, ``domains``, ``attributes`` or a plugin's.
+    ``direction`` (``AtoB``/``BtoA``) picks which side of a pair is the input.
     ``image_size`` is the crop the networks see (the reference ``crop_size``), ``load_size``
     what images are resized to first; ``preprocess`` is one of the reference modes
     ``resize_and_crop``, ``crop``, ``scale_width``, ``scale_width_and_crop``, ``none``.
+    ``channels`` (1, 3 or 4) is what A images are converted to, ``channels_b`` the same for
+    B (unset: as A). ``attributes`` are the label columns of a CelebA-style list found in the
+    root (``list_attr_celeba.txt``) or at ``attribute_file``. Bad image files are skipped with
+    a warning and counted, or stop the run when ``strict``; images over ``max_image_pixels``
+    are refused from their header. ``max_dataset_size`` keeps the first N files (name order)
+    of each folder; ``serial_batches`` turns shuffling off (and pairs unpaired B by index).
+    ``independent_unpaired`` gives unpaired A and B independent random geometry;
+    ``color_jitter`` (strength), ``rotation`` (degrees) and ``affine`` add augmentations.
     """
 
     root: str | None = None
