@@ -85,3 +85,10 @@ def test_edges_photos_unpaired_and_demo_errors(small_demos: Path) -> None:
         demo_task("nope", "paired")
     with pytest.raises(DataError, match="'grades' is labelled data; a paired method needs one of: edges2photos"):
         demo_task("grades", "paired")
+
+
+def test_demo_tasks_only_serve_kinds_they_make_sense_for() -> None:
+    with pytest.raises(DataError, match="'photo2grade' is unpaired data; a paired method needs one of: edges2photos"):
+        demo_task("photo2grade", "paired")
+    assert demo_task("edges2photos", "unpaired").name == "edges2photos"
+    assert demo_task(None, "labelled").name == "grades"

@@ -161,8 +161,10 @@ def test_layout_that_cannot_serve_the_kind_is_a_clear_error(tmp_path: Path) -> N
     side_by_side(tmp_path / "train" / "0.png", (1, 1, 1), (2, 2, 2))
     with pytest.raises(DataError, match="'aligned' layout .* cannot serve a labelled method"):
         build_dataset(config(tmp_path), "labelled")
-    with pytest.raises(DataError, match="cannot serve an unpaired method; unpaired data needs trainA/"):
-        build_dataset(config(tmp_path), "unpaired")
+    img(tmp_path / "dom" / "train" / "x" / "0.png")
+    img(tmp_path / "dom" / "train" / "y" / "0.png")
+    with pytest.raises(DataError, match="'domains' layout .* cannot serve an unpaired method; unpaired data needs trainA/"):
+        build_dataset(config(tmp_path / "dom"), "unpaired")
 
 
 def test_named_layout_and_registry_record(tmp_path: Path) -> None:
@@ -238,3 +240,15 @@ def test_host_lists_builtin_layouts_and_serves_a_plugin_layout(tmp_path: Path) -
 
     with pytest.raises(UsageError, match="unknown dataset 'framez'"):
         build_dataset(config(tmp_path, layout="framez"), "labelled")
+
+
+def test_cross_kind_serving(tmp_path: Path) -> None:
+    for i in range(3):
+        side_by_side(tmp_path / "sbs" / "train" / f"{i}.png", (i, 0, 0), (0, 0, 100 + i))
+    ds = build_dataset(config(tmp_path / "sbs"), "unpaired")
+    assert ds.info.kind == "unpaired"
+    item = ds[(0, 2)]
+    assert (item["name_a"], item["name_b"]) == ("0.png", "2.png") and int(item["b"][2, 0, 0]) == 102
+    labelled = build_dataset(config(unpaired_root(tmp_path / "cyc")), "labelled")
+    assert labelled.info.domains == ("A", "B") and len(labelled) == 5
+    assert [labelled[i]["label"].tolist() for i in (0, 4)] == [[1.0, 0.0], [0.0, 1.0]]

@@ -129,12 +129,16 @@ class UnpairedDataset(FolderDataset):
 
 
 class AlignedDataset(FolderDataset):
-    """Side-by-side ``A|B`` images (the reference pix2pix layout); ``direction`` picks the input."""
+    """Side-by-side ``A|B`` images (the reference pix2pix layout); ``direction`` picks the input.
+
+    ``unpaired=True`` serves an unpaired method: A from pair ``index``, B from the pair the
+    sampler's token picks (two decodes per item; the pairing is thrown away on purpose).
+    """
 
     def __init__(self, files: Sequence[Path], options: LoadOptions, direction: str = "AtoB",
-                 scan_skipped: Sequence[tuple[str, str]] = (), root: str = "") -> None:
+                 scan_skipped: Sequence[tuple[str, str]] = (), root: str = "", unpaired: bool = False) -> None:
         super().__init__(options, scan_skipped)
-        self.files, self.direction, self.root = list(files), direction, root
+        self.files, self.direction, self.root, self.unpaired = list(files), direction, root, unpaired
 
     def __len__(self) -> int:
         return len(self.files)
@@ -163,10 +167,14 @@ class AlignedDataset(FolderDataset):
         return a, b
 
     def __getitem__(self, key: Any) -> dict[str, Any]:
-        index, _ = split_key(key)
-        (i, (a, b)), skipped = self.first_good(index, len(self.files), lambda i: (i, self._pair(i)))
-        name = self.files[i].name
-        return {"a": a, "b": b, "name_a": name, "name_b": name, "skipped": skipped}
+        index, token = split_key(key)
+        n = len(self.files)
+        (i, (a, b)), skipped = self.first_good(index, n, lambda i: (i, self._pair(i)))
+        j = i
+        if self.unpaired:  # B from another, deterministically drawn pair
+            (j, (_, b)), skipped_b = self.first_good(token % n, n, lambda j: (j, self._pair(j)))
+            skipped += skipped_b
+        return {"a": a, "b": b, "name_a": self.files[i].name, "name_b": self.files[j].name, "skipped": skipped}
 
     def describe(self) -> str:
         return f"side-by-side data {self.root}"

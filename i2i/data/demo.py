@@ -34,7 +34,7 @@ import platformdirs
 import torch
 from PIL import Image
 
-from i2i.data.layouts import LAYOUTS, article
+from i2i.data.layouts import article
 from i2i.errors import DataError
 from i2i.method import LABELLED, PAIRED, UNPAIRED
 
@@ -53,6 +53,7 @@ class DemoTask:
     layout: str
     description: str
     build: Callable[[Path], None]
+    serves: tuple[str, ...] = ()  # data kinds it makes sense for (its file names pair up by accident)
 
 
 def cache_dir() -> Path:
@@ -174,11 +175,14 @@ def build_grades(out: Path) -> None:
 DEMO_TASKS: dict[str, DemoTask] = {
     task.name: task
     for task in (
-        DemoTask("edges2photos", PAIRED, "paired_folders", "Canny edges -> photo crops (paired)", build_edges2photos),
-        DemoTask("photo2grade", UNPAIRED, "unpaired", "photos <-> sepia-graded photos (unpaired)", build_photo2grade),
+        DemoTask("edges2photos", PAIRED, "paired_folders", "Canny edges -> photo crops (paired)", build_edges2photos,
+                 (PAIRED, UNPAIRED)),  # fmt: skip
+        DemoTask("photo2grade", UNPAIRED, "unpaired", "photos <-> sepia-graded photos (unpaired)", build_photo2grade,
+                 (UNPAIRED, LABELLED)),  # fmt: skip
         DemoTask("edges_photos_unpaired", UNPAIRED, "unpaired", "edge maps <-> photos (unpaired)",
-                 build_edges_photos_unpaired),  # fmt: skip
-        DemoTask("grades", LABELLED, "domains", "natural/sepia/cool/faded colour grades (labelled)", build_grades),
+                 build_edges_photos_unpaired, (UNPAIRED, LABELLED)),  # fmt: skip
+        DemoTask("grades", LABELLED, "domains", "natural/sepia/cool/faded colour grades (labelled)", build_grades,
+                 (LABELLED,)),  # fmt: skip
     )
 }
 DEFAULT_DEMO = {PAIRED: "edges2photos", UNPAIRED: "photo2grade", LABELLED: "grades"}
@@ -193,8 +197,8 @@ def demo_task(name: str | None, data_kind: str) -> DemoTask:
     task = DEMO_TASKS.get(name)
     if task is None:
         raise DataError(f"data.demo: unknown demo {name!r} (known: {', '.join(DEMO_TASKS)})")
-    if data_kind not in LAYOUTS[task.layout].kinds:
-        fits = [t.name for t in DEMO_TASKS.values() if data_kind in LAYOUTS[t.layout].kinds]
+    if data_kind not in task.serves:
+        fits = [t.name for t in DEMO_TASKS.values() if data_kind in t.serves]
         raise DataError(f"data.demo: {name!r} is {task.kind} data; {article(data_kind)} method needs one of: {', '.join(fits)}")
     return task
 

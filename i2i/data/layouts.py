@@ -1,16 +1,12 @@
 """The folder layouts users already have, their auto-detection, and which data kinds each serves.
 
-======================  =====================================================  ==================
-layout                  folders                                                serves
-======================  =====================================================  ==================
-``unpaired``            ``trainA/ trainB/`` (+ ``testA/ testB/``), CycleGAN     unpaired, paired*
-``aligned``             ``train/`` of side-by-side ``A|B`` images, pix2pix      paired
-``paired_folders``      ``train/A/x.png`` + ``train/B/x.jpg`` (same stems)      paired, unpaired
-``domains``             ``train/<domain>/...``, one-hot labels                  labelled
-``attributes``          images + ``list_attr_celeba.txt``, multi-hot labels     labelled
-======================  =====================================================  ==================
-
-\\* ``trainA``/``trainB`` serve a paired method when their file stems match.
+* ``unpaired``: ``trainA/ trainB/`` (+ ``testA/ testB/``), CycleGAN's. Serves unpaired; paired
+  when the file stems match; labelled as two one-hot domains ``A`` and ``B``.
+* ``aligned``: ``train/`` of side-by-side ``A|B`` images, pix2pix's. Serves paired; unpaired
+  by drawing B from another pair.
+* ``paired_folders``: ``train/A/x.png`` + ``train/B/x.jpg`` (same stems). Serves paired, unpaired.
+* ``domains``: ``train/<domain>/...``. Serves labelled (one-hot over sorted folder names).
+* ``attributes``: images + ``list_attr_celeba.txt``. Serves labelled (multi-hot 0/1).
 
 Each builder is ``builder(config, split="train", data_kind=None)`` and returns a dataset
 whose ``info`` attribute is the :class:`~i2i.method.DataInfo` the method is built with.
@@ -151,6 +147,12 @@ def build_unpaired(config: DataConfig, split: str = "train", data_kind: str | No
     files_b = _limit(list_images(dir_b, strict=config.strict, skipped=skipped), config)
     if config.direction == "BtoA":
         dir_a, dir_b, files_a, files_b = dir_b, dir_a, files_b, files_a
+    if data_kind == LABELLED:  # two domains, named after the folders' last letter
+        items = [(p, [1.0, 0.0]) for p in files_a] + [(p, [0.0, 1.0]) for p in files_b]
+        names = (dir_a.name[-1], dir_b.name[-1])
+        dataset = LabelledDataset(items, names, options, multi_label=False, scan_skipped=skipped, root=str(root))
+        dataset.info = _info(LABELLED, options, names)
+        return dataset
     if data_kind == PAIRED:
         pairs = _match_stems(dir_a, files_a, dir_b, files_b)
         dataset: FolderDataset = PairedFoldersDataset(pairs, options, skipped, root=str(root))
@@ -167,8 +169,9 @@ def build_aligned(config: DataConfig, split: str = "train", data_kind: str | Non
     folder, _ = _split_dir(root, split, has_images)
     skipped: list[tuple[str, str]] = []
     files = _limit(list_images(folder, strict=config.strict, skipped=skipped), config)
-    dataset = AlignedDataset(files, options, config.direction, skipped, root=str(root))
-    dataset.info = _info(PAIRED, options)
+    unpaired = data_kind == UNPAIRED
+    dataset = AlignedDataset(files, options, config.direction, skipped, root=str(root), unpaired=unpaired)
+    dataset.info = _info(UNPAIRED if unpaired else PAIRED, options)
     return dataset
 
 
@@ -260,8 +263,9 @@ def build_attributes(config: DataConfig, split: str = "train", data_kind: str | 
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        Layout("unpaired", (UNPAIRED, PAIRED), "trainA/ trainB/ (+ testA/ testB/) folders (CycleGAN)", build_unpaired),
-        Layout("aligned", (PAIRED,), "side-by-side A|B images in train/ (+ val/ test/) (pix2pix)", build_aligned),
+        Layout("unpaired", (UNPAIRED, PAIRED, LABELLED), "trainA/ trainB/ (+ testA/ testB/) folders (CycleGAN)",
+               build_unpaired),  # fmt: skip
+        Layout("aligned", (PAIRED, UNPAIRED), "side-by-side A|B images in train/ (+ val/ test/) (pix2pix)", build_aligned),
         Layout("paired_folders", (PAIRED, UNPAIRED), "train/A/ + train/B/ with matching file names", build_paired_folders),
         Layout("domains", (LABELLED,), "one folder per domain, train/<domain>/ (one-hot labels)", build_domains),
         Layout("attributes", (LABELLED,), "images + list_attr_celeba.txt (multi-hot labels)", build_attributes),
