@@ -1,0 +1,51 @@
+"""Registers CycleGAN with i2i (entry point ``cyclegan = "i2i_cyclegan.plugin"``)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import i2i
+from i2i import MethodSpec, hookimpl
+from i2i_cyclegan.config import CycleGANConfig
+from i2i_cyclegan.method import CycleGAN
+
+#: The paper's setting (256 px): batch 1, resize to 286 and random-crop 256 with flips,
+#: 100 epochs at a constant rate and 100 decaying linearly to zero.
+PAPER_DEFAULTS = {
+    "train.batch_size": 1,
+    "data.image_size": 256,
+    "data.load_size": 286,
+    "data.preprocess": "resize_and_crop",
+    "data.flip": True,
+    "train.epochs": 100,
+    "train.epochs_decay": 100,
+    "train.schedule": "linear",
+}
+
+#: The built-in unpaired demo on a laptop CPU in a few minutes: 64 px, six residual blocks
+#: (the reference's choice below 256 px) at half the paper's width.
+DEMO_DEFAULTS = {
+    "data.image_size": 64,
+    "data.load_size": 72,
+    "method.netG": "resnet_6blocks",
+    "method.ngf": 32,
+    "method.ndf": 32,
+    "train.steps": 1000,
+    "train.log_every": 100,
+    "train.sample_every": 250,
+    "train.checkpoint_every": 500,
+}
+
+
+@hookimpl
+def i2i_register_methods() -> Iterator[MethodSpec]:
+    yield MethodSpec(
+        name="cyclegan",
+        config=CycleGANConfig,
+        factory=CycleGAN,
+        data_kind=i2i.UNPAIRED,
+        description="CycleGAN (Zhu et al. 2017): two ResNet generators + PatchGANs, LSGAN + cycle + identity, unpaired data",
+        defaults=PAPER_DEFAULTS,
+        demo_defaults=DEMO_DEFAULTS,
+        test_overrides={"netG": "resnet_6blocks", "ngf": 8, "ndf": 8},
+    )
