@@ -61,6 +61,11 @@ def test_unpaired_b_partner_follows_the_token(tmp_path: Path) -> None:
     assert [serial[(i, 7)]["name_b"] for i in range(3)] == ["b0.jpg", "b1.jpg", "b0.jpg"]
 
 
+def test_unpaired_length_is_the_larger_domain_like_the_reference(tmp_path: Path) -> None:
+    ds = build_dataset(config(unpaired_root(tmp_path, n_a=2, n_b=5, test=False)), "unpaired")
+    assert len(ds) == 5 and ds[(4, 3)]["name_a"] == "a0.png" and ds[(4, 3)]["name_b"] == "b3.jpg"
+
+
 def test_test_split_falls_back_to_train_with_a_warning(tmp_path: Path) -> None:
     root = unpaired_root(tmp_path, test=False)
     with pytest.warns(UserWarning, match="no test/ or val/"):

@@ -185,6 +185,7 @@ def test_corrupt_files_are_substituted_counted_and_strict_stops(tmp_path: Path) 
     assert [len(b) for b in out] == [2, 2]  # full batches: bad files replaced by the next good one
     assert [n for b in out for n in b.names_a] == ["0.png", "3.png", "3.png", "3.png"]
     assert [Path(p).name for p in dm.skipped()] == ["1.png", "2.png"]
+    assert dm.skip_summary().startswith("2 image files were skipped")
     assert len(record) == 2 and "1.png" in str(record[0].message)
     strict = build_data(cfg(root, strict=True), "unpaired", batch_size=2, shuffle=False)
     with pytest.raises(DataError, match=r"bad image .*1\.png"):

@@ -99,7 +99,8 @@ def _load_named(ds: FolderDataset, path: Path, channels: int, size: tuple[int, i
 
 
 class UnpairedDataset(FolderDataset):
-    """Two independent file lists (``trainA``/``trainB``); ``len`` is that of A (the reference)."""
+    """Two independent file lists (``trainA``/``trainB``), as the reference's unaligned dataset:
+    ``len`` is the larger of the two, A is ``index % len(A)``, B a partner drawn per key."""
 
     def __init__(self, files_a: Sequence[Path], files_b: Sequence[Path], options: LoadOptions,
                  scan_skipped: Sequence[tuple[str, str]] = (), root: str = "") -> None:
@@ -107,7 +108,7 @@ class UnpairedDataset(FolderDataset):
         self.files_a, self.files_b, self.root = list(files_a), list(files_b), root
 
     def __len__(self) -> int:
-        return len(self.files_a)
+        return max(len(self.files_a), len(self.files_b))
 
     def b_index(self, index: int, token: int) -> int:
         return index % len(self.files_b) if self.options.serial_b else token % len(self.files_b)
@@ -115,7 +116,7 @@ class UnpairedDataset(FolderDataset):
     def __getitem__(self, key: Any) -> dict[str, Any]:
         index, token = split_key(key)
         o = self.options
-        a, skipped_a = self.first_good(index, len(self.files_a), lambda i: (i, _load_named(self, self.files_a[i], o.channels_a)))
+        a, skipped_a = self.first_good(index % len(self.files_a), len(self.files_a), lambda i: (i, _load_named(self, self.files_a[i], o.channels_a)))
         b, skipped_b = self.first_good(
             self.b_index(index, token), len(self.files_b), lambda i: (i, _load_named(self, self.files_b[i], o.channels_b))
         )

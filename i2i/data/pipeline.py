@@ -63,6 +63,13 @@ class DataModule:
         """Paths of the files skipped so far (at scan and in the batches augmented so far)."""
         return sorted(self._skipped)
 
+    def skip_summary(self) -> str | None:
+        """One line for the end of a run, e.g. ``"3 image files were skipped (unreadable or too large)"``."""
+        n = len(self._skipped)
+        if not n:
+            return None
+        return f"{n} image file{'s were' if n > 1 else ' was'} skipped (unreadable, empty or too large); see the warnings"
+
     def _note_skipped(self, entries: Any) -> None:
         for path, reason in entries:
             if path in self._skipped:
