@@ -209,3 +209,21 @@ def test_image_pool_returns_old_images():
     pool.query(torch.zeros(2, 1, 1, 1))
     outs = torch.cat([pool.query(torch.ones(1, 1, 1, 1)) for _ in range(20)])
     assert (outs == 0).any() and (outs == 1).any()
+
+
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)])
+def test_instance_norm_gradients_on_channels_last(dtype, tol):
+    """Checked against float64 autograd: ``F.instance_norm`` gets this wrong in torch 2.14."""
+    torch.manual_seed(0)
+    x64 = (torch.randn(2, 6, 31, 31, dtype=torch.float64) * 2 + 3).requires_grad_(True)
+    g64 = torch.randn_like(x64)
+    var, mean = torch.var_mean(x64, dim=(2, 3), unbiased=False, keepdim=True)
+    ((x64 - mean) * torch.rsqrt(var + 1e-5)).backward(g64)
+    norm = InstanceNorm(6, affine=True)
+    x = x64.detach().to(dtype).contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    y = norm(x)
+    y.backward(g64.to(dtype).contiguous(memory_format=torch.channels_last))
+    assert y.dtype == dtype and y.is_contiguous(memory_format=torch.channels_last)
+    rel = (x.grad.double() - x64.grad).norm() / x64.grad.norm()
+    assert rel < tol
+    assert norm.weight.grad is not None and torch.isfinite(norm.weight.grad).all()

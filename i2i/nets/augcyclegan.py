@@ -12,12 +12,11 @@ inputs) and, when ``gaussian``, returns ``(mu, logvar)``.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from i2i.errors import UsageError
 from i2i.nets.init import maybe_init
-from i2i.nets.norm import conv_bias, get_norm_layer
+from i2i.nets.norm import conv_bias, get_norm_layer, instance_norm
 
 _LATENT_NORMS = {"batch": nn.BatchNorm1d, "syncbatch": nn.SyncBatchNorm, "none": nn.Identity}
 
@@ -37,7 +36,7 @@ class CondInstanceNorm(nn.Module):
         self.scale_conv = nn.Sequential(nn.Conv2d(nlatent, num_features, 1), nn.ReLU(True))
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        normed = F.group_norm(x, self.num_features, None, None, self.eps)
+        normed = instance_norm(x, self.eps)
         return normed * self.scale_conv(z) + self.shift_conv(z)
 
 

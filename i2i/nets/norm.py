@@ -5,21 +5,31 @@ ask :func:`get_norm_layer` for a ``num_features -> nn.Module`` builder, so one c
 selects the layer everywhere. ``"none"`` gives an ``nn.Identity`` placeholder so module
 indices (and therefore state-dict keys) stay those of the reference code.
 
-Instance norm is our own :class:`InstanceNorm` rather than ``nn.InstanceNorm2d``: it computes
-the same thing through ``F.group_norm`` with one group per channel, which on CPU is ~7x faster
-in bf16 and keeps channels_last (``nn.InstanceNorm2d`` falls back to a contiguous copy). Its
-parameters are named ``weight``/``bias`` like ``nn.InstanceNorm2d``'s, so reference
+Instance norm is our own :class:`InstanceNorm` rather than ``nn.InstanceNorm2d``, for speed and
+correctness on the fast CPU path (measured with torch 2.14 on AVX512-BF16):
+
+* ``F.instance_norm`` on a channels_last input returns a contiguous output and - worse - a
+  *wrong* input gradient (checked against a float64 reference); ``F.group_norm`` with one
+  group per channel computes the same normalisation correctly, keeps channels_last and is
+  the fastest choice in fp32;
+* in bf16, ``group_norm``'s backward is 3-4x slower than the equivalent elementwise formula
+  and its channels_last forward is pathologically slow on some sizes, so low-precision
+  inputs go through :class:`_InstanceNormLowp` (fp32 statistics, bf16 elementwise work,
+  analytic backward).
+
+Its parameters are named ``weight``/``bias`` like ``nn.InstanceNorm2d``'s, so reference
 checkpoints load unchanged; it never tracks running statistics (the reference's current
 setting; old checkpoints' ``running_*`` keys are dropped by :mod:`i2i.weights_import`).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from i2i.errors import UsageError
 
@@ -29,6 +39,56 @@ NORMS = ("batch", "instance", "instance_affine", "none", "syncbatch")
 _NORMS_WITH_SHIFT = ("batch", "syncbatch", "instance_affine")
 
 NormBuilder = Callable[[int], nn.Module]
+
+
+class _InstanceNormLowp(torch.autograd.Function):
+    """Instance norm for bf16/fp16 inputs: statistics accumulated in fp32, elementwise work in
+    the input dtype, analytic backward.
+
+    Two passes (``mean``, then the variance of ``d = x - mean``) of plain reductions, which stay
+    fast on channels_last for every size, unlike ``native_group_norm`` (10-400x slower on some
+    sizes, e.g. 31x31 - the PatchGAN's last feature map at 256 px). The backward recomputes
+    ``y`` (saving it would break under a following in-place ReLU) and applies
+    ``dx = rstd * (g - mean(g) - y * mean(g * y))`` - the standard result for the biased
+    variance, 3-4x faster in bf16 than ``native_group_norm_backward``. First-order only: the
+    WGAN-GP penalty runs in fp32, which takes the differentiable ``group_norm`` path.
+    """
+
+    @staticmethod
+    def _normalise(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+        acc = torch.promote_types(x.dtype, torch.float32)
+        d = x - x.mean(dim=(2, 3), keepdim=True, dtype=acc).to(x.dtype)
+        var = (d * d).mean(dim=(2, 3), keepdim=True, dtype=acc)
+        rstd = torch.rsqrt(var + eps).to(x.dtype)
+        return d * rstd, rstd
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, eps: float) -> torch.Tensor:
+        ctx.save_for_backward(x)
+        ctx.eps = eps
+        return _InstanceNormLowp._normalise(x, eps)[0]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (x,) = ctx.saved_tensors
+        y, rstd = _InstanceNormLowp._normalise(x, ctx.eps)
+        acc = torch.promote_types(g.dtype, torch.float32)
+        g_mean = g.mean(dim=(2, 3), keepdim=True, dtype=acc).to(g.dtype)
+        gy_mean = (g * y).mean(dim=(2, 3), keepdim=True, dtype=acc).to(g.dtype)
+        return (g - g_mean - y * gy_mean) * rstd, None
+
+
+@torch.jit.unused
+def _instance_norm_lowp(x: torch.Tensor, eps: float) -> torch.Tensor:
+    return _InstanceNormLowp.apply(x, eps)
+
+
+def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Normalise each (sample, channel) plane of ``x`` to zero mean, unit variance."""
+    if x.dtype in (torch.bfloat16, torch.float16) and not torch.jit.is_scripting():
+        return _instance_norm_lowp(x, eps)
+    return F.group_norm(x, x.shape[1], None, None, eps)
 
 
 class InstanceNorm(nn.Module):
@@ -47,7 +107,13 @@ class InstanceNorm(nn.Module):
             self.register_parameter("bias", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.group_norm(x, self.num_features, self.weight, self.bias, self.eps)
+        weight, bias = self.weight, self.bias
+        if weight is None or bias is None:
+            return instance_norm(x, self.eps)
+        if x.dtype in (torch.bfloat16, torch.float16) and not torch.jit.is_scripting():
+            y = instance_norm(x, self.eps)
+            return y * weight.to(y.dtype).view(1, -1, 1, 1) + bias.to(y.dtype).view(1, -1, 1, 1)
+        return F.group_norm(x, self.num_features, weight, bias, self.eps)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
