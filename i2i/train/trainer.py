@@ -357,6 +357,14 @@ class Trainer:
             except StopIteration:  # a loader shorter than batches_per_epoch: treat as epoch end
                 self.position = self.batches_per_epoch
                 continue
+            except Exception:
+                # Ctrl-C also reaches DataLoader workers, which then exit: when a stop was asked
+                # for, a failed fetch just ends the run at the last completed step.
+                if not (stop.requested and self.world_size == 1):
+                    raise
+                if self._last_saved_step != self.step:
+                    self._save_checkpoint(periodic=False)
+                return "interrupted"
             batch = self.data.augment(raw, self.device, train=True)
             if train.channels_last:
                 batch.a, batch.b = _channels_last(batch.a), _channels_last(batch.b)
