@@ -114,3 +114,19 @@ def test_weighted_l1_and_registered_losses():
         assert torch.equal(spec.create()(PRED, True), gan_loss(PRED, True, name))
     for name in ("l1", "cycle", "identity"):
         assert registry.get("loss", name).create(weight=2.0)(out, target).item() == pytest.approx(2.0)
+
+
+def test_gradient_penalty_through_instance_norm_discriminator_under_autocast():
+    """Double backward through i2i's instance norm: the penalty must take the fp32 path."""
+    from i2i.nets.patchgan import NLayerDiscriminator
+
+    torch.manual_seed(0)
+    D = NLayerDiscriminator(ndf=4, n_layers=2, norm="instance").to(memory_format=torch.channels_last)
+    real = torch.randn(2, 3, 32, 32).contiguous(memory_format=torch.channels_last)
+    fake = torch.randn(2, 3, 32, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        gp = gradient_penalty(D, real, fake)
+        loss = gan_loss(D(real), True, "wgangp") + gan_loss(D(fake), False, "wgangp") + gp
+    loss.backward()
+    assert gp.dtype == torch.float32 and torch.isfinite(gp)
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in D.parameters())
