@@ -39,7 +39,7 @@ from i2i.errors import DataError
 from i2i.method import LABELLED, PAIRED, UNPAIRED
 
 #: Bump when the derivation changes: the cache folder name carries it, so old caches are rebuilt.
-DEMO_VERSION = 1
+DEMO_VERSION = 2
 CROP = 128
 TRAIN_PER_DOMAIN = 240
 TEST_PER_DOMAIN = 24
