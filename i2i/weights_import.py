@@ -10,7 +10,9 @@ the identity up to these documented clean-ups:
   are dropped - old CycleGAN/pix2pix checkpoints carry them (the reference test script deletes
   them too) and every StarGAN checkpoint does; i2i's instance norm never tracks statistics;
 * a reference network built with ``norm="none"`` has no conv biases where i2i's has them; the
-  missing biases are filled with zeros, which computes exactly the same function.
+  missing biases are filled with zeros, which computes exactly the same function;
+* batch norms saved by PyTorch < 0.4.1 lack ``num_batches_tracked``; it is set to 0 (it only
+  matters for ``momentum=None``).
 
 The generator's name and keyword arguments are inferred from key names and tensor shapes, and
 the cleaned state dict is checked against the i2i network built (on the meta device, for free)
@@ -222,6 +224,9 @@ def convert_reference_state_dict(
     for key in list(missing):
         if kwargs.get("norm") == "none" and key.endswith(".bias"):
             sd[key] = torch.zeros(expected[key].shape, dtype=sd[key[: -len("bias")] + "weight"].dtype)
+            missing.remove(key)
+        elif key.endswith(".num_batches_tracked"):  # batch norms saved by PyTorch < 0.4.1
+            sd[key] = torch.tensor(0, dtype=torch.long)
             missing.remove(key)
     unexpected = [k for k in sd if k not in expected]
     if missing or unexpected:

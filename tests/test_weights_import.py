@@ -194,7 +194,8 @@ def test_resnet_without_norm_gets_zero_biases(registry, tmp_path):
 
 def test_pix2pix_unet_batch_norm(registry, tmp_path):
     ref = randomize(RefUnetGenerator(3, 2, 7, 4)).eval()
-    torch.save({"state_dict": ref.state_dict()}, tmp_path / "latest_net_G.pth")  # wrapped: unwrapped on load
+    sd = {k: v for k, v in ref.state_dict().items() if not k.endswith("num_batches_tracked")}  # PyTorch < 0.4.1
+    torch.save({"state_dict": sd}, tmp_path / "latest_net_G.pth")  # wrapped: unwrapped on load
     name, kwargs, net = import_into_i2i(registry, tmp_path / "latest_net_G.pth", "pix2pix-ref")
     assert name == "unet_128"
     assert kwargs == dict(input_nc=3, output_nc=2, ngf=4, norm="batch", num_downs=7)
