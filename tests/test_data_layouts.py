@@ -257,3 +257,11 @@ def test_cross_kind_serving(tmp_path: Path) -> None:
     labelled = build_dataset(config(unpaired_root(tmp_path / "cyc")), "labelled")
     assert labelled.info.domains == ("A", "B") and len(labelled) == 5
     assert [labelled[i]["label"].tolist() for i in (0, 4)] == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_sub_folders_are_walked_like_the_reference(tmp_path: Path) -> None:
+    unpaired_root(tmp_path, test=False)
+    img(tmp_path / "trainA" / "more" / "deep.png")
+    (tmp_path / "trainA" / "notes.txt").write_text("ignored")
+    ds = build_dataset(config(tmp_path), "unpaired")
+    assert [p.name for p in ds.files_a] == ["a0.png", "a1.png", "a2.png", "deep.png"]

@@ -37,8 +37,10 @@ def require_dir(path: Path, what: str) -> Path:
     return path
 
 
-def list_images(folder: Path, *, strict: bool = False, skipped: list[tuple[str, str]] | None = None) -> list[Path]:
-    """Image files directly in ``folder``, sorted by name (the reference ``make_dataset`` order).
+def list_images(folder: Path, *, strict: bool = False, skipped: list[tuple[str, str]] | None = None,
+                recursive: bool = False) -> list[Path]:  # fmt: skip
+    """Image files in ``folder`` (and its sub-folders if ``recursive``, as the reference
+    ``make_dataset`` walks them), sorted by relative path.
 
     Zero-byte files are left out and appended to ``skipped`` as ``(path, reason)`` with a
     :class:`SkippedImageWarning`, or raise :class:`DataError` when ``strict``.
@@ -46,22 +48,28 @@ def list_images(folder: Path, *, strict: bool = False, skipped: list[tuple[str, 
     require_dir(folder, "data folder")
     found: list[Path] = []
     others = 0
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if not entry.is_file():
-                continue
-            if not is_image_name(entry.name):
-                others += 1
-                continue
-            path = Path(entry.path)
-            if entry.stat().st_size == 0:
-                report_skip(str(path), "empty file (0 bytes)", strict=strict, skipped=skipped)
-                continue
-            found.append(path)
+    pending = [folder]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir():
+                    if recursive and not entry.name.startswith("."):
+                        pending.append(Path(entry.path))
+                    continue
+                if not entry.is_file():
+                    continue
+                if not is_image_name(entry.name):
+                    others += 1
+                    continue
+                path = Path(entry.path)
+                if entry.stat().st_size == 0:
+                    report_skip(str(path), "empty file (0 bytes)", strict=strict, skipped=skipped)
+                    continue
+                found.append(path)
     if not found:
         extra = f" (only {others} other files)" if others else ""
         raise DataError(f"no images ({', '.join(IMAGE_EXTENSIONS[:4])}, ...) in {folder}{extra}")
-    found.sort(key=lambda p: p.name)
+    found.sort(key=lambda p: p.relative_to(folder).parts)
     return found
 
 

@@ -143,8 +143,8 @@ def build_unpaired(config: DataConfig, split: str = "train", data_kind: str | No
     _fallback(root, split, name)
     skipped: list[tuple[str, str]] = []
     dir_a, dir_b = root / f"{name}A", root / f"{name}B"
-    files_a = _limit(list_images(dir_a, strict=config.strict, skipped=skipped), config)
-    files_b = _limit(list_images(dir_b, strict=config.strict, skipped=skipped), config)
+    files_a = _limit(list_images(dir_a, strict=config.strict, skipped=skipped, recursive=True), config)
+    files_b = _limit(list_images(dir_b, strict=config.strict, skipped=skipped, recursive=True), config)
     if config.direction == "BtoA":
         dir_a, dir_b, files_a, files_b = dir_b, dir_a, files_b, files_a
     if data_kind == LABELLED:  # two domains, named after the folders' last letter
@@ -168,7 +168,7 @@ def build_aligned(config: DataConfig, split: str = "train", data_kind: str | Non
     root, options = data_root(config), load_options(config)
     folder, _ = _split_dir(root, split, has_images)
     skipped: list[tuple[str, str]] = []
-    files = _limit(list_images(folder, strict=config.strict, skipped=skipped), config)
+    files = _limit(list_images(folder, strict=config.strict, skipped=skipped, recursive=True), config)
     unpaired = data_kind == UNPAIRED
     dataset = AlignedDataset(files, options, config.direction, skipped, root=str(root), unpaired=unpaired)
     dataset.info = _info(UNPAIRED if unpaired else PAIRED, options)
@@ -208,7 +208,8 @@ def build_domains(config: DataConfig, split: str = "train", data_kind: str | Non
     items: list[tuple[Path, list[float]]] = []
     for k, domain in enumerate(domains):
         one_hot = [1.0 if j == k else 0.0 for j in range(len(domains))]
-        items += [(path, one_hot) for path in _limit(list_images(domain, strict=config.strict, skipped=skipped), config)]
+        files = list_images(domain, strict=config.strict, skipped=skipped, recursive=True)
+        items += [(path, one_hot) for path in _limit(files, config)]
     dataset = LabelledDataset(items, names, options, multi_label=False, scan_skipped=skipped, root=str(root))
     dataset.info = _info(LABELLED, options, names, multi_label=False)
     return dataset
