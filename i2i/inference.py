@@ -231,10 +231,12 @@ def _resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def _fit_option(value: Any, work: torch.Tensor, device: torch.device) -> Any:
-    """Image-valued options (Augmented CycleGAN's ``reference``) follow the input: same device,
-    working size and batch size."""
-    if not isinstance(value, torch.Tensor) and not _is_pil(value):
-        return value
+    """Image-valued options (Augmented CycleGAN's ``reference``: a PIL image or a float
+    ``(N|1, C, H, W)``/``(C, H, W)`` tensor in [-1, 1]) follow the input: same device, working
+    size and batch size. Other tensors (labels, codes) only move to the device."""
+    image_like = _is_pil(value) or (isinstance(value, torch.Tensor) and value.dim() in (3, 4) and value.is_floating_point())
+    if not image_like:
+        return value.to(device) if isinstance(value, torch.Tensor) else value  # names, numbers, labels, codes
     tensor, _ = _to_tensor(value)
     tensor = tensor.to(device, torch.float32)
     if tensor.shape[-2:] != work.shape[-2:]:

@@ -1,0 +1,132 @@
+"""A small domain classifier, trained on real *training* images only, for judging translations.
+
+Its job is to say whether a translated image looks like its target domain, which it can only
+do honestly if it never saw the held-out images, nor any generated ones: it is trained on the
+run's training split and its accuracy on the held-out *real* images is reported next to every
+score it produces (a classifier that cannot tell the real domains apart makes every
+translation look bad; one at 100% makes the numbers meaningful).
+
+Inputs are **rank-normalised per channel**: each pixel value is replaced by the fraction of the
+image's pixels (of that channel) at or below it. Every image then has the same per-channel
+histogram, so colour statistics alone - the cheapest trick a generator learns first, e.g. a
+yellow cast for "zebra" - cannot fool the classifier; it must see structure and texture.
+Its penultimate features also give ``kid_classifier`` (KID in this classifier's feature space),
+which is *not* FID and never called so.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+#: Images are resized to this square before classification (small: trained in seconds on a CPU).
+INPUT_SIZE = 64
+
+
+def rank_normalize(x: torch.Tensor) -> torch.Tensor:
+    """``(N, C, H, W)`` -> per image and channel, each value's empirical CDF, mapped to [-1, 1].
+    Ties share a value (the sort + searchsorted route), so flat regions stay flat."""
+    n, c, h, w = x.shape
+    flat = x.float().reshape(n * c, h * w).contiguous()
+    ordered, _ = flat.sort(dim=1)
+    ranks = torch.searchsorted(ordered, flat, right=True).float() / (h * w)
+    return (ranks * 2 - 1).reshape(n, c, h, w)
+
+
+def prepare(x: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
+    """[-1, 1] images of any channel count and size -> the classifier's 3-channel ``size`` input."""
+    x = x.float()
+    if x.shape[1] == 1:
+        x = x.expand(-1, 3, -1, -1)
+    elif x.shape[1] > 3:
+        x = x[:, :3]
+    if x.shape[-2:] != (size, size):
+        shrinking = min(x.shape[-2:]) > size
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
+    return rank_normalize(x)
+
+
+class DomainClassifier(nn.Module):
+    """Four strided conv blocks, global average pooling, a linear head.
+
+    ``multi_label``: independent sigmoid outputs (CelebA-style attributes) instead of a softmax.
+    """
+
+    def __init__(self, classes: int, *, multi_label: bool = False, width: int = 32, input_size: int = INPUT_SIZE) -> None:
+        super().__init__()
+        self.classes, self.multi_label, self.input_size = classes, multi_label, input_size
+        layers: list[nn.Module] = []
+        channels = 3
+        for i in range(4):
+            out = width * min(2**i, 4)
+            layers += [nn.Conv2d(channels, out, 3, stride=2, padding=1), nn.GroupNorm(8, out), nn.LeakyReLU(0.2, True)]
+            channels = out
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(channels, classes)
+        self.feature_dim = channels
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate (pooled) features of ``prepare``-d images."""
+        return self.body(x).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch: int = 64) -> torch.Tensor:
+        """Class indices (single-label) or 0/1 attribute matrix (multi-label) for [-1, 1] images."""
+        self.eval()
+        dev = self.head.weight.device
+        logits = torch.cat([self(prepare(images[i : i + batch].to(dev), self.input_size)).cpu()
+                            for i in range(0, len(images), batch)])  # fmt: skip
+        return (logits > 0).long() if self.multi_label else logits.argmax(1)
+
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor, batch: int = 64) -> torch.Tensor:
+        self.eval()
+        dev = self.head.weight.device
+        return torch.cat([self.features(prepare(images[i : i + batch].to(dev), self.input_size)).cpu()
+                          for i in range(0, len(images), batch)])  # fmt: skip
+
+
+def train_classifier(batches: Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]], classes: int, *,
+                     multi_label: bool = False, steps: int = 300, lr: float = 1e-3, seed: int = 0,
+                     input_size: int = INPUT_SIZE, device: torch.device | str = "cpu") -> DomainClassifier:  # fmt: skip
+    """Train on ``batches()`` of ``(images in [-1, 1], targets)`` (class indices, or float 0/1
+    attribute rows), re-iterated until ``steps`` updates; random flips and small shifts augment."""
+    torch.manual_seed(seed)
+    model = DomainClassifier(classes, multi_label=multi_label, input_size=input_size).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
+    model.train()
+    step = 0
+    while step < steps:
+        seen = False
+        for images, targets in batches():
+            seen = True
+            x = prepare(images.to(device), input_size)
+            flip = torch.rand(x.shape[0], device=x.device) < 0.5
+            x = torch.where(flip[:, None, None, None], x.flip(-1), x)
+            shift = [int(s) for s in torch.randint(-4, 5, (2,))]
+            x = torch.roll(x, shifts=shift, dims=(2, 3))
+            logits = model(x)
+            targets = targets.to(device)
+            loss = (F.binary_cross_entropy_with_logits(logits, targets.float()) if multi_label
+                    else F.cross_entropy(logits, targets.long()))  # fmt: skip
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if step >= steps:
+                break
+        if not seen:
+            raise ValueError("no training images for the domain classifier")
+    return model.eval()
+
+
+def accuracy(model: DomainClassifier, images: torch.Tensor, targets: torch.Tensor) -> float:
+    """Fraction of correct classes (single-label) or of correct attribute bits (multi-label)."""
+    predicted = model.predict(images)
+    return float((predicted == targets.long().to(predicted.device)).float().mean())
