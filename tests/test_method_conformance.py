@@ -12,7 +12,6 @@ import os
 import types
 from typing import Any
 
-import attrs
 import pytest
 import torch
 

@@ -33,9 +33,10 @@ wrapped by :class:`CheckingContext`, so the suite exercises the code path real r
 
 from __future__ import annotations
 
-import io
 import math
+import tempfile
 from collections import Counter
+from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import attrs
@@ -45,7 +46,7 @@ from torch import nn
 
 from i2i.api import create_method, get_method, load_config
 from i2i.data.batch import Batch
-from i2i.method import LABELLED, PAIRED, DataInfo, Method
+from i2i.method import LABELLED, DataInfo, Method
 from i2i.plugins import PluginHost, get_host
 from i2i.train.context import TrainContext
 from i2i.train.precision import Precision
@@ -422,10 +423,9 @@ def check_checkpoint_round_trip(case: MethodCase, steps: int = 1) -> None:
         "model": method.state_dict(),
         "step": steps,
     }
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    buffer.seek(0)
-    restored_payload = torch.load(buffer, map_location="cpu", weights_only=True)
+    with tempfile.TemporaryDirectory(prefix="i2i-conformance-") as tmp:
+        path = ckpt_io.save_checkpoint(Path(tmp) / "last.pt", payload)
+        restored_payload = ckpt_io.read_checkpoint(path)  # torch.load(weights_only=True) + format checks
     torch.manual_seed(1)  # the fresh instance starts from other weights
     restored, _ = ckpt_io.method_from_checkpoint(restored_payload, host=case.host or get_host(), prefer_ema=False)
     bad = _state_equal(method.state_dict(), restored.state_dict())
