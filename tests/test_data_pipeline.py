@@ -47,13 +47,13 @@ def batches(dm, device: str = "cpu", train: bool = True, epoch: int = 0) -> list
 
 
 def test_paired_batches_share_geometry(tmp_path: Path) -> None:
-    dm = build_data(cfg(paired_root(tmp_path)), "paired", batch_size=2, seed=0)
+    dm = build_data(cfg(paired_root(tmp_path), color_jitter=0.4), "paired", batch_size=2, seed=0)
     assert dm.info.kind == "paired" and dm.batches_per_epoch() == 2
     torch.manual_seed(0)
     for batch in batches(dm):
         assert isinstance(batch, Batch) and batch.a.shape == batch.b.shape == (2, 3, 16, 16)
         assert batch.a.dtype == torch.float32 and -1.0 <= batch.a.min() and batch.a.max() <= 1.0
-        torch.testing.assert_close(batch.a, batch.b)  # identical crop, flip, rotation, affine
+        torch.testing.assert_close(batch.a, batch.b)  # identical crop, flip, rotation, affine, jitter
         assert batch.names_a == batch.names_b
 
 

@@ -6,7 +6,8 @@ data goes through one ``AugmentationSequential(..., data_keys=["input", "input"]
 and B get identical geometry; unpaired A and B get independent draws
 (``data.independent_unpaired``). All randomness comes from torch's global RNG, which the
 trainer saves and restores, so a resumed run augments exactly as the original would.
-Colour jitter is drawn separately per image stack (it is not geometry) and only for RGB.
+Colour jitter applies to RGB images only; a pair gets one draw for A and B, unpaired
+images independent ones.
 """
 
 from __future__ import annotations
@@ -48,10 +49,12 @@ class DeviceAugment:
         self._pair = (
             K.AugmentationSequential(*self._geometric_ops(), data_keys=["input", "input"]) if together and ops else None
         )
-        self._jitter = None
+        self._jitter = self._pair_jitter = None
         if config.color_jitter > 0:
             j = config.color_jitter
             self._jitter = K.ColorJitter(brightness=j, contrast=j, saturation=j, hue=min(j, 0.5) / 5, p=1.0)
+            if together:  # a pair keeps its colour relation: one draw for A and B
+                self._pair_jitter = K.AugmentationSequential(self._jitter, data_keys=["input", "input"])
 
     def _geometric_ops(self) -> list[torch.nn.Module]:
         c = self.config
@@ -85,7 +88,9 @@ class DeviceAugment:
             if self._geometry is not None:
                 a = self._geometry(a)
                 b = None if b is None else self._geometry(b)  # an independent draw
-        if self._jitter is not None:
+        if self._pair_jitter is not None and b is not None and a.shape[1] == b.shape[1] == 3 and a.shape == b.shape:
+            a, b = self._pair_jitter(a, b)
+        elif self._jitter is not None:
             a = self._jitter(a) if a.shape[1] == 3 else a
             b = self._jitter(b) if b is not None and b.shape[1] == 3 else b
         return a, b
