@@ -238,6 +238,10 @@ def test_config_errors(data, tmp_path):
         Trainer(dummy_config(host, data, schedule="wobbly"), out_dir=tmp_path, host=host)
     with pytest.raises(ConfigError, match="fp16"):
         Trainer(dummy_config(host, data, precision="fp16"), out_dir=tmp_path, host=host).fit()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORLD_SIZE", "3")
+        with pytest.raises(ConfigError, match="batch_size: 2 is not divisible by the 3 processes"):
+            Trainer(dummy_config(host, data), out_dir=tmp_path, host=host).fit()
     with pytest.raises(UsageError, match="nothing to resume"):
         Trainer(dummy_config(host, data), out_dir=tmp_path / "empty", resume=True, host=host)
 

@@ -10,6 +10,7 @@ same for ``train.steps`` runs. ``step_size`` counts epochs, as the reference ``l
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Callable
 
 import torch
@@ -83,7 +84,12 @@ class Schedules:
         self.optimizers = optimizers
 
     def step(self) -> None:
-        if not self.plateau:
+        if self.plateau:
+            return
+        with warnings.catch_warnings():
+            # a method may leave an optimizer idle in a step (StarGAN's G trains every
+            # n_critic steps); the schedule follows the global step regardless
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
             for sched in self.schedulers.values():
                 sched.step()
 

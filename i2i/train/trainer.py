@@ -140,12 +140,13 @@ class Trainer:
     def _setup(self) -> None:
         train = self.config.train
         self.device = resolve_device(train.device, local_rank=local_rank())
-        self.rank, self.world_size = dist_utils.init_from_env(self.device)
-        if train.batch_size % self.world_size:
+        world = dist_utils.env_world_size()
+        if train.batch_size % world:  # checked before joining the group, so every rank fails fast
             raise ConfigError(
-                f"train.batch_size: {train.batch_size} is not divisible by the {self.world_size} processes "
+                f"train.batch_size: {train.batch_size} is not divisible by the {world} processes "
                 "(each rank takes batch_size / world_size)"
             )
+        self.rank, self.world_size = dist_utils.init_from_env(self.device)
         self.per_rank_batch = train.batch_size // self.world_size
         self.precision = Precision.create(train.precision, self.device)
         if train.deterministic:
