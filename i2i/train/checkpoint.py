@@ -116,6 +116,30 @@ def _step_files(directory: Path) -> list[tuple[int, Path]]:
     return out
 
 
+def inference_payload(method: Any, config: Any, data_info: Any, *, plugin: str = "", step: int = 0) -> dict[str, Any]:
+    """The core of every checkpoint: enough to rebuild ``method`` for translate/eval/export.
+
+    The trainer adds its training state (optimizers, schedules, RNG, position) on top;
+    ``i2i import-weights`` writes just this.
+    """
+    from i2i import __version__
+    from i2i import config as _config
+
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "method": config.method_name,
+        "config": _config.to_dict(config),
+        "data_info": data_info_dict(data_info),
+        "versions": {"i2i": str(__version__), "torch": str(torch.__version__), "plugin": plugin, "plugin_version": ""},
+        "step": int(step),
+        "epoch": 0,
+        "position": 0,
+        "model": method.state_dict(),
+        "ema": None,
+    }
+
+
 # -- reading ---------------------------------------------------------------------------------
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and check an i2i checkpoint; a run directory means its newest valid checkpoint.

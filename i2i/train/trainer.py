@@ -17,7 +17,6 @@ the same weights bit for bit.
 from __future__ import annotations
 
 import contextlib
-import importlib.metadata
 import random
 import time
 from pathlib import Path
@@ -50,13 +49,6 @@ def _seed_everything(seed: int) -> None:
 
 def _channels_last(x: torch.Tensor | None) -> torch.Tensor | None:
     return x.contiguous(memory_format=torch.channels_last) if x is not None and x.dim() == 4 else x
-
-
-def _version(dist: str) -> str:
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def _check_train(train: Any) -> None:
@@ -230,23 +222,15 @@ class Trainer:
     # -- checkpoints -----------------------------------------------------------------------------
     def _payload(self) -> dict[str, Any]:
         rng = dist_utils.gather_objects(ckpt_io.capture_rng(), self.world_size)
+        payload = ckpt_io.inference_payload(
+            self.method, self.config, self.data.info, plugin=self.spec.plugin, step=self.step
+        )  # fmt: skip
+        payload["versions"]["plugin_version"] = self._plugin_version()
         return {
-            "format": ckpt_io.FORMAT,
-            "version": ckpt_io.VERSION,
-            "method": self.config.method_name,
-            "config": _config.to_dict(self.config),
-            "data_info": ckpt_io.data_info_dict(self.data.info),
-            "versions": {
-                "i2i": _version("i2i-translate"),
-                "torch": str(torch.__version__),
-                "plugin": self.spec.plugin,
-                "plugin_version": self._plugin_version(),
-            },
-            "step": self.step,
+            **payload,
             "epoch": self.epoch,
             "position": self.position,
             "world_size": self.world_size,
-            "model": self.method.state_dict(),
             "ema": self.ema.state_dict() if self.ema is not None else None,
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "schedulers": self.schedules.state_dict(),
