@@ -314,26 +314,64 @@ def test_built_without_data_info_uses_paper_attributes() -> None:
     assert method.domains == ATTRS and method.data_info.multi_label
 
 
-def test_end_to_end_cli_run(tmp_path: Any) -> None:
+def _write_image(path: Any, seed: int, shade: float) -> None:
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(seed)
+    image = (torch.rand(3, 36, 36, generator=g) * 0.3 + shade).clamp(0, 1)
+    Image.fromarray((image * 255).byte().permute(1, 2, 0).numpy()).save(path)
+
+
+def _cli(args: list[str], sets: dict[str, Any]) -> int:
     from i2i.cli import main
 
-    root = tmp_path / "faces"
-    g = torch.Generator().manual_seed(0)
+    flags = [item for k, v in sets.items() for item in ("--set", f"{k}={v}")]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args + flags)
+    return int(exit_info.value.code or 0)
+
+
+TINY_SETS = {**{f"method.{k}": v for k, v in TINY.items()}, "data.num_workers": 0}
+
+
+def test_end_to_end_cli_run_on_domain_folders(tmp_path: Any) -> None:
+    root = tmp_path / "grades"
     for split in ("train", "test"):
         for k, domain in enumerate(DOMAINS):
-            folder = root / split / domain
-            folder.mkdir(parents=True)
+            (root / split / domain).mkdir(parents=True)
             for j in range(3):
-                image = torch.rand(3, 36, 36, generator=g) * 0.3 + 0.3 * k
-                pixels = (image.clamp(0, 1) * 255).byte().permute(1, 2, 0).numpy()
-                from PIL import Image
-
-                Image.fromarray(pixels).save(folder / f"{j}.png")
+                _write_image(root / split / domain / f"{j}.png", seed=10 * k + j, shade=0.3 * k)
     out = tmp_path / "run"
-    args = ["run", "--method", "stargan", "--data", str(root), "--out", str(out), "--steps", "3",
-            "--batch-size", "2", "--image-size", "32"]  # fmt: skip
-    sets = [f"method.{k}={v}" for k, v in TINY.items()] + ["data.num_workers=0", "train.eval_at_end=false"]
-    with pytest.raises(SystemExit) as exit_info:
-        main(args + [item for s in sets for item in ("--set", s)])
-    assert exit_info.value.code == 0
-    assert any(out.rglob("*.png")) or any(out.rglob("*.pt")) or any(out.iterdir())
+    args = ["run", "--method", "stargan", "--data", str(root), "--out", str(out), "--steps", "3", "--batch-size", "2",
+            "--image-size", "32"]  # fmt: skip
+    assert _cli(args, TINY_SETS) == 0  # includes the end-of-run held-out summary, which calls translate(x)
+    assert (out / "last.pt").is_file() and list((out / "samples").glob("*.png"))
+    translator = i2i.load_checkpoint(out)
+    assert translator.data_info.domains == tuple(sorted(DOMAINS)) and not translator.data_info.multi_label
+    outputs = translator.translate_variants(torch.zeros(1, 3, 32, 32), target="all")
+    assert list(outputs) == sorted(DOMAINS)
+
+
+def test_end_to_end_cli_run_on_attribute_list(tmp_path: Any, capsys: Any) -> None:
+    root = tmp_path / "celeba"
+    (root / "img_align_celeba").mkdir(parents=True)
+    header = ["Bald", *ATTRS, "Wavy_Hair"]  # the file has attributes beyond the chosen ones
+    lines = [str(10), " ".join(header)]
+    for j in range(10):
+        _write_image(root / "img_align_celeba" / f"{j:06d}.png", seed=j, shade=0.05 * j)
+        values = [1 if (j >> b) & 1 else -1 for b in range(len(header))]
+        lines.append(f"{j:06d}.png " + " ".join(str(v) for v in values))
+    (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "run"
+    args = ["run", "--method", "stargan", "--data", str(root), "--out", str(out), "--steps", "2", "--batch-size", "2",
+            "--image-size", "32"]  # fmt: skip
+    assert _cli(args, {**TINY_SETS, "train.eval_at_end": "false"}) == 0
+    translator = i2i.load_checkpoint(out)
+    assert translator.data_info.domains == ATTRS and translator.data_info.multi_label
+    y = translator.translate(torch.zeros(1, 3, 32, 32), target="Blond_Hair,-Male", source_labels="Male,Young")
+    assert y.shape == (1, 3, 32, 32)
+    capsys.readouterr()
+    bad = {**TINY_SETS, "data.attributes": "Black_Hair,Red_Hair"}
+    bad_args = ["run", "--method", "stargan", "--data", str(root), "--out", str(tmp_path / "bad"), "--steps", "1"]
+    assert _cli(bad_args, bad) == 2
+    assert "'Red_Hair' is not in" in capsys.readouterr().err

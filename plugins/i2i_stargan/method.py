@@ -40,8 +40,6 @@ class StarGAN(i2i.Method):
 
     data_kind = i2i.LABELLED
     generator_names = ("G",)
-    #: G gets gradients only on every ``n_critic``-th step.
-    unused_parameters = ("G",)
 
     def __init__(self, config: StarGANConfig, data_info: i2i.DataInfo) -> None:
         if not data_info.domains:

@@ -56,5 +56,8 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
             "method.g_repeat_num": 4,
             "method.d_repeat_num": 5,
         },
-        test_overrides={"g_conv_dim": 8, "d_conv_dim": 8, "g_repeat_num": 1, "d_repeat_num": 3, "image_size": 32},
+        # n_critic 1: the suite's few steps must step both optimizers (tests/test_stargan.py checks n_critic 5)
+        test_overrides={
+            "g_conv_dim": 8, "d_conv_dim": 8, "g_repeat_num": 1, "d_repeat_num": 3, "image_size": 32, "n_critic": 1,
+        },
     )
