@@ -262,3 +262,22 @@ def test_progress_bar_on_a_tty_and_lines_elsewhere():
     assert "\r" in tty.getvalue() and "10/10" in tty.getvalue() and "it/s" in tty.getvalue()
     assert plain.getvalue().splitlines()[0].startswith("step 5/10") and "\r" not in plain.getvalue()
     assert "G/loss=1.5" in plain.getvalue() and "ETA" in plain.getvalue()
+
+
+def test_gradient_scaler_logic_without_a_gpu():
+    """The fp16 path's bookkeeping, with torch's CPU GradScaler standing in for CUDA's."""
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.SGD([w], lr=0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**8, growth_interval=1000)
+    ctx = TrainContext({"D": opt}, Precision(torch.device("cpu"), "fp16", scaler), device=torch.device("cpu"))
+    ctx.backward((w * 3).sum())
+    ctx.step("D")
+    ctx.backward((w * 3).sum())
+    ctx.step("D")  # the same optimizer twice in one train step: the scaler is updated in between
+    ctx.end_step()
+    assert torch.allclose(w.detach(), torch.full((2,), 1 - 2 * 0.3))  # gradients were unscaled
+    ctx.backward(w.sum() * float("inf"))
+    ctx.step("D")
+    ctx.end_step()
+    assert ctx.skipped["D"] == 1 and scaler.get_scale() == 2.0**7  # skipped, scale backed off
+    assert torch.allclose(w.detach(), torch.full((2,), 0.4))

@@ -72,6 +72,7 @@ class TrainContext:
         #: optimizer updates skipped because of non-finite gradients, per optimizer (whole run)
         self.skipped: dict[str, int] = {name: 0 for name in optimizers}
         self.bad_this_step = False
+        self._scaled_steps: set[str] = set()  # optimizers stepped since the last scaler.update()
 
     # -- the protocol ----------------------------------------------------------------------
     def backward(self, loss: torch.Tensor) -> None:
@@ -96,6 +97,10 @@ class TrainContext:
             average_gradients(params, self.world_size)
         scaler = self.precision.scaler
         if scaler is not None:
+            if name in self._scaled_steps:  # the same optimizer twice in one train_step
+                scaler.update()
+                self._scaled_steps.clear()
+            self._scaled_steps.add(name)
             scaler.unscale_(optimizer)
         grads = [p.grad for p in params if p.grad is not None]
         finite = True
@@ -126,8 +131,10 @@ class TrainContext:
         self.bad_this_step = False
 
     def end_step(self) -> None:
-        if self.precision.scaler is not None:
+        """After ``train_step``: one GradScaler update per step (fp16 only)."""
+        if self.precision.scaler is not None and self._scaled_steps:
             self.precision.scaler.update()
+            self._scaled_steps.clear()
 
     def _optimizer(self, name: str) -> torch.optim.Optimizer:
         try:
