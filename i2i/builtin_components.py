@@ -27,6 +27,8 @@ def i2i_register_generators() -> Iterator[ComponentSpec]:
     yield GeneratorSpec("resnet_6blocks", ResnetGenerator, "ResNet generator, 6 residual blocks (CycleGAN, 128 px)", n_blocks=6)
     yield GeneratorSpec("unet_256", UnetGenerator, "U-Net generator, 8 downsamplings (pix2pix, 256 px)", num_downs=8)
     yield GeneratorSpec("unet_128", UnetGenerator, "U-Net generator, 7 downsamplings (pix2pix, 128 px)", num_downs=7)
+    yield GeneratorSpec("unet_64", UnetGenerator, "U-Net generator, 6 downsamplings (64 px, e.g. the demo)", num_downs=6)
+    yield GeneratorSpec("unet_32", UnetGenerator, "U-Net generator, 5 downsamplings (32 px)", num_downs=5)
     yield GeneratorSpec("stargan", StarGANGenerator, "StarGAN generator: ResNet conditioned on tiled domain labels, G(x, c)")
     yield GeneratorSpec(
         "augcyclegan_resnet", LatentResnetGenerator, "Augmented CycleGAN generator with latent-conditioned instance norm, G(x, z)"
