@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 import i2i
 from i2i import Batch, UsageError
@@ -214,4 +216,18 @@ def test_cli_run_trains_two_steps_on_the_demo(tmp_path: Path):
     with pytest.raises(SystemExit) as exc:
         main(args + [a for s in sets for a in ("--set", s)])
     assert exc.value.code == 0
-    assert any(out.rglob("*.pt")) and any(out.rglob("*.png"))
+    checkpoint = out / "last.pt"
+    assert checkpoint.exists() and any((out / "samples").glob("*.png"))
+
+    # i2i translate hands --samples/--seed/--reference to translate_variants
+    images = tmp_path / "edges"
+    images.mkdir()
+    for i, value in enumerate((40, 200)):
+        Image.fromarray(np.full((32, 32, 3), value, dtype=np.uint8)).save(images / f"e{i}.png")
+    for extra, expected in ((["--samples", "2", "--seed", "3"], {"e0_s0", "e0_s1", "e1_s0", "e1_s1", "e0_grid", "e1_grid"}),
+                            (["--reference", str(images / "e1.png")], {"e0", "e1"})):  # fmt: skip
+        target = tmp_path / f"out{len(extra)}"
+        with pytest.raises(SystemExit) as exc:
+            main(["translate", str(checkpoint), str(images), "--out", str(target), *extra])
+        assert exc.value.code == 0
+        assert {p.stem for p in target.glob("*.png")} == expected
