@@ -64,7 +64,7 @@ _EXPORTS: dict[str, str] = {
     "gradient_penalty": "i2i.losses",
     # training and inference
     "Trainer": "i2i.train.trainer",
-    "train": "i2i.api",
+    "run": "i2i.api",
     "load_checkpoint": "i2i.inference",
     "Translator": "i2i.inference",
 }

@@ -103,8 +103,11 @@ def load_config(
     )
 
 
-def train(config: _config.RunConfig, *, out: str | Path | None = None, resume: bool = False, **kwargs: Any) -> Any:
-    """Train ``config`` into ``out`` (or ``config.out``); returns the finished Trainer."""
+def run(config: _config.RunConfig, *, out: str | Path | None = None, resume: bool = False, **kwargs: Any) -> Any:
+    """Train ``config`` into ``out`` (or ``config.out``), like ``i2i run``; returns the finished Trainer.
+
+    (Named ``run``, not ``train``: ``i2i.train`` is the trainer sub-package.)
+    """
     from i2i.train.trainer import Trainer
 
     trainer = Trainer(config, out_dir=out, resume=resume, **kwargs)

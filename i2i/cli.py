@@ -202,7 +202,7 @@ def run_cmd(method: str | None, config_file: str | None, sets: tuple[str, ...], 
     from i2i import api
 
     cfg = resolve_run_config(method, config_file, sets, resume=resume, **flags)
-    api.train(cfg, out=flags.get("out"), resume=resume)
+    api.run(cfg, out=flags.get("out"), resume=resume)
 
 
 def resolve_run_config(

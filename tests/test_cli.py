@@ -88,7 +88,7 @@ def test_internal_errors_exit_1_and_verbose_shows_traceback(capsys, dummy_host, 
     def explode(*args, **kwargs):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(i2i.api, "train", explode)
+    monkeypatch.setattr(i2i.api, "run", explode)
     code, _, err = run_main(["run", "--method", "dummy"], capsys)
     assert code == 1 and "error: internal error: RuntimeError: kaboom" in err and "Traceback" not in err
     code, _, err = run_main(["--verbose", "run", "--method", "dummy"], capsys)
