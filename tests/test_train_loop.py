@@ -102,7 +102,7 @@ def test_run_writes_everything_and_calls_hooks(data, tmp_path):
     assert grid.mode == "RGB" and grid.size == (2 + 3 * 18, 2 + 4 * 18)  # 4 rows of input | output | target
     page = (out / "index.html").read_text()
     assert page.index("step_000012.png") < page.index("step_000006.png")  # newest first
-    assert "<svg" in page and "eval/psnr" in page and "<script" in page
+    assert "<svg" in page and "eval/psnr" in page and "<script" in page and "columns: input | output | target" in page
     assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing external
 
 

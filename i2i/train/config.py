@@ -21,6 +21,10 @@ class TrainConfig:
     ``precision``: ``auto`` (bf16 autocast where the CPU/GPU supports it, else fp32),
     ``fp32``, ``bf16``, ``fp16`` (CUDA only, with gradient scaling). ``ema``: decay of an
     exponential moving average of the generators (e.g. 0.999), used for samples and export.
+    ``channels_last``: NHWC memory layout for the model and batches (the fast path for
+    convolutions under bf16 on CPUs and tensor cores). ``compile``: ``torch.compile`` the
+    generators only (discriminators often need double backward for gradient penalties, which
+    compiled graphs do not support); the first steps are slow while it compiles.
     ``max_bad_steps``: stop after this many consecutive steps with non-finite gradients.
     ``sample_images``: held-out images in each sample grid; ``eval_images``: held-out images
     scored at the end when ``eval_at_end``.

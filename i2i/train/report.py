@@ -110,13 +110,24 @@ def render(
     samples: Sequence[tuple[int, str]],
     final: Mapping[str, float] | None = None,
     notes: Sequence[str] = (),
+    columns: Sequence[str] = (),
 ) -> str:
-    """The whole page; ``samples`` are ``(step, relative path)``, shown newest first."""
+    """The whole page; ``samples`` are ``(step, relative path)``, shown newest first;
+    ``columns`` names the grid's columns (one held-out image per row)."""
     body = [f"<h1>{html.escape(title)}</h1>"]
     body.extend(f"<p>{html.escape(n)}</p>" for n in notes)
     if final:
         cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v:.4g}</td></tr>" for k, v in final.items() if _finite(v))
         body.append(f'<h2>Final metrics</h2><table class="metrics">{cells}</table>')
+        if any(k.endswith("psnr_identity") or k.endswith("psnr_mean_color") for k in final):
+            body.append(
+                "<p><small>Held-out PSNR (dB) of the output against the target, beside two trivial "
+                "baselines: <em>identity</em> (the input itself as the prediction) and <em>mean colour</em> "
+                "(every pixel the mean colour of the scored targets).</small></p>"
+            )
+        if any(k.endswith("l1_change") for k in final):
+            body.append("<p><small>l1_change: mean absolute input-output difference in [0, 1] units "
+                        "(how much the method changes its input).</small></p>")
     charts = _loss_series(rows)
     if charts:
         body.append('<h2>Losses</h2><div class="curves">')
@@ -130,6 +141,8 @@ def render(
         body.append("</div>")
     if samples:
         body.append("<h2>Samples (newest first)</h2>")
+        if columns:
+            body.append(f"<p>Each row one held-out image; columns: {html.escape(' | '.join(columns))}</p>")
         for step, rel in sorted(samples, reverse=True):
             src = html.escape(rel, quote=True)
             body.append(f'<figure><img src="{src}" alt="samples at step {step}"><figcaption>step {step}</figcaption></figure>')

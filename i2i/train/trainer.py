@@ -115,6 +115,7 @@ class Trainer:
         self.final_metrics: dict[str, float] = {}
         self.eval_metrics: dict[str, float] = {}
         self.samples: list[tuple[int, str]] = []
+        self.sample_columns: list[str] = []
 
     @property
     def is_main(self) -> bool:
@@ -421,6 +422,7 @@ class Trainer:
 
     def _sample(self) -> None:
         rows = sample_rows(self.method, self.sample_batch, self.precision.autocast, self.ema)
+        self.sample_columns = list(rows)
         rel = f"samples/step_{self.step:06d}.png"
         path = self.out_dir / rel
         write_png(grid(rows), path)
@@ -432,7 +434,7 @@ class Trainer:
         notes = [f"method {self.config.method_name}, step {self.step} of {self.total_steps}, out {self.out_dir}"]
         page = render(
             title=f"i2i run: {self.config.method_name}", rows=self.metrics_log.rows, samples=self.samples,
-            final=final, notes=notes,
+            final=final, notes=notes, columns=self.sample_columns,
         )  # fmt: skip
         write_report(self.out_dir / "index.html", page)
 
