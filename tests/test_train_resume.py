@@ -115,8 +115,16 @@ def test_sigkill_and_sigterm_then_resume_is_bit_identical(data, reference, tmp_p
     assert steps == list(range(7, STEPS, 7)) + [STEPS]
 
 
-def test_resume_of_an_empty_folder_is_a_usage_error(tmp_path):
+def test_resume_of_an_empty_folder_is_a_usage_error(tmp_path, capsys, monkeypatch):
+    import i2i.plugins
+    from train_support import dummy_host
+
+    from i2i.cli import main
+
+    monkeypatch.setattr(i2i.plugins, "_default_host", dummy_host())  # the CLI's process-wide host
     (tmp_path / "config.toml").write_text('[method]\nname = "dummy"\n')
-    proc = _resume(tmp_path)
-    assert proc.returncode == 2
-    assert "nothing to resume" in proc.stderr and str(tmp_path) in proc.stderr
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--resume", "--out", str(tmp_path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "nothing to resume" in err and str(tmp_path) in err and len(err.strip().splitlines()) == 1

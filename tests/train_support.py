@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-import i2i.plugins
 from i2i import api
 from i2i.plugins import PluginHost
 
@@ -37,9 +36,7 @@ def dummy_host() -> PluginHost:
     sys.path.insert(0, str(TESTS))
     import dummy_plugin
 
-    host = PluginHost(autoload=False, plugins=[("dummy", dummy_plugin)])
-    i2i.plugins.set_host(host)
-    return host
+    return PluginHost(autoload=False, plugins=[("dummy", dummy_plugin)])
 
 
 def dummy_config(host: PluginHost, root: Path, **train: Any) -> Any:
