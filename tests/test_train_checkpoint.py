@@ -128,3 +128,19 @@ def test_rng_roundtrip_is_weights_only_safe(tmp_path):
     ck.restore_rng(torch.load(tmp_path / "rng.pt", weights_only=True))
     assert (random.random(), np.random.rand()) == expected[:2]
     assert torch.equal(torch.rand(1), expected[2])
+
+
+def test_resume_keeps_the_saved_config_and_says_what_it_ignored(run, tmp_path, capsys):
+    trainer, host = run
+    import shutil
+
+    import attrs
+
+    shutil.copytree(trainer.out_dir, tmp_path / "out")
+    longer = attrs.evolve(trainer.config, train=attrs.evolve(trainer.config.train, steps=10))
+    resumed = Trainer(longer, out_dir=tmp_path / "out", resume=True, host=host, progress=False)
+    assert resumed.config == trainer.config  # the checkpoint's config wins
+    resumed.fit()
+    assert resumed.step == 8
+    err = capsys.readouterr().err
+    assert "resuming from" in err and "ignored: train.steps=10" in err

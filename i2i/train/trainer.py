@@ -63,6 +63,14 @@ def _check_train(train: Any) -> None:
     check_clip(train.grad_clip)
 
 
+def _differences(given: _config.RunConfig, saved: _config.RunConfig) -> list[str]:
+    """Dotted keys whose value in ``given`` differs from the run's saved config (``out`` aside)."""
+    a = _config.flatten(_config.to_dict(given))
+    b = _config.flatten(_config.to_dict(saved))
+    keys = (set(a) | set(b)) - {"out"}
+    return sorted(f"{k}={a.get(k)!r}" for k in keys if a.get(k) != b.get(k))
+
+
 class Trainer:
     """Trains one run. ``fit()`` returns the final metrics (last averaged losses + held-out metrics).
 
@@ -86,6 +94,7 @@ class Trainer:
         self.resume = resume
         self.progress_mode = progress
         self._resume_state: dict[str, Any] | None = None
+        self._ignored: list[str] = []
         if out_dir is None:
             if config is None:
                 raise UsageError("resume needs the run directory: pass --out DIR")
@@ -100,7 +109,9 @@ class Trainer:
                 )
             self._resume_state = ckpt_io.read_checkpoint(found)
             self.resume_path = found
+            given = config
             config = ckpt_io.config_from_checkpoint(self._resume_state, self.host)
+            self._ignored = _differences(given, config) if given is not None else []
         if config is None:
             raise UsageError("no run config given")
         _check_train(config.train)
@@ -316,6 +327,10 @@ class Trainer:
                     self.host.hook.i2i_train_start(run=self)
                     if self._resume_state is not None:
                         self.progress.message(f"resuming from {self.resume_path} at step {self.step}")
+                        if self._ignored:
+                            self.progress.message(
+                                "note: a resumed run keeps its saved config; ignored: " + ", ".join(self._ignored)
+                            )
                 status = self._loop(stop)
             self._finish(status)
             return self.final_metrics
