@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+import attrs
 import numpy as np
 import torch
 
@@ -34,7 +35,7 @@ from i2i.train.context import NonFiniteError, TrainContext, check_clip
 from i2i.train.ema import EMA
 from i2i.train.metrics import LossAverager, MetricsLog
 from i2i.train.precision import Precision, local_rank, resolve_device
-from i2i.train.progress import Progress, format_losses
+from i2i.train.progress import Progress
 from i2i.train.report import render, write_report
 from i2i.train.samples import grid, row_grids, sample_rows, write_png
 from i2i.train.schedule import Schedules, check_schedule, total_steps
@@ -133,11 +134,12 @@ class Trainer:
         return self.rank == 0
 
     # -- building ------------------------------------------------------------------------------
-    def _build_data(self, split: str, batch_size: int, size_multiple: int, **kwargs: Any) -> Any:
+    def _build_data(self, split: str, batch_size: int, size_multiple: int, *, workers: bool = True, **kwargs: Any) -> Any:
         from i2i.data import build_data  # lazy: the data stack imports kornia
 
+        data_config = self.config.data if workers else attrs.evolve(self.config.data, num_workers=0)
         return build_data(
-            self.config.data, self.spec.data_kind, split=split, batch_size=batch_size, seed=self.config.train.seed,
+            data_config, self.spec.data_kind, split=split, batch_size=batch_size, seed=self.config.train.seed,
             size_multiple=size_multiple, **kwargs,
         )  # fmt: skip
 
@@ -207,9 +209,9 @@ class Trainer:
         """A fixed batch for the sample grids: the test split, else the first training images."""
         n = self.config.train.sample_images
         try:
-            data = self._build_data("test", n, self.size_multiple, shuffle=False, drop_last=False)
+            data = self._build_data("test", n, self.size_multiple, workers=False, shuffle=False, drop_last=False)
         except DataError:
-            data = self._build_data("train", n, self.size_multiple, shuffle=False, drop_last=False)
+            data = self._build_data("train", n, self.size_multiple, workers=False, shuffle=False, drop_last=False)
         with torch.random.fork_rng(devices=[]):
             raw = next(iter(data.loader))
             batch = data.augment(raw, self.device, train=False)
@@ -498,4 +500,4 @@ class Trainer:
         self.host.hook.i2i_eval_result(run=self, step=self.step, metrics=metrics)
 
 
-__all__ = ["Trainer", "format_losses"]
+__all__ = ["Trainer"]
