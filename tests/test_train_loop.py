@@ -281,3 +281,21 @@ def test_gradient_scaler_logic_without_a_gpu():
     ctx.end_step()
     assert ctx.skipped["D"] == 1 and scaler.get_scale() == 2.0**7  # skipped, scale backed off
     assert torch.allclose(w.detach(), torch.full((2,), 0.4))
+
+
+def test_ema_averages_parameters_copies_buffers_and_swaps_back():
+    from i2i.train.ema import EMA
+
+    g = torch.nn.BatchNorm2d(2)
+    ema = EMA({"G": g}, decay=0.75)
+    with torch.no_grad():
+        g.weight.fill_(5.0)
+        g.running_mean.fill_(3.0)
+    ema.update()
+    assert torch.allclose(ema.shadow["G"]["weight"], torch.full((2,), 0.75 * 1 + 0.25 * 5))
+    assert torch.equal(ema.shadow["G"]["running_mean"], torch.full((2,), 3.0))  # buffers copied
+    with ema.swapped():
+        assert torch.allclose(g.weight, torch.full((2,), 2.0))
+    assert torch.equal(g.weight.detach(), torch.full((2,), 5.0))  # the live weights come back
+    with pytest.raises(ConfigError, match="train.ema"):
+        EMA({"G": g}, decay=1.5)
