@@ -15,7 +15,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from train_support import make_paired, subprocess_env  # noqa: E402
 
-STEPS = 200
+STEPS = 120
 
 
 def _run_args(data: Path, out: Path) -> list[str]:
