@@ -26,14 +26,23 @@ from torch import nn
 INPUT_SIZE = 64
 
 
+#: Levels of the empirical CDF: the precision of the 8-bit images the data comes from.
+RANK_LEVELS = 256
+
+
 def rank_normalize(x: torch.Tensor) -> torch.Tensor:
-    """``(N, C, H, W)`` -> per image and channel, each value's empirical CDF, mapped to [-1, 1].
-    Ties share a value (the sort + searchsorted route), so flat regions stay flat."""
+    """``(N, C, H, W)`` in [-1, 1] -> per image and channel, each value's empirical CDF (the share
+    of that channel's pixels at or below it), mapped to [-1, 1].
+
+    Values are binned to 256 levels first, so the CDF is one histogram + cumulative sum per
+    channel (linear time; a sort per channel is ~10x slower on a CPU), and ties share a value,
+    so flat regions stay flat.
+    """
     n, c, h, w = x.shape
-    flat = x.float().reshape(n * c, h * w).contiguous()
-    ordered, _ = flat.sort(dim=1)
-    ranks = torch.searchsorted(ordered, flat, right=True).float() / (h * w)
-    return (ranks * 2 - 1).reshape(n, c, h, w)
+    levels = ((x.float().clamp(-1, 1) + 1) * ((RANK_LEVELS - 1) / 2)).round().long().reshape(n * c, h * w)
+    counts = torch.zeros(n * c, RANK_LEVELS, device=x.device).scatter_add_(1, levels, torch.ones_like(levels, dtype=torch.float32))
+    cdf = counts.cumsum(1) / (h * w)
+    return (cdf.gather(1, levels) * 2 - 1).reshape(n, c, h, w)
 
 
 def prepare(x: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:

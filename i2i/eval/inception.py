@@ -22,6 +22,8 @@ from torch import nn
 from i2i.errors import UsageError
 
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
+#: The resolution FID is defined at. (Tests lower it to torchvision's minimum, 75, for speed.)
+INPUT_SIZE = 299
 HOW_TO_GET = (
     f"FID/KID need the FID Inception weights {WEIGHTS_NAME} (the pytorch-fid port of the TensorFlow "
     "FID network, ~91 MB): download it once from the 'FID weights' release of the pytorch-fid project "
@@ -106,7 +108,7 @@ class FIDFeatures(nn.Module):
         x = x.float()
         if x.shape[1] == 1:
             x = x.expand(-1, 3, -1, -1)
-        x = F.interpolate(x[:, :3], size=(299, 299), mode="bilinear", align_corners=False)
+        x = F.interpolate(x[:, :3], size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
         x = n.Conv2d_2b_3x3(n.Conv2d_2a_3x3(n.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = n.Conv2d_4a_3x3(n.Conv2d_3b_1x1(x))
@@ -136,7 +138,9 @@ def load_fid_inception(path: str | Path | None, device: torch.device | str = "cp
         raise UsageError(f"--inception-weights {path}: not a readable PyTorch weight file ({type(exc).__name__})") from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
-    net = fid_inception_v3()
+    with torch.device("meta"):  # no random init of 24M weights that the file replaces anyway
+        net = fid_inception_v3()
+    net = net.to_empty(device="cpu")
     try:
         net.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, AttributeError) as exc:

@@ -25,10 +25,10 @@ import torch
 import torch.nn.functional as F
 
 from i2i.errors import DataError, UsageError
-from i2i.eval import swd as swd_mod
 from i2i.eval.distances import frechet_distance, kid
 from i2i.eval.pixels import PAIRED_METRICS, l1, to_unit
 from i2i.eval.report import EvalReport
+from i2i.eval.swd import PATCH, swd
 from i2i.inference import Translator, adapt_channels
 
 #: Names ``--metrics`` accepts; ``best_of_k`` also yields ``mean_of_k``.
@@ -220,12 +220,12 @@ class _Evaluation:
         if floor is not None and floor.shape[-2:] != real.shape[-2:]:
             floor = F.interpolate(floor, size=real.shape[-2:], mode="bilinear")
         sets = {**candidates, "real": floor}
-        if "swd" in self.wanted and min(real.shape[-2:]) >= swd_mod.PATCH:
+        if "swd" in self.wanted and min(real.shape[-2:]) >= PATCH:
             self.log(f"SWD{suffix}")
             for column, images in sets.items():
                 if images is not None:
                     count = min(images.shape[0], n)
-                    value = swd_mod.swd(to_unit(images[:count]), to_unit(real[:count]), seed=self.settings.seed).get("swd")
+                    value = swd(to_unit(images[:count]), to_unit(real[:count]), seed=self.settings.seed).get("swd")
                     self.report.add(f"swd{suffix}", column, value)
         if self.wanted & {"fid", "kid"}:
             self.log(f"Inception features{suffix}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from kornia.geometry.transform import build_laplacian_pyramid
 
@@ -65,10 +66,11 @@ def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, *, seed: int = 0) -> fl
     for _ in range(DIR_REPEATS):
         dirs = torch.randn(a.shape[1], DIRS_PER_REPEAT, generator=generator, dtype=torch.float64)
         dirs /= dirs.norm(dim=0, keepdim=True)
-        pa, _ = (a @ dirs).sort(dim=0)
-        pb, _ = (b @ dirs).sort(dim=0)
-        results.append((pa - pb).abs().mean())
-    return float(torch.stack(results).mean())
+        # (directions, n) rows sorted with numpy: an order of magnitude faster than torch's CPU sort here
+        pa = np.sort((dirs.T @ a.T).numpy(), axis=1)
+        pb = np.sort((dirs.T @ b.T).numpy(), axis=1)
+        results.append(float(np.abs(pa - pb).mean()))
+    return float(np.mean(results))
 
 
 def swd(fake: torch.Tensor, real: torch.Tensor, *, seed: int = 0) -> dict[str, float]:
