@@ -26,9 +26,8 @@ WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
 INPUT_SIZE = 299
 HOW_TO_GET = (
     f"FID/KID need the FID Inception weights {WEIGHTS_NAME} (the pytorch-fid port of the TensorFlow "
-    "FID network, ~91 MB): download it once from the 'FID weights' release of the pytorch-fid project "
-    "on GitHub (mseitzer/pytorch-fid, release fid_weights_0.1.0) and pass --inception-weights FILE; "
-    "i2i never downloads it"
+    "FID network, ~91 MB): download it once from the GitHub releases of mseitzer/pytorch-fid (release "
+    "'fid_weights') and pass --inception-weights FILE; i2i never downloads it"
 )
 
 
