@@ -97,9 +97,8 @@ def cli(ctx: click.Context, verbose: bool, disable_plugin: tuple[str, ...]) -> N
     Train on your own folder:          i2i run --method cyclegan --data ./horse2zebra
     Translate images:                  i2i translate runs/cyclegan/last.pt photos/ --out out/
     """
-    if verbose:
-        os.environ["I2I_VERBOSE"] = "1"
-    # PluginGroup.get_command has already set the host up when a sub-command was resolved;
+    # --verbose is read by main() before click parses anything (tracebacks of any command).
+    # I2IGroup.get_command has already set the host up when a sub-command was resolved;
     # `i2i --disable-plugin x` alone still needs it for a consistent state.
     if not ctx.meta.get("i2i.host_ready"):
         _setup_host(disable_plugin)

@@ -111,7 +111,7 @@ def i2i_train_start(run: Any) -> None:
 
         @hookimpl
         def i2i_train_start(run):
-            print(f"training {run.config.method.name} into {run.out_dir}")
+            print(f"training {run.config.method_name} into {run.out_dir}")
     """
 
 
