@@ -230,6 +230,21 @@ def test_eval_stargan_target_accuracy(tmp_path: Path) -> None:
     assert set(report.table["kid_classifier"]) == {"model", "identity", "mean_image", "real"}
 
 
+def test_eval_without_data_uses_the_runs_demo_test_split(tmp_path: Path, dummy_host, capsys) -> None:
+    from i2i import api
+    from i2i.train.trainer import Trainer
+
+    cfg = api.load_config(method="dummy", host=dummy_host, overrides={
+        "train.steps": 1, "train.device": "cpu", "train.precision": "fp32", "data.num_workers": 0,
+        "data.image_size": 16, "data.load_size": 16})  # fmt: skip
+    assert cfg.data.root is None  # trained on the built-in demo
+    Trainer(cfg, out_dir=tmp_path / "run", host=dummy_host, progress=False).fit()
+    code, stdout, err = run_cli(["eval", str(tmp_path / "run"), "--max-images", "3", "--metrics", "psnr,l1"], capsys)
+    assert code == 0, err
+    assert "on the built-in demo" in stdout and ": 3 images" in stdout
+    assert "psnr " in stdout and "swd" not in stdout.split("psnr:")[0]
+
+
 @pytest.mark.parametrize("case", ["plain", "metric", "fid_without_weights"])
 def test_eval_cli_errors(case: str, ckpt: Path, tmp_path: Path, dummy_host, capsys) -> None:
     args = ["eval", str(ckpt)]
