@@ -84,9 +84,25 @@ def _instance_norm_lowp(x: torch.Tensor, eps: float) -> torch.Tensor:
     return _InstanceNormLowp.apply(x, eps)
 
 
+def _instance_norm_one_image(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Instance norm of a batch of one, as training-mode batch norm without running stats.
+
+    With one image the two are the same normalisation (statistics per channel over H, W), and
+    ATen's batch norm has fused bf16 kernels vectorised over channels_last with fp32
+    statistics: 3-9x faster forward+backward than :class:`_InstanceNormLowp` at CycleGAN's
+    and pix2pix's batch-1 sizes (measured on AVX512-BF16; there the two-pass formula took
+    over half of a bf16 CycleGAN step), and as accurate against float64. Autocast is off so
+    it stays in the input dtype.
+    """
+    with torch.autocast(x.device.type, enabled=False):
+        return F.batch_norm(x, None, None, training=True, eps=eps)
+
+
 def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """Normalise each (sample, channel) plane of ``x`` to zero mean, unit variance."""
     if x.dtype in (torch.bfloat16, torch.float16) and not torch.jit.is_scripting():
+        if x.shape[0] == 1:
+            return _instance_norm_one_image(x, eps)
         return _instance_norm_lowp(x, eps)
     return F.group_norm(x, x.shape[1], None, None, eps)
 
