@@ -14,9 +14,11 @@ logits. The losses and their schedule follow yunjey/stargan's ``solver.train``:
 for CelebA and RaFD alike), so targets follow the data's label distribution. ``cls`` is
 BCE-with-logits summed over attributes (multi-hot) or cross-entropy (one-hot).
 
-The critic counter is a buffer, so a resumed run keeps the G/D rhythm. Loss keys are the
-reference's seven and the same every step: the ``G/*`` values are those of the most recent G
-update (a buffer too; zeros before the first), so loggers that average over steps see no gaps.
+The critic counter is a plain int kept in the state dict as extra state (no device sync per
+step to read it), so a resumed run keeps the G/D rhythm. Loss keys are the reference's seven
+and the same every step: the ``G/*`` values are those of the most recent G update (a buffer,
+so they survive a resume too; zeros before the first), so loggers that average over steps see
+no gaps.
 """
 
 from __future__ import annotations
@@ -57,9 +59,15 @@ class StarGAN(i2i.Method):
             "stargan", input_nc=channels, ndf=config.d_conv_dim, n_layers=config.d_repeat_num, c_dim=c_dim,
             image_size=config.image_size,
         )
-        # Buffers, so they travel in state_dict() and survive checkpoints.
-        self.register_buffer("critic_steps", torch.zeros((), dtype=torch.long))
+        #: critic iterations so far; travels in state_dict() through get/set_extra_state
+        self.critic_steps = 0
         self.register_buffer("last_g_losses", torch.zeros(len(G_KEYS)))
+
+    def get_extra_state(self) -> dict[str, int]:
+        return {"critic_steps": self.critic_steps}
+
+    def set_extra_state(self, state: dict[str, int]) -> None:
+        self.critic_steps = int(state["critic_steps"])
 
     # -- training -------------------------------------------------------------------------
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -94,7 +102,7 @@ class StarGAN(i2i.Method):
         losses = dict(zip(D_KEYS, (d_real, d_fake, d_cls, d_gp)))
 
         self.critic_steps += 1
-        if int(self.critic_steps) % cfg.n_critic == 0:
+        if self.critic_steps % cfg.n_critic == 0:
             self.last_g_losses.copy_(self._generator_step(x, c_org, c_trg, ctx))
         losses.update(zip(G_KEYS, self.last_g_losses.clone()))
         return {k: v.detach().float() for k, v in losses.items()}
