@@ -1,0 +1,167 @@
+"""Build a method at a benchmark setting and step it the way the trainer does.
+
+The benchmark must measure the code path users run, so nothing here decides precision or
+layout on its own: the method comes from :func:`i2i.create_method` (paper config), its
+optimizers from ``configure_optimizers()``, the autocast and gradient scaler from
+:class:`i2i.train.precision.Precision`, the step context is the trainer's
+:class:`i2i.train.context.TrainContext`, and channels_last / compile follow the same steps as
+``Trainer._setup`` (model ``.to(memory_format=...)``, the trainer's batch conversion,
+``g.compile()`` on the generators only). Batches are synthetic and already on the device, so
+the numbers are the step itself, not data loading (``benchmarks/data_pipeline.py`` measures that).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import attrs
+import torch
+
+import i2i
+from i2i.method import LABELLED, DataInfo, Method
+from i2i.testing.methods import dummy_batch
+from i2i.train.config import TrainConfig
+from i2i.train.context import TrainContext
+from i2i.train.precision import Precision
+from i2i.train.trainer import _channels_last
+
+#: The five CelebA attributes of the StarGAN paper (multi-label, as its CelebA run).
+CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+
+METHODS = ("cyclegan", "pix2pix", "stargan", "augcyclegan")
+
+
+@attrs.frozen
+class Setting:
+    """One method at one image size and batch size, with method-config overrides."""
+
+    method: str
+    size: int
+    batch: int
+    overrides: dict[str, Any] = attrs.field(factory=dict)
+
+    def label(self) -> str:
+        extra = "".join(f", {k}={v}" for k, v in sorted(self.overrides.items()))
+        return f"{self.method} {self.size}px batch {self.batch}{extra}"
+
+
+def paper_setting(method: str) -> Setting:
+    """The paper's image size and batch size, read from the plugin's registered defaults."""
+    defaults = i2i.get_method(method).defaults
+    size = int(defaults.get("data.image_size", 256))
+    overrides = {"image_size": size} if "method.image_size" in defaults else {}
+    return Setting(method, size, int(defaults.get("train.batch_size", 1)), overrides)
+
+
+def smoke_setting(method: str, size: int = 32) -> Setting:
+    """Tiny networks (the plugin's own test overrides) at ``size`` px, batch 2: for tests."""
+    overrides = dict(i2i.get_method(method).test_overrides)
+    if "image_size" in overrides:
+        overrides["image_size"] = size
+    return Setting(method, size, 2, overrides)
+
+
+def data_info(method: str) -> DataInfo:
+    spec = i2i.get_method(method)
+    if spec.data_kind == LABELLED:
+        return DataInfo(kind=LABELLED, domains=CELEBA_ATTRIBUTES, multi_label=True)
+    return DataInfo(kind=spec.data_kind)
+
+
+@attrs.frozen
+class Mode:
+    """A precision configuration: ``precision`` as ``train.precision`` takes it."""
+
+    name: str
+    precision: str
+    channels_last: bool
+    compile: bool = False
+
+
+def cpu_modes(compile: bool = False) -> list[Mode]:
+    """The fp32 NCHW reference and i2i's defaults (``train.precision = auto``, channels_last)."""
+    fast = TrainConfig()
+    modes = [Mode("fp32_nchw", "fp32", False), Mode("fast", fast.precision, fast.channels_last)]
+    if compile:
+        modes.append(Mode("fast_compile", fast.precision, fast.channels_last, True))
+    return modes
+
+
+def cuda_modes(compile: bool = False) -> list[Mode]:
+    modes = [Mode("fp32_nchw", "fp32", False), Mode("fast", "auto", True), Mode("bf16", "bf16", True),
+             Mode("fp16", "fp16", True)]  # fmt: skip
+    if compile:
+        modes.append(Mode("fast_compile", "auto", True, True))
+    return modes
+
+
+class Bench:
+    """A built method, its optimizers, the trainer's step context and a synthetic batch."""
+
+    def __init__(self, setting: Setting, mode: Mode, device: torch.device, seed: int = 0) -> None:
+        self.setting, self.mode, self.device = setting, mode, device
+        torch.manual_seed(seed)
+        info = data_info(setting.method)
+        method: Method = i2i.create_method(setting.method, data_info=info, **setting.overrides)
+        # as Trainer._setup: device, then layout, then optimizers, then compile (generators only)
+        method.to(device)
+        if mode.channels_last:
+            method.to(memory_format=torch.channels_last)
+        self.method = method
+        self.optimizers = method.configure_optimizers()
+        if mode.compile:
+            for g in method.generators().values():
+                g.compile()
+        self.precision = Precision.create(mode.precision, device)
+        self.ctx = TrainContext(self.optimizers, self.precision, device=device)
+        batch = dummy_batch(info, batch_size=setting.batch, size=setting.size, seed=seed).to(device)
+        if mode.channels_last:  # as the trainer's loop does after augmentation
+            batch.a, batch.b = _channels_last(batch.a), _channels_last(batch.b)
+        self.batch = batch
+        self.steps_run = 0
+
+    # -- training --------------------------------------------------------------------------
+    def train_step(self) -> dict[str, torch.Tensor]:
+        """One step exactly as ``Trainer.fit`` runs it (minus data loading and logging)."""
+        self.method.train()
+        self.ctx.begin_step(self.steps_run)
+        with self.precision.autocast():
+            losses = self.method.train_step(self.batch, self.ctx)
+        self.ctx.end_step()
+        self.steps_run += 1
+        return losses
+
+    def translate(self) -> torch.Tensor:
+        """Inference as ``i2i translate`` runs it: eval mode, no grad, the run's autocast."""
+        self.method.eval()
+        with torch.no_grad(), self.precision.autocast():
+            return self.method.translate(self.batch.a)
+
+    # -- timing ----------------------------------------------------------------------------
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def time(self, fn: Callable[[], Any], iters: int) -> float:
+        """Seconds per call of ``fn`` over ``iters`` calls (device synchronised)."""
+        self.sync()
+        start = time.perf_counter()
+        for _ in range(iters):
+            fn()
+        self.sync()
+        return (time.perf_counter() - start) / iters
+
+    @property
+    def resolved_precision(self) -> str:
+        return self.precision.name
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call, counted by :class:`torch.utils.flop_counter.FlopCounterMode`
+    (matmuls and convolutions, forward and backward; elementwise ops are not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return int(counter.get_total_flops())

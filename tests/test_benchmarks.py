@@ -1,0 +1,60 @@
+"""The benchmark script cannot rot: ``benchmarks/run.py --smoke`` runs end to end and writes
+the fields the README's table is built from. Never a timing assertion - only that every
+number is there, finite and positive (benchmarks are not tests)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODE_FIELDS = ("train_it_per_s", "train_images_per_s", "translate_images_per_s", "peak_memory_mib",
+               "train_gflop_per_it", "achieved_gflop_per_s")  # fmt: skip
+RATIO_FIELDS = ("train_speedup_vs_fp32", "translate_speedup_vs_fp32", "peak_memory_vs_fp32")
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "cpu_smoke.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run([sys.executable, "benchmarks/run.py", "--smoke", "--out", str(out)], cwd=ROOT, env=env,
+                   check=True, timeout=300, capture_output=True)  # fmt: skip
+    return json.loads(out.read_text())
+
+
+def test_smoke_run_records_machine_and_peaks(smoke: dict) -> None:
+    assert smoke["kind"] == "smoke" and smoke["command"].startswith("python benchmarks/run.py")
+    assert {"cpu", "cores", "amx", "avx512_bf16"} <= set(smoke["machine"])
+    assert len(smoke["loadavg_before"]) == 3
+    for key in ("matmul_fp32", "matmul_bf16", "conv_fp32", "conv_bf16", "matmul_bf16_over_fp32", "conv_bf16_over_fp32"):
+        assert _positive(smoke["peaks_gflop_per_s"][key]), key
+
+
+def test_smoke_run_has_both_modes_with_finite_numbers_and_ratios(smoke: dict) -> None:
+    (method,) = smoke["methods"]
+    assert method["setting"].startswith("pix2pix 32px")
+    modes = method["modes"]
+    assert set(modes) == {"fp32_nchw", "fast"}
+    assert modes["fp32_nchw"]["precision"] == "fp32"
+    for name, r in modes.items():
+        for key in MODE_FIELDS:
+            assert _positive(r[key]), (name, key, r[key])
+    for key in RATIO_FIELDS:
+        assert _positive(modes["fast"][key]), (key, modes["fast"][key])
+
+
+def test_smoke_run_compares_the_data_pipeline_with_the_step_rate(smoke: dict) -> None:
+    data = smoke["data_pipeline"]
+    assert _positive(data["samples_per_s"])
+    (compared,) = data["compared_with"].values()
+    assert _positive(compared["data_over_train"])
