@@ -8,7 +8,6 @@ mode, so 16-bit PNGs are decoded by torchvision and written by the tiny encoder 
 
 from __future__ import annotations
 
-import os
 import struct
 import warnings
 import zlib
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from i2i.atomic import atomic_write_bytes
 from i2i.data.decode import BadImageError, open_image
 
 #: Pillow's default decompression-bomb limit; inference uses the same guard as training.
@@ -96,24 +96,6 @@ def _fit_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 # -- writing -----------------------------------------------------------------------------------
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temp file and a rename: an existing file is replaced
-    whole or left untouched, never half-written (a killed run leaves no corrupt output)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
 def encode_png(image: torch.Tensor, bits: int = 8) -> bytes:
     """PNG bytes of a float ``(C, H, W)`` image in ``[0, 1]``, C = 1 or 3, 8 or 16 bits."""
     if image.dim() != 3 or image.shape[0] not in (1, 3, 4):

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from i2i.atomic import atomic_file, fsync_dir, temp_path
 from i2i.errors import CheckpointError
 
 FORMAT = "i2i-checkpoint"
@@ -40,45 +41,17 @@ def step_filename(step: int) -> str:
 
 
 # -- writing ---------------------------------------------------------------------------------
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
-
-
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp{os.getpid()}")
-
-
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     """Write ``payload`` to ``path`` atomically: a reader (or a resume after SIGKILL or power
     loss) sees either the old file or the complete new one, never a torn write."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(path.parent)
-    return path
+    with atomic_file(path) as fh:
+        torch.save(payload, fh)
+    return Path(path)
 
 
 def link_or_copy(src: Path, dst: Path) -> None:
     """Make ``dst`` hold ``src``'s bytes atomically (a hard link when the filesystem allows)."""
-    tmp = _temp_path(dst)
+    tmp = temp_path(dst)
     if tmp.exists():
         tmp.unlink()
     try:
@@ -90,7 +63,7 @@ def link_or_copy(src: Path, dst: Path) -> None:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
     os.replace(tmp, dst)
-    _fsync_dir(dst.parent)
+    fsync_dir(dst.parent)
 
 
 def rotate(out_dir: str | Path, keep: int) -> None:

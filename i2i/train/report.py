@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import html
 import math
-import os
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+from i2i.atomic import atomic_write_bytes
 
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 
@@ -157,6 +158,4 @@ def render(
 
 def write_report(path: Path, page: str) -> None:
     """Replace ``path`` atomically, so a browser refresh never sees half a page."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_bytes(path, page.encode("utf-8"))

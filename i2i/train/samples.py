@@ -8,13 +8,14 @@ samples never changes the training run.
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Any, Iterator
 
 import torch
 from PIL import Image
 from torchvision.utils import make_grid
+
+from i2i.atomic import atomic_file
 
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
@@ -76,10 +77,8 @@ def grid(rows: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def write_png(image: torch.Tensor, path: Path) -> None:
     """Write a uint8 ``(3, H, W)`` tensor atomically (the report may be read meanwhile)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    Image.fromarray(image.permute(1, 2, 0).contiguous().numpy()).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    with atomic_file(path) as fh:
+        Image.fromarray(image.permute(1, 2, 0).contiguous().numpy()).save(fh, format="PNG")
 
 
 def row_grids(rows: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
