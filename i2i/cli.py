@@ -28,6 +28,8 @@ _COMMAND_MODULES = (
     ("i2i.commands.import_weights", "import_weights"),
 )
 
+_PLURALS = {"loss": "losses"}
+
 _LIST_KINDS = {
     "methods": "method",
     "generators": "generator",
@@ -116,7 +118,7 @@ def plugins_cmd() -> None:
         version = f" {info.version}" if info.version else ""
         click.echo(f"{name}  [{info.distribution}{version}]  {info.module}")
         for kind, names in registry.by_plugin(host.describe_plugin(name)).items():
-            click.echo(f"    {kind}s: {', '.join(names)}")
+            click.echo(f"    {_PLURALS.get(kind, kind + 's')}: {', '.join(names)}")
     for info in host.failures:
         click.echo(f"{info.name}  [{info.distribution} {info.version}]  FAILED: {info.error}")
 

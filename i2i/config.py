@@ -19,6 +19,7 @@ dotted path: ``method.lambda_cycle: expected float, got 'ten'``.
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 import tomllib
 import typing
@@ -117,6 +118,9 @@ def _dotted(message: str) -> str:
     if text.startswith("\0"):  # unknown key: append it to the path
         _, key, text = text.split("\0", 2)
         where = f"{where}.{key}" if where else key
+    elif (field := re.match(r"^'(\w+)' (must .*)$", text)) is not None:  # an attrs validator's message
+        where = f"{where}.{field.group(1)}" if where else field.group(1)
+        text = field.group(2)
     return f"{where}: {text}" if where else text
 
 

@@ -92,3 +92,8 @@ def test_create_method_checks_overrides(dummy_host):
     assert method.config.width == 2
     with pytest.raises(ConfigError, match="method.widht: unknown key"):
         i2i.create_method("dummy", widht=2)
+
+
+def test_validator_errors_name_the_field():
+    with pytest.raises(ConfigError, match=r"^method\.ngf: must be > 0: -1$"):
+        i2i.load_config(method="pix2pix", overrides=["method.ngf=-1"])
