@@ -141,7 +141,8 @@ def test_gradient_penalty_finite_under_bf16_and_weighted_by_lambda_gp() -> None:
         method = make(lambda_gp=lambda_gp)
         grads: list[torch.Tensor] = []
         ctx = FakeContext(method.configure_optimizers())
-        ctx.step = lambda name: grads.append(torch.cat([p.grad.flatten() for p in method.D.parameters()]))  # type: ignore[method-assign]
+        record = lambda name: grads.append(torch.cat([p.grad.flatten() for p in method.D.parameters()]))  # noqa: E731
+        ctx.step = record  # type: ignore[method-assign]
         with ctx.autocast():
             method.train_step(batch(), ctx)
         return grads[0]

@@ -169,7 +169,8 @@ class StarGAN(i2i.Method):
     def translate_options(self) -> Mapping[str, str]:
         kind = "attribute" if self.data_info.multi_label else "domain"
         options = {
-            "target": f"{kind} to translate to, one of {', '.join(self.domains)}; 'all' (the default) writes one output per {kind}"
+            "target": f"{kind} to translate to, one of {', '.join(self.domains)}; "
+            f"'all' (the default) writes one output per {kind}"
         }
         if self.data_info.multi_label:
             options["target"] += "; several comma-separated, -NAME turns one off (Blond_Hair,-Male)"

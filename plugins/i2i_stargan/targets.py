@@ -12,7 +12,8 @@ Two label kinds (``DataInfo.multi_label``):
 ``target="all"`` gives one label set per domain, as the reference's test does: each one-hot
 domain in turn; for attributes, each attribute toggled (an exclusive one set, its group
 cleared). No target at all spreads a batch over those label sets (image ``i`` gets the
-``i mod D``-th), so generic callers of ``translate(x)`` get a valid translation. Every user mistake is a one-line :class:`i2i.UsageError` naming the valid names.
+``i mod D``-th), so generic callers of ``translate(x)`` get a valid translation. Every user
+mistake is a one-line :class:`i2i.UsageError` naming the valid names.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def one_hot_target(target: Target, domains: Sequence[str], n: int, device: torch
         raise i2i.UsageError(f"target: the domains are one-hot, name exactly one of {', '.join(domains)} (got {target!r})")
     name = names[0]
     if name.startswith("-"):
-        raise i2i.UsageError(f"target: {name!r}: '-NAME' turns an attribute off; these domains are one-hot, name one of {', '.join(domains)}")
+        raise i2i.UsageError(
+            f"target: {name!r}: '-NAME' turns an attribute off; these domains are one-hot, name one of {', '.join(domains)}"
+        )
     if name not in domains:
         raise _unknown(name, domains)
     return _one_hot(domains.index(name), len(domains), n, device)
