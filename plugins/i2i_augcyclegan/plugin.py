@@ -30,7 +30,7 @@ PAPER_DEFAULTS = {
 
 DEMO_DEFAULTS = {
     "data.demo": "edges_photos_unpaired",
-    "train.steps": 600,
+    "train.steps": 800,
     "train.batch_size": 8,
     "method.ngf": 16,
     "method.nef": 16,
