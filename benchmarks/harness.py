@@ -157,11 +157,30 @@ class Bench:
         return self.precision.name
 
 
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's module tracker: counts everything under "Global".
+
+    The tracker's module hooks make ``torch.autograd.grad`` fail ("A leaf node was passed to
+    _will_engine_execute_node ...", torch 2.14), and StarGAN's gradient penalty calls it; the
+    per-module breakdown is not needed here, only the total.
+    """
+
+    parents = frozenset({"Global"})
+
+    def __enter__(self) -> "_GlobalOnly":
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        return None
+
+
 def count_flops(fn: Callable[[], Any]) -> int:
     """FLOPs of one call, counted by :class:`torch.utils.flop_counter.FlopCounterMode`
     (matmuls and convolutions, forward and backward; elementwise ops are not counted)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter:
+    counter = FlopCounterMode(display=False)
+    counter.mod_tracker = _GlobalOnly()
+    with counter:
         fn()
     return int(counter.get_total_flops())

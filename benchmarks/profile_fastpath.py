@@ -30,18 +30,20 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def top_ops(prof: profile, steps: int, limit: int) -> list[dict]:
-    """Ops aggregated by name and input dtypes, sorted by self time (device time on CUDA)."""
-    rows: dict[tuple[str, str], dict] = defaultdict(lambda: {"self_ms": 0.0, "calls": 0})
+    """Ops aggregated by name, sorted by self time (device time on CUDA), each with the input
+    shapes of its heaviest call site (shows e.g. which tensors ``copy_`` converts)."""
+    rows: dict[str, dict] = defaultdict(lambda: {"self_ms": 0.0, "calls": 0, "top": (0.0, "")})
     for evt in prof.key_averages(group_by_input_shape=True):
-        dtypes = sorted({t for t in getattr(evt, "input_types", []) or [] if t and "Float" in t or "BFloat" in t or "Half" in t})  # noqa: E501
-        key = (evt.key, ",".join(dtypes))
         self_us = evt.self_device_time_total if evt.self_device_time_total else evt.self_cpu_time_total
-        rows[key]["self_ms"] += self_us / 1000.0 / steps
-        rows[key]["calls"] += evt.count // steps
+        row = rows[evt.key]
+        row["self_ms"] += self_us / 1000.0 / steps
+        row["calls"] += evt.count // steps
+        if self_us > row["top"][0]:
+            row["top"] = (self_us, str(evt.input_shapes))
     total = sum(r["self_ms"] for r in rows.values())
     ranked = sorted(rows.items(), key=lambda kv: -kv[1]["self_ms"])[:limit]
-    return [{"op": op, "dtypes": dt, "ms_per_step": round(r["self_ms"], 1), "share": round(r["self_ms"] / total, 3),
-             "calls_per_step": r["calls"]} for (op, dt), r in ranked]  # fmt: skip
+    return [{"op": op, "ms_per_step": round(r["self_ms"], 1), "share": round(r["self_ms"] / total, 3),
+             "calls_per_step": r["calls"], "heaviest_input_shapes": r["top"][1]} for op, r in ranked]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -73,9 +75,9 @@ def main(argv: list[str] | None = None) -> dict:
               "torch_threads": torch.get_num_threads(), "loadavg": os.getloadavg(), "top_ops": rows}  # fmt: skip
     print(command)
     print(f"{setting.label()}, {args.mode} ({bench.resolved_precision}), load {os.getloadavg()[0]:.1f}")
-    print(f"{'op':45} {'dtypes':28} {'ms/step':>9} {'share':>6} {'calls':>6}")
+    print(f"{'op':40} {'ms/step':>9} {'share':>6} {'calls':>6}  heaviest call's input shapes")
     for r in rows:
-        print(f"{r['op']:45} {r['dtypes'][:28]:28} {r['ms_per_step']:9.1f} {r['share']:6.1%} {r['calls_per_step']:6d}")
+        print(f"{r['op']:40} {r['ms_per_step']:9.1f} {r['share']:6.1%} {r['calls_per_step']:6d}  {r['heaviest_input_shapes'][:70]}")
     out = args.out or RESULTS / f"profile_{args.method}_{args.mode}_{device.type}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -293,6 +293,11 @@ def data_pipeline(batch_size: int, batches: int, device: str, workers: int = 2, 
         return json.loads(out.read_text())
 
 
+def _write(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
 def print_table(result: dict) -> None:
     print(f"\n{'method / setting':44} {'mode':13} {'prec':5} {'it/s':>8} {'img/s':>8} {'xfp32':>6} "
           f"{'transl img/s':>12} {'xfp32':>6} {'peak MiB':>9} {'xfp32':>6} {'GFLOP/it':>9} {'GFLOP/s':>8}")  # fmt: skip
@@ -357,6 +362,7 @@ def main(argv: list[str] | None = None) -> dict:
     for note in notes:
         print("note:", note)
 
+    out = args.out or RESULTS / (args.device + ("" if kind == "full" else f"_{kind}") + ".json")
     load_before = os.getloadavg()
     result: dict[str, Any] = {
         "command": command,
@@ -375,12 +381,18 @@ def main(argv: list[str] | None = None) -> dict:
     result["methods"] = []
     for setting in settings:
         print(f"benchmarking {setting.label()} ...", flush=True)
-        m = bench_method(setting, modes, args.device, reps, steps, warmup, args.threads)
+        try:
+            m = bench_method(setting, modes, args.device, reps, steps, warmup, args.threads)
+        except RuntimeError as exc:  # one method failing must not lose the others' numbers
+            print(f"error: {setting.label()}: {exc}", file=sys.stderr)
+            result.setdefault("errors", []).append(f"{setting.label()}: {exc}")
+            continue
         peak_key = {"fp32": "conv_fp32", "bf16": "conv_bf16", "fp16": "conv_fp16"}
         for r in m["modes"].values():
             peak = result["peaks_gflop_per_s"].get(peak_key[r["precision"]])
             r["share_of_conv_peak"] = r["achieved_gflop_per_s"] / peak if peak else None
         result["methods"].append(m)
+        _write(out, result)  # partial results survive an interrupted run
     if not args.no_data:
         # the 256-px unpaired pipeline (resize 286, crop 256, flip) against the 256-px settings' step rate
         data = data_pipeline(1, 2, args.device, workers=0, images=2) if args.smoke else data_pipeline(1, 30, args.device)
@@ -403,9 +415,7 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"\ndata pipeline: {d['samples_per_s']} samples/s ({d['workers']} workers);",
               ", ".join(f"{k}: {v['data_over_train']:.1f}x the fastest train rate" for k, v in d["compared_with"].items()))
     print(f"load average before {load_before[0]:.1f}, after {result['loadavg_after'][0]:.1f}; {result['seconds']} s")
-    out = args.out or RESULTS / (args.device + ("" if kind == "full" else f"_{kind}") + ".json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    _write(out, result)
     print("wrote", out)
     return result
 
