@@ -193,7 +193,7 @@ _RUN_FLAGS = {
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: runs/METHOD).")
 @click.option("--steps", type=click.IntRange(min=1), help="Shorthand for train.steps.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Shorthand for train.batch_size.")
-@click.option("--image-size", type=click.IntRange(min=8), help="Shorthand for data.image_size (load_size scales along).")
+@click.option("--image-size", type=click.IntRange(min=8), help="Shorthand for data.image_size (load_size, and a method's own image_size, follow).")
 @click.option("--device", help="auto, cpu, cuda or cuda:N (train.device).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="train.precision.")
 @click.option("--seed", type=int, help="train.seed.")
@@ -224,10 +224,15 @@ def resolve_run_config(
     for flag, key in _RUN_FLAGS.items():
         if flags.get(flag) is not None:
             overrides[key] = flags[flag]
-    if flags.get("image_size") is not None and "data.load_size" not in overrides:
+    size = flags.get("image_size")
+    if size is not None:
         base = api.load_config(config_file, method=method, overrides={k: v for k, v in overrides.items() if k != "data.image_size"})
-        ratio = base.data.load_size / base.data.image_size
-        overrides["data.load_size"] = max(flags["image_size"], int(round(flags["image_size"] * ratio / 2)) * 2)
+        if "data.load_size" not in overrides:
+            ratio = base.data.load_size / base.data.image_size
+            overrides["data.load_size"] = max(size, int(round(size * ratio / 2)) * 2)
+        # methods whose networks are sized for the image (StarGAN's classifier head) follow the flag
+        if hasattr(base.method, "image_size") and "method.image_size" not in overrides:
+            overrides["method.image_size"] = size
     return api.load_config(config_file, method=method, overrides=overrides)
 
 

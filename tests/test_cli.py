@@ -125,3 +125,10 @@ def test_run_flags_are_shorthands(dummy_host):
     assert (cfg.train.steps, cfg.train.batch_size, cfg.train.device, cfg.train.precision, cfg.train.seed) == (5, 3, "cpu", "fp32", 9)
     assert (cfg.data.image_size, cfg.data.root, cfg.out, cfg.method.lambda_l1) == (64, "/d", "/o", 2.0)
     assert cfg.data.load_size == 72  # scaled with the method's load/crop ratio (36/32)
+
+
+def test_image_size_flag_reaches_a_methods_own_image_size():
+    from i2i.cli import resolve_run_config
+
+    cfg = resolve_run_config("stargan", None, [], image_size=64, data="/d")
+    assert cfg.data.image_size == 64 and cfg.method.image_size == 64
