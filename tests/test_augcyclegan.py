@@ -51,7 +51,7 @@ def case(**overrides) -> MethodCase:
 
 # -- training ------------------------------------------------------------------------------------
 def test_symmetric_step_logs_every_term_of_both_sides():
-    history = check_train_steps(case(), steps=2)
+    history = check_train_steps(case(), steps=1)
     assert set(history[0]) == {
         "D/A", "D/B", "D/zA", "D/zB",
         "G/gan_A", "G/gan_B", "G/cycle_A", "G/cycle_B",
@@ -75,7 +75,7 @@ def test_one_sided_mode_reproduces_the_release():
     """augment_a=False: no E_A / D_zA, G_BA is deterministic, only domain B has codes."""
     method = build(augment_a=False)
     assert method.E_A is None and method.D_zA is None and method.E_B is not None
-    history = check_train_steps(case(augment_a=False), steps=2)
+    history = check_train_steps(case(augment_a=False), steps=1)
     assert "D/zA" not in history[0] and "G/latent_zA" not in history[0] and "G/latent_zB" in history[0]
     x = unpaired_batch().b
     method.eval()
@@ -92,7 +92,7 @@ def test_augment_b_off_runs_too():
 
 
 def test_stochastic_encoder_uses_nll_and_kl_instead_of_latent_gan():
-    history = check_train_steps(case(stochastic_encoder=True), steps=2)
+    history = check_train_steps(case(stochastic_encoder=True), steps=1)
     assert {"G/kl_zA", "G/kl_zB", "G/latent_zA", "G/latent_zB"} <= set(history[0])
     assert not any(k.startswith("D/z") or k.startswith("G/gan_z") for k in history[0])
     check_bf16_autocast(case(stochastic_encoder=True), steps=1)
@@ -210,7 +210,7 @@ def test_cli_run_trains_two_steps_on_the_demo(tmp_path: Path):
 
     out = tmp_path / "run"
     sets = [f"method.{k}={v}" for k, v in TINY.items()] + [
-        "data.image_size=32", "data.load_size=32", "data.num_workers=0", "train.eval_images=4",
+        "data.image_size=32", "data.load_size=32", "data.num_workers=0", "train.eval_at_end=false",
     ]  # fmt: skip
     args = ["run", "--method", "augcyclegan", "--steps", "2", "--batch-size", "2", "--out", str(out), "--precision", "fp32"]
     with pytest.raises(SystemExit) as exc:
