@@ -3,8 +3,8 @@
 Nothing is downloaded: each task is made from random crops of ``i2i/data/assets/*.jpg``
 with torch/kornia (a few seconds, deterministic), written once in a standard folder layout
 under the cache folder (``$I2I_CACHE_DIR`` or the platform's user cache dir), so the same
-folder-dataset code reads it as it reads a user's data. Training crops come from the left
-three quarters of each photo, test crops from the held-out right quarter.
+folder-dataset code reads it as it reads a user's data. Test crops come from held-out grid
+cells spread over each photo; training crops never touch them.
 
 ==========================  ========  ================  ===============================================
 task                        kind      layout            A -> B
@@ -39,7 +39,7 @@ from i2i.errors import DataError
 from i2i.method import LABELLED, PAIRED, UNPAIRED
 
 #: Bump when the derivation changes: the cache folder name carries it, so old caches are rebuilt.
-DEMO_VERSION = 2
+DEMO_VERSION = 3
 CROP = 128
 TRAIN_PER_DOMAIN = 240
 TEST_PER_DOMAIN = 24
@@ -72,27 +72,58 @@ def load_photos() -> list[Image.Image]:
     return photos
 
 
+#: Each photo is cut into a GRID x GRID grid; one cell per row and column (a Latin pattern, so
+#: held-out cells are spread over the whole picture) is held out for the test split.
+GRID = 4
+HELD_OUT_COLUMNS = (1, 3, 0, 2)  # row r holds out column HELD_OUT_COLUMNS[r]
+
+
+def _held_out_cells(w: int, h: int) -> list[tuple[float, float, float, float]]:
+    cw, ch = w / GRID, h / GRID
+    return [(c * cw, r * ch, (c + 1) * cw, (r + 1) * ch) for r, c in enumerate(HELD_OUT_COLUMNS)]
+
+
+def _overlaps(box: tuple[float, float, float, float], cells: list[tuple[float, float, float, float]]) -> bool:
+    x0, y0, x1, y1 = box
+    return any(x0 < cx1 and cx0 < x1 and y0 < cy1 and cy0 < y1 for cx0, cy0, cx1, cy1 in cells)
+
+
+def _crop_box(w: int, h: int, generator: torch.Generator, test: bool) -> tuple[int, int, int, int]:
+    """A square crop box: inside a held-out cell for the test split, clear of every held-out
+    cell for training. Both splits see every part of every photo's content (sky, fur, wood,
+    metal...), so a held-out score measures generalisation, not a change of subject."""
+    cells = _held_out_cells(w, h)
+    cell = min(w, h) / GRID
+    if test:
+        x0, y0, x1, y1 = cells[int(torch.randint(len(cells), (1,), generator=generator))]
+        side = int(cell * (0.8 + 0.2 * float(torch.rand(1, generator=generator))))
+        x = int(x0) + int(torch.randint(max(1, int(x1 - x0) - side + 1), (1,), generator=generator))
+        y = int(y0) + int(torch.randint(max(1, int(y1 - y0) - side + 1), (1,), generator=generator))
+        return x, y, x + side, y + side
+    side = int(cell * (0.7 + 0.8 * float(torch.rand(1, generator=generator))))
+    for _ in range(200):  # rejection sampling; shrink the crop if the free space is too tight
+        x = int(torch.randint(w - side + 1, (1,), generator=generator))
+        y = int(torch.randint(h - side + 1, (1,), generator=generator))
+        if not _overlaps((x, y, x + side, y + side), cells):
+            return x, y, x + side, y + side
+        side = max(16, int(side * 0.97))
+    raise RuntimeError("demo: no training crop clear of the held-out cells")  # pragma: no cover
+
+
 def random_crops(photos: list[Image.Image], count: int, generator: torch.Generator, *, test: bool) -> torch.Tensor:
     """``count`` random square crops (random photo, scale, position, flip) resized to ``CROP``,
     as float ``(count, 3, CROP, CROP)`` in ``[0, 1]``.
 
-    Training crops lie in the left 3/4 of each photo, test crops in the right 1/4. Pillow
-    does the crop-and-resize (one antialiased call per crop, single-threaded: many small
-    torch calls crawl on a busy machine); torch's generator draws every random number.
+    Test crops come from held-out grid cells spread over each photo, training crops never
+    touch them (see :func:`_crop_box`). Pillow does the crop-and-resize (one antialiased call
+    per crop, single-threaded: many small torch calls crawl on a busy machine); torch's
+    generator draws every random number.
     """
     out = np.empty((count, CROP, CROP, 3), dtype=np.uint8)
     for i in range(count):
         photo = photos[int(torch.randint(len(photos), (1,), generator=generator))]
-        w, h = photo.size
-        split = (3 * w) // 4
-        x0, x1 = (split, w) if test else (0, split)
-        limit = min(h, x1 - x0)
-        low = 0.6 if test else 0.3
-        side = int(limit * (low + (1.0 - low) * float(torch.rand(1, generator=generator))))
-        side = max(32, min(side, limit))
-        x = x0 + int(torch.randint(x1 - x0 - side + 1, (1,), generator=generator))
-        y = int(torch.randint(h - side + 1, (1,), generator=generator))
-        crop = photo.resize((CROP, CROP), Image.Resampling.BILINEAR, box=(x, y, x + side, y + side))
+        box = _crop_box(*photo.size, generator, test)
+        crop = photo.resize((CROP, CROP), Image.Resampling.BILINEAR, box=box)
         if float(torch.rand(1, generator=generator)) < 0.5:
             crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         out[i] = np.asarray(crop)
