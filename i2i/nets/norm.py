@@ -12,10 +12,13 @@ correctness on the fast CPU path (measured with torch 2.14 on AVX512-BF16):
   *wrong* input gradient (checked against a float64 reference); ``F.group_norm`` with one
   group per channel computes the same normalisation correctly, keeps channels_last and is
   the fastest choice in fp32;
-* in bf16, ``group_norm``'s backward is 3-4x slower than the equivalent elementwise formula
-  and its channels_last forward is pathologically slow on some sizes, so low-precision
-  inputs go through :class:`_InstanceNormLowp` (fp32 statistics, bf16 elementwise work,
-  analytic backward).
+* in bf16, ``group_norm``'s backward is slow and its channels_last forward is pathologically
+  slow on some sizes (10-400x, e.g. 31x31 - the PatchGAN's last map at 256 px), and a
+  two-pass elementwise formula spends most of its time converting bf16 <-> fp32; so
+  low-precision inputs go through :func:`_instance_norm_per_image`: one image at a time, instance
+  norm *is* training-mode batch norm, whose ATen kernels are fused, vectorised over
+  channels_last and keep fp32 statistics (3-9x faster forward+backward than the two-pass
+  formula, and as accurate against float64).
 
 Its parameters are named ``weight``/``bias`` like ``nn.InstanceNorm2d``'s, so reference
 checkpoints load unchanged; it never tracks running statistics (the reference's current
@@ -29,7 +32,6 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.autograd.function import once_differentiable
 
 from i2i.errors import UsageError
 
@@ -41,69 +43,23 @@ _NORMS_WITH_SHIFT = ("batch", "syncbatch", "instance_affine")
 NormBuilder = Callable[[int], nn.Module]
 
 
-class _InstanceNormLowp(torch.autograd.Function):
-    """Instance norm for bf16/fp16 inputs: statistics accumulated in fp32, elementwise work in
-    the input dtype, analytic backward.
-
-    Two passes (``mean``, then the variance of ``d = x - mean``) of plain reductions, which stay
-    fast on channels_last for every size, unlike ``native_group_norm`` (10-400x slower on some
-    sizes, e.g. 31x31 - the PatchGAN's last feature map at 256 px). The backward recomputes
-    ``y`` (saving it would break under a following in-place ReLU) and applies
-    ``dx = rstd * (g - mean(g) - y * mean(g * y))`` - the standard result for the biased
-    variance, 3-4x faster in bf16 than ``native_group_norm_backward``. First-order only: the
-    WGAN-GP penalty runs in fp32, which takes the differentiable ``group_norm`` path.
-    """
-
-    @staticmethod
-    def _normalise(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-        acc = torch.promote_types(x.dtype, torch.float32)
-        d = x - x.mean(dim=(2, 3), keepdim=True, dtype=acc).to(x.dtype)
-        var = (d * d).mean(dim=(2, 3), keepdim=True, dtype=acc)
-        rstd = torch.rsqrt(var + eps).to(x.dtype)
-        return d * rstd, rstd
-
-    @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, eps: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.eps = eps
-        return _InstanceNormLowp._normalise(x, eps)[0]
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (x,) = ctx.saved_tensors
-        y, rstd = _InstanceNormLowp._normalise(x, ctx.eps)
-        acc = torch.promote_types(g.dtype, torch.float32)
-        g_mean = g.mean(dim=(2, 3), keepdim=True, dtype=acc).to(g.dtype)
-        gy_mean = (g * y).mean(dim=(2, 3), keepdim=True, dtype=acc).to(g.dtype)
-        return (g - g_mean - y * gy_mean) * rstd, None
-
-
 @torch.jit.unused
-def _instance_norm_lowp(x: torch.Tensor, eps: float) -> torch.Tensor:
-    return _InstanceNormLowp.apply(x, eps)
-
-
-def _instance_norm_one_image(x: torch.Tensor, eps: float) -> torch.Tensor:
-    """Instance norm of a batch of one, as training-mode batch norm without running stats.
-
-    With one image the two are the same normalisation (statistics per channel over H, W), and
-    ATen's batch norm has fused bf16 kernels vectorised over channels_last with fp32
-    statistics: 3-9x faster forward+backward than :class:`_InstanceNormLowp` at CycleGAN's
-    and pix2pix's batch-1 sizes (measured on AVX512-BF16; there the two-pass formula took
-    over half of a bf16 CycleGAN step), and as accurate against float64. Autocast is off so
-    it stays in the input dtype.
+def _instance_norm_per_image(x: torch.Tensor, eps: float) -> torch.Tensor:
+    """Instance norm of bf16/fp16 ``x`` as training-mode batch norm of each image (no running
+    stats). ``split`` + ``cat`` keep the backward O(N) (slicing would zero-fill a full gradient
+    per image). Autocast is off so it stays in the input dtype. Batch norm is twice
+    differentiable, so gradient penalties may run in low precision too.
     """
     with torch.autocast(x.device.type, enabled=False):
-        return F.batch_norm(x, None, None, training=True, eps=eps)
+        if x.shape[0] == 1:
+            return F.batch_norm(x, None, None, training=True, eps=eps)
+        return torch.cat([F.batch_norm(xi, None, None, training=True, eps=eps) for xi in x.split(1)])
 
 
 def instance_norm(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """Normalise each (sample, channel) plane of ``x`` to zero mean, unit variance."""
     if x.dtype in (torch.bfloat16, torch.float16) and not torch.jit.is_scripting():
-        if x.shape[0] == 1:
-            return _instance_norm_one_image(x, eps)
-        return _instance_norm_lowp(x, eps)
+        return _instance_norm_per_image(x, eps)
     return F.group_norm(x, x.shape[1], None, None, eps)
 
 
