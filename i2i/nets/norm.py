@@ -27,7 +27,7 @@ setting; old checkpoints' ``running_*`` keys are dropped by :mod:`i2i.weights_im
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
