@@ -298,6 +298,25 @@ def _write(path: Path, result: dict) -> None:
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
 
 
+def markdown(result: dict) -> str:
+    """The README's table of a results file: ``python benchmarks/run.py --markdown FILE``."""
+    lines = ["| setting | mode | precision | train it/s | train img/s | x fp32 | translate img/s | x fp32 "
+             "| peak MiB | x fp32 | GFLOP/it | GFLOP/s | % of conv peak |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for m in result["methods"]:
+        for name, r in m["modes"].items():
+            def x(key: str) -> str:
+                return f"{r[key]:.2f}" if r.get(key) else "1"
+            share = f"{100 * r['share_of_conv_peak']:.0f}%" if r.get("share_of_conv_peak") else "-"
+            lines.append(
+                f"| {m['setting']} | {name} | {r['precision']} | {r['train_it_per_s']:.3g} | {r['train_images_per_s']:.3g} "
+                f"| {x('train_speedup_vs_fp32')} | {r['translate_images_per_s']:.3g} | {x('translate_speedup_vs_fp32')} "
+                f"| {r['peak_memory_mib']:.0f} | {x('peak_memory_vs_fp32')} | {r['train_gflop_per_it']:.1f} "
+                f"| {r['achieved_gflop_per_s']:.1f} | {share} |"
+            )  # fmt: skip
+    return "\n".join(lines)
+
+
 def print_table(result: dict) -> None:
     print(f"\n{'method / setting':44} {'mode':13} {'prec':5} {'it/s':>8} {'img/s':>8} {'xfp32':>6} "
           f"{'transl img/s':>12} {'xfp32':>6} {'peak MiB':>9} {'xfp32':>6} {'GFLOP/it':>9} {'GFLOP/s':>8}")  # fmt: skip
@@ -324,8 +343,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-data", action="store_true", help="skip the data pipeline measurement")
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of the workers")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--markdown", type=Path, help="print a results file as the README's table and exit")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return {}
     if args.worker:
         worker(json.loads(args.worker))
         return {}
