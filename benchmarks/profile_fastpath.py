@@ -3,7 +3,7 @@
 Profiles train steps of a method (default CycleGAN at its paper setting, 256 px, batch 1)
 under i2i's default fast path (``train.precision = auto`` + channels_last), built and stepped
 by :mod:`benchmarks.harness` exactly as the trainer does. Prints a table of the top ops with
-their input dtypes (so ops that fall back to fp32 show up) and writes it as JSON::
+the input shapes of each op's heaviest call site and writes it as JSON::
 
     python benchmarks/profile_fastpath.py --method cyclegan --steps 1 --mode fast
 
