@@ -8,8 +8,7 @@ and loads no plugin.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from i2i._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -71,15 +70,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'i2i' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -15,8 +15,7 @@ lazily: :mod:`i2i.method` imports :mod:`i2i.data.batch`, and the pipeline import
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from i2i._lazy import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "Batch": "i2i.data.batch",
@@ -37,15 +36,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'i2i.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -11,8 +11,7 @@ end-of-run summary. Names resolve lazily so importing the package stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from i2i._lazy import lazy_exports
 
 _EXPORTS = {
     "evaluate": "i2i.eval.runner",
@@ -25,15 +24,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'i2i.eval' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
