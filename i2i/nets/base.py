@@ -17,7 +17,8 @@ class ImageNet(nn.Module):
     """Base of networks whose forward takes one image of ``input_nc`` channels.
 
     Subclasses set ``self.input_nc`` (no class-level annotation: TorchScript would try to
-    compile it as an attribute type).
+    compile it as an attribute type). Generators also set ``self.size_multiple``: the sides
+    they map without padding, which methods pass on as ``Method.size_multiple``.
     """
 
     def example_inputs(self, batch_size: int = 2, size: tuple[int, int] = (32, 32)) -> tuple[torch.Tensor, ...]:

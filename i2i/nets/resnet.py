@@ -66,6 +66,7 @@ class ResnetGenerator(ImageNet):
         if n_blocks < 0:
             raise UsageError(f"n_blocks: must be >= 0, got {n_blocks}")
         self.input_nc, self.output_nc = input_nc, output_nc
+        self.size_multiple: int = 4  # two stride-2 downsamplings
         norm_layer, use_bias = get_norm_layer(norm), conv_bias(norm)
         stem_pad, stem_p = _pad(padding_type, 3)
         model: list[nn.Module] = [

@@ -83,7 +83,7 @@ class UnetGenerator(ImageNet):
         if num_downs < 5:
             raise UsageError(f"num_downs: a U-Net needs at least 5 downsamplings, got {num_downs}")
         self.input_nc, self.output_nc, self.num_downs = input_nc, output_nc, num_downs
-        self.multiple: int = 2**num_downs  # input sides are padded up to a multiple of this
+        self.size_multiple: int = 2**num_downs  # input sides are padded up to a multiple of this
         norm_layer, use_bias = get_norm_layer(norm), _conv_bias(norm)
         kw = dict(norm_layer=norm_layer, use_bias=use_bias)
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **kw)
@@ -97,7 +97,7 @@ class UnetGenerator(ImageNet):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2], x.shape[-1]
-        m = self.multiple
+        m = self.size_multiple
         pad_h, pad_w = (m - h % m) % m, (m - w % m) % m
         if pad_h == 0 and pad_w == 0:
             return self.model(x)

@@ -21,12 +21,6 @@ from i2i_cyclegan.config import CycleGANConfig
 DIRECTIONS = ("a2b", "b2a")
 
 
-def size_multiple_of(generator: nn.Module) -> int:
-    """Sides a generator maps without padding: ``2**num_downs`` for a U-Net, else 4 (ResNet)."""
-    num_downs = getattr(generator, "num_downs", None)
-    return 2**num_downs if isinstance(num_downs, int) else 4
-
-
 def _l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.l1_loss(output.float(), target.float())
 
@@ -57,7 +51,7 @@ class CycleGAN(Method):
         self.fake_A_pool = i2i.ImagePool(c.pool_size)
         self.fake_B_pool = i2i.ImagePool(c.pool_size)
         self.gan_loss = i2i.GANLoss(c.gan_mode)
-        self.size_multiple = size_multiple_of(self.G_A)
+        self.size_multiple = getattr(self.G_A, "size_multiple", 4)  # a third-party generator may not say
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config

@@ -19,12 +19,6 @@ from i2i import Batch, DataInfo, Method, StepContext, set_requires_grad
 from i2i_pix2pix.config import Pix2PixConfig
 
 
-def size_multiple_of(generator: nn.Module) -> int:
-    """Sides a generator maps without padding: ``2**num_downs`` for a U-Net, else 4 (ResNet)."""
-    num_downs = getattr(generator, "num_downs", None)
-    return 2**num_downs if isinstance(num_downs, int) else 4
-
-
 @contextlib.contextmanager
 def paper_test_mode(net: nn.Module) -> Iterator[None]:
     """Run ``net`` as the paper tests it: dropout on, batch norm on the batch's own statistics.
@@ -60,7 +54,7 @@ class Pix2Pix(Method):
         i2i.init_weights(self.G, c.init_type, c.init_gain)
         i2i.init_weights(self.D, c.init_type, c.init_gain)
         self.gan_loss = i2i.GANLoss(c.gan_mode)
-        self.size_multiple = size_multiple_of(self.G)
+        self.size_multiple = getattr(self.G, "size_multiple", 4)  # a third-party generator may not say
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
