@@ -132,3 +132,22 @@ def test_image_size_flag_reaches_a_methods_own_image_size():
 
     cfg = resolve_run_config("stargan", None, [], image_size=64, data="/d")
     assert cfg.data.image_size == 64 and cfg.method.image_size == 64
+
+
+def test_run_counts_skipped_files_at_the_end(tmp_path, capsys, dummy_host):
+    from PIL import Image
+
+    for split in ("A", "B"):
+        folder = tmp_path / "data" / "train" / split
+        folder.mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (40, 36), (40 * i, 90, 200)).save(folder / f"{i}.png")
+        for i in range(2, 5):  # every batch of 4 out of these 5 holds a bad file
+            (folder / f"{i}.png").write_bytes(b"\x89PNG broken")
+    args = ["run", "--method", "dummy", "--data", str(tmp_path / "data"), "--steps", "2", "--batch-size", "4",
+            "--out", str(tmp_path / "run"), "--set", "data.num_workers=0", "--set", "train.eval_at_end=false"]
+    code, out, err = run_main(args, capsys)
+    assert code == 0, err
+    text = out + err
+    assert "image files were skipped" in text  # the count at the end of the run
+    assert "2.png" in text or "3.png" in text or "4.png" in text  # each bad file is named in a warning

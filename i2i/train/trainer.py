@@ -481,6 +481,9 @@ class Trainer:
 
                 self.progress.message("held-out metrics:\n" + format_table(self.eval_metrics))
             self.progress.message(f"done: step {self.step}; report {self.out_dir / 'index.html'}")
+        skipped = self.data.skip_summary()
+        if skipped:
+            self.progress.message(f"warning: {skipped}")
         self.final_metrics = final
         self.host.hook.i2i_train_end(run=self, step=self.step, status=status)
 
