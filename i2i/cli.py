@@ -236,18 +236,8 @@ def resolve_run_config(
     return api.load_config(config_file, method=method, overrides=overrides)
 
 
-def _add_module_commands() -> None:
-    for module_name, attr in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        cli.add_command(getattr(module, attr))
-
-
-_add_module_commands()
+for _module, _attr in _COMMAND_MODULES:
+    cli.add_command(getattr(importlib.import_module(_module), _attr))
 
 
 # -- entry point ----------------------------------------------------------------------------------

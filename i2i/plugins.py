@@ -89,12 +89,7 @@ class PluginHost:
         for name, module_path in BUILTIN_PLUGINS:
             if name in self.disabled:
                 continue
-            try:
-                module = importlib.import_module(module_path)
-            except ModuleNotFoundError as exc:  # TODO(lead): remove once every built-in module exists
-                if exc.name != module_path:
-                    raise
-                continue
+            module = importlib.import_module(module_path)
             self._register(module, PluginInfo(name, "i2i-translate", version, module_path))
         if autoload is None:
             autoload = not _env_flag("I2I_DISABLE_PLUGIN_AUTOLOAD")
