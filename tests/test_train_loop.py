@@ -174,6 +174,27 @@ def test_gradient_penalty_is_sound_under_bf16_autocast():
     assert ctx.skipped["D"] == 0 and int(ctx.step) == 0
 
 
+def test_a_second_forward_after_an_update_sees_the_new_weights_under_bf16():
+    """Two updates of one net in one train_step (e.g. two critic steps): autocast caches bf16
+    copies of the weights by tensor, so without the context clearing it the second forward
+    would run on the weights from before the first update."""
+    torch.manual_seed(0)
+    D = torch.nn.Conv2d(3, 4, 3)
+    opt = torch.optim.SGD(D.parameters(), lr=0.5)
+    precision = Precision.create("bf16", torch.device("cpu"))
+    ctx = TrainContext({"D": opt}, precision, device=torch.device("cpu"))
+    x = torch.randn(2, 3, 8, 8)
+    with precision.autocast():
+        first = D(x)
+        ctx.backward(first.float().square().mean())
+        ctx.step("D")
+        second = D(x)
+    with precision.autocast():  # a fresh region: casts the updated weights
+        fresh = D(x)
+    assert not torch.equal(first, fresh)
+    assert torch.equal(second, fresh)
+
+
 def test_grad_clip_and_nonfinite_skip():
     w = torch.nn.Parameter(torch.zeros(3))
     opt = torch.optim.SGD([w], lr=1.0)

@@ -76,6 +76,10 @@ class TrainContext:
 
     # -- the protocol ----------------------------------------------------------------------
     def backward(self, loss: torch.Tensor) -> None:
+        # Autocast caches one low-precision copy of each weight per forward; dropping the cache
+        # here lets backward free each copy as soon as its layer is done (bf16 peak memory then
+        # stays under fp32's), and the next forward, after an update, casts the new weights.
+        torch.clear_autocast_cache()
         scaler = self.precision.scaler
         (scaler.scale(loss) if scaler is not None else loss).backward()
 
@@ -118,6 +122,9 @@ class TrainContext:
             self.skipped[name] += 1
             self.bad_this_step = True
         optimizer.zero_grad(set_to_none=True)
+        # the weights just changed in place; autocast's cache is keyed by tensor, not version,
+        # so a later forward in this train_step would otherwise reuse the stale bf16 copies
+        torch.clear_autocast_cache()
 
     def zero_grad(self, name: str) -> None:
         self._optimizer(name).zero_grad(set_to_none=True)
