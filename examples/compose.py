@@ -59,8 +59,8 @@ class HingePix2Pix(Method):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=(c.beta1, c.beta2)),
-            "D": torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=(c.beta1, c.beta2)),
+            "G": i2i.adam(self.G.parameters(), lr=c.lr, betas=(c.beta1, c.beta2)),
+            "D": i2i.adam(self.D.parameters(), lr=c.lr, betas=(c.beta1, c.beta2)),
         }
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, torch.Tensor]:

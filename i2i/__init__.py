@@ -61,6 +61,7 @@ _EXPORTS: dict[str, str] = {
     "GANLoss": "i2i.losses",
     "gan_loss": "i2i.losses",
     "gradient_penalty": "i2i.losses",
+    "adam": "i2i.optim",
     # training and inference
     "Trainer": "i2i.train.trainer",
     "run": "i2i.api",

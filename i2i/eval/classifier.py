@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from i2i.optim import adam
+
 #: Images are resized to this square before classification (small: trained in seconds on a CPU).
 INPUT_SIZE = 64
 
@@ -108,7 +110,7 @@ def train_classifier(batches: Callable[[], Iterable[tuple[torch.Tensor, torch.Te
     attribute rows), re-iterated until ``steps`` updates; random flips and small shifts augment."""
     torch.manual_seed(seed)
     model = DomainClassifier(classes, multi_label=multi_label, input_size=input_size).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
+    optimizer = adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
     model.train()
     step = 0
     while step < steps:

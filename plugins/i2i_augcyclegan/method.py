@@ -163,8 +163,8 @@ class AugCycleGAN(i2i.Method):
         g_params = [p for m in self.generator_modules() for p in m.parameters()]
         d_params = [p for m in self.discriminator_modules() for p in m.parameters()]
         return {
-            "G": torch.optim.Adam(g_params, lr=c.lr, betas=betas),
-            "D": torch.optim.Adam(d_params, lr=c.discriminator_lr, betas=betas),
+            "G": i2i.adam(g_params, lr=c.lr, betas=betas),
+            "D": i2i.adam(d_params, lr=c.discriminator_lr, betas=betas),
         }
 
     def _prior(self, n: int, like: torch.Tensor, augmented: bool) -> torch.Tensor:

@@ -59,8 +59,8 @@ class CycleGAN(Method):
         generators = itertools.chain(self.G_A.parameters(), self.G_B.parameters())
         discriminators = itertools.chain(self.D_A.parameters(), self.D_B.parameters())
         return {
-            "G": torch.optim.Adam(generators, lr=c.lr, betas=betas),
-            "D": torch.optim.Adam(discriminators, lr=c.lr, betas=betas),
+            "G": i2i.adam(generators, lr=c.lr, betas=betas),
+            "D": i2i.adam(discriminators, lr=c.lr, betas=betas),
         }
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, torch.Tensor]:

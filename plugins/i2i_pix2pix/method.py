@@ -60,8 +60,8 @@ class Pix2Pix(Method):
         c = self.config
         betas = (c.beta1, c.beta2)
         return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=betas),
+            "G": i2i.adam(self.G.parameters(), lr=c.lr, betas=betas),
+            "D": i2i.adam(self.D.parameters(), lr=c.lr, betas=betas),
         }
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, torch.Tensor]:

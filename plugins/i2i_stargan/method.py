@@ -73,8 +73,8 @@ class StarGAN(i2i.Method):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         return {
-            "G": torch.optim.Adam(self.G.parameters(), lr=c.g_lr, betas=(c.beta1, c.beta2)),
-            "D": torch.optim.Adam(self.D.parameters(), lr=c.d_lr, betas=(c.beta1, c.beta2)),
+            "G": i2i.adam(self.G.parameters(), lr=c.g_lr, betas=(c.beta1, c.beta2)),
+            "D": i2i.adam(self.D.parameters(), lr=c.d_lr, betas=(c.beta1, c.beta2)),
         }
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -48,11 +48,11 @@ class CUT(Method):
         c = self.config
         betas = (c.beta1, c.beta2)
         optimizers = {
-            "G": torch.optim.Adam(self.G.parameters(), lr=c.lr, betas=betas),
-            "D": torch.optim.Adam(self.D.parameters(), lr=c.lr, betas=betas),
+            "G": i2i.adam(self.G.parameters(), lr=c.lr, betas=betas),
+            "D": i2i.adam(self.D.parameters(), lr=c.lr, betas=betas),
         }
         if c.lambda_NCE > 0:  # without NCE the head gets no gradient and is not trained
-            optimizers["F"] = torch.optim.Adam(self.F.parameters(), lr=c.lr, betas=betas)
+            optimizers["F"] = i2i.adam(self.F.parameters(), lr=c.lr, betas=betas)
         return optimizers
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, torch.Tensor]:

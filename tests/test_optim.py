@@ -1,0 +1,59 @@
+"""``i2i.adam``: torch's Adam, fused where the device has the kernel, and interchangeable with it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import i2i
+from i2i.method import DataInfo
+
+
+def _net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Conv2d(8, 1, 3))
+
+
+def _train(net: torch.nn.Module, opt: torch.optim.Optimizer, steps: int) -> None:
+    x = torch.randn(2, 3, 10, 10, generator=torch.Generator().manual_seed(1))
+    for _ in range(steps):
+        opt.zero_grad(set_to_none=True)
+        net(x).square().mean().backward()
+        opt.step()
+
+
+def test_fused_on_cpu_unless_the_caller_chooses():
+    params = list(_net().parameters())
+    assert i2i.adam(params, lr=1e-3).defaults["fused"] is True
+    assert not i2i.adam(params, lr=1e-3, foreach=False).defaults.get("fused")
+    assert not i2i.adam(params, lr=1e-3, fused=False).defaults["fused"]
+    groups = [{"params": params[:2]}, {"params": params[2:], "lr": 1e-4}]
+    assert i2i.adam(groups, lr=1e-3).defaults["fused"] is True
+
+
+def test_same_updates_as_torch_adam_and_state_dicts_interchange():
+    fused_net, plain_net = _net(), _net()
+    fused = i2i.adam(fused_net.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    plain = torch.optim.Adam(plain_net.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    _train(fused_net, fused, 5)
+    _train(plain_net, plain, 5)
+    for a, b in zip(fused_net.parameters(), plain_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # a checkpoint written by either resumes in the other (old checkpoints stay loadable)
+    resumed = torch.optim.Adam(fused_net.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    resumed.load_state_dict(fused.state_dict())
+    _train(fused_net, resumed, 1)
+    refused = i2i.adam(plain_net.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    refused.load_state_dict(plain.state_dict())
+    _train(plain_net, refused, 1)
+    for a, b in zip(fused_net.parameters(), plain_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "cyclegan", "stargan", "augcyclegan"])
+def test_built_in_methods_use_fused_adam_on_cpu(name):
+    spec = i2i.get_method(name)
+    info = DataInfo(kind=spec.data_kind, domains=("a", "b") if spec.data_kind == i2i.LABELLED else ())
+    method = i2i.create_method(name, data_info=info, **spec.test_overrides)
+    for opt_name, opt in method.configure_optimizers().items():
+        assert opt.defaults.get("fused") is True, (name, opt_name)
