@@ -103,6 +103,19 @@ def test_losses_finite_with_stable_keys(multi_label: bool) -> None:
     assert float(history[4]["G/loss_cls"]) > 0.0
 
 
+def test_critic_scores_real_and_fake_in_one_pass_as_in_two() -> None:
+    """The D step runs D once on cat([real, fake]); that equals the reference's two passes
+    only because D treats images independently (no normalisation): keep it so."""
+    torch.manual_seed(0)
+    method = make(d_repeat_num=4)
+    real, fake = batch(3).a, batch(3, seed=1).a
+    src, cls = method.D(torch.cat([real, fake]))
+    for part, x in ((slice(0, 3), real), (slice(3, 6), fake)):
+        src_alone, cls_alone = method.D(x)
+        torch.testing.assert_close(src[part], src_alone, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(cls[part], cls_alone, rtol=1e-5, atol=1e-6)
+
+
 def test_generator_updates_every_n_critic_steps_and_each_optimizer_its_own_net() -> None:
     torch.manual_seed(0)
     method = make()

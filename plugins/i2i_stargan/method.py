@@ -90,12 +90,15 @@ class StarGAN(i2i.Method):
         cfg = self.config
 
         # critic: real/fake + domain classification of real images + gradient penalty
-        out_src, out_cls = self.D(x)
-        d_real = -out_src.float().mean()
-        d_cls = self.classification_loss(out_cls, c_org)
         with torch.no_grad():
             fake = self.G(x, c_trg)
-        d_fake = self.D(fake)[0].float().mean()
+        # Real and fake in one pass: D has no normalisation, so this equals the reference's
+        # two passes, but each (large) weight gets one gradient instead of two to add up.
+        out_src, out_cls = self.D(torch.cat([x, fake.to(x.dtype)]))
+        n = x.shape[0]
+        d_real = -out_src[:n].float().mean()
+        d_fake = out_src[n:].float().mean()
+        d_cls = self.classification_loss(out_cls[:n], c_org)
         d_gp = i2i.gradient_penalty(self.D, x, fake, lambda_gp=1.0)  # fp32; logged unweighted
         ctx.backward(d_real + d_fake + cfg.lambda_cls * d_cls + cfg.lambda_gp * d_gp)
         ctx.step("D")
