@@ -184,3 +184,32 @@ def count_flops(fn: Callable[[], Any]) -> int:
     with counter:
         fn()
     return int(counter.get_total_flops())
+
+
+def _storage_bytes(tensors: Any) -> int:
+    seen, total = set(), 0
+    for t in tensors:
+        if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in seen:
+            seen.add(t.untyped_storage().data_ptr())
+            total += t.untyped_storage().nbytes()
+    return total
+
+
+def tensor_peak_bytes(bench: Bench) -> int:
+    """Peak bytes of live tensors over one train step on CPU: what the step starts with
+    (weights, buffers, gradients, optimizer state) plus the highest point of the step's own
+    allocations as ``torch.profiler`` records them - the CPU counterpart of
+    ``torch.cuda.max_memory_allocated``, free of malloc's caching, which ``VmHWM`` includes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    method = bench.method
+    state = [t for opt in bench.optimizers.values() for s in opt.state.values() for t in s.values()]
+    grads = [p.grad for p in method.parameters() if p.grad is not None]
+    resident = _storage_bytes([*method.parameters(), *method.buffers(), *grads, *state])
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        bench.train_step()
+    live = peak = 0
+    for event in sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start):
+        live += event.self_cpu_memory_usage
+        peak = max(peak, live)
+    return resident + peak

@@ -74,7 +74,7 @@ def worker(spec: dict) -> None:
     """Build one configuration, answer timing commands on stdin with JSON lines on stdout."""
     import torch
 
-    from harness import Bench, Mode, Setting, count_flops
+    from harness import Bench, Mode, Setting, count_flops, tensor_peak_bytes
 
     out = sys.stdout
     sys.stdout = sys.stderr  # anything the library prints must not corrupt the protocol
@@ -107,11 +107,14 @@ def worker(spec: dict) -> None:
             answer = {"seconds": bench.time(bench.translate, int(arg[0]))}
         elif cmd == "memory":
             if device.type == "cuda":
-                answer = {"peak_mib": (torch.cuda.max_memory_allocated(device) - base_cuda) / 2**20,
+                peak = (torch.cuda.max_memory_allocated(device) - base_cuda) / 2**20
+                answer = {"peak_mib": peak, "tensor_peak_mib": peak,
                           "how": "torch.cuda.max_memory_allocated - allocated before building"}  # fmt: skip
             else:
                 how = "VmHWM (reset by clear_refs) - VmRSS before building" if reset else "VmHWM - VmRSS after imports"
                 answer = {"peak_mib": (_rss_kib("VmHWM") - base_rss) / 1024, "how": how}
+                # read VmHWM first: the profiled step below is not part of it
+                answer["tensor_peak_mib"] = tensor_peak_bytes(bench) / 2**20
         else:
             break
         out.write(json.dumps(answer) + "\n")
@@ -264,6 +267,7 @@ def bench_method(setting: Any, modes: list, device: str, reps: int, steps: int, 
             "train_images_per_s": setting.batch / t_train,
             "translate_images_per_s": setting.batch / t_translate,
             "peak_memory_mib": memory[name]["peak_mib"],
+            "tensor_peak_mib": memory[name]["tensor_peak_mib"],
             "train_gflop_per_it": flops / 1e9,
             "achieved_gflop_per_s": flops / t_train / 1e9,
             "translate_gflop_per_image": w.ready["translate_flops"] / setting.batch / 1e9,
@@ -278,6 +282,7 @@ def bench_method(setting: Any, modes: list, device: str, reps: int, steps: int, 
             r["train_speedup_vs_fp32"] = r["train_it_per_s"] / ref["train_it_per_s"]
             r["translate_speedup_vs_fp32"] = r["translate_images_per_s"] / ref["translate_images_per_s"]
             r["peak_memory_vs_fp32"] = r["peak_memory_mib"] / ref["peak_memory_mib"] if ref["peak_memory_mib"] > 0 else None
+            r["tensor_peak_vs_fp32"] = r["tensor_peak_mib"] / ref["tensor_peak_mib"] if ref["tensor_peak_mib"] > 0 else None
             # paired per-rep ratios (same rep = same load), to show the spread
             r["train_speedup_reps"] = [round(a / b, 3) for a, b in zip(train["fp32_nchw"], train[name])]
     return result
@@ -301,8 +306,8 @@ def _write(path: Path, result: dict) -> None:
 def markdown(result: dict) -> str:
     """The README's table of a results file: ``python benchmarks/run.py --markdown FILE``."""
     lines = ["| setting | mode | precision | train it/s | train img/s | x fp32 | translate img/s | x fp32 "
-             "| peak MiB | x fp32 | GFLOP/it | GFLOP/s | % of conv peak |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| tensor peak MiB | x fp32 | RSS peak MiB | x fp32 | GFLOP/it | GFLOP/s | % of conv peak |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for m in result["methods"]:
         for name, r in m["modes"].items():
             def x(key: str) -> str:
@@ -311,6 +316,7 @@ def markdown(result: dict) -> str:
             lines.append(
                 f"| {m['setting']} | {name} | {r['precision']} | {r['train_it_per_s']:.3g} | {r['train_images_per_s']:.3g} "
                 f"| {x('train_speedup_vs_fp32')} | {r['translate_images_per_s']:.3g} | {x('translate_speedup_vs_fp32')} "
+                f"| {r.get('tensor_peak_mib', 0):.0f} | {x('tensor_peak_vs_fp32')} "
                 f"| {r['peak_memory_mib']:.0f} | {x('peak_memory_vs_fp32')} | {r['train_gflop_per_it']:.1f} "
                 f"| {r['achieved_gflop_per_s']:.1f} | {share} |"
             )  # fmt: skip
@@ -319,7 +325,7 @@ def markdown(result: dict) -> str:
 
 def print_table(result: dict) -> None:
     print(f"\n{'method / setting':44} {'mode':13} {'prec':5} {'it/s':>8} {'img/s':>8} {'xfp32':>6} "
-          f"{'transl img/s':>12} {'xfp32':>6} {'peak MiB':>9} {'xfp32':>6} {'GFLOP/it':>9} {'GFLOP/s':>8}")  # fmt: skip
+          f"{'transl img/s':>12} {'xfp32':>6} {'tensorMiB':>9} {'xfp32':>6} {'RSS MiB':>9} {'xfp32':>6} {'GFLOP/it':>9} {'GFLOP/s':>8}")  # fmt: skip
     for m in result["methods"]:
         for name, r in m["modes"].items():
             def ratio(key: str) -> str:
@@ -327,7 +333,8 @@ def print_table(result: dict) -> None:
                 return f"{v:6.2f}" if v else f"{'':6}"
             print(f"{m['setting'][:44]:44} {name:13} {r['precision']:5} {r['train_it_per_s']:8.3f} "
                   f"{r['train_images_per_s']:8.3f} {ratio('train_speedup_vs_fp32')} {r['translate_images_per_s']:12.2f} "
-                  f"{ratio('translate_speedup_vs_fp32')} {r['peak_memory_mib']:9.0f} {ratio('peak_memory_vs_fp32')} "
+                  f"{ratio('translate_speedup_vs_fp32')} {r.get('tensor_peak_mib', 0):9.0f} {ratio('tensor_peak_vs_fp32')} "
+                  f"{r['peak_memory_mib']:9.0f} {ratio('peak_memory_vs_fp32')} "
                   f"{r['train_gflop_per_it']:9.1f} {r['achieved_gflop_per_s']:8.1f}")  # fmt: skip
 
 

@@ -15,8 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MODE_FIELDS = ("train_it_per_s", "train_images_per_s", "translate_images_per_s", "peak_memory_mib",
-               "train_gflop_per_it", "achieved_gflop_per_s")  # fmt: skip
-RATIO_FIELDS = ("train_speedup_vs_fp32", "translate_speedup_vs_fp32", "peak_memory_vs_fp32")
+               "tensor_peak_mib", "train_gflop_per_it", "achieved_gflop_per_s")  # fmt: skip
+RATIO_FIELDS = ("train_speedup_vs_fp32", "translate_speedup_vs_fp32", "peak_memory_vs_fp32", "tensor_peak_vs_fp32")
 
 
 def _positive(value: object) -> bool:
@@ -58,3 +58,18 @@ def test_smoke_run_compares_the_data_pipeline_with_the_step_rate(smoke: dict) ->
     assert _positive(data["samples_per_s"])
     (compared,) = data["compared_with"].values()
     assert _positive(compared["data_over_train"])
+
+
+def test_tensor_peak_counts_weights_optimizer_state_and_the_step() -> None:
+    """After a step Adam holds two moments per weight, and the step itself allocates
+    activations: the tensor peak must exceed three times the weights' bytes."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import torch
+        from harness import Bench, cpu_modes, smoke_setting, tensor_peak_bytes
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    bench = Bench(smoke_setting("pix2pix"), cpu_modes()[0], torch.device("cpu"))
+    bench.train_step()
+    weights = sum(p.numel() * p.element_size() for p in bench.method.parameters())
+    assert tensor_peak_bytes(bench) > 3 * weights
