@@ -196,18 +196,23 @@ def _storage_bytes(tensors: Any) -> int:
 
 
 def tensor_peak_bytes(bench: Bench) -> int:
-    """Peak bytes of live tensors over one train step on CPU: what the step starts with
-    (weights, buffers, gradients, optimizer state) plus the highest point of the step's own
+    """Peak bytes of live tensors over train steps on CPU: what the steps start with
+    (weights, buffers, gradients, optimizer state) plus the highest point of their own
     allocations as ``torch.profiler`` records them - the CPU counterpart of
-    ``torch.cuda.max_memory_allocated``, free of malloc's caching, which ``VmHWM`` includes."""
+    ``torch.cuda.max_memory_allocated``, free of malloc's caching, which ``VmHWM`` includes.
+
+    Profiles ``n_critic`` steps when the method has one (StarGAN: only every n-th step
+    updates the generator, and that step has the largest activations), else one."""
     from torch.profiler import ProfilerActivity, profile
 
     method = bench.method
     state = [t for opt in bench.optimizers.values() for s in opt.state.values() for t in s.values()]
     grads = [p.grad for p in method.parameters() if p.grad is not None]
     resident = _storage_bytes([*method.parameters(), *method.buffers(), *grads, *state])
+    steps = int(getattr(getattr(method, "config", None), "n_critic", 1) or 1)
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        bench.train_step()
+        for _ in range(steps):
+            bench.train_step()
     live = peak = 0
     for event in sorted((e for e in prof.events() if e.self_cpu_memory_usage), key=lambda e: e.time_range.start):
         live += event.self_cpu_memory_usage

@@ -92,6 +92,9 @@ class StarGAN(i2i.Method):
         # critic: real/fake + domain classification of real images + gradient penalty
         with torch.no_grad():
             fake = self.G(x, c_trg)
+        # The penalty's graph first: backward runs the later-built graph first, so the
+        # critic pass's bf16 weight copies are freed before the penalty's double backward.
+        d_gp = i2i.gradient_penalty(self.D, x, fake, lambda_gp=1.0)  # fp32; logged unweighted
         # Real and fake in one pass: D has no normalisation, so this equals the reference's
         # two passes, but each (large) weight gets one gradient instead of two to add up.
         out_src, out_cls = self.D(torch.cat([x, fake.to(x.dtype)]))
@@ -99,7 +102,6 @@ class StarGAN(i2i.Method):
         d_real = -out_src[:n].float().mean()
         d_fake = out_src[n:].float().mean()
         d_cls = self.classification_loss(out_cls[:n], c_org)
-        d_gp = i2i.gradient_penalty(self.D, x, fake, lambda_gp=1.0)  # fp32; logged unweighted
         ctx.backward(d_real + d_fake + cfg.lambda_cls * d_cls + cfg.lambda_gp * d_gp)
         ctx.step("D")
         losses = dict(zip(D_KEYS, (d_real, d_fake, d_cls, d_gp)))
