@@ -143,6 +143,16 @@ class NeverStepsD(dummy_plugin.Dummy):
         return {"G/l1": loss.detach()}
 
 
+class PlainBackward(dummy_plugin.Dummy):
+    def train_step(self, batch, ctx):
+        fake = self.G(batch.a)
+        loss = (fake - batch.b).abs().mean() + 0 * self.D(torch.cat([batch.a, fake], 1)).mean()
+        loss.backward()  # bypasses the context
+        ctx.step("G")
+        ctx.step("D")
+        return {"G/loss": loss.detach()}
+
+
 class Frozen(dummy_plugin.Dummy):
     def configure_optimizers(self):
         return {name: torch.optim.SGD(net.parameters(), lr=0.0) for name, net in (("G", self.G), ("D", self.D))}
@@ -184,6 +194,7 @@ class OutOfRange(dummy_plugin.Dummy):
         (CrossStep, check_train_steps, "changed parameters of other optimizers"),
         (UnusedBranch, check_train_steps, "no gradient for G_extra.bias, G_extra.weight"),
         (NeverStepsD, check_train_steps, "['D'] were never stepped"),
+        (PlainBackward, check_train_steps, "with no ctx.backward before it"),
         (Frozen, check_learns, "did not fall"),
         (UnseededInit, check_seed_determinism, "two builds with seed 0 differ in G.0.weight"),
         (StateOutsideStateDict, check_checkpoint_round_trip, "translations differ"),

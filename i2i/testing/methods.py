@@ -184,7 +184,9 @@ class CheckingContext(TrainContext):
       ``unused_parameters``): a multi-process run averages gradients per optimizer, so every
       rank must produce them;
     * parameters outside optimizer ``name`` changed by ``ctx.step(name)``;
-    * parameters changed outside any ``ctx.step`` (manual edits the trainer cannot see).
+    * parameters changed outside any ``ctx.step`` (manual edits the trainer cannot see);
+    * ``ctx.step(name)`` in a train step that never called ``ctx.backward`` (``loss.backward()``
+      skips fp16 loss scaling and leaves autocast's stale weight copies in place).
     """
 
     def __init__(self, method: Method, optimizers: Mapping[str, torch.optim.Optimizer], precision: str = "fp32") -> None:
@@ -199,6 +201,7 @@ class CheckingContext(TrainContext):
         self.steps_run = 0  # train steps run through this context (the global step of the next)
         self.problems: list[str] = []
         self._last = _snapshot(self.params)
+        self._backward_calls = 0  # ctx.backward calls in the current train step
 
     def _unused(self, name: str) -> bool:
         return any(name == u or name.startswith(u if u.endswith(".") else u + ".") for u in self.method.unused_parameters)
@@ -206,6 +209,7 @@ class CheckingContext(TrainContext):
     def backward(self, loss: torch.Tensor) -> None:
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
             self.problems.append(f"ctx.backward expects a scalar tensor, got {getattr(loss, 'shape', type(loss))}")
+        self._backward_calls += 1
         super().backward(loss)
 
     def step_optimizer(self, name: str) -> None:
@@ -214,6 +218,11 @@ class CheckingContext(TrainContext):
         outside = _changed(self._last, self.params)
         if outside:
             self.problems.append(f"parameters changed outside any ctx.step: {_short(outside)}")
+        if not self._backward_calls:
+            self.problems.append(
+                f"ctx.step({name!r}) with no ctx.backward before it in the train step: call ctx.backward(loss), "
+                "not loss.backward() (fp16 loss scaling and autocast's weight cache depend on it)"
+            )
         no_grad = sorted(n for n in self.owned[name] if self.params[n].grad is None and not self._unused(n))
         if no_grad:
             self.problems.append(
@@ -232,6 +241,7 @@ class CheckingContext(TrainContext):
     def finish_step(self) -> None:
         """After ``train_step``: nothing may have changed since the last optimizer step."""
         self.end_step()
+        self._backward_calls = 0
         outside = _changed(self._last, self.params)
         if outside:
             self.problems.append(f"parameters changed outside any ctx.step: {_short(outside)}")
