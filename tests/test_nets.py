@@ -228,3 +228,30 @@ def test_instance_norm_gradients_on_channels_last(dtype, tol, batch):
     rel = (x.grad.double() - x64.grad).norm() / x64.grad.norm()
     assert rel < tol
     assert norm.weight.grad is not None and torch.isfinite(norm.weight.grad).all()
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        lambda: UnetGenerator(3, 3, ngf=8, num_downs=5),
+        lambda: ResnetGenerator(3, 3, ngf=8, n_blocks=1),
+        lambda: StarGANGenerator(ngf=8, c_dim=2, n_blocks=1),
+        lambda: LatentResnetGenerator(ngf=8, nlatent=4),
+    ],
+    ids=["unet", "resnet", "stargan", "augcyclegan"],
+)
+def test_generator_output_layers_run_in_fp32_under_bf16_autocast(net):
+    """The pixels come out of an fp32 conv + tanh (bf16 heads cost held-out PSNR); the rest
+    of the network stays in bf16, and without autocast nothing changes."""
+    torch.manual_seed(0)
+    g = net()
+    inputs = g.example_inputs(2, (32, 32))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = g(*inputs)
+    assert out.dtype == torch.float32
+    out.float().mean().backward()
+    head = [m for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
+    assert head.weight.grad is not None and torch.isfinite(head.weight.grad).all()
+    with torch.no_grad():
+        plain = g(*inputs)
+    assert plain.dtype == torch.float32 and (out.detach() - plain).abs().max() < 0.1

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from i2i.errors import UsageError
+from i2i.nets.base import full_precision
 from i2i.nets.init import maybe_init
 from i2i.nets.norm import conv_bias, get_norm_layer, instance_norm
 
@@ -109,7 +110,7 @@ class LatentResnetGenerator(nn.Module):
         z = _as_code(z).to(x.dtype)
         for block in self.blocks:
             x = block(x, z)
-        return self.head(x)
+        return full_precision(self.head, x)
 
     def example_inputs(self, batch_size: int = 2, size: tuple[int, int] = (32, 32)) -> tuple[torch.Tensor, ...]:
         return torch.randn(batch_size, self.input_nc, *size), torch.randn(batch_size, self.nlatent)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from i2i.errors import UsageError
-from i2i.nets.base import ImageNet
+from i2i.nets.base import ImageNet, full_precision
 from i2i.nets.init import maybe_init
 from i2i.nets.norm import NormBuilder, conv_bias, get_norm_layer
 
@@ -98,4 +98,4 @@ class ResnetGenerator(ImageNet):
         maybe_init(self, init_type, init_gain)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return full_precision(self.model[-2:], self.model[:-2](x))  # 7x7 conv + tanh in fp32

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from i2i.errors import UsageError
+from i2i.nets.base import full_precision
 from i2i.nets.init import maybe_init
 from i2i.nets.norm import NormBuilder, conv_bias, get_norm_layer
 
@@ -80,7 +81,7 @@ class StarGANGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         c = c.to(x.dtype).reshape(c.shape[0], c.shape[1], 1, 1).expand(-1, -1, x.shape[2], x.shape[3])
-        return self.main(torch.cat([x, c], dim=1))
+        return full_precision(self.main[-2:], self.main[:-2](torch.cat([x, c], dim=1)))  # 7x7 conv + tanh in fp32
 
     def example_inputs(self, batch_size: int = 2, size: tuple[int, int] = (32, 32)) -> tuple[torch.Tensor, ...]:
         c = (torch.rand(batch_size, self.c_dim) > 0.5).float()

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from i2i.errors import UsageError
-from i2i.nets.base import ImageNet
+from i2i.nets.base import ImageNet, full_precision
 from i2i.nets.init import maybe_init
 from i2i.nets.norm import NormBuilder, get_norm_layer
 from i2i.nets.norm import conv_bias as _conv_bias
@@ -60,8 +60,8 @@ class UnetSkipConnectionBlock(nn.Module):
         self.model = nn.Sequential(*model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.outermost:
-            return self.model(x)
+        if self.outermost:  # down, child, ReLU | upconv, tanh: the output layers in fp32
+            return full_precision(self.model[3:], self.model[:3](x))
         return torch.cat([x, self.model(x)], 1)
 
 
