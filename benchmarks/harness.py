@@ -12,8 +12,11 @@ the numbers are the step itself, not data loading (``benchmarks/data_pipeline.py
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import attrs
 import torch
@@ -195,6 +198,21 @@ def _storage_bytes(tensors: Any) -> int:
     return total
 
 
+@contextlib.contextmanager
+def quiet_profiler() -> Iterator[None]:
+    """Silence what torch.profiler's C++ side (kineto) writes to stderr on a CPU-only machine
+    ("gpuGetDeviceCount failed", profiler start/stop lines): noise, not results."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def tensor_peak_bytes(bench: Bench) -> int:
     """Peak bytes of live tensors over train steps on CPU: what the steps start with
     (weights, buffers, gradients, optimizer state) plus the highest point of their own
@@ -210,7 +228,7 @@ def tensor_peak_bytes(bench: Bench) -> int:
     grads = [p.grad for p in method.parameters() if p.grad is not None]
     resident = _storage_bytes([*method.parameters(), *method.buffers(), *grads, *state])
     steps = int(getattr(getattr(method, "config", None), "n_critic", 1) or 1)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with quiet_profiler(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         for _ in range(steps):
             bench.train_step()
     live = peak = 0

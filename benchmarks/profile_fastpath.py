@@ -24,7 +24,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import Bench, cpu_modes, cuda_modes, paper_setting  # noqa: E402
+from harness import Bench, cpu_modes, cuda_modes, paper_setting, quiet_profiler  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     bench = Bench(setting, modes[args.mode], device)
     bench.train_step()  # warm-up: optimizer state, allocator, oneDNN primitive caches
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    with profile(activities=activities, record_shapes=True) as prof:
+    with quiet_profiler(), profile(activities=activities, record_shapes=True) as prof:
         for _ in range(args.steps):
             bench.train_step()
         bench.sync()
