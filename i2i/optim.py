@@ -8,8 +8,10 @@ The trainer keeps convolution weights channels_last (oneDNN's fast layout), and 
 fused CPU kernel copies each such weight's gradient to a contiguous buffer every step
 (14.3 ms instead of 3.5 ms for a 1024x512x4x4 weight here). Adam is elementwise, so
 :class:`Adam` hands the kernel each channels_last weight's tensors permuted to NHWC: a
-contiguous view of the same memory. Same update, same state, same ``state_dict``:
-checkpoints of either optimizer load into the other.
+contiguous view of the same memory. The fused kernel also pairs a weight's tensors in memory
+order, which is wrong when their layouts differ (an NCHW run's checkpoint resumed
+channels_last); :class:`Adam` first copies such moments into the weight's layout. Same update,
+same state, same ``state_dict``: checkpoints of either optimizer load into the other.
 """
 
 from __future__ import annotations
@@ -29,20 +31,53 @@ def _channels_last_only(t: torch.Tensor) -> bool:
 
 
 class Adam(torch.optim.Adam):
-    """``torch.optim.Adam`` whose fused kernel sees channels_last weights as contiguous views."""
+    """``torch.optim.Adam`` whose fused kernel gets tensors it pairs correctly and fast.
+
+    The fused CPU kernel walks each parameter's weight, gradient and moments in memory order,
+    so they must share one layout: a channels_last weight with NCHW moments (an NCHW run's
+    checkpoint resumed channels_last) would be updated with the wrong elements. Moments and
+    gradients are therefore brought to their weight's layout first, and all-channels_last
+    tensors are passed as NHWC views, which are contiguous.
+    """
 
     def _init_group(self, group: dict[str, Any], params: list[torch.Tensor], *lists: Any) -> Any:
         result = super()._init_group(group, params, *lists)
         if group.get("fused"):
             per_param = [lst for lst in lists if isinstance(lst, list) and len(lst) == len(params)]
-            for i in range(len(params)):
-                lists_of_i = [lst for lst in (params, *per_param) if isinstance(lst[i], torch.Tensor) and lst[i].dim() == 4]
-                # only when weight, gradient and moments are all channels_last: their NHWC
-                # views are then all contiguous and pair element by element in memory order
-                if lists_of_i and all(_channels_last_only(lst[i]) for lst in lists_of_i):
-                    for lst in lists_of_i:
+            for i, param in enumerate(params):
+                lists_of_i = [lst for lst in per_param if isinstance(lst[i], torch.Tensor) and lst[i].shape == param.shape]
+                for lst in lists_of_i:
+                    if lst[i].stride() != param.stride():
+                        lst[i] = self._relayout(param, lst[i])
+                # weight, gradient and moments now share the weight's layout; for
+                # channels_last that layout read as NHWC is contiguous
+                if _channels_last_only(param):
+                    for lst in (params, *lists_of_i):
                         lst[i] = lst[i].permute(_TO_NHWC)
         return result
+
+    def _relayout(self, param: torch.Tensor, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` copied into ``param``'s layout; a moment is replaced in the state too."""
+        copy = torch.empty_like(param, dtype=tensor.dtype).copy_(tensor)
+        state = self.state.get(param, {})
+        for key, value in state.items():
+            if value is tensor:
+                state[key] = copy
+        return copy
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume the moments and steps, but keep this optimizer's kernel choice: torch copies
+        ``fused``/``foreach`` from the saved groups, so a checkpoint written by an unfused Adam
+        (older i2i, another machine) would otherwise switch the fused update off."""
+        kernels = [(group.get("fused"), group.get("foreach")) for group in self.param_groups]
+        super().load_state_dict(state_dict)
+        for group, (fused, foreach) in zip(self.param_groups, kernels):
+            group["fused"], group["foreach"] = fused, foreach
+            if fused:  # the fused kernel wants each step counter on its parameter's device
+                for p in group["params"]:
+                    step = self.state.get(p, {}).get("step")
+                    if isinstance(step, torch.Tensor) and step.device != p.device:
+                        self.state[p]["step"] = step.to(device=p.device, dtype=torch.float32)
 
 
 def _fusable(params: list[Any]) -> bool:

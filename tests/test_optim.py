@@ -49,6 +49,7 @@ def test_same_updates_as_torch_adam_and_state_dicts_interchange(channels_last):
     _train(fused_net, resumed, 1)
     refused = i2i.adam(plain_net.parameters(), lr=1e-2, betas=(0.5, 0.999))
     refused.load_state_dict(plain.state_dict())
+    assert refused.param_groups[0]["fused"] is True  # an unfused checkpoint keeps the fused kernel
     _train(plain_net, refused, 1)
     for a, b in zip(fused_net.parameters(), plain_net.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
@@ -71,6 +72,9 @@ def test_channels_last_weights_with_moments_in_another_layout():
         _train(net, opt, 3)
     for a, b in zip(ours_net.parameters(), torch_net.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # still fused, and the moments now live in the weights' layout (copied once, not per step)
+    assert ours.param_groups[0]["fused"] is True
+    assert ours.state[ours_net[0].weight]["exp_avg"].is_contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize("name", ["pix2pix", "cyclegan", "stargan", "augcyclegan"])
