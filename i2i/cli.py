@@ -213,14 +213,16 @@ def resolve_run_config(
     from i2i import api, config
 
     overrides = config.parse_overrides(sets)
-    if resume and not method and not config_file:
-        out = flags.get("out")
+    resumed_method = None
+    if resume and not config_file:
+        # the run's own config is the base; --set and flags say what to change
+        out = flags.get("out") or (f"runs/{method}" if method else None)
         if not out:
             raise UsageError("--resume needs --out DIR (the folder of the run to continue)")
         saved = Path(out) / "config.toml"
         if not saved.is_file():
             raise UsageError(f"--resume: {out} holds no run to resume (no config.toml)")
-        config_file = str(saved)
+        config_file, resumed_method, method = str(saved), method, None
     for flag, key in _RUN_FLAGS.items():
         if flags.get(flag) is not None:
             overrides[key] = flags[flag]
@@ -233,7 +235,10 @@ def resolve_run_config(
         # methods whose networks are sized for the image (StarGAN's classifier head) follow the flag
         if hasattr(base.method, "image_size") and "method.image_size" not in overrides:
             overrides["method.image_size"] = size
-    return api.load_config(config_file, method=method, overrides=overrides)
+    cfg = api.load_config(config_file, method=method, overrides=overrides)
+    if resumed_method and cfg.method_name != resumed_method:
+        raise UsageError(f"--resume: {config_file} is a {cfg.method_name} run, not {resumed_method}")
+    return cfg
 
 
 for _module, _attr in _COMMAND_MODULES:

@@ -151,3 +151,25 @@ def test_run_counts_skipped_files_at_the_end(tmp_path, capsys, dummy_host):
     text = out + err
     assert "image files were skipped" in text  # the count at the end of the run
     assert "2.png" in text or "3.png" in text or "4.png" in text  # each bad file is named in a warning
+
+
+def test_resume_from_the_cli_continues_the_saved_run_and_extends_it(tmp_path, capsys, dummy_host):
+    """`--resume` reads OUT/config.toml even when --method is given again (no spurious
+    "ignored" keys from the method's defaults), `--steps` trains longer, and a different
+    method is refused."""
+    from train_support import make_paired  # tests/ is on sys.path (pytest's rootdir-relative import)
+
+    data = make_paired(tmp_path / "data")
+    out = str(tmp_path / "run")
+    first = ["run", "--method", "dummy", "--data", str(data), "--steps", "2", "--out", out, "--image-size", "16",
+             "--set", "data.num_workers=0", "--set", "train.eval_at_end=false", "--set", "train.checkpoint_every=1"]
+    code, _, err = run_main(first, capsys)
+    assert code == 0, err
+    code, _, err = run_main(["run", "--method", "dummy", "--resume", "--out", out, "--steps", "4"], capsys)
+    assert code == 0, err
+    assert "resuming from" in err and "changed on resume: train.steps=4" in err
+    assert "ignored" not in err
+    assert "steps = 4" in (tmp_path / "run" / "config.toml").read_text()
+    code, _, err = run_main(["run", "--method", "pix2pix", "--resume", "--out", out], capsys)
+    assert code == 2
+    _assert_one_error_line(err, "is a dummy run, not pix2pix")

@@ -130,17 +130,22 @@ def test_rng_roundtrip_is_weights_only_safe(tmp_path):
     assert torch.equal(torch.rand(1), expected[2])
 
 
-def test_resume_keeps_the_saved_config_and_says_what_it_ignored(run, tmp_path, capsys):
+def test_resume_applies_run_control_changes_and_says_what_it_ignored(run, tmp_path, capsys):
+    """A resumed run may train longer (or elsewhere, or log differently), but stays the same
+    experiment: method, data, optimisation and seed come from its checkpoint."""
     trainer, host = run
     import shutil
 
     import attrs
 
     shutil.copytree(trainer.out_dir, tmp_path / "out")
-    longer = attrs.evolve(trainer.config, train=attrs.evolve(trainer.config.train, steps=10))
+    longer = attrs.evolve(trainer.config, train=attrs.evolve(trainer.config.train, steps=10, seed=5, log_every=3))
     resumed = Trainer(longer, out_dir=tmp_path / "out", resume=True, host=host, progress=False)
-    assert resumed.config == trainer.config  # the checkpoint's config wins
+    assert resumed.config.train.steps == 10 and resumed.config.train.log_every == 3
+    assert resumed.config.train.seed == trainer.config.train.seed
+    assert attrs.evolve(resumed.config, train=trainer.config.train) == trainer.config
     resumed.fit()
-    assert resumed.step == 8
+    assert resumed.step == 10
     err = capsys.readouterr().err
-    assert "resuming from" in err and "ignored: train.steps=10" in err
+    assert "resuming from" in err and "changed on resume: train.log_every=3, train.steps=10" in err
+    assert "ignored: train.seed=5" in err

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from i2i import config as _config
+from i2i.atomic import atomic_write_bytes
 from i2i.errors import ConfigError, DataError, UsageError
 from i2i.plugins import PluginHost, get_host
 from i2i.train import checkpoint as ckpt_io
@@ -64,12 +65,35 @@ def _check_train(train: Any) -> None:
     check_clip(train.grad_clip)
 
 
-def _differences(given: _config.RunConfig, saved: _config.RunConfig) -> list[str]:
+#: What a resumed run may change: how long, where and how fast it trains, and how it reports.
+#: Everything else (method, data, optimizer, schedule shape, batch size, seed) is the run's own,
+#: so a resumed run stays the experiment its checkpoint belongs to.
+RESUMABLE_KEYS = frozenset(
+    {f"train.{k}" for k in ("steps", "epochs", "epochs_decay", "device", "precision", "channels_last", "compile",
+                            "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "max_bad_steps",
+                            "eval_at_end", "sample_images", "eval_images")}
+    | {"data.num_workers"}
+)  # fmt: skip
+
+
+def _differences(given: _config.RunConfig, saved: _config.RunConfig) -> dict[str, Any]:
     """Dotted keys whose value in ``given`` differs from the run's saved config (``out`` aside)."""
     a = _config.flatten(_config.to_dict(given))
     b = _config.flatten(_config.to_dict(saved))
     keys = (set(a) | set(b)) - {"out"}
-    return sorted(f"{k}={a.get(k)!r}" for k in keys if a.get(k) != b.get(k))
+    return {k: a.get(k) for k in sorted(keys) if a.get(k) != b.get(k)}
+
+
+def _resumed_config(given: _config.RunConfig, saved: _config.RunConfig) -> tuple[_config.RunConfig, list[str], list[str]]:
+    """The saved config with ``given``'s run-control changes; returns it, the changes applied
+    and the ones ignored (as ``key=value``)."""
+    differences = _differences(given, saved)
+    applied = {k: v for k, v in differences.items() if k in RESUMABLE_KEYS}
+    train = {k.split(".", 1)[1]: v for k, v in applied.items() if k.startswith("train.")}
+    data = {k.split(".", 1)[1]: v for k, v in applied.items() if k.startswith("data.")}
+    config = attrs.evolve(saved, train=attrs.evolve(saved.train, **train), data=attrs.evolve(saved.data, **data))
+    describe = lambda keys: [f"{k}={differences[k]!r}" for k in keys]  # noqa: E731
+    return config, describe(applied), describe(k for k in differences if k not in applied)
 
 
 class Trainer:
@@ -96,6 +120,7 @@ class Trainer:
         self.progress_mode = progress
         self._resume_state: dict[str, Any] | None = None
         self._ignored: list[str] = []
+        self._changed: list[str] = []
         if out_dir is None:
             if config is None:
                 raise UsageError("resume needs the run directory: pass --out DIR")
@@ -112,7 +137,8 @@ class Trainer:
             self.resume_path = found
             given = config
             config = ckpt_io.config_from_checkpoint(self._resume_state, self.host)
-            self._ignored = _differences(given, config) if given is not None else []
+            if given is not None:
+                config, self._changed, self._ignored = _resumed_config(given, config)
         if config is None:
             raise UsageError("no run config given")
         _check_train(config.train)
@@ -223,7 +249,7 @@ class Trainer:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "samples").mkdir(exist_ok=True)
         ckpt_io.remove_stale_temps(self.out_dir)
-        (self.out_dir / "config.toml").write_text(_config.to_toml(self.config))
+        atomic_write_bytes(self.out_dir / "config.toml", _config.to_toml(self.config).encode("utf-8"))
         resumed_at = self.step if self._resume_state is not None else None
         self.metrics_log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=resumed_at)
         if resumed_at is not None:
@@ -329,9 +355,12 @@ class Trainer:
                     self.host.hook.i2i_train_start(run=self)
                     if self._resume_state is not None:
                         self.progress.message(f"resuming from {self.resume_path} at step {self.step}")
+                        if self._changed:
+                            self.progress.message("changed on resume: " + ", ".join(self._changed))
                         if self._ignored:
                             self.progress.message(
-                                "note: a resumed run keeps its saved config; ignored: " + ", ".join(self._ignored)
+                                "note: a resumed run keeps its saved method, data and optimisation settings; "
+                                "ignored: " + ", ".join(self._ignored)
                             )
                 status = self._loop(stop)
             self._finish(status)
