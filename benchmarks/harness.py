@@ -213,6 +213,12 @@ def quiet_profiler() -> Iterator[None]:
         os.close(saved)
 
 
+def steps_per_cycle(bench: Bench) -> int:
+    """Train steps until every kind of step has run: ``n_critic`` for methods that update
+    the generator only every n-th step (StarGAN), else 1."""
+    return int(getattr(getattr(bench.method, "config", None), "n_critic", 1) or 1)
+
+
 def tensor_peak_bytes(bench: Bench) -> int:
     """Peak bytes of live tensors over train steps on CPU: what the steps start with
     (weights, buffers, gradients, optimizer state) plus the highest point of their own
@@ -227,7 +233,7 @@ def tensor_peak_bytes(bench: Bench) -> int:
     state = [t for opt in bench.optimizers.values() for s in opt.state.values() for t in s.values()]
     grads = [p.grad for p in method.parameters() if p.grad is not None]
     resident = _storage_bytes([*method.parameters(), *method.buffers(), *grads, *state])
-    steps = int(getattr(getattr(method, "config", None), "n_critic", 1) or 1)
+    steps = steps_per_cycle(bench)
     with quiet_profiler(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         for _ in range(steps):
             bench.train_step()
