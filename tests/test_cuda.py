@@ -4,6 +4,7 @@ train step in bf16 autocast and in fp16 with a GradScaler. Skipped without a CUD
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -57,3 +58,31 @@ def test_tiny_train_step_on_cuda(name: str, precision: str) -> None:
 def test_auto_precision_on_cuda_is_a_low_precision_path() -> None:
     prec = Precision.create("auto", torch.device("cuda"))
     assert prec.name == ("bf16" if torch.cuda.is_bf16_supported() else "fp32")
+
+
+@pytest.mark.parametrize("resumed_from_nchw", [False, True])
+def test_fused_adam_on_cuda_matches_torch_adam(resumed_from_nchw: bool) -> None:
+    """``i2i.adam`` on CUDA channels_last weights (NHWC views; moments from an NCHW run's
+    checkpoint relayouted, step counters moved to the GPU) updates like torch's unfused Adam."""
+    torch.manual_seed(0)
+    ref = torch.randn(8, 5, 3, 4, device="cuda")
+    params = [torch.nn.Parameter(ref.clone().contiguous(memory_format=torch.channels_last)) for _ in range(2)]
+    ours, plain = i2i.adam([params[0]], lr=0.1), torch.optim.Adam([params[1]], lr=0.1)
+    assert ours.defaults["fused"] is True
+    if resumed_from_nchw:
+        src = torch.nn.Parameter(ref.clone())
+        src_opt = torch.optim.Adam([src], lr=0.1)
+        src.grad = torch.randn_like(ref)
+        src_opt.step()
+        for p, opt in zip(params, (ours, plain)):
+            with torch.no_grad():
+                p.copy_(src)  # keeps p channels_last
+            opt.load_state_dict(copy.deepcopy(src_opt.state_dict()))
+        assert ours.param_groups[0]["fused"] is True
+    for _ in range(3):
+        g = torch.randn_like(ref)
+        for p in params:
+            p.grad = g.clone().contiguous(memory_format=torch.channels_last)
+        ours.step()
+        plain.step()
+    torch.testing.assert_close(params[0], params[1], rtol=1e-5, atol=1e-6)
