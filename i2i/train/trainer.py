@@ -100,7 +100,9 @@ class Trainer:
     """Trains one run. ``fit()`` returns the final metrics (last averaged losses + held-out metrics).
 
     ``config`` may be None with ``resume=True``: the run's own config is read from its newest
-    checkpoint (with ``resume`` the checkpoint's config always wins). ``progress``: a live bar
+    checkpoint; with ``resume`` the checkpoint's config wins, except for the run-control keys
+    in :data:`RESUMABLE_KEYS` (length, device, precision, layout, reporting), which ``config``
+    may change. ``progress``: a live bar
     (True), plain periodic lines (False), or decide by whether stderr is a terminal (None).
     Lifecycle hooks receive the trainer itself as ``run`` (``out_dir``, ``config``, ``method``,
     ``step``, ``rank``, ``is_main``).
