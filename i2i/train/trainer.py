@@ -102,8 +102,8 @@ class Trainer:
     ``config`` may be None with ``resume=True``: the run's own config is read from its newest
     checkpoint; with ``resume`` the checkpoint's config wins, except for the run-control keys
     in :data:`RESUMABLE_KEYS` (length, device, precision, layout, reporting), which ``config``
-    may change. ``progress``: a live bar
-    (True), plain periodic lines (False), or decide by whether stderr is a terminal (None).
+    may change. ``progress``: a live bar (True), plain periodic lines (False), or decide by
+    whether stderr is a terminal (None).
     Lifecycle hooks receive the trainer itself as ``run`` (``out_dir``, ``config``, ``method``,
     ``step``, ``rank``, ``is_main``).
     """
