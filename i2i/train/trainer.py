@@ -92,8 +92,9 @@ def _resumed_config(given: _config.RunConfig, saved: _config.RunConfig) -> tuple
     train = {k.split(".", 1)[1]: v for k, v in applied.items() if k.startswith("train.")}
     data = {k.split(".", 1)[1]: v for k, v in applied.items() if k.startswith("data.")}
     config = attrs.evolve(saved, train=attrs.evolve(saved.train, **train), data=attrs.evolve(saved.data, **data))
-    describe = lambda keys: [f"{k}={differences[k]!r}" for k in keys]  # noqa: E731
-    return config, describe(applied), describe(k for k in differences if k not in applied)
+    changed = [f"{k}={v!r}" for k, v in differences.items() if k in applied]
+    ignored = [f"{k}={v!r}" for k, v in differences.items() if k not in applied]
+    return config, changed, ignored
 
 
 class Trainer:
