@@ -14,7 +14,7 @@ from typing import Iterator
 from i2i.hookspecs import hookimpl
 from i2i.losses import GANLoss, GradientPenalty, WeightedL1
 from i2i.nets.augcyclegan import LatentEncoder, LatentMLPDiscriminator, LatentResnetGenerator
-from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator
+from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator, basic_patchgan
 from i2i.nets.resnet import ResnetGenerator
 from i2i.nets.stargan import StarGANDiscriminator, StarGANGenerator
 from i2i.nets.unet import UnetGenerator
@@ -39,6 +39,9 @@ def i2i_register_generators() -> Iterator[ComponentSpec]:
 @hookimpl
 def i2i_register_discriminators() -> Iterator[ComponentSpec]:
     yield DiscriminatorSpec("patchgan", NLayerDiscriminator, "PatchGAN; n_layers=3 is the 70x70 PatchGAN of pix2pix/CycleGAN")
+    # the reference's own names (--netD basic / n_layers), so its options carry over unchanged
+    yield DiscriminatorSpec("basic", basic_patchgan, "the reference's 'basic': the 70x70 PatchGAN (3 layers, n_layers ignored)")
+    yield DiscriminatorSpec("n_layers", NLayerDiscriminator, "the reference's 'n_layers': PatchGAN with n_layers (= patchgan)")
     yield DiscriminatorSpec("pixel", PixelDiscriminator, "1x1 PixelGAN: classifies every pixel independently")
     yield DiscriminatorSpec("multiscale", MultiscaleDiscriminator, "num_D PatchGANs on 2x-downsampled inputs; returns a list")
     yield DiscriminatorSpec("stargan", StarGANDiscriminator, "StarGAN discriminator: patch real/fake head + domain classifier")

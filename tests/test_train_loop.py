@@ -128,7 +128,7 @@ def test_linear_schedule_and_lr_in_metrics(data, tmp_path):
 
 def test_plateau_schedule_runs(data, tmp_path):
     host = dummy_host()
-    cfg = dummy_config(host, data, steps=12, schedule="plateau", plateau_patience=0, gamma=0.5, eval_at_end=False)
+    cfg = dummy_config(host, data, steps=12, schedule="plateau", plateau_patience=0, plateau_factor=0.5, eval_at_end=False)
     trainer = Trainer(cfg, out_dir=tmp_path, host=host, progress=False)
     trainer.fit()
     assert trainer.epoch == 2  # 4 batches per epoch; plateau stepped at the two epoch ends

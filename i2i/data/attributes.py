@@ -74,9 +74,15 @@ def select_attributes(path: Path, names: Sequence[str], wanted: Sequence[str]) -
     return columns
 
 
+#: The reference ``CelebA.preprocess``: ``if (i+1) < 2000`` -> test, i.e. 1999 test images.
+REFERENCE_TEST_SIZE = 1999
+
+
 def split_rows(rows: list[tuple[str, list[int]]], split: str) -> list[tuple[str, list[int]]]:
-    """StarGAN's split: shuffled with seed 1234, the first ``min(2000, n // 10)`` are the test set."""
+    """StarGAN's split: shuffled with seed 1234 (``random.seed(1234); random.shuffle(lines)``),
+    then the reference's ``if (i+1) < 2000`` puts the first 1999 rows in the test set. Lists
+    too small for that hold out a tenth (at least one row) instead."""
     shuffled = list(rows)
     random.Random(1234).shuffle(shuffled)
-    n_test = min(2000, max(1, len(shuffled) // 10)) if len(shuffled) > 1 else 0
+    n_test = min(REFERENCE_TEST_SIZE, max(1, len(shuffled) // 10)) if len(shuffled) > 1 else 0
     return shuffled[:n_test] if split == "test" and n_test else shuffled[n_test:]

@@ -15,12 +15,17 @@ class TrainConfig:
     ``epochs_decay`` epochs (or the last ``decay_fraction`` of ``steps``, default the same
     share as ``epochs_decay / (epochs + epochs_decay)``); ``constant``, ``step`` (times
     ``gamma`` every ``step_size`` epochs), ``cosine`` (to zero over the run) and ``plateau``
-    (times ``gamma`` when an optimizer's epoch-mean loss stalls ``plateau_patience`` epochs)
-    are the alternatives.
+    (times ``plateau_factor`` when an optimizer's epoch-mean loss has not improved by a relative
+    ``plateau_threshold`` for ``plateau_patience`` epochs) are the alternatives. The plateau
+    defaults are the reference's (``ReduceLROnPlateau(mode="min", factor=0.2, threshold=0.01,
+    patience=5)``); unlike the reference, which steps it with a metric that is always 0, i2i
+    steps it with the epoch's mean loss, so it reacts to training.
 
     ``precision``: ``auto`` (bf16 autocast where the CPU/GPU supports it, else fp32),
     ``fp32``, ``bf16``, ``fp16`` (CUDA only, with gradient scaling). ``ema``: decay of an
-    exponential moving average of the generators (e.g. 0.999), used for samples and export.
+    exponential moving average of the generators (e.g. 0.999), used for samples and export;
+    ``ema_warmup`` ramps the decay up as ``min(ema, (1 + step) / (10 + step))`` (timm's and
+    TensorFlow's warm-up), so a short run's average is not dominated by the random initial weights.
     ``channels_last``: NHWC memory layout for the model and batches (the fast path for
     convolutions under bf16 on CPUs and tensor cores). ``compile``: ``torch.compile`` the
     generators only (discriminators often need double backward for gradient penalties, which
@@ -37,7 +42,9 @@ class TrainConfig:
     schedule: str = "linear"
     step_size: int = 50
     gamma: float = 0.1
-    plateau_patience: int = 10
+    plateau_factor: float = 0.2
+    plateau_threshold: float = 0.01
+    plateau_patience: int = 5
     batch_size: int = 1
     device: str = "auto"
     precision: str = "auto"
@@ -47,6 +54,7 @@ class TrainConfig:
     deterministic: bool = False
     grad_clip: float | None = None
     ema: float | None = None
+    ema_warmup: bool = True
     log_every: int = 50
     sample_every: int = 500
     checkpoint_every: int = 1000

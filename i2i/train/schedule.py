@@ -4,7 +4,8 @@ The reference code steps its schedulers once per epoch; stepping per optimisatio
 the same shape (constant, then linear to zero over the decay part) is smoother and works the
 same for ``train.steps`` runs. ``step_size`` counts epochs, as the reference ``lr_decay_iters``.
 ``plateau`` is stepped at each epoch end with the epoch's mean of that optimizer's losses
-(keys starting ``"<name>/"``, or all losses when none match).
+(keys starting ``"<name>/"``, or all losses when none match), with the reference's defaults
+(``train.plateau_factor`` 0.2, ``plateau_threshold`` 0.01, ``plateau_patience`` 5, mode ``min``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ def lr_factor(train: TrainConfig, batches_per_epoch: int) -> Callable[[int], flo
 def check_schedule(train: TrainConfig) -> None:
     if train.schedule not in SCHEDULES:
         raise ConfigError(f"train.schedule: unknown schedule {train.schedule!r} (choose from {', '.join(SCHEDULES)})")
+    if not 0.0 < train.plateau_factor < 1.0:
+        raise ConfigError(f"train.plateau_factor: expected a number in (0, 1), got {train.plateau_factor!r}")
+    if train.plateau_threshold < 0 or train.plateau_patience < 0:
+        raise ConfigError("train.plateau_threshold and train.plateau_patience: expected non-negative values")
     if train.decay_fraction is not None and not 0.0 <= train.decay_fraction <= 1.0:
         raise ConfigError(f"train.decay_fraction: expected a number in [0, 1], got {train.decay_fraction!r}")
 
@@ -78,7 +83,10 @@ class Schedules:
         self.schedulers: dict[str, LRScheduler | ReduceLROnPlateau] = {}
         for name, opt in optimizers.items():
             if self.plateau:
-                self.schedulers[name] = ReduceLROnPlateau(opt, mode="min", factor=train.gamma, patience=train.plateau_patience)
+                self.schedulers[name] = ReduceLROnPlateau(
+                    opt, mode="min", factor=train.plateau_factor, threshold=train.plateau_threshold,
+                    patience=train.plateau_patience,
+                )  # the reference's defaults: factor 0.2, threshold 0.01 (relative), patience 5
             else:
                 self.schedulers[name] = LambdaLR(opt, lr_factor(train, batches_per_epoch))
         self.optimizers = optimizers

@@ -217,7 +217,7 @@ class Trainer:
             # take double backward (gradient penalties), which torch.compile does not support.
             for g in method.generators().values():
                 g.compile()
-        self.ema = EMA(method.generators(), train.ema) if train.ema else None
+        self.ema = EMA(method.generators(), train.ema, warmup=train.ema_warmup) if train.ema else None
         self.schedules = Schedules(self.optimizers, train, self.batches_per_epoch)
         self.ctx = TrainContext(
             self.optimizers, self.precision, device=self.device, rank=self.rank, world_size=self.world_size,
@@ -409,7 +409,7 @@ class Trainer:
             ctx.end_step()
             self.schedules.step()
             if self.ema is not None:
-                self.ema.update()
+                self.ema.update(self.step)
             self.step += 1
             self.position += 1
             self._count_bad(ctx.bad_this_step)
@@ -527,9 +527,14 @@ class Trainer:
         except DataError as exc:
             self.progress.message(f"no held-out evaluation: {exc}")
             return
+        def score() -> dict[str, float]:
+            return summarize(self.method, data, self.device, self.precision.autocast, self.config.train.eval_images)
+
         swap = self.ema.swapped() if self.ema is not None else contextlib.nullcontext()
         with swap:
-            metrics = summarize(self.method, data, self.device, self.precision.autocast, self.config.train.eval_images)
+            metrics = score()  # the weights translate/eval prefer: the EMA when the run keeps one
+        if self.ema is not None:  # and the raw weights beside them, so a bad average shows
+            metrics.update({f"raw/{k}": v for k, v in score().items()})
         self.eval_metrics = {f"eval/{k}": v for k, v in metrics.items()}
         self.metrics_log.write({"step": self.step, "epoch": self.epoch, "time": time.time(), "eval": metrics})
         self.host.hook.i2i_eval_result(run=self, step=self.step, metrics=metrics)
