@@ -4,7 +4,8 @@ The plugin host registers this module itself (plugin name ``i2i.components``). V
 argument sets of one class (``resnet_6blocks`` = ``ResnetGenerator`` with ``n_blocks=6``).
 Every generator factory accepts ``input_nc, output_nc, ngf, norm, use_dropout`` and every
 discriminator factory ``input_nc, ndf, n_layers, norm``, so methods build any of them by name;
-family keywords (``c_dim``, ``nlatent``, ``num_D``, ``image_size`` ...) come on top.
+family keywords (``num_D`` ...) come on top. Method-specific networks (label- or latent-conditioned
+generators ...) are registered by their method's plugin through the same hooks.
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from typing import Iterator
 
 from i2i.hookspecs import hookimpl
 from i2i.losses import GANLoss, GradientPenalty, WeightedL1
-from i2i.nets.augcyclegan import LatentEncoder, LatentMLPDiscriminator, LatentResnetGenerator
 from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator, basic_patchgan
 from i2i.nets.resnet import ResnetGenerator
-from i2i.nets.stargan import StarGANDiscriminator, StarGANGenerator
 from i2i.nets.unet import UnetGenerator
 from i2i.registry import ComponentSpec, DiscriminatorSpec, GeneratorSpec, LossSpec
 
@@ -29,11 +28,6 @@ def i2i_register_generators() -> Iterator[ComponentSpec]:
     yield GeneratorSpec("unet_128", UnetGenerator, "U-Net generator, 7 downsamplings (pix2pix, 128 px)", num_downs=7)
     yield GeneratorSpec("unet_64", UnetGenerator, "U-Net generator, 6 downsamplings (64 px, e.g. the demo)", num_downs=6)
     yield GeneratorSpec("unet_32", UnetGenerator, "U-Net generator, 5 downsamplings (32 px)", num_downs=5)
-    yield GeneratorSpec("stargan", StarGANGenerator, "StarGAN generator: ResNet conditioned on tiled domain labels, G(x, c)")
-    yield GeneratorSpec(
-        "augcyclegan_resnet", LatentResnetGenerator, "Augmented CycleGAN generator with latent-conditioned instance norm, G(x, z)"
-    )
-    yield GeneratorSpec("augcyclegan_encoder", LatentEncoder, "Augmented CycleGAN latent encoder E(a, b) -> (mu, logvar)")
 
 
 @hookimpl
@@ -44,8 +38,6 @@ def i2i_register_discriminators() -> Iterator[ComponentSpec]:
     yield DiscriminatorSpec("n_layers", NLayerDiscriminator, "the reference's 'n_layers': PatchGAN with n_layers (= patchgan)")
     yield DiscriminatorSpec("pixel", PixelDiscriminator, "1x1 PixelGAN: classifies every pixel independently")
     yield DiscriminatorSpec("multiscale", MultiscaleDiscriminator, "num_D PatchGANs on 2x-downsampled inputs; returns a list")
-    yield DiscriminatorSpec("stargan", StarGANDiscriminator, "StarGAN discriminator: patch real/fake head + domain classifier")
-    yield DiscriminatorSpec("latent_mlp", LatentMLPDiscriminator, "MLP discriminator on latent codes (Augmented CycleGAN)")
 
 
 @hookimpl

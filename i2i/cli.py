@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
 _PLURALS = {"loss": "losses"}
 
 _LIST_KINDS = {
+    "importers": "importer",
     "methods": "method",
     "generators": "generator",
     "discriminators": "discriminator",
@@ -127,7 +128,7 @@ def plugins_cmd() -> None:
 @click.argument("kind", type=click.Choice(sorted(_LIST_KINDS)))
 @click.argument("pattern", required=False)
 def list_cmd(kind: str, pattern: str | None) -> None:
-    """List registered methods, generators, discriminators, losses or datasets.
+    """List registered methods, generators, discriminators, losses, datasets or weight importers.
 
     PATTERN is an fnmatch pattern, e.g. i2i list generators 'unet*'.
     """

@@ -101,6 +101,32 @@ def i2i_register_commands() -> Iterable[Any]:
     """
 
 
+@hookspec
+def i2i_register_importers() -> Iterable[Any]:
+    """Yield :class:`~i2i.registry.ImporterSpec` records: reference-weight formats that
+    ``i2i import-weights --format NAME`` turns into i2i checkpoints.
+
+    Example (a format whose files are plain state dicts of a registered generator)::
+
+        from i2i import ConvertedGenerator, DataInfo, ImportPlan, ImporterSpec, convert_generator_state_dict
+
+        def convert(state_dict, generator=None, source="state dict"):
+            kwargs = {"ngf": state_dict["model.1.weight"].shape[0], "n_blocks": 6}
+            name = generator or "resnet_6blocks"
+            return ConvertedGenerator(name, kwargs, convert_generator_state_dict(state_dict, name, kwargs, source=source))
+
+        def build(request):
+            g = request.generators[0]
+            return ImportPlan(method="cut", data_info=DataInfo(kind="unpaired"),
+                              generators={"G": g.state_dict}, method_config={"ngf": g.kwargs["ngf"]})
+
+        @hookimpl
+        def i2i_register_importers():
+            yield ImporterSpec(name="cut-ref", description="taesungp/contrastive-unpaired-translation latest_net_G.pth",
+                               recognise=lambda sd: "model.1.weight" in sd, convert=convert, build=build)
+    """
+
+
 # -- training lifecycle (observers) ----------------------------------------------------------
 @hookspec
 def i2i_train_start(run: Any) -> None:

@@ -44,6 +44,7 @@ _REGISTRATION_HOOKS = (
     "i2i_register_losses",
     "i2i_register_datasets",
     "i2i_register_commands",
+    "i2i_register_importers",
 )
 
 

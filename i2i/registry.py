@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import attrs
 
@@ -112,11 +112,91 @@ class CommandSpec:
         return "command"
 
 
+@attrs.frozen
+class ImporterSpec:
+    """A reference-weight format ``i2i import-weights --format NAME`` reads (e.g. ``cyclegan-ref``).
+
+    The core loads each source file into a plain state dict (unwrapping ``{"state_dict": ...}``
+    containers, see :func:`i2i.weights_import.load_reference_file`), then calls, in order:
+
+    * ``recognise(state_dict) -> bool``: whether a raw state dict looks like this format's
+      typical file; ``import-weights`` without ``--format`` uses the one format that recognises
+      the first file (two that both do are reported, and ``--format`` decides);
+    * ``convert(state_dict, generator=None, source="state dict") -> ConvertedGenerator``: map one
+      file onto an i2i generator (registry name, keyword arguments, cleaned state dict), or raise
+      :class:`~i2i.errors.CheckpointError` naming ``source``; ``generator`` is the user's
+      ``--generator`` override;
+    * ``build(request: ImportRequest) -> ImportPlan``: from the converted files (and the
+      user's ``--domains``/``--one-hot``), the method that hosts them, its config values, the
+      data description and each generator's state dict by ``Method.generator_names``. The core
+      builds that method, loads the generators with ``strict=True`` and writes the checkpoint,
+      so an imported checkpoint has exactly the schema of a trained one.
+
+    ``files`` are the numbers of source files the format takes (``(1, 2)``: one generator, or
+    two as ``G_A G_B``).
+    """
+
+    name: str
+    description: str
+    recognise: Callable[[Mapping[str, Any]], bool]
+    convert: Callable[..., Any]
+    build: Callable[[Any], Any]
+    files: tuple[int, ...] = attrs.field(default=(1,), converter=tuple)
+    plugin: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "importer"
+
+
+@attrs.frozen
+class ConvertedGenerator:
+    """One reference file mapped onto an i2i generator: ``create_generator(name, **kwargs)``
+    loads ``state_dict`` with ``strict=True``."""
+
+    name: str
+    kwargs: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
+    state_dict: Mapping[str, Any] = attrs.field(converter=_frozen_mapping)
+
+
+@attrs.frozen
+class ImportRequest:
+    """What ``ImporterSpec.build`` is given: the files (in command-line order), each converted,
+    and the user's label options (``labels``: ``--domains`` split on commas; ``one_hot``:
+    ``--one-hot`` True, ``--multi-label`` False, neither None)."""
+
+    sources: tuple[str, ...] = attrs.field(converter=tuple)
+    generators: tuple[ConvertedGenerator, ...] = attrs.field(converter=tuple)
+    labels: tuple[str, ...] | None = None
+    one_hot: bool | None = None
+
+
+@attrs.frozen
+class ImportPlan:
+    """How to build the checkpoint: the ``method`` (a registered method name) configured with
+    ``method_config`` (``[method]`` keys; everything else is the method's paper default),
+    ``data_info`` (an :class:`~i2i.method.DataInfo`: kind, channels, label names) and the
+    state dict of each generator by its ``Method.generator_names`` name. Other networks
+    (discriminators) keep their fresh initialisation."""
+
+    method: str
+    data_info: Any
+    generators: Mapping[str, Mapping[str, Any]] = attrs.field(converter=_frozen_mapping)
+    method_config: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+
+
+def files_phrase(counts: Sequence[int]) -> str:
+    """``(1,)`` -> ``"one file"``, ``(1, 2)`` -> ``"one or two files"`` (error messages)."""
+    words = {1: "one", 2: "two", 3: "three"}
+    said = [words.get(n, str(n)) for n in counts]
+    return f"{' or '.join(said)} file{'s' if max(counts) > 1 else ''}"
+
+
 class Registry:
     """Name -> record tables, one per kind. Duplicate names are errors naming both plugins."""
 
     def __init__(self) -> None:
-        self._tables: dict[str, dict[str, Any]] = {k: {} for k in ("method", *COMPONENT_KINDS, "command")}
+        self._tables: dict[str, dict[str, Any]] = {k: {} for k in ("method", *COMPONENT_KINDS, "command", "importer")}
 
     def add(self, record: Any, plugin: str) -> None:
         record = attrs.evolve(record, plugin=plugin)

@@ -1,22 +1,26 @@
-"""Bring generators trained with the reference code into i2i.
+"""Bring generators trained with reference code into i2i: the generic half of ``import-weights``.
 
-Users own checkpoints of junyanz/pytorch-CycleGAN-and-pix2pix (``latest_net_G.pth``,
-``horse2zebra.pth``: plain state dicts of a ResNet or U-Net generator) and of yunjey/stargan
-(``200000-G.ckpt``). i2i's networks use the reference module layouts, so the key mapping is
-the identity up to these documented clean-ups:
+Each reference format is an :class:`~i2i.registry.ImporterSpec` that a plugin registers through
+``i2i_register_importers`` (the built-in methods register their papers' repositories); this
+module holds what every format shares:
 
-* a ``module.`` prefix (DataParallel) is stripped;
-* instance-norm running statistics (``running_mean``, ``running_var``, ``num_batches_tracked``)
-  are dropped - old CycleGAN/pix2pix checkpoints carry them (the reference test script deletes
-  them too) and every StarGAN checkpoint does; i2i's instance norm never tracks statistics;
-* a reference network built with ``norm="none"`` has no conv biases where i2i's has them; the
-  missing biases are filled with zeros, which computes exactly the same function;
-* batch norms saved by PyTorch < 0.4.1 lack ``num_batches_tracked``; it is set to 0 (it only
-  matters for ``momentum=None``).
+* :func:`load_reference_file` reads a file safely (``weights_only=True``) and unwraps common
+  containers (``{"state_dict": ...}``, ``{"model": ...}``, ``{"G": ...}``);
+* a ``module.`` prefix (DataParallel) is stripped before an importer sees the keys;
+* :func:`drop_norm_statistics` drops instance-norm running statistics (``running_mean``,
+  ``running_var``, ``num_batches_tracked``) that old reference checkpoints carry and i2i's
+  instance norm never tracks;
+* :func:`convert_generator_state_dict` checks the cleaned keys and shapes against the i2i
+  network built (on the meta device, for free) from the registry, so a file that does not fit
+  fails here with one line; a network built with ``norm="none"`` gets the conv biases the
+  reference leaves out filled with zeros (the same function), and batch norms saved by PyTorch
+  < 0.4.1 get ``num_batches_tracked = 0``;
+* :func:`convert_image_generator` reads the core ResNet / U-Net generators (whose module
+  layouts are the reference layouts, key for key) off key names and tensor shapes; importers
+  of formats built on them call it.
 
-The generator's name and keyword arguments are inferred from key names and tensor shapes, and
-the cleaned state dict is checked against the i2i network built (on the meta device, for free)
-from those arguments, so a file that does not fit fails here with one line, not later.
+``convert_reference_state_dict``, ``infer_generator_kwargs`` and ``import_reference_file`` run
+one registered format on one file (the library form, and what the tests drive).
 U-Net dropout has no weights and cannot be inferred; it only matters for training.
 """
 
@@ -27,11 +31,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
-from torch import nn
 
 from i2i.errors import CheckpointError
+from i2i.registry import ConvertedGenerator, ImporterSpec
 
-FORMATS = ("cyclegan-ref", "pix2pix-ref", "stargan-ref")
 _STATS = ("running_mean", "running_var", "num_batches_tracked")
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "netG", "net_G", "G", "generator", "params")
 
@@ -68,32 +71,68 @@ def load_reference_file(path: str | Path) -> StateDict:
     raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a state dict")
 
 
-# -- inference from keys and shapes ----------------------------------------------------------
-def _strip_prefix(sd: Mapping[str, torch.Tensor]) -> StateDict:
+def strip_module_prefix(sd: Mapping[str, torch.Tensor]) -> StateDict:
+    """Drop the ``module.`` prefix ``nn.DataParallel`` puts on every key."""
     if sd and all(k.startswith("module.") for k in sd):
         return {k[len("module."):]: v for k, v in sd.items()}
     return dict(sd)
 
 
-def _check_format(format: str) -> None:
-    if format not in FORMATS:
-        raise CheckpointError(f"format: unknown reference format {format!r} (known: {', '.join(FORMATS)})")
+def drop_norm_statistics(sd: Mapping[str, torch.Tensor], *, every_layer: bool = False) -> StateDict:
+    """Drop running statistics of instance norms: of layers with statistics but no affine weight
+    (non-affine instance norms; batch norms keep theirs), or of every layer (``every_layer``:
+    networks whose norms are all affine instance norms)."""
+    out: StateDict = {}
+    for key, value in sd.items():
+        layer, _, leaf = key.rpartition(".")
+        if leaf in _STATS and (every_layer or f"{layer}.weight" not in sd):
+            continue
+        out[key] = value
+    return out
 
 
-def _family(sd: Mapping[str, torch.Tensor], format: str, source: str) -> str:
-    if format == "stargan-ref":
-        if "conv1.weight" in sd or "conv2.weight" in sd:
-            raise CheckpointError(f"{source}: is a StarGAN discriminator; import the generator (*-G.ckpt)")
-        if "main.0.weight" in sd and any(re.match(r"main\.\d+\.main\.", k) for k in sd):
-            return "stargan"
-    else:
-        if any(".conv_block." in k for k in sd):
-            return "resnet"
-        if "model.model.0.weight" in sd:
-            return "unet"
-    raise CheckpointError(f"{source}: keys do not look like a {format} generator (first keys: {', '.join(list(sd)[:4])})")
+def convert_generator_state_dict(
+    sd: Mapping[str, torch.Tensor], name: str, kwargs: Mapping[str, Any], *, source: str = "state dict", host: Any = None
+) -> StateDict:
+    """Check ``sd`` against the registered generator ``name`` built with ``kwargs`` (on the meta
+    device) and return it in that network's key order, filling what the reference legitimately
+    leaves out (zero conv biases of ``norm="none"`` networks, ``num_batches_tracked``).
+
+    Raises :class:`CheckpointError` naming ``source`` on missing, unexpected or misshapen keys.
+    """
+    from i2i.plugins import (
+        get_host,  # lazy: the registry is only needed when a file is converted
+    )
+
+    spec = (host or get_host()).registry.get("generator", name)
+    with torch.device("meta"):
+        expected = spec.create(**kwargs).state_dict()
+    sd = dict(sd)
+    missing = [k for k in expected if k not in sd]
+    for key in list(missing):
+        weight = key[: -len("bias")] + "weight"
+        if kwargs.get("norm") == "none" and key.endswith(".bias") and weight in sd:
+            sd[key] = torch.zeros(expected[key].shape, dtype=sd[weight].dtype)
+            missing.remove(key)
+        elif key.endswith(".num_batches_tracked"):  # batch norms saved by PyTorch < 0.4.1
+            sd[key] = torch.tensor(0, dtype=torch.long)
+            missing.remove(key)
+    unexpected = [k for k in sd if k not in expected]
+    if missing or unexpected:
+        detail = "; ".join(
+            part for part in (
+                f"missing {', '.join(missing[:3])}" if missing else "",
+                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+            ) if part
+        )  # fmt: skip
+        raise CheckpointError(f"{source}: keys do not fit an i2i {name} generator ({detail})")
+    for key, ref in expected.items():
+        if tuple(sd[key].shape) != tuple(ref.shape):
+            raise CheckpointError(f"{source}: {key} has shape {tuple(sd[key].shape)}, an i2i {name} generator expects {tuple(ref.shape)}")
+    return {k: sd[k] for k in expected}
 
 
+# -- the core ResNet / U-Net generators, read off keys and shapes ---------------------------------
 def _resnet_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     block_ids = sorted({int(m.group(1)) for k in sd if (m := re.match(r"model\.(\d+)\.conv_block\.", k))})
     zero_pad = "model.0.weight" in sd
@@ -114,7 +153,7 @@ def _resnet_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     kwargs: dict[str, Any] = dict(
         input_nc=stem_w.shape[1], output_nc=last_w.shape[0], ngf=stem_w.shape[0], norm=norm,
         use_dropout=dropout, n_blocks=len(block_ids),
-    )
+    )  # fmt: skip
     if zero_pad:
         kwargs["padding_type"] = "zero"
     return kwargs
@@ -135,120 +174,95 @@ def _unet_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     return dict(input_nc=down.shape[1], output_nc=up.shape[1], ngf=down.shape[0], norm=norm, num_downs=num_downs)
 
 
-def _stargan_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-    stem = sd["main.0.weight"]
-    block_ids = {int(m.group(1)) for k in sd if (m := re.match(r"main\.(\d+)\.main\.", k))}
-    convs = [(int(k.split(".")[1]), v) for k, v in sd.items() if re.fullmatch(r"main\.\d+\.weight", k) and v.dim() == 4]
-    last_w = max(convs, key=lambda iv: iv[0])[1]
-    input_nc = 3  # the reference always feeds RGB; the rest of the stem's inputs are labels
-    return dict(
-        input_nc=input_nc, output_nc=last_w.shape[0], ngf=stem.shape[0], norm="instance_affine",
-        c_dim=stem.shape[1] - input_nc, n_blocks=len(block_ids),
-    )
+def image_generator_family(sd: Mapping[str, torch.Tensor]) -> str | None:
+    """``"resnet"`` or ``"unet"`` when ``sd`` has the key layout of that core generator, else None
+    (also when some key is not a parameter or norm statistic those layouts have, such as a
+    fixed blur kernel of another code base's variant)."""
+    if any(k.rpartition(".")[2] not in ("weight", "bias", *_STATS) for k in sd):
+        return None
+    if any(".conv_block." in k for k in sd):
+        return "resnet"
+    if "model.model.0.weight" in sd:
+        return "unet"
+    return None
 
 
-def infer_generator_kwargs(state_dict: Mapping[str, torch.Tensor], format: str) -> dict[str, Any]:
-    """Generator keyword arguments (input_nc, output_nc, ngf, norm, n_blocks / num_downs /
-    c_dim ...) read off the shapes of a reference state dict.
+def convert_image_generator(
+    sd: Mapping[str, torch.Tensor], generator: str | None = None, source: str = "state dict", *, format: str = "reference"
+) -> ConvertedGenerator:
+    """Map a state dict of the core ResNet or U-Net generator (reference layout) onto i2i.
 
-    Pass the *raw* reference state dict: after conversion a ``norm="none"`` network has
-    zero-filled biases and reads as ``"instance"`` (which has the same keys).
+    The registry name is ``resnet_6blocks``/``resnet_9blocks`` or ``unet_128``/``unet_256`` by
+    depth, unless ``generator`` names another of the same family; keyword arguments come from
+    the *raw* shapes (after conversion a ``norm="none"`` network has zero-filled biases and
+    reads as ``"instance"``). ``format`` names the format in errors.
     """
-    _check_format(format)
-    sd = _strip_prefix(state_dict)
-    family = _family(sd, format, "state dict")
+    family = image_generator_family(sd)
+    if family is None:
+        raise CheckpointError(f"{source}: keys do not look like a {format} generator (first keys: {', '.join(list(sd)[:4])})")
     try:
-        return {"resnet": _resnet_kwargs, "unet": _unet_kwargs, "stargan": _stargan_kwargs}[family](sd)
+        kwargs = _resnet_kwargs(sd) if family == "resnet" else _unet_kwargs(sd)
     except (KeyError, ValueError, IndexError) as exc:
-        raise CheckpointError(f"state dict: incomplete {format} generator (missing {exc})") from None
-
-
-def _default_name(family: str, kwargs: Mapping[str, Any]) -> str:
+        raise CheckpointError(f"{source}: incomplete {format} generator (missing {exc})") from None
     if family == "resnet":
-        return "resnet_6blocks" if kwargs["n_blocks"] == 6 else "resnet_9blocks"
-    if family == "unet":
-        return "unet_128" if kwargs["num_downs"] == 7 else "unet_256"
-    return "stargan"
+        name = "resnet_6blocks" if kwargs["n_blocks"] == 6 else "resnet_9blocks"
+    else:
+        name = "unet_128" if kwargs["num_downs"] == 7 else "unet_256"
+    if generator is not None:
+        if not generator.startswith(family + "_"):
+            raise CheckpointError(f"{source}: holds a {family} generator, which cannot be loaded as {generator!r}")
+        name = generator
+    clean = convert_generator_state_dict(drop_norm_statistics(sd), name, kwargs, source=source)
+    return ConvertedGenerator(name=name, kwargs=kwargs, state_dict=clean)
 
 
-def _build_meta(family: str, kwargs: Mapping[str, Any]) -> nn.Module:
-    from i2i.nets.resnet import ResnetGenerator
-    from i2i.nets.stargan import StarGANGenerator
-    from i2i.nets.unet import UnetGenerator
+# -- one registered format on one file ------------------------------------------------------------
+def get_importer(format: str, host: Any = None) -> ImporterSpec:
+    """The registered importer ``format``; a :class:`CheckpointError` listing the known ones."""
+    from i2i.plugins import get_host
 
-    cls = {"resnet": ResnetGenerator, "unet": UnetGenerator, "stargan": StarGANGenerator}[family]
-    with torch.device("meta"):
-        return cls(**kwargs, init_type=None)
-
-
-def _drop_instance_stats(sd: StateDict, family: str) -> StateDict:
-    """Drop running statistics of instance norms: layers with stats but no affine weight, and
-    every norm layer of StarGAN (affine instance norm throughout)."""
-    out: StateDict = {}
-    for key, value in sd.items():
-        layer, _, leaf = key.rpartition(".")
-        if leaf in _STATS and (family == "stargan" or f"{layer}.weight" not in sd):
-            continue
-        out[key] = value
-    return out
+    registry = (host or get_host()).registry
+    known = registry.names("importer")
+    if format not in known:
+        raise CheckpointError(f"format: unknown reference format {format!r} (known: {', '.join(known) or 'none registered'})")
+    spec: ImporterSpec = registry.get("importer", format)
+    return spec
 
 
 def convert_reference_state_dict(
-    state_dict: Mapping[str, torch.Tensor],
-    format: str,
-    generator: str | None = None,
-    *,
-    source: str = "state dict",
-) -> tuple[str, StateDict]:
-    """Map a reference generator state dict onto i2i's; return ``(generator name, state dict)``.
+    state_dict: Mapping[str, torch.Tensor], format: str, generator: str | None = None, *, source: str = "state dict",
+    host: Any = None,
+) -> tuple[str, StateDict]:  # fmt: skip
+    """Map a reference generator state dict onto i2i's with the registered importer ``format``;
+    return ``(generator name, state dict)``, which loads with ``strict=True`` into
+    ``create_generator(name, **infer_generator_kwargs(state_dict, format))``. ``generator``
+    overrides the inferred registry name; ``source`` names the file in error messages."""
+    converted = get_importer(format, host).convert(strip_module_prefix(state_dict), generator, source)
+    return converted.name, dict(converted.state_dict)
 
-    ``format`` is ``"cyclegan-ref"``, ``"pix2pix-ref"`` (the same repository; ResNet or U-Net
-    generators) or ``"stargan-ref"``. ``generator`` overrides the inferred registry name (it
-    must be of the same family). The result loads with ``strict=True`` into
-    ``create_generator(name, **infer_generator_kwargs(state_dict, format))``. ``source``
-    names the file in error messages.
-    """
-    _check_format(format)
-    sd = _strip_prefix(state_dict)
-    family = _family(sd, format, source)
-    kwargs = infer_generator_kwargs(sd, format)
-    name = _default_name(family, kwargs)
-    if generator is not None:
-        prefixes = {"resnet": "resnet_", "unet": "unet_", "stargan": "stargan"}
-        if not generator.startswith(prefixes[family]):
-            raise CheckpointError(f"{source}: holds a {family} generator, which cannot be loaded as {generator!r}")
-        name = generator
-    sd = _drop_instance_stats(sd, family)
-    expected = _build_meta(family, kwargs).state_dict()
-    missing = [k for k in expected if k not in sd]
-    for key in list(missing):
-        if kwargs.get("norm") == "none" and key.endswith(".bias"):
-            sd[key] = torch.zeros(expected[key].shape, dtype=sd[key[: -len("bias")] + "weight"].dtype)
-            missing.remove(key)
-        elif key.endswith(".num_batches_tracked"):  # batch norms saved by PyTorch < 0.4.1
-            sd[key] = torch.tensor(0, dtype=torch.long)
-            missing.remove(key)
-    unexpected = [k for k in sd if k not in expected]
-    if missing or unexpected:
-        detail = "; ".join(
-            part for part in (
-                f"missing {', '.join(missing[:3])}" if missing else "",
-                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
-            ) if part
-        )
-        raise CheckpointError(f"{source}: keys do not fit an i2i {name} generator ({detail})")
-    for key, ref in expected.items():
-        if tuple(sd[key].shape) != tuple(ref.shape):
-            raise CheckpointError(
-                f"{source}: {key} has shape {tuple(sd[key].shape)}, an i2i {name} generator expects {tuple(ref.shape)}"
-            )
-    return name, {k: sd[k] for k in expected}
+
+def infer_generator_kwargs(state_dict: Mapping[str, torch.Tensor], format: str, *, host: Any = None) -> dict[str, Any]:
+    """Generator keyword arguments (input_nc, output_nc, ngf, norm, n_blocks / num_downs ...)
+    that the importer ``format`` reads off the shapes of a reference state dict."""
+    return dict(get_importer(format, host).convert(strip_module_prefix(state_dict)).kwargs)
 
 
 def import_reference_file(
-    path: str | Path, format: str, generator: str | None = None
+    path: str | Path, format: str, generator: str | None = None, *, host: Any = None
 ) -> tuple[str, dict[str, Any], StateDict]:
-    """Load, convert and describe a reference checkpoint: ``(name, generator kwargs, state dict)``."""
-    raw = load_reference_file(path)
-    name, sd = convert_reference_state_dict(raw, format, generator, source=str(path))
-    return name, infer_generator_kwargs(raw, format), sd
+    """Load and convert a reference checkpoint: ``(name, generator kwargs, state dict)``."""
+    converted = get_importer(format, host).convert(strip_module_prefix(load_reference_file(path)), generator, str(path))
+    return converted.name, dict(converted.kwargs), dict(converted.state_dict)
+
+
+def image_generator_config(converted: ConvertedGenerator, source: str = "state dict") -> dict[str, Any]:
+    """The ``[method]`` keys (``netG``, ``ngf``, ``norm``, ``use_dropout``) of a method that builds
+    a core generator by registry name, for a :func:`convert_image_generator` result; a
+    :class:`~i2i.errors.UsageError` when the file uses an option such a config cannot express."""
+    from i2i.errors import UsageError
+
+    kwargs = converted.kwargs
+    unsupported = {k: v for k, v in kwargs.items() if k == "padding_type" or (k == "n_blocks" and v not in (6, 9))}
+    if unsupported:
+        raise UsageError(f"{source}: generator option {unsupported} has no i2i method config equivalent")
+    return {"netG": converted.name, "ngf": kwargs["ngf"], "norm": kwargs["norm"], "use_dropout": kwargs.get("use_dropout", False)}

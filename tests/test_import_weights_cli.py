@@ -95,3 +95,84 @@ def test_errors_are_one_line(tmp_path, capsys):
     )
     assert code == 2 and "--domains names 2 labels but the generator was trained with 3" in captured.err
     assert not (tmp_path / "o.pt").exists()
+
+
+# -- the importer hook: formats come from plugins -------------------------------------------------
+def test_format_alone_lists_every_registered_format(capsys):
+    code, captured = _run(["import-weights", "--format"], capsys)
+    assert code == 0, captured.err
+    names = [line.split()[0] for line in captured.out.splitlines()]
+    assert {"cyclegan-ref", "pix2pix-ref", "stargan-ref"} <= set(names)
+    by_name = {line.split()[0]: line for line in captured.out.splitlines()}
+    assert "one or two files" in by_name["cyclegan-ref"] and "cyclegan [" in by_name["cyclegan-ref"]
+    code, captured = _run(["list", "importers"], capsys)
+    assert code == 0 and "stargan-ref" in captured.out
+
+
+def test_the_core_registers_no_format():
+    from i2i.plugins import PluginHost
+
+    assert PluginHost(autoload=False).registry.names("importer") == []
+
+
+def test_format_is_recognised_from_the_file(tmp_path, capsys):
+    unet = _reference_like("unet_128", ngf=8, norm="batch")
+    torch.save(unet.state_dict(), tmp_path / "latest_net_G.pth")
+    code, captured = _run(["import-weights", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "u.pt")], capsys)
+    assert code == 0, captured.err
+    assert i2i.load_checkpoint(tmp_path / "u.pt").config.method_name == "pix2pix"
+
+    star = _reference_like("stargan", ngf=8, c_dim=5, n_blocks=1)
+    torch.save(star.state_dict(), tmp_path / "200000-G.ckpt")
+    code, captured = _run(["import-weights", str(tmp_path / "200000-G.ckpt"), "--out", str(tmp_path / "s.pt")], capsys)
+    assert code == 0, captured.err
+    translator = i2i.load_checkpoint(tmp_path / "s.pt")
+    assert translator.config.method_name == "stargan" and translator.method.data_info.multi_label
+
+    torch.save({"weight": torch.zeros(3, 3)}, tmp_path / "other.pth")
+    code, captured = _run(["import-weights", str(tmp_path / "other.pth"), "--out", str(tmp_path / "o.pt")], capsys)
+    assert code == 2 and "no registered format recognises this file; pass --format" in captured.err
+    assert not (tmp_path / "o.pt").exists()
+
+
+def test_wrong_file_counts_and_missing_out(tmp_path, capsys):
+    net = _reference_like("unet_128", ngf=8, norm="batch")
+    for name in ("a.pth", "b.pth"):
+        torch.save(net.state_dict(), tmp_path / name)
+    two = [str(tmp_path / "a.pth"), str(tmp_path / "b.pth")]
+    code, captured = _run(["import-weights", *two, "--format", "pix2pix-ref", "--out", str(tmp_path / "o.pt")], capsys)
+    assert code == 2 and "--format pix2pix-ref takes one file, got 2" in captured.err
+    code, captured = _run(["import-weights", *two, "--format", "nope-ref", "--out", str(tmp_path / "o.pt")], capsys)
+    assert code == 2 and "unknown reference format 'nope-ref'" in captured.err and "stargan-ref" in captured.err
+    code, captured = _run(["import-weights", two[0], "--format", "pix2pix-ref"], capsys)
+    assert code == 2 and "--out" in captured.err
+
+
+def test_an_in_code_plugin_adds_a_format(tmp_path):
+    """A format registered by any plugin object works through the library form, no core change."""
+    from types import SimpleNamespace
+
+    from i2i.commands.import_weights import import_reference_checkpoint
+    from i2i.plugins import PluginHost
+
+    def convert(sd, generator=None, source="state dict"):
+        sd = {k.removeprefix("gen."): v for k, v in sd.items()}
+        return i2i.convert_image_generator(sd, generator, source, format="toy-ref")
+
+    def build(request):
+        (g,) = request.generators
+        info = i2i.DataInfo(kind=i2i.PAIRED, channels_a=g.kwargs["input_nc"], channels_b=g.kwargs["output_nc"])
+        return i2i.ImportPlan(method="pix2pix", data_info=info, generators={"G": g.state_dict},
+                              method_config=i2i.image_generator_config(g))  # fmt: skip
+
+    spec = i2i.ImporterSpec(name="toy-ref", description="toy", recognise=lambda sd: any(k.startswith("gen.") for k in sd),
+                            convert=convert, build=build)  # fmt: skip
+    plugin = SimpleNamespace(i2i_register_importers=i2i.hookimpl(lambda: [spec]))
+    host = PluginHost(plugins=[("toy", plugin)])
+    net = _reference_like("unet_128", ngf=8, norm="batch")
+    torch.save({f"gen.{k}": v for k, v in net.state_dict().items()}, tmp_path / "toy.pth")
+    out = import_reference_checkpoint([tmp_path / "toy.pth"], None, tmp_path / "toy.pt", host=host)
+    translator = i2i.load_checkpoint(out)
+    x = torch.rand(1, 3, 128, 128) * 2 - 1
+    with torch.no_grad():
+        assert torch.allclose(translator.translate(x), net(x), atol=1e-5)

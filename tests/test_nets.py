@@ -8,18 +8,18 @@ from torch import nn
 
 from i2i.errors import UsageError
 from i2i.nets import InstanceNorm, get_norm_layer, init_weights
-from i2i.nets.augcyclegan import LatentEncoder, LatentMLPDiscriminator, LatentResnetGenerator
 from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator
 from i2i.nets.pool import ImagePool
 from i2i.nets.resnet import ResnetGenerator
-from i2i.nets.stargan import StarGANDiscriminator, StarGANGenerator
 from i2i.nets.unet import UnetGenerator
 from i2i.plugins import PluginHost
+from i2i_augcyclegan.nets import LatentEncoder, LatentMLPDiscriminator, LatentResnetGenerator
+from i2i_stargan.nets import StarGANDiscriminator, StarGANGenerator
 
 
 @pytest.fixture(scope="module")
 def registry():
-    return PluginHost(autoload=False).registry
+    return PluginHost().registry  # the built-in methods' plugins register their own networks
 
 
 def n_params(m: nn.Module) -> int:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Iterator
 
 import i2i
-from i2i import MethodSpec, hookimpl
+from i2i import ComponentSpec, DiscriminatorSpec, GeneratorSpec, MethodSpec, hookimpl
 
 from .config import AugCycleGANConfig
 from .method import AugCycleGAN
+from .nets import LatentEncoder, LatentMLPDiscriminator, LatentResnetGenerator
 
 PAPER_DEFAULTS = {
     "data.image_size": 64,
@@ -53,3 +54,16 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         demo_defaults=DEMO_DEFAULTS,
         test_overrides=TEST_OVERRIDES,
     )
+
+
+@hookimpl
+def i2i_register_generators() -> Iterator[ComponentSpec]:
+    yield GeneratorSpec(
+        "augcyclegan_resnet", LatentResnetGenerator, "Augmented CycleGAN generator with latent-conditioned instance norm, G(x, z)"
+    )
+    yield GeneratorSpec("augcyclegan_encoder", LatentEncoder, "Augmented CycleGAN latent encoder E(a, b) -> (mu, logvar)")
+
+
+@hookimpl
+def i2i_register_discriminators() -> Iterator[ComponentSpec]:
+    yield DiscriminatorSpec("latent_mlp", LatentMLPDiscriminator, "MLP discriminator on latent codes (Augmented CycleGAN)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Iterator
 
 import i2i
-from i2i import MethodSpec, hookimpl
+from i2i import ImporterSpec, MethodSpec, hookimpl
 from i2i_cyclegan.config import CycleGANConfig
+from i2i_cyclegan.importer import IMPORTER
 from i2i_cyclegan.method import CycleGAN
 
 #: The paper's setting (256 px): batch 1, resize to 286 and random-crop 256 with flips,
@@ -50,3 +51,8 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         demo_defaults=DEMO_DEFAULTS,
         test_overrides={"netG": "resnet_6blocks", "ngf": 8, "ndf": 8},
     )
+
+
+@hookimpl
+def i2i_register_importers() -> Iterator[ImporterSpec]:
+    yield IMPORTER

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Iterator
 
 import i2i
-from i2i import MethodSpec, hookimpl
+from i2i import ImporterSpec, MethodSpec, hookimpl
 from i2i_pix2pix.config import Pix2PixConfig
+from i2i_pix2pix.importer import IMPORTER
 from i2i_pix2pix.method import Pix2Pix
 
 #: The paper's setting (facades, 256 px): batch 1, resize to 286 and random-crop 256 with
@@ -51,3 +52,8 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         demo_defaults=DEMO_DEFAULTS,
         test_overrides={"netG": "unet_32", "ngf": 8, "ndf": 8},
     )
+
+
+@hookimpl
+def i2i_register_importers() -> Iterator[ImporterSpec]:
+    yield IMPORTER

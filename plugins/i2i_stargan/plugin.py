@@ -22,9 +22,28 @@ from __future__ import annotations
 from typing import Iterator
 
 import i2i
-from i2i import MethodSpec, hookimpl
+from i2i import (
+    ComponentSpec,
+    DiscriminatorSpec,
+    GeneratorSpec,
+    ImporterSpec,
+    MethodSpec,
+    hookimpl,
+)
 from i2i_stargan.config import StarGANConfig
+from i2i_stargan.importer import IMPORTER
 from i2i_stargan.method import StarGAN
+from i2i_stargan.nets import StarGANDiscriminator, StarGANGenerator
+
+
+@hookimpl
+def i2i_register_generators() -> Iterator[ComponentSpec]:
+    yield GeneratorSpec("stargan", StarGANGenerator, "StarGAN generator: ResNet conditioned on tiled domain labels, G(x, c)")
+
+
+@hookimpl
+def i2i_register_discriminators() -> Iterator[ComponentSpec]:
+    yield DiscriminatorSpec("stargan", StarGANDiscriminator, "StarGAN discriminator: patch real/fake head + domain classifier")
 
 
 @hookimpl
@@ -68,3 +87,8 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
             "g_conv_dim": 8, "d_conv_dim": 8, "g_repeat_num": 1, "d_repeat_num": 3, "image_size": 32, "n_critic": 1,
         },
     )
+
+
+@hookimpl
+def i2i_register_importers() -> Iterator[ImporterSpec]:
+    yield IMPORTER

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Iterator
 
 import i2i
-from i2i import MethodSpec, hookimpl
+from i2i import ImporterSpec, MethodSpec, hookimpl
 from i2i_cut.config import CUTConfig
+from i2i_cut.importer import IMPORTER
 from i2i_cut.method import CUT
 
 #: The paper's setting: 256 px crops of 286 px images with flips, batch 1,
@@ -75,3 +76,9 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         demo_defaults=DEMO_DEFAULTS,
         test_overrides=TEST_OVERRIDES,
     )
+
+
+@hookimpl
+def i2i_register_importers() -> Iterator[ImporterSpec]:
+    """``i2i import-weights latest_net_G.pth --format cut-ref --out cut.pt``."""
+    yield IMPORTER

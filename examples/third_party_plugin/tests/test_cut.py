@@ -157,3 +157,39 @@ def test_cli_trains_cut_on_the_demo_data(tmp_path: Path) -> None:
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run" / "last.pt").is_file()
+
+
+# -- a reference-weight format of its own (i2i_register_importers) ------------------------------
+def _i2i(*args: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", I2I_CACHE_DIR=str(tmp_path / "cache"))
+    return subprocess.run([sys.executable, "-m", "i2i", *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_cut_reference_generator_imports_and_translates_like_the_reference(tmp_path: Path) -> None:
+    # CUT's generator with --no_antialias is the CycleGAN ResNet, whose layout i2i's keeps key for key
+    torch.manual_seed(0)
+    reference = i2i.create_generator("resnet_9blocks", ngf=8).eval()
+    torch.save(reference.state_dict(), tmp_path / "latest_net_G.pth")
+    listed = _i2i("import-weights", "--format", tmp_path=tmp_path)
+    assert listed.returncode == 0 and "cut-ref" in listed.stdout and "i2i-cut" in listed.stdout
+    out = tmp_path / "cut.pt"
+    done = _i2i("import-weights", str(tmp_path / "latest_net_G.pth"), "--format", "cut-ref", "--out", str(out), tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    translator = i2i.load_checkpoint(out)
+    assert translator.config.method_name == "cut" and translator.method.config.n_blocks == 9
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(translator.translate(x), reference(x), atol=1e-5, rtol=1e-5)
+    # without --format the file also reads as a CycleGAN generator: the user is asked to choose
+    ambiguous = _i2i("import-weights", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "x.pt"), tmp_path=tmp_path)
+    assert ambiguous.returncode == 2 and "cut-ref" in ambiguous.stderr and "pass --format" in ambiguous.stderr
+
+
+def test_anti_aliased_cut_generators_are_refused_with_a_reason(tmp_path: Path) -> None:
+    sd = dict(i2i.create_generator("resnet_9blocks", ngf=8, n_blocks=2).state_dict())
+    sd["model.5.filt"] = torch.ones(16, 1, 3, 3)  # the reference's Downsample blur kernel
+    torch.save(sd, tmp_path / "latest_net_G.pth")
+    done = _i2i("import-weights", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "x.pt"), tmp_path=tmp_path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "anti-aliased" in done.stderr and "--no_antialias" in done.stderr
+    assert not (tmp_path / "x.pt").exists()

@@ -14,10 +14,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from i2i.errors import UsageError
-from i2i.nets.base import full_precision
-from i2i.nets.init import maybe_init
-from i2i.nets.norm import conv_bias, get_norm_layer, instance_norm
+from i2i import (
+    UsageError,
+    conv_bias,
+    full_precision,
+    get_norm_layer,
+    instance_norm,
+    maybe_init,
+)
 
 _LATENT_NORMS = {"batch": nn.BatchNorm1d, "syncbatch": nn.SyncBatchNorm, "none": nn.Identity}
 

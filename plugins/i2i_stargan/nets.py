@@ -7,18 +7,20 @@ instance norm). The discriminator is a stack of ``n_layers`` 4x4 stride-2 convs 
 LeakyReLU(0.01) and two heads: a 3x3 real/fake patch map and a domain classifier whose kernel
 covers the whole ``image_size`` feature map. Keys (``main.0.weight``, ``conv1.weight`` ...)
 equal the reference's apart from its instance-norm running statistics, which it never uses
-in training mode and which :mod:`i2i.weights_import` drops.
+in training mode and which the ``stargan-ref`` importer (:mod:`i2i_stargan.importer`) drops.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
-from i2i.errors import UsageError
-from i2i.nets.base import full_precision
-from i2i.nets.init import maybe_init
-from i2i.nets.norm import NormBuilder, conv_bias, get_norm_layer
+from i2i import UsageError, conv_bias, full_precision, get_norm_layer, maybe_init
+
+#: What :func:`i2i.get_norm_layer` returns: channels -> norm layer.
+NormBuilder = Callable[[int], nn.Module]
 
 
 class ResidualBlock(nn.Module):
