@@ -78,6 +78,8 @@ _EXPORTS: dict[str, str] = {
     "gan_loss": "i2i.losses",
     "gradient_penalty": "i2i.losses",
     "adam": "i2i.optim",
+    "fit_generator_to_size": "i2i.nets.sizing",
+    "unet_for_size": "i2i.nets.sizing",
     # training and inference
     "Trainer": "i2i.train.trainer",
     "run": "i2i.api",

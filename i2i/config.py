@@ -241,13 +241,15 @@ def resolve_config(
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ConfigError(f"{prefix}{key}: unknown key{hint}")
     try:
-        return RunConfig(
+        config = RunConfig(
             method_name=name,
             method=structure(method_data, spec.config, "method"),
             data=structure(layered.get("data", {}), DataConfig, "data"),
             train=structure(layered.get("train", {}), TrainConfig, "train"),
             out=structure(layered.get("out"), str | None, "out"),
         )
+        finalize = getattr(spec, "finalize_config", None)  # the method's cross-table rules
+        return finalize(config, frozenset(flatten(user))) if finalize is not None else config
     except ConfigError as exc:
         raise ConfigError(f"{prefix}{exc}") from None
 

@@ -38,6 +38,11 @@ class MethodSpec:
     in minutes on a laptop CPU. ``test_overrides`` are method-config fields that make the
     method tiny (``{"ngf": 8, "ndf": 8}``) for the conformance suite in :mod:`i2i.testing`,
     which runs over every installed method.
+    ``finalize_config(run_config, explicit)``, when set, is called once the layers are merged,
+    with the dotted keys the user set (config file, ``--set``, CLI flags), and returns the run
+    config to use or raises :class:`~i2i.errors.ConfigError`: a method's rules across tables,
+    e.g. :func:`i2i.fit_generator_to_size` (the U-Net depth follows ``data.image_size``
+    unless the user named the generator).
     """
 
     name: str
@@ -48,6 +53,7 @@ class MethodSpec:
     defaults: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     demo_defaults: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     test_overrides: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
+    finalize_config: Callable[[Any, frozenset[str]], Any] | None = None
     plugin: str = ""  # filled in by the host: which plugin registered it
 
     @property

@@ -129,17 +129,19 @@ def test_ranks_see_disjoint_shards(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("preprocess", "size", "multiple", "expected"),
+    ("preprocess", "size", "multiple", "expected", "expected_eval"),
     [
-        ("resize_and_crop", (40, 30), 4, (16, 16)),
-        ("crop", (40, 30), 4, (16, 16)),
-        ("crop", (10, 12), 4, (16, 16)),
-        ("scale_width", (40, 20), 4, (16, 20)),  # non-square kept: width -> 20, height 10 -> at least 16
-        ("scale_width_and_crop", (40, 20), 4, (16, 16)),
-        ("none", (30, 18), 8, (16, 32)),
+        ("resize_and_crop", (40, 30), 4, (16, 16), (16, 16)),
+        ("crop", (40, 30), 4, (16, 16), (16, 16)),
+        ("crop", (10, 12), 4, (16, 16), (16, 16)),
+        ("scale_width", (40, 20), 4, (16, 20), (16, 20)),  # non-square kept: width -> 20, height 10 -> at least 16
+        ("scale_width_and_crop", (40, 20), 4, (16, 16), (16, 16)),
+        # 18x30 to multiples of 8: training crops (16x24), evaluation pads (24x32); never resized
+        ("none", (30, 18), 8, (16, 24), (24, 32)),
     ],
 )
-def test_preprocess_modes_give_network_friendly_sizes(tmp_path: Path, preprocess, size, multiple, expected) -> None:
+def test_preprocess_modes_give_network_friendly_sizes(tmp_path: Path, preprocess, size, multiple, expected,
+                                                       expected_eval) -> None:  # fmt: skip
     noise(tmp_path / "trainA" / "0.png", size=size)
     noise(tmp_path / "trainB" / "0.png", size=size)
     dm = build_data(cfg(tmp_path, preprocess=preprocess), "unpaired", size_multiple=multiple)
@@ -149,7 +151,7 @@ def test_preprocess_modes_give_network_friendly_sizes(tmp_path: Path, preprocess
     h, w = batch.a.shape[-2:]
     assert h % multiple == 0 and w % multiple == 0
     assert (h, w) == expected
-    assert evaluated.a.shape == batch.a.shape
+    assert tuple(evaluated.a.shape[-2:]) == expected_eval
 
 
 def test_eval_is_deterministic_centre_crop_without_flip(tmp_path: Path) -> None:

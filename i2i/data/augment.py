@@ -8,6 +8,15 @@ and B get identical geometry; unpaired A and B get independent draws
 trainer saves and restores, so a resumed run augments exactly as the original would.
 Colour jitter applies to RGB images only; a pair gets one draw for A and B, unpaired
 images independent ones.
+
+Reaching the generator's size multiple (256 for ``unet_256``) never changes the aspect ratio
+or the pixel scale (the reference resizes, ``__make_power_2``, which distorts a 400x600 photo
+into 512x512 for a U-Net). Training *crops* each side down to the largest multiple that fits,
+at a random offset (the global RNG, drawn only when a side is not a multiple already): every
+pixel the losses see is real, and over the epochs every part of the image is seen; a side
+shorter than one multiple is reflect-padded instead. Samples and evaluation (``train=False``)
+*reflect-pad* at the bottom/right, as ``i2i translate --fit pad`` does, so every pixel of the
+held-out image is translated and scored at its own scale. A pair gets one window for A and B.
 """
 
 from __future__ import annotations
@@ -28,13 +37,41 @@ def to_unit(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255.0)
 
 
-def fit_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Resize so height and width are multiples of ``multiple`` (the reference ``__make_power_2``)."""
+def pad_to(images: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Reflect-pad the bottom/right of ``(N, C, H, W)`` up to ``height x width`` (edge
+    replication where a pad is as wide as the image, which reflection cannot fill)."""
     h, w = images.shape[-2:]
-    th, tw = max(multiple, round(h / multiple) * multiple), max(multiple, round(w / multiple) * multiple)
-    if (th, tw) == (h, w):
+    pad_h, pad_w = max(0, height - h), max(0, width - w)
+    if not pad_h and not pad_w:
         return images
-    return F.interpolate(images, size=(th, tw), mode="bicubic", align_corners=False).clamp_(0.0, 1.0)
+    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+    return F.pad(images, (0, pad_w, 0, pad_h), mode=mode)
+
+
+def pad_to_multiple(images: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Samples/evaluation: pad up to the next multiple; no pixel lost, none resampled."""
+    h, w = images.shape[-2:]
+    return pad_to(images, -(-h // multiple) * multiple, -(-w // multiple) * multiple)
+
+
+def multiple_window(height: int, width: int, multiple: int) -> tuple[int, int, int, int]:
+    """Training: ``(top, left, h, w)`` of the largest multiple-sized window, at a random offset.
+
+    Draws from the global RNG only for a side that is longer than its window, so images that
+    already fit consume no randomness. A side shorter than ``multiple`` keeps its length
+    (and is padded by :func:`fit_window`).
+    """
+    th, tw = max(height // multiple, 1) * multiple, max(width // multiple, 1) * multiple
+    top = int(torch.randint(0, height - th + 1, ())) if height > th else 0
+    left = int(torch.randint(0, width - tw + 1, ())) if width > tw else 0
+    return top, left, min(th, height), min(tw, width)
+
+
+def fit_window(images: torch.Tensor, window: tuple[int, int, int, int], multiple: int) -> torch.Tensor:
+    """Cut ``window`` out of ``images`` and pad what is still short of the multiple."""
+    top, left, h, w = window
+    images = images[..., top : top + h, left : left + w]
+    return pad_to(images, max(h, multiple), max(w, multiple))
 
 
 class DeviceAugment:
@@ -73,12 +110,19 @@ class DeviceAugment:
                  ) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
         a = to_unit(a)
         b = None if b is None else to_unit(b)
+        m = self.size_multiple
         if train:
             a, b = self._train(a, b)
+            window = multiple_window(*a.shape[-2:], m)
+            if b is not None:  # a pair (same size, one geometry) shares the window
+                same = self.data_kind == PAIRED and b.shape[-2:] == a.shape[-2:]
+                b = fit_window(b, window if same else multiple_window(*b.shape[-2:], m), m)
+            a = fit_window(a, window, m)
         else:
-            a, b = self._eval(a), None if b is None else self._eval(b)
-        a = fit_multiple(a, self.size_multiple).mul_(2.0).sub_(1.0)
-        b = None if b is None else fit_multiple(b, self.size_multiple).mul_(2.0).sub_(1.0)
+            a = pad_to_multiple(self._eval(a), m)
+            b = None if b is None else pad_to_multiple(self._eval(b), m)
+        a = a.mul(2.0).sub_(1.0)
+        b = None if b is None else b.mul(2.0).sub_(1.0)
         return a, b
 
     def _train(self, a: torch.Tensor, b: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -35,7 +35,7 @@ class DataConfig:
     layout: str = "auto"
     direction: str = "AtoB"
     image_size: int = 256
-    load_size: int = 286
+    load_size: int = attrs.field(default=286)
     preprocess: str = "resize_and_crop"
     flip: bool = True
     channels: int = 3
@@ -51,3 +51,12 @@ class DataConfig:
     color_jitter: float = 0.0
     rotation: float = 0.0
     affine: bool = False
+
+    @load_size.validator
+    def _load_size_holds_the_crop(self, _attribute: "attrs.Attribute[int]", value: int) -> None:
+        # resize_and_crop / scale_width_and_crop resize to load_size, then crop image_size out of
+        # it: a smaller load_size would silently pad every crop (the reference fails outright)
+        if self.preprocess in ("resize_and_crop", "scale_width_and_crop") and value < self.image_size:
+            raise ValueError(
+                f"'load_size' must be >= data.image_size ({self.image_size}) with preprocess {self.preprocess!r}, got {value}"
+            )

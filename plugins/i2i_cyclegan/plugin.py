@@ -39,6 +39,12 @@ DEMO_DEFAULTS = {
 }
 
 
+def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
+    """The U-Net depth follows ``data.image_size`` unless the user named ``netG`` (then a
+    generator whose size multiple exceeds the crop is an error)."""
+    return i2i.fit_generator_to_size(config, explicit, field="netG")
+
+
 @hookimpl
 def i2i_register_methods() -> Iterator[MethodSpec]:
     yield MethodSpec(
@@ -49,6 +55,7 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         description="CycleGAN (Zhu et al. 2017): two ResNet generators + PatchGANs, LSGAN + cycle + identity, unpaired data",
         defaults=PAPER_DEFAULTS,
         demo_defaults=DEMO_DEFAULTS,
+        finalize_config=finalize,
         test_overrides={"netG": "resnet_6blocks", "ngf": 8, "ndf": 8},
     )
 
