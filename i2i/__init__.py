@@ -8,6 +8,8 @@ and loads no plugin.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from i2i._lazy import lazy_exports
 
 __version__ = "0.1.0"
@@ -51,6 +53,10 @@ _EXPORTS: dict[str, str] = {
     "PAIRED": "i2i.method",
     "UNPAIRED": "i2i.method",
     "LABELLED": "i2i.method",
+    "EvalCapabilities": "i2i.eval.capabilities",
+    "EvalMetric": "i2i.eval.capabilities",
+    "EvalContext": "i2i.eval.capabilities",
+    "Direction": "i2i.eval.capabilities",
     "Batch": "i2i.data.batch",
     # configs
     "RunConfig": "i2i.config",
@@ -90,3 +96,15 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+if TYPE_CHECKING:  # what mypy sees of the lazy exports above (evaluation capabilities, importers)
+    from i2i.eval.capabilities import Direction, EvalCapabilities, EvalContext, EvalMetric
+    from i2i.registry import ConvertedGenerator, ImporterSpec, ImportPlan, ImportRequest
+    from i2i.weights_import import (
+        convert_generator_state_dict,
+        convert_image_generator,
+        drop_norm_statistics,
+        image_generator_config,
+        image_generator_family,
+        load_reference_file,
+    )

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from i2i.data.batch import Batch
+from i2i.eval.capabilities import EvalCapabilities
 
 PAIRED = "paired"
 UNPAIRED = "unpaired"
@@ -100,6 +101,8 @@ class Method(nn.Module):
     generator_names: ClassVar[tuple[str, ...]] = ("G",)
     #: Names of parameters (prefixes) that may legitimately get no gradient in a step.
     unused_parameters: ClassVar[tuple[str, ...]] = ()
+    #: What ``i2i eval`` may measure: directions, K samples per input, target labels, own metrics.
+    eval_capabilities: ClassVar[EvalCapabilities] = EvalCapabilities()
 
     def __init__(self, config: Any, data_info: DataInfo) -> None:
         super().__init__()

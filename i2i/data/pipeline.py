@@ -83,34 +83,39 @@ class DataModule:
         return self.batches_per_epoch()
 
 
-def build_dataset(config: DataConfig, data_kind: str, split: str = "train") -> Dataset:
-    """The dataset alone (``config.root`` set): the named or detected layout, checked against ``data_kind``."""
+def build_dataset(config: DataConfig, data_kind: str, split: str = "train", *, host: Any = None) -> Dataset:
+    """The dataset alone (``config.root`` set): the named or detected layout, checked against
+    ``data_kind``; a layout no built-in knows is looked up in ``host``'s registry (default: the
+    process-wide host), so a dataset registered only in ``Trainer(host=...)`` is found."""
     root = data_root(config)
     name = config.layout
     if name == "auto":
         name = "attributes" if config.attribute_file else detect_layout(root, split)
     layout = LAYOUTS.get(name)
     if layout is None:
-        return _plugin_dataset(config, name, split)
+        return _plugin_dataset(config, name, split, host)
     check_kind(layout, data_kind, root)
     return layout.build(config, split=split, data_kind=data_kind)
 
 
-def _plugin_dataset(config: DataConfig, name: str, split: str) -> Dataset:
+def _plugin_dataset(config: DataConfig, name: str, split: str, host: Any = None) -> Dataset:
     """A layout registered by a plugin through ``i2i_register_datasets``."""
-    from i2i.plugins import get_host  # lazy: the core data code must not need the plugin host
+    if host is None:
+        from i2i.plugins import get_host  # lazy: the core data code must not need the plugin host
 
-    spec = get_host().registry.get("dataset", name)
+        host = get_host()
+    spec = host.registry.get("dataset", name)
     return spec.create(config=config, split=split)
 
 
 def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batch_size: int = 1, seed: int = 0,
                rank: int = 0, world_size: int = 1, size_multiple: int = 4, shuffle: bool | None = None,
-               drop_last: bool | None = None) -> DataModule:  # fmt: skip
+               drop_last: bool | None = None, host: Any = None) -> DataModule:  # fmt: skip
     """Build the data for a method of ``data_kind`` (``"paired"``, ``"unpaired"``, ``"labelled"``).
 
     ``shuffle`` defaults to ``split == "train" and not config.serial_batches``; ``drop_last``
     to ``split == "train"`` (only when there are at least ``batch_size`` samples per rank).
+    ``host`` is the plugin host whose registered dataset layouts apply (default: the global one).
     """
     if data_kind not in DATA_KINDS:
         raise DataError(f"unknown data kind {data_kind!r} (one of {', '.join(DATA_KINDS)})")
@@ -122,7 +127,7 @@ def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batc
         task = demo_task(config.demo, data_kind)
         config = attrs.evolve(config, root=str(demo_root(task.name)), layout=task.layout, attribute_file=None,
                               direction="AtoB")  # fmt: skip
-    dataset = build_dataset(config, data_kind, split)
+    dataset = build_dataset(config, data_kind, split, host=host)
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise DataError(f"no samples in {config.root} for the {split} split")
     info = getattr(dataset, "info", None) or _default_info(config, data_kind)

@@ -16,6 +16,7 @@ which is *not* FID and never called so.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Callable, Iterable
 
 import torch
@@ -141,3 +142,71 @@ def accuracy(model: DomainClassifier, images: torch.Tensor, targets: torch.Tenso
     """Fraction of correct classes (single-label) or of correct attribute bits (multi-label)."""
     predicted = model.predict(images)
     return float((predicted == targets.long().to(predicted.device)).float().mean())
+
+
+# -- one classifier per training set: trained once, then cached -----------------------------------
+def _cache_key(images: torch.Tensor, targets: torch.Tensor, **settings: object) -> str:
+    """A digest of exactly what the classifier learns from: the (resized) training images, their
+    targets and the training settings - the same data folder read again gives the same key."""
+    digest = hashlib.sha256()
+    for tensor in (images, targets):
+        digest.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
+        digest.update(tensor.detach().float().contiguous().cpu().numpy().tobytes())
+    digest.update(repr(sorted(settings.items())).encode())
+    digest.update(f"v{CACHE_VERSION}".encode())
+    return digest.hexdigest()[:24]
+
+
+#: Bump when the classifier's architecture or training changes, so old cached ones are not reused.
+CACHE_VERSION = 1
+
+
+def classifier_for(images: torch.Tensor, targets: torch.Tensor, classes: int, *, multi_label: bool = False,
+                   steps: int = 300, seed: int = 0, input_size: int = INPUT_SIZE, batch_size: int = 32,
+                   device: torch.device | str = "cpu", cache: bool = True,
+                   log: Callable[[str], None] = lambda _: None) -> DomainClassifier:  # fmt: skip
+    """The domain classifier for these training ``images`` (``[-1, 1]``) and ``targets``.
+
+    Training it is most of an evaluation's time on a CPU, and it depends only on the training
+    images and these settings, so it is stored under ``<cache>/eval-classifiers/<digest>.pt``
+    (``$I2I_CACHE_DIR`` or the user cache) and loaded from there next time; ``log`` says which
+    happened. ``cache=False`` always trains (and stores nothing).
+    """
+    from i2i.atomic import atomic_file
+    from i2i.data.demo import cache_dir
+
+    settings = dict(classes=classes, multi_label=multi_label, steps=steps, seed=seed, input_size=input_size, batch_size=batch_size)
+    path = cache_dir() / "eval-classifiers" / f"{_cache_key(images, targets, **settings)}.pt"
+    if cache and path.is_file():
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model = DomainClassifier(classes, multi_label=multi_label, input_size=input_size)
+            model.load_state_dict(state, strict=True)
+            log(f"domain classifier: trained before on these {len(images)} training images, loaded from {path}")
+            return model.to(device).eval()
+        except Exception as exc:  # a stale or damaged cache entry is retrained, never fatal
+            log(f"domain classifier: cached {path} unusable ({type(exc).__name__}); training again")
+    where = f"; cached in {path.parent}" if cache else ""
+    log(f"training the domain classifier ({steps} steps on {len(images)} training images{where})")
+    dev = torch.device(device)
+    # seeded, so the classifier is a function of what the cache key holds; the RNG is restored
+    # afterwards, so what follows draws the same numbers whether it was cached or trained
+    with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        order = torch.randperm(len(images))
+
+        def batches() -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+            perm = order[torch.randperm(len(order))]
+            for i in range(0, len(perm), batch_size):
+                yield images[perm[i : i + batch_size]], targets[perm[i : i + batch_size]]
+
+        model = train_classifier(batches, classes, multi_label=multi_label, steps=steps, seed=seed,
+                                 input_size=input_size, device=device)  # fmt: skip
+    if cache:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_file(path) as fh:
+                torch.save({k: v.cpu() for k, v in model.state_dict().items()}, fh)
+        except OSError as exc:  # a read-only cache costs the next run time, not this one its result
+            log(f"domain classifier: not cached ({exc.strerror or exc})")
+    return model

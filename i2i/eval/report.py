@@ -39,12 +39,13 @@ DEFINITIONS = {
     "diversity": "mean pairwise L1 on [0,1] between the K samples of one input (higher is more diverse)",
     "best_of_k": "L1 on [0,1] of the sample closest to the held-out ground truth (lower is better)",
     "mean_of_k": "mean L1 on [0,1] of the K samples against the held-out ground truth (lower is better)",
+    "idempotence": "L1 on [0,1] between a target-domain image and its translation, for methods trained to keep them (lower is better)",
 }
 
 
-def family(metric: str) -> str:
+def family(metric: str, definitions: dict[str, str] | None = None) -> str:
     """``swd_a2b`` -> ``swd``; ``kid_classifier_b2a`` -> ``kid_classifier``."""
-    for name in sorted(DEFINITIONS, key=len, reverse=True):
+    for name in sorted(definitions or DEFINITIONS, key=len, reverse=True):
         if metric == name or metric.startswith(name + "_"):
             return name
     return metric
@@ -61,6 +62,10 @@ class EvalReport:
     images: int
     table: dict[str, dict[str, float]] = attrs.field(factory=dict)
     notes: list[str] = attrs.field(factory=list)
+    #: Images used per domain (unpaired data: ``{"a": 9, "b": 5}``, each once); empty otherwise.
+    counts: dict[str, int] = attrs.field(factory=dict)
+    #: Definitions of metric families, the core's and those of the method's own metrics.
+    definitions: dict[str, str] = attrs.field(factory=lambda: dict(DEFINITIONS))
 
     def add(self, metric: str, column: str, value: float | None) -> None:
         if value is not None and math.isfinite(float(value)):
@@ -74,17 +79,24 @@ class EvalReport:
                 flat[metric if column == "model" else f"{metric}/{column}"] = value
         return flat
 
+    def images_phrase(self) -> str:
+        """``"4 images"``, or per domain: ``"9 A + 5 B images (each used once)"``."""
+        if self.counts:
+            return " + ".join(f"{n} {d.upper()}" for d, n in self.counts.items()) + " images (each used once)"
+        return f"{self.images} images"
+
     def to_json(self) -> dict[str, Any]:
-        used = sorted({family(m) for m in self.table})
+        used = sorted({family(m, self.definitions) for m in self.table})
         return {
             "method": self.method,
             "checkpoint": self.checkpoint,
             "step": self.step,
             "data": self.data,
             "images": self.images,
+            "counts": dict(self.counts),
             "metrics": self.metrics(),
             "table": self.table,
-            "definitions": {name: DEFINITIONS[name] for name in used if name in DEFINITIONS},
+            "definitions": {name: self.definitions[name] for name in used if name in self.definitions},
             "notes": list(self.notes),
         }
 
@@ -95,7 +107,7 @@ class EvalReport:
 
     def format(self) -> str:
         """The printed table, the definitions of the metrics in it, and the notes."""
-        header = f"{self.method} checkpoint {self.checkpoint} (step {self.step}) on {self.data}: {self.images} images"
+        header = f"{self.method} checkpoint {self.checkpoint} (step {self.step}) on {self.data}: {self.images_phrase()}"
         if not self.table:
             return "\n".join([header, "no metrics computed", *self.notes])
         columns = [c for c in COLUMNS if any(c in row for row in self.table.values())]
@@ -106,8 +118,8 @@ class EvalReport:
         for metric, row in self.table.items():
             values = [(_fmt(row[c]) if c in row else "").rjust(cells[c]) for c in columns]
             lines.append("  ".join([metric.ljust(width), *values]))
-        used = [f for f in dict.fromkeys(family(m) for m in self.table) if f in DEFINITIONS]
-        lines += ["", *(f"{name}: {DEFINITIONS[name]}" for name in used)]
+        used = [f for f in dict.fromkeys(family(m, self.definitions) for m in self.table) if f in self.definitions]
+        lines += ["", *(f"{name}: {self.definitions[name]}" for name in used)]
         lines += [f"note: {note}" for note in self.notes]
         return "\n".join(lines)
 

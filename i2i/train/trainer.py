@@ -169,7 +169,7 @@ class Trainer:
         data_config = self.config.data if workers else attrs.evolve(self.config.data, num_workers=0)
         return build_data(
             data_config, self.spec.data_kind, split=split, batch_size=batch_size, seed=self.config.train.seed,
-            size_multiple=size_multiple, **kwargs,
+            size_multiple=size_multiple, host=self.host, **kwargs,
         )  # fmt: skip
 
     def _setup(self) -> None:

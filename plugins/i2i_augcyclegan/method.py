@@ -39,6 +39,7 @@ import i2i
 from i2i import Batch, DataInfo, StepContext, UsageError
 
 from .config import AugCycleGANConfig
+from .evaluation import CAPABILITIES
 
 DIRECTIONS = {"a2b": "a2b", "atob": "a2b", "b2a": "b2a", "btoa": "b2a"}
 #: Posterior codes are clamped like the release's ``gauss_reparametrize``.
@@ -95,6 +96,8 @@ class AugCycleGAN(i2i.Method):
 
     data_kind = i2i.UNPAIRED
     generator_names = ("G_AB", "G_BA")
+    #: Both directions, K samples per input, and the paper's reconstruction and noise measures.
+    eval_capabilities = CAPABILITIES
 
     def __init__(self, config: AugCycleGANConfig, data_info: DataInfo) -> None:
         super().__init__(config, data_info)

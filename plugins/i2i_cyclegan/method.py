@@ -30,6 +30,8 @@ class CycleGAN(Method):
 
     data_kind = i2i.UNPAIRED
     generator_names = ("G_A", "G_B")
+    #: ``i2i eval`` scores both directions and the cycle (``direction="b2a"`` selects G_B).
+    eval_capabilities = i2i.EvalCapabilities(directions=i2i.EvalCapabilities.two_directions("direction"))
 
     def __init__(self, config: CycleGANConfig, data_info: DataInfo) -> None:
         super().__init__(config, data_info)

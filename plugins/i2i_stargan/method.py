@@ -42,6 +42,14 @@ class StarGAN(i2i.Method):
 
     data_kind = i2i.LABELLED
     generator_names = ("G",)
+    #: ``i2i eval``: ``target="all"`` gives one output per label; multi-label inputs pass their own
+    #: labels, and ``target="all"`` sets (rather than toggles) the exclusive attributes.
+    eval_capabilities = i2i.EvalCapabilities(
+        target="target",
+        all_targets="all",
+        source_labels="source_labels",
+        set_labels=lambda method: method.config.exclusive_attributes,
+    )
 
     def __init__(self, config: StarGANConfig, data_info: i2i.DataInfo) -> None:
         if not data_info.domains:

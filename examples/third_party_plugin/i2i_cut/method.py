@@ -27,6 +27,10 @@ class CUT(Method):
 
     data_kind = i2i.UNPAIRED
     generator_names = ("G",)
+    #: ``i2i eval``: one direction (A -> B); G is trained to leave B images unchanged (the
+    #: identity NCE term of CUT; FastCUT relies on the NCE term alone), so ``idempotence`` -
+    #: how much G changes held-out B images - is worth reporting beside SWD and accuracy.
+    eval_capabilities = i2i.EvalCapabilities(keeps_target_domain=True)
 
     def __init__(self, config: CUTConfig, data_info: DataInfo) -> None:
         super().__init__(config, data_info)

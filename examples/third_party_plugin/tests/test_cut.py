@@ -193,3 +193,23 @@ def test_anti_aliased_cut_generators_are_refused_with_a_reason(tmp_path: Path) -
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "anti-aliased" in done.stderr and "--no_antialias" in done.stderr
     assert not (tmp_path / "x.pt").exists()
+
+
+# -- an evaluation capability (Method.eval_capabilities) ----------------------------------------
+def test_declared_capability_makes_i2i_eval_report_idempotence(tmp_path: Path) -> None:
+    import json
+
+    assert CUT.eval_capabilities.keeps_target_domain
+    cfg = i2i.load_config(method="cut", host=cut_host(), overrides=[
+        "method.ngf=8", "method.ndf=8", "method.n_blocks=2", "method.nce_layers=[0,4,7,10]", "method.num_patches=16",
+        "method.netF_nc=16", "train.steps=1", "train.eval_at_end=false", "train.device=cpu", "train.precision=fp32",
+        "data.image_size=32", "data.load_size=32", "data.num_workers=0",
+    ])  # fmt: skip
+    i2i.run(cfg, out=tmp_path / "run", host=cut_host(), progress=False)
+    report = tmp_path / "eval.json"
+    done = _i2i("eval", str(tmp_path / "run" / "last.pt"), "--metrics", "idempotence,swd", "--max-images", "4",
+                "--workers", "0", "--json", str(report), tmp_path=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = json.loads(report.read_text())["table"]
+    assert table["idempotence_a2b"]["identity"] == 0.0 and table["idempotence_a2b"]["model"] >= 0
+    assert "swd_a2b" in table and not any(k.endswith("_b2a") for k in table)  # one declared direction
