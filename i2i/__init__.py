@@ -38,6 +38,9 @@ _EXPORTS: dict[str, str] = {
     "convert_image_generator": "i2i.weights_import",
     "image_generator_family": "i2i.weights_import",
     "image_generator_config": "i2i.weights_import",
+    "LoggerSpec": "i2i.registry",
+    "RunLogger": "i2i.train.tracking",
+    "TrackedRun": "i2i.train.tracking",
     # errors
     "I2IError": "i2i.errors",
     "UsageError": "i2i.errors",
@@ -62,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "RunConfig": "i2i.config",
     "DataConfig": "i2i.data.config",
     "TrainConfig": "i2i.train.config",
+    "TrackingConfig": "i2i.train.config",
     "load_config": "i2i.api",
     "default_config": "i2i.api",
     # registries (timm/torchvision style)

@@ -37,6 +37,7 @@ _LIST_KINDS = {
     "discriminators": "discriminator",
     "losses": "loss",
     "datasets": "dataset",
+    "loggers": "logger",
 }
 
 
@@ -169,7 +170,10 @@ def config_check(config_file: str, sets: tuple[str, ...]) -> None:
     """Validate a config file (unknown keys, wrong types) without running anything."""
     from i2i import api
 
+    from i2i.train.tracking import check_loggers
+
     cfg = api.load_config(config_file, overrides=sets)
+    check_loggers(cfg.train.loggers, _host().registry)
     click.echo(f"ok: {config_file} is a valid {cfg.method_name} config")
 
 
@@ -198,6 +202,8 @@ _RUN_FLAGS = {
 @click.option("--device", help="auto, cpu, cuda or cuda:N (train.device).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="train.precision.")
 @click.option("--seed", type=int, help="train.seed.")
+@click.option("--logger", "loggers", multiple=True, metavar="NAME",
+              help="Experiment logger, repeatable (train.loggers; see: i2i list loggers), e.g. --logger wandb.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest valid checkpoint.")
 def run_cmd(method: str | None, config_file: str | None, sets: tuple[str, ...], resume: bool, **flags: Any) -> None:
     """Train a method. Flags are shorthands for config keys; --set reaches any key."""
@@ -227,6 +233,8 @@ def resolve_run_config(
     for flag, key in _RUN_FLAGS.items():
         if flags.get(flag) is not None:
             overrides[key] = flags[flag]
+    if flags.get("loggers"):
+        overrides["train.loggers"] = list(flags["loggers"])
     size = flags.get("image_size")
     if size is not None:
         base = api.load_config(config_file, method=method, overrides={k: v for k, v in overrides.items() if k != "data.image_size"})

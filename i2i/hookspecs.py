@@ -127,6 +127,38 @@ def i2i_register_importers() -> Iterable[Any]:
     """
 
 
+@hookspec
+def i2i_register_loggers() -> Iterable[Any]:
+    """Yield :class:`~i2i.registry.LoggerSpec` records: experiment loggers ``train.loggers`` can name.
+
+    The factory builds a :class:`~i2i.train.tracking.RunLogger` (``start``, ``log_metrics``,
+    ``log_images``, ``log_summary``, ``log_artifact``, ``state``, ``finish``); i2i calls it on
+    the main rank only, skips events a resumed run already logged, and stores ``state()`` (a
+    tracker run id) in every checkpoint so a resume or ``i2i eval`` continues the same run.
+
+    Example::
+
+        @hookimpl
+        def i2i_register_loggers():
+            yield LoggerSpec("jsonl", JsonlLogger, "one JSON line per event", requires=())
+    """
+
+
+@hookspec
+def i2i_checkpoint_state(run: Any) -> Mapping[str, Any] | None:
+    """Return plugin state to store in each checkpoint (small, picklable by ``torch.save``
+    with ``weights_only``: dicts, lists, strings, numbers), or None. The trainer saves the
+    union of all answers under ``plugin_state``; a resumed run exposes the saved mapping as
+    ``run.plugin_state``. Choose a key no other plugin uses (your plugin's name).
+
+    Example::
+
+        @hookimpl
+        def i2i_checkpoint_state(run):
+            return {"my_tracker": {"run_id": my_run_id}}
+    """
+
+
 # -- training lifecycle (observers) ----------------------------------------------------------
 @hookspec
 def i2i_train_start(run: Any) -> None:
@@ -178,14 +210,15 @@ def i2i_checkpoint_saved(run: Any, step: int, path: str) -> None:
 
 
 @hookspec
-def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float]) -> None:
-    """An evaluation finished (end of training or ``i2i eval``); ``run`` may be None for ``i2i eval``.
+def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float], checkpoint: str | None) -> None:
+    """An evaluation finished (end of training or ``i2i eval``); ``run`` is None for ``i2i eval``,
+    which passes the evaluated ``checkpoint``'s path instead (None for an in-memory method).
 
     Example::
 
         @hookimpl
-        def i2i_eval_result(run, step, metrics):
-            print("PSNR", metrics.get("psnr"))
+        def i2i_eval_result(run, step, metrics, checkpoint):
+            print("PSNR", metrics.get("psnr"), "of", checkpoint or run.out_dir)
     """
 
 

@@ -35,6 +35,7 @@ BUILTIN_PLUGINS = (
     ("i2i.components", "i2i.builtin_components"),
     ("i2i.datasets", "i2i.builtin_datasets"),
     ("i2i.loggers", "i2i.train.loggers"),
+    ("i2i.tracking", "i2i.train.tracking"),
 )
 
 _REGISTRATION_HOOKS = (
@@ -45,6 +46,7 @@ _REGISTRATION_HOOKS = (
     "i2i_register_datasets",
     "i2i_register_commands",
     "i2i_register_importers",
+    "i2i_register_loggers",
 )
 
 

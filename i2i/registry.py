@@ -198,11 +198,34 @@ def files_phrase(counts: Sequence[int]) -> str:
     return f"{' or '.join(said)} file{'s' if max(counts) > 1 else ''}"
 
 
+@attrs.frozen
+class LoggerSpec:
+    """An experiment logger (TensorBoard, Weights & Biases, MLflow, ...), selected by name in
+    ``train.loggers``.
+
+    ``factory()`` builds a fresh :class:`~i2i.train.tracking.RunLogger` for one run (or for one
+    ``i2i eval`` of a checkpoint). ``requires`` lists the importable modules it needs and
+    ``extra`` the pip extra (or package) that provides them: a run that asks for the logger
+    without them fails before training with ``pip install 'i2i-translate[EXTRA]'`` in the error.
+    """
+
+    name: str
+    factory: Callable[[], Any]
+    description: str = ""
+    requires: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    extra: str = ""
+    plugin: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "logger"
+
+
 class Registry:
     """Name -> record tables, one per kind. Duplicate names are errors naming both plugins."""
 
     def __init__(self) -> None:
-        self._tables: dict[str, dict[str, Any]] = {k: {} for k in ("method", *COMPONENT_KINDS, "command", "importer")}
+        self._tables: dict[str, dict[str, Any]] = {k: {} for k in ("method", *COMPONENT_KINDS, "command", "importer", "logger")}
 
     def add(self, record: Any, plugin: str) -> None:
         record = attrs.evolve(record, plugin=plugin)

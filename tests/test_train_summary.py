@@ -88,7 +88,7 @@ def test_tensorboard_logger_writes_through_the_hooks(tmp_path, monkeypatch):
     events: list[tuple] = []
 
     class FakeWriter:
-        def __init__(self, log_dir, purge_step=None):
+        def __init__(self, log_dir):
             events.append(("open", log_dir))
 
         def add_scalar(self, tag, value, step):

@@ -6,6 +6,25 @@ import attrs
 
 
 @attrs.frozen
+class TrackingConfig:
+    """Names and places for experiment trackers (``train.loggers``); what is unset falls back
+    on each tracker's own environment variables (``WANDB_PROJECT``, ``WANDB_ENTITY``,
+    ``MLFLOW_TRACKING_URI``, ``MLFLOW_EXPERIMENT_NAME``, ...) and then its defaults.
+
+    ``project``: the W&B project / MLflow experiment. ``name``: the run's display name.
+    ``tags``: run tags. ``entity``: the W&B team or user. ``uri``: the MLflow tracking URI.
+    ``log_checkpoint``: upload the final ``last.pt`` as an artifact when the run finishes.
+    """
+
+    project: str | None = None
+    name: str | None = None
+    tags: tuple[str, ...] = ()
+    entity: str | None = None
+    uri: str | None = None
+    log_checkpoint: bool = False
+
+
+@attrs.frozen
 class TrainConfig:
     """How long, how fast and how observably to train.
 
@@ -30,6 +49,9 @@ class TrainConfig:
     convolutions under bf16 on CPUs and tensor cores). ``compile``: ``torch.compile`` the
     generators only (discriminators often need double backward for gradient penalties, which
     compiled graphs do not support); the first steps are slow while it compiles.
+    ``loggers``: experiment loggers by registered name (``i2i list loggers``), e.g.
+    ``["tensorboard", "wandb"]``; unset means TensorBoard when it is installed; ``[]`` none.
+    ``tracking``: their project, run name, tags, entity and URI (:class:`TrackingConfig`).
     ``max_bad_steps``: stop after this many consecutive steps with non-finite gradients.
     ``sample_images``: held-out images in each sample grid; ``eval_images``: held-out images
     scored at the end when ``eval_at_end``.
@@ -63,3 +85,5 @@ class TrainConfig:
     eval_at_end: bool = True
     sample_images: int = 4
     eval_images: int = 64
+    loggers: tuple[str, ...] | None = None
+    tracking: TrackingConfig = attrs.field(factory=TrackingConfig)

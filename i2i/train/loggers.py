@@ -1,19 +1,17 @@
-"""The built-in TensorBoard logger: a plugin on the lifecycle hooks, like any other logger.
+"""The built-in TensorBoard logger: a :class:`~i2i.registry.LoggerSpec` like any other logger.
 
-Active only when the ``tensorboard`` package is installed (``pip install i2i-translate[tensorboard]``);
-otherwise every hook here does nothing. Event files go to ``OUT/tensorboard/``; view them with
-``tensorboard --logdir OUT``. Only the main rank calls lifecycle hooks, so only it writes.
+It needs the ``tensorboard`` package (``pip install i2i-translate[tensorboard]``). With
+``train.loggers`` unset a run uses it when that package is installed and logs nothing otherwise;
+naming it in ``train.loggers`` without the package is an error. Event files go to
+``OUT/tensorboard/``; view them with ``tensorboard --logdir OUT``.
 """
 
 from __future__ import annotations
 
-import weakref
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from i2i.hookspecs import hookimpl
-
-#: run -> SummaryWriter; weak, so a finished run's writer goes with it
-_writers: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
+from i2i.registry import LoggerSpec
 
 
 def tensorboard_available() -> bool:
@@ -25,46 +23,44 @@ def tensorboard_available() -> bool:
     return True
 
 
-def _writer(run: Any) -> Any:
-    return _writers.get(run) if run is not None else None
+class TensorBoardLogger:
+    """Scalars under their own keys (``loss/KEY`` for keys without a group), sample rows as
+    ``samples/ROW`` images, evaluation results as ``eval/KEY`` scalars."""
 
+    writer: Any = None
 
-@hookimpl
-def i2i_train_start(run: Any) -> None:
-    if not getattr(run, "is_main", True) or not tensorboard_available():
-        return
-    from torch.utils.tensorboard import SummaryWriter
+    def start(self, run: Any) -> None:
+        from torch.utils.tensorboard import SummaryWriter
 
-    _writers[run] = SummaryWriter(log_dir=str(run.out_dir / "tensorboard"), purge_step=run.step or None)
+        # no purge_step: a resumed run never repeats a logged step (i2i.train.tracking skips them)
+        self.writer = SummaryWriter(log_dir=str(run.out_dir / "tensorboard"))
 
-
-@hookimpl
-def i2i_step_end(run: Any, step: int, metrics: Mapping[str, float]) -> None:
-    writer = _writer(run)
-    if writer is not None:
+    def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
         for key, value in metrics.items():
-            writer.add_scalar(key if "/" in key else f"loss/{key}", value, step)
+            self.writer.add_scalar(key if "/" in key else f"loss/{key}", value, step)
 
-
-@hookimpl
-def i2i_sample_images(run: Any, step: int, path: str, images: Mapping[str, Any]) -> None:
-    writer = _writer(run)
-    if writer is not None:
+    def log_images(self, images: Mapping[str, Any], step: int, path: str) -> None:
         for name, image in images.items():
-            writer.add_image(f"samples/{name}", image, step)
+            self.writer.add_image(f"samples/{name}", image, step)
 
-
-@hookimpl
-def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float]) -> None:
-    writer = _writer(run)
-    if writer is not None:
+    def log_summary(self, metrics: Mapping[str, float], step: int) -> None:
         for key, value in metrics.items():
-            writer.add_scalar(f"eval/{key}", value, step)
+            self.writer.add_scalar(f"eval/{key}", value, step)
+
+    def log_artifact(self, path: str, name: str) -> None:
+        """TensorBoard keeps no files; the checkpoint stays in the run folder."""
+
+    def state(self) -> Mapping[str, Any]:
+        return {}
+
+    def finish(self, status: str) -> None:
+        self.writer.flush()
+        self.writer.close()
 
 
 @hookimpl
-def i2i_train_end(run: Any, step: int, status: str) -> None:
-    writer = _writers.pop(run, None) if run is not None else None
-    if writer is not None:
-        writer.flush()
-        writer.close()
+def i2i_register_loggers() -> Iterator[LoggerSpec]:
+    yield LoggerSpec(
+        "tensorboard", TensorBoardLogger, "TensorBoard event files in OUT/tensorboard/",
+        requires=("tensorboard",), extra="tensorboard",
+    )  # fmt: skip

@@ -41,6 +41,7 @@ from i2i.train.report import render, write_report
 from i2i.train.samples import grid, row_grids, sample_rows, write_png
 from i2i.train.schedule import Schedules, check_schedule, total_steps
 from i2i.train.signals import StopRequest
+from i2i.train.tracking import check_loggers
 
 
 def _seed_everything(seed: int) -> None:
@@ -71,7 +72,8 @@ def _check_train(train: Any) -> None:
 RESUMABLE_KEYS = frozenset(
     {f"train.{k}" for k in ("steps", "epochs", "epochs_decay", "device", "precision", "channels_last", "compile",
                             "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "max_bad_steps",
-                            "eval_at_end", "sample_images", "eval_images")}
+                            "eval_at_end", "sample_images", "eval_images", "loggers")}
+    | {f"train.tracking.{k}" for k in ("project", "name", "tags", "entity", "uri", "log_checkpoint")}
     | {"data.num_workers"}
 )  # fmt: skip
 
@@ -84,14 +86,32 @@ def _differences(given: _config.RunConfig, saved: _config.RunConfig) -> dict[str
     return {k: a.get(k) for k in sorted(keys) if a.get(k) != b.get(k)}
 
 
+def _get_dotted(obj: Any, key: str) -> Any:
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _evolve_dotted(obj: Any, changes: dict[str, Any]) -> Any:
+    """``attrs.evolve`` with dotted keys reaching into nested configs (``train.tracking.name``)."""
+    direct: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in changes.items():
+        head, _, rest = key.partition(".")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            direct[head] = value
+    direct.update({head: _evolve_dotted(getattr(obj, head), sub) for head, sub in nested.items()})
+    return attrs.evolve(obj, **direct)
+
+
 def _resumed_config(given: _config.RunConfig, saved: _config.RunConfig) -> tuple[_config.RunConfig, list[str], list[str]]:
     """The saved config with ``given``'s run-control changes; returns it, the changes applied
     and the ones ignored (as ``key=value``)."""
     differences = _differences(given, saved)
     applied = {k: v for k, v in differences.items() if k in RESUMABLE_KEYS}
-    train = {k.split(".", 1)[1]: v for k, v in applied.items() if k.startswith("train.")}
-    data = {k.split(".", 1)[1]: v for k, v in applied.items() if k.startswith("data.")}
-    config = attrs.evolve(saved, train=attrs.evolve(saved.train, **train), data=attrs.evolve(saved.data, **data))
+    config = _evolve_dotted(saved, {k: _get_dotted(given, k) for k in applied})
     changed = [f"{k}={v!r}" for k, v in differences.items() if k in applied]
     ignored = [f"{k}={v!r}" for k, v in differences.items() if k not in applied]
     return config, changed, ignored
@@ -145,6 +165,7 @@ class Trainer:
         if config is None:
             raise UsageError("no run config given")
         _check_train(config.train)
+        check_loggers(config.train.loggers, self.host.registry)
         self.config = config
         self.spec = self.host.registry.get("method", config.method_name)
         self.method: Any = None
@@ -155,6 +176,8 @@ class Trainer:
         self.world_size = 1
         self.final_metrics: dict[str, float] = {}
         self.eval_metrics: dict[str, float] = {}
+        #: what plugins stored in the resumed checkpoint (``i2i_checkpoint_state``); {} for a new run
+        self.plugin_state: dict[str, Any] = dict((self._resume_state or {}).get("plugin_state") or {})
         self.samples: list[tuple[int, str]] = []
         self.sample_columns: list[str] = []
 
@@ -284,7 +307,15 @@ class Trainer:
             "loss_count": self.losses.count,
             "epoch_loss_sums": {k: v.detach().cpu() for k, v in self.epoch_losses.sums.items()},
             "epoch_loss_count": self.epoch_losses.count,
+            "plugin_state": self._plugin_state(),
         }
+
+    def _plugin_state(self) -> dict[str, Any]:
+        """What plugins keep in the checkpoint (``i2i_checkpoint_state``), e.g. a tracker's run id."""
+        state: dict[str, Any] = {}
+        for answer in self.host.hook.i2i_checkpoint_state(run=self):
+            state.update(answer or {})
+        return state
 
     def _plugin_version(self) -> str:
         for name, info in self.host.infos.items():
@@ -537,7 +568,7 @@ class Trainer:
             metrics.update({f"raw/{k}": v for k, v in score().items()})
         self.eval_metrics = {f"eval/{k}": v for k, v in metrics.items()}
         self.metrics_log.write({"step": self.step, "epoch": self.epoch, "time": time.time(), "eval": metrics})
-        self.host.hook.i2i_eval_result(run=self, step=self.step, metrics=metrics)
+        self.host.hook.i2i_eval_result(run=self, step=self.step, metrics=metrics, checkpoint=None)
 
 
 __all__ = ["Trainer"]
