@@ -73,3 +73,11 @@ def test_tensor_peak_counts_weights_optimizer_state_and_the_step() -> None:
     bench.train_step()
     weights = sum(p.numel() * p.element_size() for p in bench.method.parameters())
     assert tensor_peak_bytes(bench) > 3 * weights
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_gpu_check_refuses_without_cuda_instead_of_passing_by_skipping(tmp_path):
+    proc = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHON=sys.executable))  # fmt: skip
+    assert proc.returncode == 2
+    assert "gpu_check: no CUDA device visible to torch" in proc.stderr
