@@ -136,6 +136,16 @@ class Method(nn.Module):
         """Option name -> one-line help, for ``i2i translate`` and the docs."""
         return {}
 
+    def baselines(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Trivial predictions for inputs ``x`` that the method's output should beat.
+
+        The held-out summary at the end of a run scores each like the output (paired data:
+        ``psnr_<name>`` beside ``psnr``), next to the generic identity and mean-colour
+        baselines. A colouriser returns e.g. ``{"grey": L only, "mean_ab": L + the training
+        set's mean colour}``; same shape as ``translate(x)``, in ``[-1, 1]``. Default: none.
+        """
+        return {}
+
     def sample(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Named image rows for the report's sample grids (input | output | target ...)."""
         out = {"input": batch.a, "output": self.translate(batch.a)}

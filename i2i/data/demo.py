@@ -13,6 +13,7 @@ task                        kind      layout            A -> B
 ``photo2grade``             unpaired  unpaired          photo -> sepia-graded photo, disjoint crops
 ``edges_photos_unpaired``   unpaired  unpaired          edge maps <-> photos, disjoint crops
 ``grades``                  labelled  domains           natural / sepia / cool / faded colour grades
+``photos``                  paired    images            colour photo crops, each its own pair (colourisation)
 ==========================  ========  ================  ===============================================
 
 Crops are 128x128, so the demo learns visibly in minutes at ``image_size = 64``.
@@ -218,6 +219,12 @@ def build_grades(out: Path) -> None:
             save_images(grade(random_crops(photos, count, generator, test=test), name), out / split / name, ".jpg")
 
 
+def build_photos(out: Path) -> None:
+    photos = load_photos()
+    for split, count, generator, test in _splits(5):
+        save_images(random_crops(photos, count, generator, test=test), out / split, ".jpg")
+
+
 DEMO_TASKS: dict[str, DemoTask] = {
     task.name: task
     for task in (
@@ -229,6 +236,7 @@ DEMO_TASKS: dict[str, DemoTask] = {
                  build_edges_photos_unpaired, (UNPAIRED, LABELLED)),  # fmt: skip
         DemoTask("grades", LABELLED, "domains", "natural/sepia/cool/faded colour grades (labelled)", build_grades,
                  (LABELLED,)),  # fmt: skip
+        DemoTask("photos", PAIRED, "images", "colour photo crops, each its own pair (paired)", build_photos, (PAIRED,)),
     )
 }
 DEFAULT_DEMO = {PAIRED: "edges2photos", UNPAIRED: "photo2grade", LABELLED: "grades"}

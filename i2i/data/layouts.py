@@ -7,6 +7,9 @@
 * ``paired_folders``: ``train/A/x.png`` + ``train/B/x.jpg`` (same stems). Serves paired, unpaired.
 * ``domains``: ``train/<domain>/...``. Serves labelled (one-hot over sorted folder names).
 * ``attributes``: images + ``list_attr_celeba.txt``. Serves labelled (multi-hot 0/1).
+* ``images``: one folder of images (``train/`` + ``test/``, or the images themselves). Serves
+  paired methods that make their pairs from single images (A and B are the same file, decoded
+  with ``data.channels`` and ``data.channels_b``: grey input, colour target for colourisation).
 
 Each builder is ``builder(config, split="train", data_kind=None)`` and returns a dataset
 whose ``info`` attribute is the :class:`~i2i.method.DataInfo` the method is built with.
@@ -261,6 +264,37 @@ def build_attributes(config: DataConfig, split: str = "train", data_kind: str | 
     return dataset
 
 
+#: A flat folder of images holds out every HELD_OUT_EVERY-th file (name order) as its test split.
+HELD_OUT_EVERY = 10
+
+
+def build_images(config: DataConfig, split: str = "train", data_kind: str | None = None) -> FolderDataset:
+    """One folder of images, each paired with itself (``data.channels`` for A, ``channels_b`` for B).
+
+    ``train/`` + ``test/`` (or ``val/``) when present; otherwise the images directly in the
+    folder (and below), of which every 10th in name order is the test split and the rest train.
+    """
+    root, options = data_root(config), load_options(config)
+    _check_split(split)
+    skipped: list[tuple[str, str]] = []
+    if (root / "train").is_dir():
+        folder, _ = _split_dir(root, split, has_images)
+        files = list_images(folder, strict=config.strict, skipped=skipped, recursive=True)
+    else:
+        every = list_images(root, strict=config.strict, skipped=skipped, recursive=True)
+        if len(every) < HELD_OUT_EVERY:
+            files = every
+            if split == "test":
+                _fallback(root, split, "train")
+        else:
+            held_out = split == "test"
+            files = [p for i, p in enumerate(every) if (i % HELD_OUT_EVERY == HELD_OUT_EVERY - 1) == held_out]
+    files = _limit(files, config)
+    dataset = PairedFoldersDataset([(path, path) for path in files], options, skipped, root=str(root))
+    dataset.info = _info(PAIRED, options)
+    return dataset
+
+
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
@@ -270,6 +304,7 @@ LAYOUTS: dict[str, Layout] = {
         Layout("paired_folders", (PAIRED, UNPAIRED), "train/A/ + train/B/ with matching file names", build_paired_folders),
         Layout("domains", (LABELLED,), "one folder per domain, train/<domain>/ (one-hot labels)", build_domains),
         Layout("attributes", (LABELLED,), "images + list_attr_celeba.txt (multi-hot labels)", build_attributes),
+        Layout("images", (PAIRED,), "one folder of images, each its own pair (train/ + test/, or the folder)", build_images),
     )
 }
 

@@ -3,8 +3,9 @@
 Paired data: PSNR (dB, images mapped to [0, 1]) of the method's output against the target, of
 the *identity* baseline (the input itself as the prediction, when channel counts match) and
 of the *mean colour* baseline (every pixel the per-channel mean colour of the held-out targets
-being scored - computed on the test targets, which flatters that baseline slightly). A method
-that does not beat both has learned little.
+being scored - computed on the test targets, which flatters that baseline slightly), and of
+each of the method's own trivial predictions (``Method.baselines(x)``, as ``psnr_<name>``). A
+method that does not beat them has learned little.
 
 Unpaired/labelled data has no target: ``l1_change`` is the mean absolute difference between
 input and output in [0, 1] units - a measure of how much the method changes its input (0
@@ -43,6 +44,7 @@ def summarize(method: Any, data_module_test: Any, device: torch.device, autocast
     paired = getattr(data_module_test.info, "kind", None) == "paired"
     psnr_out: list[torch.Tensor] = []
     psnr_id: list[torch.Tensor] = []
+    psnr_base: dict[str, list[torch.Tensor]] = {}  # the method's own baselines
     chan_mean: list[torch.Tensor] = []  # per image, per channel E[t]
     chan_sq: list[torch.Tensor] = []  # per image, per channel E[t^2]
     change: list[torch.Tensor] = []
@@ -66,6 +68,9 @@ def summarize(method: Any, data_module_test: Any, device: torch.device, autocast
                     psnr_out.append(_psnr(((out - t) ** 2).mean(dim=(1, 2, 3))))
                     if x.shape == t.shape:
                         psnr_id.append(_psnr(((x - t) ** 2).mean(dim=(1, 2, 3))))
+                    for name, guess in _baselines(method, batch.a, autocast_ctx).items():
+                        if guess.shape == t.shape:
+                            psnr_base.setdefault(name, []).append(_psnr(((_unit(guess) - t) ** 2).mean(dim=(1, 2, 3))))
                     chan_mean.append(t.mean(dim=(2, 3)))
                     chan_sq.append((t**2).mean(dim=(2, 3)))
                 elif out.shape == x.shape:
@@ -84,9 +89,20 @@ def summarize(method: Any, data_module_test: Any, device: torch.device, autocast
         colour = means.mean(dim=0, keepdim=True)  # the mean colour of the scored targets
         mse = (squares - 2 * colour * means + colour**2).mean(dim=1)  # E[(t - c)^2] per image
         result["psnr_mean_color"] = float(_psnr(mse).mean())
+        for name, values in psnr_base.items():
+            result[f"psnr_{name}"] = float(torch.cat(values).mean())
     if change:
         result["l1_change"] = float(torch.cat(change).mean())
     return {k: v for k, v in result.items() if math.isfinite(v)}
+
+
+def _baselines(method: Any, x: torch.Tensor, autocast_ctx: Any) -> dict[str, torch.Tensor]:
+    """``method.baselines(x)`` when the method has it (a duck-typed method may not)."""
+    baselines = getattr(method, "baselines", None)
+    if baselines is None:
+        return {}
+    with _enter(autocast_ctx):
+        return dict(baselines(x))
 
 
 def format_table(metrics: dict[str, float]) -> str:
