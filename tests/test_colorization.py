@@ -202,3 +202,17 @@ def test_bad_input_is_a_clear_error(host: PluginHost, tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["run", "--method", "colorization", "--data", str(tmp_path / "empty"), "--steps", "1", "--out", str(tmp_path / "r")])
     assert exit_info.value.code == 2
+
+
+def test_photos_demo_is_colour_crops_paired_with_themselves(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from i2i.data import demo
+
+    monkeypatch.setenv("I2I_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(demo, "TRAIN_PER_DOMAIN", 6)
+    monkeypatch.setattr(demo, "TEST_PER_DOMAIN", 2)
+    config = DataConfig(demo="photos", channels=1, channels_b=3, image_size=32, load_size=36, num_workers=0)
+    data = build_data(config, i2i.PAIRED, batch_size=2)
+    batch = data.augment(next(iter(data.loader)), torch.device("cpu"))
+    assert len(data.dataset) == 6 and batch.a.shape == (2, 1, 32, 32) and batch.b.shape == (2, 3, 32, 32)
+    assert (batch.b[:, 0] - batch.b[:, 2]).abs().mean() > 0.02  # colour, not grey
+    assert len(build_data(config, i2i.PAIRED, split="test", batch_size=2).dataset) == 2
