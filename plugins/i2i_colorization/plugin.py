@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import attrs
+
 import i2i
 from i2i import MethodSpec, hookimpl
 from i2i_colorization.config import ColorizationConfig
@@ -41,7 +43,6 @@ DEMO_DEFAULTS = {
     "data.image_size": 64,
     "data.load_size": 72,
     "method.image_size": 64,
-    "method.netG": "unet_64",
     "method.ngf": 32,
     "method.ndf": 32,
     "train.batch_size": 4,
@@ -50,6 +51,15 @@ DEMO_DEFAULTS = {
     "train.sample_every": 250,
     "train.checkpoint_every": 500,
 }
+
+
+def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
+    """The U-Net depth follows ``data.image_size`` unless the user named ``netG``, and so does
+    the size at which ``translate`` predicts colours unless the user set ``method.image_size``."""
+    config = i2i.fit_generator_to_size(config, explicit, field="netG")
+    if "method.image_size" not in explicit and config.method.image_size != config.data.image_size:
+        config = attrs.evolve(config, method=attrs.evolve(config.method, image_size=config.data.image_size))
+    return config
 
 
 @hookimpl
@@ -62,5 +72,6 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         description="Colorization (junyanz colorization model): pix2pix on Lab, L -> ab, any folder of colour photos",
         defaults=PAPER_DEFAULTS,
         demo_defaults=DEMO_DEFAULTS,
+        finalize_config=finalize,
         test_overrides={"netG": "unet_32", "ngf": 8, "ndf": 8, "image_size": 32},
     )
