@@ -76,6 +76,7 @@ _EXPORTS: dict[str, str] = {
     "create_generator": "i2i.api",
     "create_discriminator": "i2i.api",
     "create_loss": "i2i.api",
+    "create_gan_loss": "i2i.api",
     # building blocks for methods
     "init_weights": "i2i.nets",
     "maybe_init": "i2i.nets.init",
@@ -102,6 +103,7 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 if TYPE_CHECKING:  # what mypy sees of the lazy exports above (evaluation capabilities, importers)
+    from i2i.api import create_gan_loss
     from i2i.eval.capabilities import Direction, EvalCapabilities, EvalContext, EvalMetric
     from i2i.registry import ConvertedGenerator, ImporterSpec, ImportPlan, ImportRequest
     from i2i.weights_import import (

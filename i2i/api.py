@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from i2i import config as _config
+from i2i.errors import UsageError
 from i2i.method import DataInfo, Method
 from i2i.plugins import PluginHost, get_host
 from i2i.registry import MethodSpec
@@ -50,6 +51,17 @@ def create_discriminator(name: str, *, host: PluginHost | None = None, **kwargs:
 def create_loss(name: str, *, host: PluginHost | None = None, **kwargs: Any) -> Any:
     """Build a registered loss module, e.g. ``create_loss("lsgan")``."""
     return _host(host).registry.get("loss", name).create(**kwargs)
+
+
+def create_gan_loss(name: str, *, option: str = "method.gan_mode", host: PluginHost | None = None) -> Any:
+    """The GAN objective ``name`` from the loss registry (``lsgan``, ``vanilla``, ``hinge``,
+    ``wgangp`` or any a plugin registers), called as ``loss(prediction, target_is_real,
+    for_discriminator=...)``; an unknown name is a UsageError naming ``option``. Methods build
+    their objective this way so ``--set method.gan_mode=NAME`` selects a plugin's loss."""
+    try:
+        return create_loss(name, host=host)
+    except UsageError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def method_config(name: str, *, host: PluginHost | None = None, **overrides: Any) -> Any:
@@ -103,13 +115,20 @@ def load_config(
     )
 
 
-def run(config: _config.RunConfig, *, out: str | Path | None = None, resume: bool = False, **kwargs: Any) -> Any:
+def run(config: _config.RunConfig | Method | None, *, out: str | Path | None = None, resume: bool = False,
+        **kwargs: Any) -> Any:  # fmt: skip
     """Train ``config`` into ``out`` (or ``config.out``), like ``i2i run``; returns the finished Trainer.
 
+    ``config`` may also be an already-built :class:`~i2i.method.Method` (``i2i.run(MyMethod(cfg,
+    info), out="runs/x")``, Lightning's ``fit(model)``), trained with default data and train
+    settings; or pass both, ``i2i.run(run_config, method=instance)``. The method need not be
+    registered by any plugin.
     (Named ``run``, not ``train``: ``i2i.train`` is the trainer sub-package.)
     """
     from i2i.train.trainer import Trainer
 
+    if isinstance(config, Method):
+        kwargs["method"], config = config, None
     trainer = Trainer(config, out_dir=out, resume=resume, **kwargs)
     trainer.fit()
     return trainer

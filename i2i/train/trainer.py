@@ -30,6 +30,7 @@ from i2i import config as _config
 from i2i.atomic import atomic_write_bytes
 from i2i.errors import ConfigError, DataError, UsageError
 from i2i.plugins import PluginHost, get_host
+from i2i.registry import MethodSpec
 from i2i.train import checkpoint as ckpt_io
 from i2i.train import distributed as dist_utils
 from i2i.train.context import NonFiniteError, TrainContext, check_clip
@@ -117,6 +118,16 @@ def _resumed_config(given: _config.RunConfig, saved: _config.RunConfig) -> tuple
     return config, changed, ignored
 
 
+def _check_given_method(method: Any, info: Any) -> None:
+    """An already-built method must fit the data it is trained on (kind and channels)."""
+    built = method.data_info
+    if (built.kind, built.channels_a, built.channels_b) != (info.kind, info.channels_a, info.channels_b):
+        raise ConfigError(
+            f"method: built for {built.kind} data with {built.channels_a}/{built.channels_b} channels (A/B), but the data "
+            f"is {info.kind} with {info.channels_a}/{info.channels_b}; build it with the data's DataInfo"
+        )
+
+
 class Trainer:
     """Trains one run. ``fit()`` returns the final metrics (last averaged losses + held-out metrics).
 
@@ -126,7 +137,9 @@ class Trainer:
     may change. ``progress``: a live bar (True), plain periodic lines (False), or decide by
     whether stderr is a terminal (None).
     Lifecycle hooks receive the trainer itself as ``run`` (``out_dir``, ``config``, ``method``,
-    ``step``, ``rank``, ``is_main``).
+    ``step``, ``rank``, ``is_main``). ``method``: an already-built :class:`~i2i.method.Method`
+    to train instead of building ``config``'s (Lightning's ``fit(model)``); it need not be
+    registered (``config`` may then be None: default data and train settings).
     """
 
     def __init__(
@@ -137,8 +150,10 @@ class Trainer:
         resume: bool = False,
         host: PluginHost | None = None,
         progress: bool | None = None,
+        method: Any = None,
     ) -> None:
         self.host = host if host is not None else get_host()
+        self._given_method = method
         self.resume = resume
         self.progress_mode = progress
         self._resume_state: dict[str, Any] | None = None
@@ -159,15 +174,22 @@ class Trainer:
             self._resume_state = ckpt_io.read_checkpoint(found)
             self.resume_path = found
             given = config
-            config = ckpt_io.config_from_checkpoint(self._resume_state, self.host)
+            if method is not None and self._resume_state.get("method") not in self.host.registry.names("method"):
+                # an unregistered, already-built method: its own config is the run's
+                config = given or _config.RunConfig(method_name=type(method).__name__.lower(), method=method.config)
+                given = None
+            else:
+                config = ckpt_io.config_from_checkpoint(self._resume_state, self.host)
             if given is not None:
                 config, self._changed, self._ignored = _resumed_config(given, config)
+        if config is None and method is not None:
+            config = _config.RunConfig(method_name=type(method).__name__.lower(), method=method.config)
         if config is None:
             raise UsageError("no run config given")
         _check_train(config.train)
         check_loggers(config.train.loggers, self.host.registry)
         self.config = config
-        self.spec = self.host.registry.get("method", config.method_name)
+        self.spec = self._method_spec(config, method)
         self.method: Any = None
         self.step = 0
         self.epoch = 0
@@ -186,6 +208,15 @@ class Trainer:
         return self.rank == 0
 
     # -- building ------------------------------------------------------------------------------
+    def _method_spec(self, config: _config.RunConfig, method: Any) -> MethodSpec:
+        """The registered method, or - for an already-built ``method`` (Lightning's ``fit(model)``)
+        that no plugin registers - a record describing it, so no plugin is needed to train it."""
+        registered = config.method_name in self.host.registry.names("method")
+        if method is None or registered:
+            return self.host.registry.get("method", config.method_name)
+        return MethodSpec(name=config.method_name, config=type(method.config), factory=lambda *_: method,
+                          data_kind=method.data_kind, plugin="in-code")  # fmt: skip
+
     def _build_data(self, split: str, batch_size: int, size_multiple: int, *, workers: bool = True, **kwargs: Any) -> Any:
         from i2i.data import build_data  # lazy: the data stack imports kornia
 
@@ -216,7 +247,11 @@ class Trainer:
         _seed_everything(train.seed)  # the same initial weights on every rank
         shard = {"rank": self.rank, "world_size": self.world_size}
         self.data = self._build_data("train", self.per_rank_batch, 4, **shard)
-        method = self.spec.factory(self.config.method, self.data.info)
+        if self._given_method is not None:
+            method = self._given_method
+            _check_given_method(method, self.data.info)
+        else:
+            method = self.spec.factory(self.config.method, self.data.info)
         multiple = int(getattr(method, "size_multiple", 4) or 4)
         if multiple != 4:  # the data contract takes the multiple at build time; rebuilding is cheap
             self.data = self._build_data("train", self.per_rank_batch, multiple, **shard)

@@ -27,8 +27,10 @@ def _non_negative(instance: object, attribute: attrs.Attribute, value: float) ->
 
 
 def _gan_mode(instance: object, attribute: attrs.Attribute, value: str) -> None:
-    if value not in GAN_MODES:
-        raise UsageError(f"method.gan_mode: unknown GAN objective {value!r} (known: {', '.join(GAN_MODES)})")
+    # any registered loss may be named (a plugin's too); the registry checks the name when the
+    # method is built (``i2i.create_gan_loss``), here only its form
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"method.gan_mode: expected the name of a GAN objective ({', '.join(GAN_MODES)}, or a plugin's), got {value!r}")
 
 
 @attrs.frozen

@@ -112,7 +112,7 @@ class AugCycleGAN(i2i.Method):
         self.E_B = self._encoder(ca, cb) if c.augment_b else None
         self.D_zA = self._latent_discriminator() if c.augment_a and self.latent_gan else None
         self.D_zB = self._latent_discriminator() if c.augment_b and self.latent_gan else None
-        self.gan_loss = i2i.GANLoss(c.gan_mode)
+        self.gan_loss = i2i.create_gan_loss(c.gan_mode)  # the loss registry: a plugin's objective too
 
     # -- construction ---------------------------------------------------------------------
     @property

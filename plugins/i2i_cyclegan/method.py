@@ -52,7 +52,7 @@ class CycleGAN(Method):
         # Pools are sub-modules, so their history is part of state_dict() and of checkpoints.
         self.fake_A_pool = i2i.ImagePool(c.pool_size)
         self.fake_B_pool = i2i.ImagePool(c.pool_size)
-        self.gan_loss = i2i.GANLoss(c.gan_mode)
+        self.gan_loss = i2i.create_gan_loss(c.gan_mode)  # the loss registry: a plugin's objective too
         self.size_multiple = getattr(self.G_A, "size_multiple", 4)  # a third-party generator may not say
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:

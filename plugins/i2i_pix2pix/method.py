@@ -53,7 +53,7 @@ class Pix2Pix(Method):
         self.D = i2i.create_discriminator(c.netD, input_nc=nc_a + nc_b, ndf=c.ndf, n_layers=c.n_layers_D, norm=c.norm)
         i2i.init_weights(self.G, c.init_type, c.init_gain)
         i2i.init_weights(self.D, c.init_type, c.init_gain)
-        self.gan_loss = i2i.GANLoss(c.gan_mode)
+        self.gan_loss = i2i.create_gan_loss(c.gan_mode)  # the loss registry: a plugin's objective too
         self.size_multiple = getattr(self.G, "size_multiple", 4)  # a third-party generator may not say
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
