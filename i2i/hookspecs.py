@@ -162,8 +162,9 @@ def i2i_checkpoint_state(run: Any) -> Mapping[str, Any] | None:
 # -- training lifecycle (observers) ----------------------------------------------------------
 @hookspec
 def i2i_train_start(run: Any) -> None:
-    """A run starts (after resume, before the first step). ``run`` exposes ``out_dir``,
-    ``config``, ``method``, ``step``, ``rank`` and ``is_main``.
+    """A run starts (after resume, before the first step). ``run`` is a read-only view of the
+    run (:class:`~i2i.train.view.RunView`): ``out_dir``, ``config``, ``method``, ``step``,
+    ``epoch``, ``rank``, ``world_size``, ``is_main``, ``device``, ``total_steps``.
 
     Example::
 

@@ -21,7 +21,7 @@ import importlib
 import importlib.metadata
 import os
 import warnings
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import attrs
 import pluggy
@@ -149,6 +149,29 @@ class PluginHost:
     def register(self, plugin: Any, name: str) -> None:
         """Register a plugin object or module in code (tests, notebooks)."""
         self._register(plugin, PluginInfo(name, "in-code", "", getattr(plugin, "__name__", name)))
+
+    # -- lifecycle hooks, called through typed methods (tox's facade) ---------------------------
+    def train_start(self, run: Any) -> None:
+        self.pm.hook.i2i_train_start(run=run)
+
+    def step_end(self, run: Any, step: int, metrics: Mapping[str, float]) -> None:
+        self.pm.hook.i2i_step_end(run=run, step=step, metrics=metrics)
+
+    def sample_images(self, run: Any, step: int, path: str, images: Mapping[str, Any]) -> None:
+        self.pm.hook.i2i_sample_images(run=run, step=step, path=path, images=images)
+
+    def checkpoint_saved(self, run: Any, step: int, path: str) -> None:
+        self.pm.hook.i2i_checkpoint_saved(run=run, step=step, path=path)
+
+    def eval_result(self, run: Any, step: int, metrics: Mapping[str, float], checkpoint: str | None = None) -> None:
+        self.pm.hook.i2i_eval_result(run=run, step=step, metrics=metrics, checkpoint=checkpoint)
+
+    def checkpoint_state(self, run: Any) -> list[Mapping[str, Any]]:
+        """Each plugin's ``i2i_checkpoint_state`` answer (None answers dropped)."""
+        return [answer for answer in self.pm.hook.i2i_checkpoint_state(run=run) if answer]
+
+    def train_end(self, run: Any, step: int, status: str) -> None:
+        self.pm.hook.i2i_train_end(run=run, step=step, status=status)
 
     # -- what plugins registered ---------------------------------------------------------------
     @property

@@ -109,3 +109,30 @@ def test_a_dataset_registered_only_in_the_trainers_host_is_found(tmp_path: Path)
     i2i.Trainer(config, out_dir=tmp_path / "run", host=host, progress=False).fit()
     assert "train" in made and (tmp_path / "run" / "last.pt").is_file()
 
+
+
+def test_hooks_get_a_read_only_view_of_the_run(tmp_path: Path) -> None:
+    from i2i.train.view import RunView
+
+    seen: list[object] = []
+
+    class Watcher:
+        @i2i.hookimpl
+        def i2i_train_start(self, run):
+            seen.append(run)
+            with pytest.raises(AttributeError, match="read-only"):
+                run.step = 99
+            assert run.is_main and run.method is not None and run.out_dir == tmp_path / "run" and run.total_steps == 2
+
+        @i2i.hookimpl
+        def i2i_train_end(self, run, step, status):
+            seen.append(run)
+            assert run.step == step == 2 and status == "finished"
+
+    host = dummy_host()
+    host.register(Watcher(), "watcher")
+    config = dummy_config(host, make_paired(tmp_path / "data", n_train=4, n_test=2), steps=2)
+    trainer = i2i.Trainer(config, out_dir=tmp_path / "run", host=host, progress=False)
+    trainer.fit()
+    assert len(seen) == 2 and seen[0] is seen[1] is trainer.view and isinstance(seen[0], RunView)
+    assert not isinstance(seen[0], i2i.Trainer)

@@ -99,8 +99,8 @@ def evaluate(translator: Translator, *, data_root: str | None = None, settings: 
         report = Evaluation(translator, data_root, settings, log or (lambda _: None), host).run()
     from i2i.plugins import get_host  # lazy: evaluation alone needs no plugin host
 
-    (host if host is not None else get_host()).hook.i2i_eval_result(
-        run=None, step=report.step, metrics=report.metrics(), checkpoint=str(translator.source) if translator.source else None
+    (host if host is not None else get_host()).eval_result(
+        None, report.step, report.metrics(), checkpoint=str(translator.source) if translator.source else None
     )
     return report
 

@@ -43,6 +43,7 @@ from i2i.train.samples import grid, row_grids, sample_rows, write_png
 from i2i.train.schedule import Schedules, check_schedule, total_steps
 from i2i.train.signals import StopRequest
 from i2i.train.tracking import check_loggers
+from i2i.train.view import RunView
 
 
 def _seed_everything(seed: int) -> None:
@@ -136,8 +137,9 @@ class Trainer:
     in :data:`RESUMABLE_KEYS` (length, device, precision, layout, reporting), which ``config``
     may change. ``progress``: a live bar (True), plain periodic lines (False), or decide by
     whether stderr is a terminal (None).
-    Lifecycle hooks receive the trainer itself as ``run`` (``out_dir``, ``config``, ``method``,
-    ``step``, ``rank``, ``is_main``). ``method``: an already-built :class:`~i2i.method.Method`
+    Lifecycle hooks receive a read-only :class:`~i2i.train.view.RunView` of it as ``run``
+    (``out_dir``, ``config``, ``method``, ``step``, ``rank``, ``is_main`` ...), called through the
+    host's typed methods (``host.step_end(...)``). ``method``: an already-built :class:`~i2i.method.Method`
     to train instead of building ``config``'s (Lightning's ``fit(model)``); it need not be
     registered (``config`` may then be None: default data and train settings).
     """
@@ -154,6 +156,7 @@ class Trainer:
     ) -> None:
         self.host = host if host is not None else get_host()
         self._given_method = method
+        self.view = RunView(self)  # what lifecycle hooks receive as ``run``
         self.resume = resume
         self.progress_mode = progress
         self._resume_state: dict[str, Any] | None = None
@@ -348,7 +351,7 @@ class Trainer:
     def _plugin_state(self) -> dict[str, Any]:
         """What plugins keep in the checkpoint (``i2i_checkpoint_state``), e.g. a tracker's run id."""
         state: dict[str, Any] = {}
-        for answer in self.host.hook.i2i_checkpoint_state(run=self):
+        for answer in self.host.checkpoint_state(self.view):
             state.update(answer or {})
         return state
 
@@ -397,7 +400,7 @@ class Trainer:
                 path = last
         else:
             path = ckpt_io.save_checkpoint(last, payload)
-        self.host.hook.i2i_checkpoint_saved(run=self, step=self.step, path=str(path))
+        self.host.checkpoint_saved(run=self.view, step=self.step, path=str(path))
         return path
 
     # -- the loop --------------------------------------------------------------------------------
@@ -421,7 +424,7 @@ class Trainer:
                     self.total_steps, start=self.step, enabled=self.progress_mode if self.is_main else False,
                 )  # fmt: skip
                 if self.is_main:
-                    self.host.hook.i2i_train_start(run=self)
+                    self.host.train_start(run=self.view)
                     if self._resume_state is not None:
                         self.progress.message(f"resuming from {self.resume_path} at step {self.step}")
                         if self._changed:
@@ -436,7 +439,7 @@ class Trainer:
             return self.final_metrics
         except BaseException:
             if self.is_main and self.method is not None:
-                self.host.hook.i2i_train_end(run=self, step=self.step, status="failed")
+                self.host.train_end(run=self.view, step=self.step, status="failed")
             raise
         finally:
             dist_utils.shutdown()
@@ -533,7 +536,7 @@ class Trainer:
         self.metrics_log.write(row)
         self.final_metrics.update(losses)
         self.progress.log(self.step, losses)
-        self.host.hook.i2i_step_end(run=self, step=self.step, metrics={**losses, **{f"lr/{k}": v for k, v in lrs.items()}})
+        self.host.step_end(run=self.view, step=self.step, metrics={**losses, **{f"lr/{k}": v for k, v in lrs.items()}})
 
     def _sample(self) -> None:
         rows = sample_rows(self.method, self.sample_batch, self.precision.autocast, self.ema)
@@ -542,7 +545,7 @@ class Trainer:
         path = self.out_dir / rel
         write_png(grid(rows), path)
         self.samples = [s for s in self.samples if s[0] != self.step] + [(self.step, rel)]
-        self.host.hook.i2i_sample_images(run=self, step=self.step, path=str(path), images=row_grids(rows))
+        self.host.sample_images(run=self.view, step=self.step, path=str(path), images=row_grids(rows))
         self._write_report()
 
     def _write_report(self, final: dict[str, float] | None = None) -> None:
@@ -583,7 +586,7 @@ class Trainer:
         if skipped:
             self.progress.message(f"warning: {skipped}")
         self.final_metrics = final
-        self.host.hook.i2i_train_end(run=self, step=self.step, status=status)
+        self.host.train_end(run=self.view, step=self.step, status=status)
 
     def _evaluate(self) -> None:
         from i2i.eval.summary import summarize
@@ -603,7 +606,7 @@ class Trainer:
             metrics.update({f"raw/{k}": v for k, v in score().items()})
         self.eval_metrics = {f"eval/{k}": v for k, v in metrics.items()}
         self.metrics_log.write({"step": self.step, "epoch": self.epoch, "time": time.time(), "eval": metrics})
-        self.host.hook.i2i_eval_result(run=self, step=self.step, metrics=metrics, checkpoint=None)
+        self.host.eval_result(run=self.view, step=self.step, metrics=metrics, checkpoint=None)
 
 
 __all__ = ["Trainer"]
