@@ -30,7 +30,6 @@ from i2i import config as _config
 from i2i.atomic import atomic_write_bytes
 from i2i.errors import ConfigError, DataError, UsageError
 from i2i.plugins import PluginHost, get_host
-from i2i.registry import MethodSpec
 from i2i.train import checkpoint as ckpt_io
 from i2i.train import distributed as dist_utils
 from i2i.train.context import NonFiniteError, TrainContext, check_clip
@@ -43,7 +42,7 @@ from i2i.train.samples import grid, row_grids, sample_rows, write_png
 from i2i.train.schedule import Schedules, check_schedule, total_steps
 from i2i.train.signals import StopRequest
 from i2i.train.tracking import check_loggers
-from i2i.train.view import RunView
+from i2i.train.view import RunView, check_given_method, method_spec_for
 
 
 def _seed_everything(seed: int) -> None:
@@ -119,16 +118,6 @@ def _resumed_config(given: _config.RunConfig, saved: _config.RunConfig) -> tuple
     return config, changed, ignored
 
 
-def _check_given_method(method: Any, info: Any) -> None:
-    """An already-built method must fit the data it is trained on (kind and channels)."""
-    built = method.data_info
-    if (built.kind, built.channels_a, built.channels_b) != (info.kind, info.channels_a, info.channels_b):
-        raise ConfigError(
-            f"method: built for {built.kind} data with {built.channels_a}/{built.channels_b} channels (A/B), but the data "
-            f"is {info.kind} with {info.channels_a}/{info.channels_b}; build it with the data's DataInfo"
-        )
-
-
 class Trainer:
     """Trains one run. ``fit()`` returns the final metrics (last averaged losses + held-out metrics).
 
@@ -192,7 +181,7 @@ class Trainer:
         _check_train(config.train)
         check_loggers(config.train.loggers, self.host.registry)
         self.config = config
-        self.spec = self._method_spec(config, method)
+        self.spec = method_spec_for(self.host, config, method)
         self.method: Any = None
         self.step = 0
         self.epoch = 0
@@ -211,15 +200,6 @@ class Trainer:
         return self.rank == 0
 
     # -- building ------------------------------------------------------------------------------
-    def _method_spec(self, config: _config.RunConfig, method: Any) -> MethodSpec:
-        """The registered method, or - for an already-built ``method`` (Lightning's ``fit(model)``)
-        that no plugin registers - a record describing it, so no plugin is needed to train it."""
-        registered = config.method_name in self.host.registry.names("method")
-        if method is None or registered:
-            return self.host.registry.get("method", config.method_name)
-        return MethodSpec(name=config.method_name, config=type(method.config), factory=lambda *_: method,
-                          data_kind=method.data_kind, plugin="in-code")  # fmt: skip
-
     def _build_data(self, split: str, batch_size: int, size_multiple: int, *, workers: bool = True, **kwargs: Any) -> Any:
         from i2i.data import build_data  # lazy: the data stack imports kornia
 
@@ -252,7 +232,7 @@ class Trainer:
         self.data = self._build_data("train", self.per_rank_batch, 4, **shard)
         if self._given_method is not None:
             method = self._given_method
-            _check_given_method(method, self.data.info)
+            check_given_method(method, self.data.info)
         else:
             method = self.spec.factory(self.config.method, self.data.info)
         multiple = int(getattr(method, "size_multiple", 4) or 4)

@@ -1,10 +1,15 @@
-"""``RunView``: what lifecycle hooks see of a training run, read-only.
+"""What a run is made of when the user hands it in, and what hooks see of it.
+
+``RunView``: what lifecycle hooks see of a training run, read-only.
 
 Hooks observe a run and must not change it, so they get this view rather than the live
 :class:`~i2i.train.trainer.Trainer`: the documented attributes (``out_dir``, ``config``,
 ``method``, ``step``, ``epoch``, ``rank``, ``world_size``, ``is_main``, ``device``,
 ``total_steps``, ``host``, ``plugin_state``), each read from the trainer when asked, and no way to set one. One view
 lives as long as its run, so a logger may key its state by it.
+
+:func:`method_spec_for` and :func:`check_given_method` let ``Trainer(method=instance)`` train an
+already-built method (Lightning's ``fit(model)``) that no plugin registers.
 """
 
 from __future__ import annotations
@@ -12,6 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
+
+from i2i.errors import ConfigError
+from i2i.registry import MethodSpec
 
 
 class RunView:
@@ -77,3 +85,23 @@ class RunView:
     @property
     def total_steps(self) -> int | None:
         return getattr(self._trainer, "total_steps", None)
+
+
+def method_spec_for(host: Any, config: Any, method: Any) -> MethodSpec:
+    """The registered method, or - for an already-built ``method`` that no plugin registers - a
+    record describing it, so no plugin is needed to train it."""
+    if method is None or config.method_name in host.registry.names("method"):
+        spec: MethodSpec = host.registry.get("method", config.method_name)
+        return spec
+    return MethodSpec(name=config.method_name, config=type(method.config), factory=lambda *_: method,
+                      data_kind=method.data_kind, plugin="in-code")  # fmt: skip
+
+
+def check_given_method(method: Any, info: Any) -> None:
+    """An already-built method must fit the data it is trained on (kind and channels)."""
+    built = method.data_info
+    if (built.kind, built.channels_a, built.channels_b) != (info.kind, info.channels_a, info.channels_b):
+        raise ConfigError(
+            f"method: built for {built.kind} data with {built.channels_a}/{built.channels_b} channels (A/B), but the data "
+            f"is {info.kind} with {info.channels_a}/{info.channels_b}; build it with the data's DataInfo"
+        )

@@ -67,7 +67,7 @@ def latent_reconstruction(ctx: EvalContext) -> Mapping[str, Mapping[str, float]]
                 continue
             back = "b2a" if name == "a2b" else "a2b"
             source = ctx.translate(target, direction=back)[""]  # the model's own source image
-        codes = _batched(lambda s, t: method._infer(encoder, s, t, sample=False).z, source, target, device=device)
+        codes = _batched(lambda s, t, e=encoder: method._infer(e, s, t, sample=False).z, source, target, device=device)
         rec = _batched(generator, source, codes, device=device)
         prior = method.draw_codes(1, len(source), ctx.seed)[0]
         rec_prior = _batched(generator, source, prior, device=device)
