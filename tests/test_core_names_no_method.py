@@ -19,9 +19,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "i2i"
 
-#: Built-in methods, from the plugin packages' names (``plugins/i2i_stargan`` -> ``stargan``),
-#: so a new built-in is covered as soon as it is added.
-BUILTIN_METHODS = sorted(p.name.removeprefix("i2i_") for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").is_file())
+
+
+def _builtin_methods() -> list[str]:
+    """The methods the plugins shipped with i2i register (a logger plugin is no method), and
+    their package names (``plugins/i2i_stargan`` -> ``stargan``), so a new built-in is covered
+    as soon as it is added."""
+    from i2i.plugins import PluginHost
+
+    shipped = {p.name.removeprefix("i2i_") for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").is_file()}
+    records = PluginHost().registry.records("method")
+    methods = {r.name for r in records if "[i2i-translate" in r.plugin}
+    packages = {r.plugin.split(" ")[0] for r in records if "[i2i-translate" in r.plugin}
+    return sorted(methods | (shipped & packages))
+
+
+BUILTIN_METHODS = _builtin_methods()
 #: ``stargan`` also matches ``StarGAN`` and ``star_gan``.
 PATTERN = re.compile("|".join(r"_?".join(map(re.escape, name.split("_"))).replace("gan", "_?gan") for name in BUILTIN_METHODS), re.I)
 KEY_LIKE = re.compile(r"^[\w.:/-]+$")
