@@ -102,7 +102,13 @@ def test_run_writes_everything_and_calls_hooks(data, tmp_path):
     assert grid.mode == "RGB" and grid.size == (2 + 3 * 18, 2 + 4 * 18)  # 4 rows of input | output | target
     page = (out / "index.html").read_text()
     assert page.index("step_000012.png") < page.index("step_000006.png")  # newest first
-    assert "<svg" in page and "eval/psnr" in page and "<script" in page and "columns: input | output | target" in page
+    assert "<svg" in page and "<script" in page and "columns: input | output | target" in page
+    # the page says what the run was and keeps training losses and evaluation apart
+    for fact in ("paired_folders", "8 pairs", "4 pairs", "fp32", "config.toml", f"i2i translate {out / 'last.pt'}"):
+        assert fact in page, fact
+    losses, evaluation = page.index("<h2>Training losses at step 12</h2>"), page.index("<h2>Evaluation</h2>")
+    assert losses < evaluation and "4 held-out test images" in page[evaluation:] and "mean_color" in page[evaluation:]
+    assert "report-check images=" not in page and '<p id="report-check" hidden>' in page  # no visible debug text
     assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing external
 
 
@@ -282,7 +288,7 @@ def test_progress_bar_on_a_tty_and_lines_elsewhere():
         bar.close()
     assert "\r" in tty.getvalue() and "10/10" in tty.getvalue() and "it/s" in tty.getvalue()
     assert plain.getvalue().splitlines()[0].startswith("step 5/10") and "\r" not in plain.getvalue()
-    assert "G/loss=1.5" in plain.getvalue() and "ETA" in plain.getvalue()
+    assert "G: loss=1.5" in plain.getvalue() and "ETA" in plain.getvalue()
 
 
 def test_gradient_scaler_logic_without_a_gpu():

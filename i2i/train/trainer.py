@@ -16,7 +16,6 @@ the same weights bit for bit.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
 from pathlib import Path
@@ -36,9 +35,10 @@ from i2i.train.context import NonFiniteError, TrainContext, check_clip
 from i2i.train.ema import EMA
 from i2i.train.metrics import LossAverager, MetricsLog
 from i2i.train.precision import Precision, local_rank, resolve_device
+from i2i.train.overview import overview
 from i2i.train.progress import Progress
-from i2i.train.report import render, write_report
-from i2i.train.samples import grid, row_grids, sample_rows, write_png
+from i2i.train.run_report import done_lines, write_run_report
+from i2i.train.samples import collect_samples, grid, row_grids, write_png
 from i2i.train.schedule import Schedules, check_schedule, total_steps
 from i2i.train.signals import StopRequest
 from i2i.train.tracking import check_loggers
@@ -194,6 +194,7 @@ class Trainer:
         self.plugin_state: dict[str, Any] = dict((self._resume_state or {}).get("plugin_state") or {})
         self.samples: list[tuple[int, str]] = []
         self.sample_columns: list[str] = []
+        self.evaluation: Any = None  # the end-of-run RunEvaluation
 
     @property
     def is_main(self) -> bool:
@@ -270,22 +271,15 @@ class Trainer:
         self.bad_total = 0
 
         _seed_everything(train.seed + self.rank)  # each rank its own augmentation stream
-        self.sample_batch = self._held_out_batch() if self.is_main else None
+        self.sample_set = self._held_out_samples() if self.is_main else None
         if self._resume_state is not None:
             self._load_state(self._resume_state)
         self._prepare_out_dir()
 
-    def _held_out_batch(self) -> Any:
-        """A fixed batch for the sample grids: the test split, else the first training images."""
-        n = self.config.train.sample_images
-        try:
-            data = self._build_data("test", n, self.size_multiple, workers=False, shuffle=False, drop_last=False)
-        except DataError:
-            data = self._build_data("train", n, self.size_multiple, workers=False, shuffle=False, drop_last=False)
-        with torch.random.fork_rng(devices=[]):
-            raw = next(iter(data.loader))
-            batch = data.augment(raw, self.device, train=False)
-        return batch.to(self.device)
+    def _held_out_samples(self, square: bool = False) -> Any:
+        """The fixed images of the sample grids: the test split, else the first training images."""
+        return collect_samples(self.config.data, self.spec.data_kind, self.config.train.sample_images, self.device,
+                               self.size_multiple, seed=self.config.train.seed, square=square)  # fmt: skip
 
     def _prepare_out_dir(self) -> None:
         if not self.is_main:
@@ -397,6 +391,7 @@ class Trainer:
         """Train to the end (or until SIGINT/SIGTERM); returns the final metrics."""
         status = "failed"
         stop = StopRequest()
+        self.started_at = time.monotonic()
         try:
             with stop:
                 self._setup()
@@ -414,6 +409,8 @@ class Trainer:
                                 "note: a resumed run keeps its saved method, data and optimisation settings; "
                                 "ignored: " + ", ".join(self._ignored)
                             )
+                    self.overview = overview(self)
+                    self.progress.message("\n".join([f"i2i run: {self.config.method_name}", *self.overview.lines()]))
                 status = self._loop(stop)
             self._finish(status)
             return self.final_metrics
@@ -519,8 +516,15 @@ class Trainer:
         self.host.step_end(run=self.view, step=self.step, metrics={**losses, **{f"lr/{k}": v for k, v in lrs.items()}})
 
     def _sample(self) -> None:
-        rows = sample_rows(self.method, self.sample_batch, self.precision.autocast, self.ema)
-        self.sample_columns = list(rows)
+        try:
+            rows = self.sample_set.rows(self.method, self.precision.autocast, self.ema)
+        except RuntimeError as exc:  # a method whose sample() needs square inputs
+            if self.sample_set.square:
+                raise
+            self.progress.message(f"note: samples fall back to square crops ({str(exc).splitlines()[0]})")
+            self.sample_set = self._held_out_samples(square=True)
+            rows = self.sample_set.rows(self.method, self.precision.autocast, self.ema)
+        self.sample_columns = list(rows[0]) if rows else []
         rel = f"samples/step_{self.step:06d}.png"
         path = self.out_dir / rel
         write_png(grid(rows), path)
@@ -528,13 +532,8 @@ class Trainer:
         self.host.sample_images(run=self.view, step=self.step, path=str(path), images=row_grids(rows))
         self._write_report()
 
-    def _write_report(self, final: dict[str, float] | None = None) -> None:
-        notes = [f"method {self.config.method_name}, step {self.step} of {self.total_steps}, out {self.out_dir}"]
-        page = render(
-            title=f"i2i run: {self.config.method_name}", rows=self.metrics_log.rows, samples=self.samples,
-            final=final, notes=notes, columns=self.sample_columns,
-        )  # fmt: skip
-        write_report(self.out_dir / "index.html", page)
+    def _write_report(self, status: str | None = None) -> None:
+        write_run_report(self, status or f"training, step {self.step} of {self.total_steps}")
 
     # -- the end ---------------------------------------------------------------------------------
     def _finish(self, status: str) -> None:
@@ -550,18 +549,14 @@ class Trainer:
             return
         self.progress.close()
         final = {**self.final_metrics, **self.eval_metrics}
-        self._write_report(final)
+        self._write_report(f"{status} at step {self.step} of {self.total_steps}")
         if status == "interrupted":
             self.progress.message(
                 f"interrupted at step {self.step}; checkpoint saved in {self.out_dir}; "
                 f"resume with: i2i run --resume --out {self.out_dir}"
             )
         else:
-            if self.eval_metrics:
-                from i2i.eval.summary import format_table
-
-                self.progress.message("held-out metrics:\n" + format_table(self.eval_metrics))
-            self.progress.message(f"done: step {self.step}; report {self.out_dir / 'index.html'}")
+            self.progress.message("\n".join(done_lines(self)))
         skipped = self.data.skip_summary()
         if skipped:
             self.progress.message(f"warning: {skipped}")
@@ -569,21 +564,14 @@ class Trainer:
         self.host.train_end(run=self.view, step=self.step, status=status)
 
     def _evaluate(self) -> None:
-        from i2i.eval.summary import summarize
+        from i2i.train.evaluation import evaluate_run
 
-        try:
-            data = self._build_data("test", self.per_rank_batch, self.size_multiple, shuffle=False, drop_last=False)
-        except DataError as exc:
-            self.progress.message(f"no held-out evaluation: {exc}")
+        self.progress.message("evaluating (train.eval_at_end)")
+        test_is_train = bool(getattr(getattr(self, "overview", None), "test_is_train", False))
+        self.evaluation = evaluate_run(self, test_is_train=test_is_train, log=self.progress.message)
+        if self.evaluation is None:
             return
-        def score() -> dict[str, float]:
-            return summarize(self.method, data, self.device, self.precision.autocast, self.config.train.eval_images)
-
-        swap = self.ema.swapped() if self.ema is not None else contextlib.nullcontext()
-        with swap:
-            metrics = score()  # the weights translate/eval prefer: the EMA when the run keeps one
-        if self.ema is not None:  # and the raw weights beside them, so a bad average shows
-            metrics.update({f"raw/{k}": v for k, v in score().items()})
+        metrics = self.evaluation.metrics
         self.eval_metrics = {f"eval/{k}": v for k, v in metrics.items()}
         self.metrics_log.write({"step": self.step, "epoch": self.epoch, "time": time.time(), "eval": metrics})
         self.host.eval_result(run=self.view, step=self.step, metrics=metrics, checkpoint=None)
