@@ -285,11 +285,12 @@ def test_translate_multi_hot_targets() -> None:
     }
     assert [c.tolist() for c in seen[-5:]] == list(expected.values())
     for kwargs, message in [
-        (dict(target="Male"), "leaves Black_Hair, Blond_Hair, Brown_Hair, Young unspecified: pass source_labels"),
+        (dict(target="Male"), "leaves Black_Hair, Blond_Hair, Brown_Hair, Young unspecified: pass the inputs' own "
+         r"attributes with --source-labels \(source_labels= from Python\), e.g. 'Black_Hair,Blond_Hair'"),
         (dict(target="Bald", source_labels=source), r"unknown domain 'Bald' \(valid: Black_Hair"),
         (dict(target="Male,-Male", source_labels=source), "both set and cleared"),
         (dict(target="Male", source_labels=torch.zeros(2, 3)), r"source_labels: expected shape \(2, 5\)"),
-        (dict(target="Male", source_labels="Bald"), "source_labels: unknown attribute 'Bald'"),
+        (dict(target="Male", source_labels="Bald"), "--source-labels: unknown attribute 'Bald'"),
     ]:
         with pytest.raises(i2i.UsageError, match=message):
             method.translate(x, **kwargs)
@@ -396,7 +397,9 @@ def test_end_to_end_cli_run_on_attribute_list(tmp_path: Any, capsys: Any) -> Non
     bad = {**TINY_SETS, "data.attributes": "Black_Hair,Red_Hair"}
     bad_args = ["run", "--method", "stargan", "--data", str(root), "--out", str(tmp_path / "bad"), "--steps", "1"]
     assert _cli(bad_args, bad) == 2
-    assert "'Red_Hair' is not in" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "'Red_Hair' is not in" in err and "(its columns: Bald, Black_Hair, Blond_Hair" in err and "Wavy_Hair)" in err
+    assert not (tmp_path / "bad").exists()  # a run that failed before training leaves no folder
 
 
 def test_imported_reference_generator_rebuilds_the_method(tmp_path: Any) -> None:

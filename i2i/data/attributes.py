@@ -69,7 +69,7 @@ def select_attributes(path: Path, names: Sequence[str], wanted: Sequence[str]) -
         if attribute not in names:
             close = difflib.get_close_matches(attribute, names, n=2)
             hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-            raise DataError(f"data.attributes: {attribute!r} is not in {path}{hint}")
+            raise DataError(f"data.attributes: {attribute!r} is not in {path}{hint} (its columns: {', '.join(names)})")
         columns.append(names.index(attribute))
     return columns
 

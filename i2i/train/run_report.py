@@ -16,9 +16,9 @@ from i2i.train.progress import format_time
 from i2i.train.report import render, write_report
 
 
-def option_names(method: Any) -> list[str]:
-    """The method's translate option names, whether declared as a name -> help mapping (a
-    method returning it) or as records with a ``name``."""
+def option_flags(method: Any) -> list[str]:
+    """The method's translate options as command-line flags (``--direction``), whether it
+    declares records (with a ``flag`` or a ``name``) or a name -> help mapping."""
     options = getattr(method, "translate_options", None)
     if callable(options):
         try:
@@ -26,21 +26,21 @@ def option_names(method: Any) -> list[str]:
         except Exception:  # noqa: BLE001 - a description must not fail the run
             options = None
     if isinstance(options, Mapping):
-        return [str(k) for k in options]
+        return ["--" + str(k).replace("_", "-") for k in options]
     try:
-        return [str(getattr(o, "name", o)) for o in options or ()]
+        records = list(options or ())
     except TypeError:
         return []
+    return [str(getattr(o, "flag", None) or "--" + str(getattr(o, "name", o)).replace("_", "-")) for o in records]
 
 
 def translate_command(trainer: Any) -> str:
     """``i2i translate OUT/last.pt PHOTOS/ --out OUT/translated`` and the method's options."""
     out = trainer.out_dir
     command = f"i2i translate {out / 'last.pt'} PHOTOS/ --out {out / 'translated'} --html"
-    names = option_names(trainer.method)
-    if names:
-        flags = ", ".join("--" + n.replace("_", "-") for n in names)
-        command += f"\n# options of {trainer.config.method_name}: {flags} (i2i translate --help)"
+    flags = option_flags(trainer.method)
+    if flags:
+        command += f"\n# options of {trainer.config.method_name}: {', '.join(flags)} (i2i translate {out / 'last.pt'} --help)"
     return command
 
 
@@ -132,4 +132,4 @@ def format_eval_table(table: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["write_run_report", "translate_command", "done_lines", "timing", "option_names"]
+__all__ = ["write_run_report", "translate_command", "done_lines", "timing", "option_flags"]

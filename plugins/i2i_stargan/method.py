@@ -213,4 +213,5 @@ class StarGAN(i2i.Method):
 def _reject_unknown(options: Mapping[str, Any]) -> None:
     if options:
         name = sorted(options)[0]
-        raise i2i.UsageError(f"stargan: unknown translate option {name!r} (known: target, source_labels)")
+        raise i2i.UsageError(f"stargan: unknown translate option {name!r} (known: target (--target), "
+                             "source_labels (--source-labels))")

@@ -36,6 +36,15 @@ def split_names(target: Target) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
+#: How a user passes the inputs' own attributes: the CLI flag and the Python keyword.
+SOURCE_OPTION = "--source-labels (source_labels= from Python)"
+
+
+def example_labels(domains: Sequence[str]) -> str:
+    """An example value in the model's own attribute names, e.g. ``'Blond_Hair,Young'``."""
+    return repr(",".join(list(domains)[:2]))
+
+
 def _unknown(name: str, domains: Sequence[str]) -> i2i.UsageError:
     return i2i.UsageError(f"target: unknown domain {name!r} (valid: {', '.join(domains)}, or 'all')")
 
@@ -48,7 +57,7 @@ def source_matrix(source: SourceLabels, domains: Sequence[str], n: int, device: 
     """``source_labels`` as a float ``(n, D)`` 0/1 tensor, or None when not given.
 
     Accepts a ``(n, D)`` or ``(D,)`` tensor, or the names of the attributes the inputs have
-    (``"Male,Young"``: those 1, the rest 0) - the form a command line can pass.
+    (``"Blond_Hair,Young"``: those 1, the rest 0) - the form ``--source-labels`` passes.
     """
     if source is None:
         return None
@@ -64,7 +73,7 @@ def source_matrix(source: SourceLabels, domains: Sequence[str], n: int, device: 
     labels = torch.zeros(n, len(domains), device=device)
     for name in split_names(source):
         if name not in domains:
-            raise i2i.UsageError(f"source_labels: unknown attribute {name!r} (valid: {', '.join(domains)})")
+            raise i2i.UsageError(f"--source-labels: unknown attribute {name!r} (valid: {', '.join(domains)})")
         labels[:, domains.index(name)] = 1.0
     return labels
 
@@ -110,8 +119,8 @@ def multi_hot_target(
     missing = [d for d in domains if d not in wanted]
     if missing and source is None:
         raise i2i.UsageError(
-            f"target {target!r} leaves {', '.join(missing)} unspecified: pass source_labels "
-            "(the inputs' attributes, e.g. 'Male,Young') or name every attribute (-NAME turns one off)"
+            f"target {target!r} leaves {', '.join(missing)} unspecified: pass the inputs' own attributes with "
+            f"{SOURCE_OPTION}, e.g. {example_labels(domains)}, or name every attribute in the target (-NAME turns one off)"
         )
     labels = source.clone() if source is not None else torch.zeros(n, len(domains), device=device)
     for name, value in wanted.items():
@@ -147,7 +156,7 @@ def all_targets(
     if source is None:
         raise i2i.UsageError(
             f"target 'all' toggles each attribute ({', '.join(domains)}), so it needs the inputs' own: "
-            "pass source_labels, e.g. 'Male,Young'"
+            f"pass {SOURCE_OPTION}, e.g. {example_labels(domains)}"
         )
     group = [i for i, d in enumerate(domains) if d in exclusive]
     out: dict[str, torch.Tensor] = {}
