@@ -394,6 +394,13 @@ def test_end_to_end_cli_run_on_attribute_list(tmp_path: Any, capsys: Any) -> Non
     y = translator.translate(torch.zeros(1, 3, 32, 32), target="Blond_Hair,-Male", source_labels="Male,Young")
     assert y.shape == (1, 3, 32, 32)
     capsys.readouterr()
+    # translate without the inputs' attributes: the message names the real flag and the model's own names,
+    # and the failed command leaves no (empty) output folder
+    translated = tmp_path / "translated"
+    assert _cli(["translate", str(out), str(root / "img_align_celeba"), "--out", str(translated), "--target", "Male"], {}) == 2
+    err = capsys.readouterr().err
+    assert "--source-labels" in err and "e.g. 'Black_Hair,Blond_Hair'" in err and "source_labels " not in err
+    assert not translated.exists()
     bad = {**TINY_SETS, "data.attributes": "Black_Hair,Red_Hair"}
     bad_args = ["run", "--method", "stargan", "--data", str(root), "--out", str(tmp_path / "bad"), "--steps", "1"]
     assert _cli(bad_args, bad) == 2

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import click
 
+from i2i.outputs import removed_if_left_empty
 from i2i.errors import UsageError
 
 _GLOB_CHARS = set("*?[")
@@ -158,9 +159,10 @@ def translate(checkpoint: str, inputs: tuple[str, ...], out: str, batch_size: in
     paths = collect_inputs(inputs)
     if reference:
         options["reference"] = _load_reference(translator, reference, options)
-    written = translate_files(translator, paths, Path(out), batch_size=batch_size, size=size, fit=fit,
-                              keep_16bit=keep_16bit, options=options, html=html,
-                              targets=Path(targets) if targets else None)  # fmt: skip
+    with removed_if_left_empty(Path(out)):  # a failed command leaves no empty output folder behind
+        written = translate_files(translator, paths, Path(out), batch_size=batch_size, size=size, fit=fit,
+                                  keep_16bit=keep_16bit, options=options, html=html,
+                                  targets=Path(targets) if targets else None)  # fmt: skip
     click.echo(f"wrote {written} image(s) to {out}" + (f" (gallery: {Path(out) / 'index.html'})" if html else ""))
 
 
