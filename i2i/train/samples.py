@@ -3,7 +3,8 @@
 The images are the first distinct ones of the test split (of the training split when there
 is none), each shown whole at its own aspect ratio: decoded without the training crop,
 scaled so its shorter side is the scale the network trained at (``data.load_size`` for the
-resizing modes, ``data.image_size`` otherwise; the longer side is capped at twice that),
+resizing modes, ``data.image_size`` otherwise or for generators with a size multiple above 16;
+the longer side is capped at twice that),
 reflect-padded to the generator's size multiple and the padding cropped off the outputs,
 as ``i2i translate`` does. No image appears in two rows (an unpaired test split shorter on
 one side would otherwise repeat its images). A method whose ``sample`` cannot take such an
@@ -152,6 +153,8 @@ def collect_samples(data_config: Any, data_kind: str, count: int, device: torch.
                 raise
     assert module is not None
     short = display_scale(data_config)
+    if size_multiple > 16:  # a deep U-Net: the crop size is a multiple, a load_size would double the padded work
+        short = int(data_config.image_size)
     seen_a: set[str] = set()
     seen_b: set[str] = set()
     images: list[SampleImage] = []
