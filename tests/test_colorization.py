@@ -176,8 +176,10 @@ def test_demo_and_cli_run_then_translate_at_full_resolution(tmp_path: Path, host
         main(args)
     assert exit_info.value.code in (0, None)
     printed = capsys.readouterr()
-    assert "psnr_grey" in printed.out + printed.err and "psnr_mean_ab" in printed.out + printed.err
-    assert "psnr_mean_ab" in (out / "index.html").read_text()
+    header = (printed.out + printed.err).split("evaluation on ", 1)[1].splitlines()[1].split()
+    assert header[:2] == ["metric", "model"] and {"grey", "mean_ab"} <= set(header)  # psnr beside both baselines
+    page = (out / "index.html").read_text()
+    assert "<th>grey</th>" in page and "<th>mean_ab</th>" in page
 
     inputs = tmp_path / "in"
     inputs.mkdir()
