@@ -5,7 +5,8 @@ Each reference format is an :class:`~i2i.registry.ImporterSpec` that a plugin re
 module holds what every format shares:
 
 * :func:`load_reference_file` reads a file safely (``weights_only=True``) and unwraps common
-  containers (``{"state_dict": ...}``, ``{"model": ...}``, ``{"G": ...}``);
+  containers (``{"state_dict": ...}``, ``{"model": ...}``, ``{"G": ...}``); several networks
+  in one file are flattened to ``name.key`` keys;
 * a ``module.`` prefix (DataParallel) is stripped before an importer sees the keys;
 * :func:`drop_norm_statistics` drops instance-norm running statistics (``running_mean``,
   ``running_var``, ``num_batches_tracked``) that old reference checkpoints carry and i2i's
@@ -48,7 +49,9 @@ def _is_state_dict(obj: Any) -> bool:
 def load_reference_file(path: str | Path) -> StateDict:
     """Load a reference checkpoint safely (``weights_only=True``) and return its state dict.
 
-    Unwraps common containers (``{"state_dict": ...}``, ``{"model": ...}``, ``{"G": ...}``).
+    Unwraps common containers (``{"state_dict": ...}``, ``{"model": ...}``, ``{"G": ...}``); a
+    file of several named state dicts (``{"generator": sd, "style_encoder": sd}``) becomes one
+    state dict whose keys carry the network's name (``generator.from_rgb.weight``).
     Raises :class:`CheckpointError` naming the file when it is missing, unreadable or holds no
     state dict.
     """
@@ -63,6 +66,11 @@ def load_reference_file(path: str | Path) -> StateDict:
     if _is_state_dict(obj):
         return dict(obj)
     if isinstance(obj, Mapping):
+        networks = {k: v for k, v in obj.items() if isinstance(k, str) and _is_state_dict(v)}
+        if len(networks) > 1:
+            # several networks saved together ({"generator": ..., "mapping_network": ...}, as
+            # clovaai/stargan-v2 does): one state dict keyed "network.key"; the format splits it
+            return {f"{name}.{key}": value for name, sd in networks.items() for key, value in sd.items()}
         for key in _WRAPPER_KEYS:
             if _is_state_dict(obj.get(key)):
                 return dict(obj[key])

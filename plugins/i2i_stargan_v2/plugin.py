@@ -1,4 +1,5 @@
-"""Registers the ``stargan_v2`` method (entry point ``stargan_v2 = "i2i_stargan_v2.plugin"``).
+"""Registers the ``stargan_v2`` method (entry point ``stargan_v2 = "i2i_stargan_v2.plugin"``) and
+the ``stargan-v2-ref`` importer of clovaai/stargan-v2 checkpoints (:mod:`.importer`).
 
 ``defaults`` are the reference's (clovaai/stargan-v2 ``main.py``, AFHQ / CelebA-HQ): 100k
 iterations at a constant rate, batch 8, 256 px images resized (not cropped) and randomly
@@ -18,9 +19,10 @@ from __future__ import annotations
 from typing import Iterator
 
 import i2i
-from i2i import MethodSpec, hookimpl
+from i2i import ImporterSpec, MethodSpec, hookimpl
 
 from .config import StarGANv2Config
+from .importer import IMPORTER
 from .method import StarGANv2
 
 PAPER_DEFAULTS = {
@@ -72,3 +74,8 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         demo_defaults=DEMO_DEFAULTS,
         test_overrides=TEST_OVERRIDES,
     )
+
+
+@hookimpl
+def i2i_register_importers() -> Iterator[ImporterSpec]:
+    yield IMPORTER
