@@ -239,7 +239,7 @@ def test_sample_rows_show_every_domain_twice_and_a_reference_row() -> None:
 
 def test_paper_defaults_and_a_consistent_demo() -> None:
     cfg = i2i.default_config("stargan_v2")
-    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.ema, cfg.train.schedule) == (100_000, 8, 0.999, "constant")
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.ema, cfg.train.ema_warmup, cfg.train.schedule) == (100_000, 8, 0.999, False, "constant")
     assert cfg.data.image_size == cfg.method.image_size == 256
     m = cfg.method
     assert (m.latent_dim, m.style_dim, m.lambda_reg, m.lambda_sty, m.lambda_ds, m.lambda_cyc, m.ds_iter) == (16, 64, 1, 1, 1, 1, 100_000)

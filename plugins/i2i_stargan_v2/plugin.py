@@ -3,15 +3,18 @@ the ``stargan-v2-ref`` importer of clovaai/stargan-v2 checkpoints (:mod:`.import
 
 ``defaults`` are the reference's (clovaai/stargan-v2 ``main.py``, AFHQ / CelebA-HQ): 100k
 iterations at a constant rate, batch 8, 256 px images resized (not cropped) and randomly
-flipped, EMA 0.999 of G, F and E. Not reproduced: the reference's random-resized crop (scale
+flipped, EMA 0.999 of G, F and E from the first step (no warm-up; the reference's averages start
+from copies of the networks before its He initialisation, i2i's from the initialised networks:
+after 100k steps at 0.999 the start no longer counts). Not reproduced: the reference's random-resized crop (scale
 0.8-1, half the time) and its domain-balanced sampler (i2i samples the training set uniformly),
 and the face high-pass (``w_hpf``, which needs the pretrained wing/FAN landmark network).
 
 ``demo_defaults`` make ``i2i run --method stargan_v2`` (no ``--data``: the built-in ``grades``
 demo, four colour grades of crops of the shipped photos) train in minutes on a laptop CPU:
 64 px, a 16-channel-wide network, batch 8, the diversity term decayed over the run, the
-mapping network at the other networks' rate (1e-6 moves it too little in a short run) and a
-shorter EMA (0.999 would still hold a tenth of the initial weights after 2000 steps).
+mapping network at the other networks' rate (1e-6 moves it too little in a short run) and the
+EMA decay warmed up (``min(0.999, (1 + step) / (10 + step))``: a plain 0.999 would still hold a
+tenth of the initial weights after 2000 steps).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ PAPER_DEFAULTS = {
     "train.batch_size": 8,
     "train.schedule": "constant",
     "train.ema": 0.999,
+    "train.ema_warmup": False,  # the reference averages with 0.999 from the first iteration
     "train.sample_every": 5000,
     "train.checkpoint_every": 10_000,
     "data.image_size": 256,
@@ -43,7 +47,7 @@ DEMO_STEPS = 2000
 DEMO_DEFAULTS = {
     "train.steps": DEMO_STEPS,
     "train.batch_size": 8,
-    "train.ema": 0.99,
+    "train.ema_warmup": True,
     "train.sample_every": 500,
     "train.checkpoint_every": 1000,
     "train.log_every": 100,
