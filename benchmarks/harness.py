@@ -32,7 +32,11 @@ from i2i.train.trainer import _channels_last
 #: The five CelebA attributes of the StarGAN paper (multi-label, as its CelebA run).
 CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 
-METHODS = ("cyclegan", "pix2pix", "stargan", "augcyclegan")
+#: Labelled methods that translate between exclusive domains (one-hot labels), with their
+#: paper data's domain names (StarGAN v2: AFHQ's three).
+ONE_HOT_DOMAINS = {"stargan_v2": ("cat", "dog", "wild")}
+
+METHODS = ("cyclegan", "pix2pix", "stargan", "augcyclegan", "stargan_v2")
 
 
 @attrs.frozen
@@ -67,6 +71,8 @@ def smoke_setting(method: str, size: int = 32) -> Setting:
 
 def data_info(method: str) -> DataInfo:
     spec = i2i.get_method(method)
+    if method in ONE_HOT_DOMAINS:
+        return DataInfo(kind=LABELLED, domains=ONE_HOT_DOMAINS[method])
     if spec.data_kind == LABELLED:
         return DataInfo(kind=LABELLED, domains=CELEBA_ATTRIBUTES, multi_label=True)
     return DataInfo(kind=spec.data_kind)

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 import torch
-
-import i2i
 from i2i_stargan_v2.config import StarGANv2Config
 from i2i_stargan_v2.importer import IMPORTER
 from i2i_stargan_v2.method import StarGANv2
 from i2i_stargan_v2.references import derangement, pick_references
 
+import i2i
+
 sys.path.insert(0, str(Path(__file__).parent))
-import stargan_v2_reference as ref  # noqa: E402
+import stargan_v2_reference as ref
 
 DOMAINS = ("cat", "dog", "wild")
 TINY = dict(image_size=32, dim_in=8, max_conv_dim=16, hidden_dim=16, style_dim=8, latent_dim=4)

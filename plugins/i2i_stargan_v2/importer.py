@@ -19,12 +19,20 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
 import i2i
-from i2i import CheckpointError, ConvertedGenerator, ImporterSpec, ImportPlan, ImportRequest, UsageError
+from i2i import (
+    CheckpointError,
+    ConvertedGenerator,
+    ImporterSpec,
+    ImportPlan,
+    ImportRequest,
+    UsageError,
+)
 
 FORMAT = "stargan-v2-ref"
 #: Reference network name -> the i2i method's sub-module.
@@ -42,7 +50,7 @@ def split_networks(state_dict: Mapping[str, torch.Tensor], source: str) -> dict[
     for key, value in state_dict.items():
         name, _, rest = key.partition(".")
         if name in nets:
-            nets[name][rest[len("module."):] if rest.startswith("module.") else rest] = value
+            nets[name][rest.removeprefix("module.")] = value
     missing = [name for name, sd in nets.items() if not sd]
     if missing:
         raise CheckpointError(f"{source}: no {' or '.join(missing)} in this {FORMAT} file (a *_nets_ema.ckpt holds all three)")

@@ -28,7 +28,8 @@ domain with ``samples`` seeded latent codes (``s0``, ``s1`` ...), or the style o
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 import torch
