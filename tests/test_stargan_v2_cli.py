@@ -79,7 +79,7 @@ def test_run_then_resume_is_exact_including_ema_and_the_diversity_schedule(domai
     assert list((tmp_path / "straight" / "samples").glob("*.png"))
 
 
-def test_translate_cli_samples_reference_and_all_keep_the_input_size(domains_root: Path, tmp_path: Path, capsys: Any) -> None:
+def test_translate_and_eval_cli_samples_reference_all_diversity(domains_root: Path, tmp_path: Path, capsys: Any) -> None:
     code, _, err = _run(domains_root, tmp_path / "run", 1, capsys, "--set", "train.eval_at_end=false")
     assert code == 0, err
     photo = tmp_path / "in.png"
@@ -100,6 +100,13 @@ def test_translate_cli_samples_reference_and_all_keep_the_input_size(domains_roo
                          "--reference", str(reference)], capsys)  # fmt: skip
     assert code == 0, err
     assert Image.open(tmp_path / "ref" / "in.png").size == (44, 44)
+    code, _, err = _cli(["eval", str(tmp_path / "run"), "--metrics", "accuracy,diversity", "--samples", "2",
+                         "--classifier-steps", "5", "--json", str(tmp_path / "eval.json")], capsys)  # fmt: skip
+    assert code == 0, err
+    rows = json.loads((tmp_path / "eval.json").read_text())["table"]
+    assert {"model", "identity", "mean_image", "real"} <= set(rows["accuracy"])
+    assert rows["diversity_latent"]["model"] > 0 and rows["diversity_latent"]["identity"] == 0
+    assert rows["diversity_reference"]["real"] > 0
     code, _, err = _cli(["translate", str(tmp_path / "run"), str(photo), "--out", str(tmp_path / "bad"), "--target", "cow"], capsys)
     assert code == 2 and err.strip().splitlines()[-1].startswith("error: target: unknown domain 'cow'") and "Traceback" not in err
 

@@ -39,6 +39,7 @@ from torch import nn
 import i2i
 
 from .config import StarGANv2Config
+from .evaluation import DESCRIPTION, diversity
 from .nets import Discriminator, Generator, MappingNetwork, StyleEncoder
 from .references import pick_references
 
@@ -76,6 +77,12 @@ class StarGANv2(i2i.Method):
 
     data_kind = i2i.LABELLED
     generator_names = ("G", "F", "E")
+    #: ``i2i eval``: ``target="all"`` gives one output per domain (accuracy, SWD, KID, cycle), and
+    #: the method's own diversity rows (:mod:`.evaluation`) use K latent codes and K references.
+    eval_capabilities = i2i.EvalCapabilities(
+        target="target", all_targets="all", samples="samples", seed="seed",
+        metrics=(i2i.EvalMetric("diversity", DESCRIPTION, diversity),),
+    )  # fmt: skip
 
     def __init__(self, config: StarGANv2Config, data_info: i2i.DataInfo) -> None:
         if not data_info.domains:
