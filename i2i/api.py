@@ -116,19 +116,22 @@ def load_config(
 
 
 def run(config: _config.RunConfig | Method | None, *, out: str | Path | None = None, resume: bool = False,
-        **kwargs: Any) -> Any:  # fmt: skip
+        overwrite: bool = False, **kwargs: Any) -> Any:  # fmt: skip
     """Train ``config`` into ``out`` (or ``config.out``), like ``i2i run``; returns the finished Trainer.
 
     ``config`` may also be an already-built :class:`~i2i.method.Method` (``i2i.run(MyMethod(cfg,
     info), out="runs/x")``, Lightning's ``fit(model)``), trained with default data and train
     settings; or pass both, ``i2i.run(run_config, method=instance)``. The method need not be
     registered by any plugin.
+    A folder that holds another run is refused unless ``resume`` (continue it) or ``overwrite``
+    (delete that run's files and start over); without ``out`` the run goes to the first free
+    ``runs/METHOD``, ``runs/METHOD-2`` ...
     (Named ``run``, not ``train``: ``i2i.train`` is the trainer sub-package.)
     """
     from i2i.train.trainer import Trainer
 
     if isinstance(config, Method):
         kwargs["method"], config = config, None
-    trainer = Trainer(config, out_dir=out, resume=resume, **kwargs)
+    trainer = Trainer(config, out_dir=out, resume=resume, overwrite=overwrite, **kwargs)
     trainer.fit()
     return trainer

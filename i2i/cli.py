@@ -12,8 +12,9 @@ import os
 import sys
 import traceback
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 
@@ -205,12 +206,20 @@ _RUN_FLAGS = {
 @click.option("--logger", "loggers", multiple=True, metavar="NAME",
               help="Experiment logger, repeatable (train.loggers; see: i2i list loggers), e.g. --logger wandb.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest valid checkpoint.")
-def run_cmd(method: str | None, config_file: str | None, sets: tuple[str, ...], resume: bool, **flags: Any) -> None:
-    """Train a method. Flags are shorthands for config keys; --set reaches any key."""
+@click.option("--overwrite", is_flag=True, help="Start over in an --out that holds a run (deletes its checkpoints, samples and logs).")
+def run_cmd(method: str | None, config_file: str | None, sets: tuple[str, ...], resume: bool, overwrite: bool, **flags: Any) -> None:
+    """Train a method. Flags are shorthands for config keys; --set reaches any key.
+
+    A new run never replaces another: an --out holding a run is refused (continue it with
+    --resume, or start over with --overwrite); without --out, runs go to runs/METHOD, then
+    runs/METHOD-2, -3 ... (--resume alone continues the newest of these).
+    """
     from i2i import api
 
+    if resume and overwrite:
+        raise UsageError("--resume continues a run and --overwrite starts one over: choose one")
     cfg = resolve_run_config(method, config_file, sets, resume=resume, **flags)
-    api.run(cfg, out=flags.get("out"), resume=resume)
+    api.run(cfg, out=flags.get("out"), resume=resume, overwrite=overwrite)
 
 
 def resolve_run_config(
@@ -221,33 +230,55 @@ def resolve_run_config(
 
     overrides = config.parse_overrides(sets)
     resumed_method = None
+    file_data: dict[str, Any] | None = None
     if resume and not config_file:
         # the run's own config is the base; --set and flags say what to change
-        out = flags.get("out") or (f"runs/{method}" if method else None)
-        if not out:
-            raise UsageError("--resume needs --out DIR (the folder of the run to continue)")
-        saved = Path(out) / "config.toml"
-        if not saved.is_file():
-            raise UsageError(f"--resume: {out} holds no run to resume (no config.toml)")
-        config_file, resumed_method, method = str(saved), method, None
+        file_data, source = _resumed_run_config(flags.get("out"), method)
+        config_file, resumed_method, method = None, method, None
     for flag, key in _RUN_FLAGS.items():
         if flags.get(flag) is not None:
             overrides[key] = flags[flag]
     if flags.get("loggers"):
         overrides["train.loggers"] = list(flags["loggers"])
+    def load(overrides: dict[str, Any]) -> Any:
+        if file_data is None:
+            return api.load_config(config_file, method=method, overrides=overrides)
+        registry = _host().registry
+        return config.resolve_config(lambda n: registry.get("method", n), file_data=file_data, overrides=overrides, source=source)
+
     size = flags.get("image_size")
     if size is not None:
-        base = api.load_config(config_file, method=method, overrides={k: v for k, v in overrides.items() if k != "data.image_size"})
+        base = load({k: v for k, v in overrides.items() if k != "data.image_size"})
         if "data.load_size" not in overrides:
             ratio = base.data.load_size / base.data.image_size
             overrides["data.load_size"] = max(size, int(round(size * ratio / 2)) * 2)
         # methods whose networks are sized for the image (StarGAN's classifier head) follow the flag
         if hasattr(base.method, "image_size") and "method.image_size" not in overrides:
             overrides["method.image_size"] = size
-    cfg = api.load_config(config_file, method=method, overrides=overrides)
+    cfg = load(overrides)
     if resumed_method and cfg.method_name != resumed_method:
-        raise UsageError(f"--resume: {config_file} is a {cfg.method_name} run, not {resumed_method}")
+        raise UsageError(f"--resume: {source} is a {cfg.method_name} run, not {resumed_method}")
     return cfg
+
+
+def _resumed_run_config(out: str | None, method: str | None) -> tuple[dict[str, Any], str]:
+    """The config of the run to resume, as TOML-like data, and where it came from: the run's
+    ``config.toml``, else its newest checkpoint (which holds the whole config too)."""
+    from i2i import config
+    from i2i.train import checkpoint as ckpt_io
+    from i2i.train.rundir import latest_numbered
+
+    if not out:
+        if not method:
+            raise UsageError("--resume needs --out DIR (the folder of the run to continue)")
+        out = str(latest_numbered(Path(f"runs/{method}")))
+    saved = Path(out) / "config.toml"
+    if saved.is_file():
+        return config.read_toml(saved), str(saved)
+    found = ckpt_io.find_resume_checkpoint(out)
+    if found is None:
+        raise UsageError(f"--resume: {out} holds no run to resume (no config.toml, last.pt or step_*.pt)")
+    return dict(ckpt_io.read_checkpoint(found)["config"]), str(found)
 
 
 for _module, _attr in _COMMAND_MODULES:
@@ -274,16 +305,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(exc.format_message(), 2, verbose)
     except UsageError as exc:
         _fail(str(exc), 2, verbose)
+    except ValueError as exc:
+        if "null byte" not in str(exc) and "null character" not in str(exc):
+            _internal(exc, verbose)
+        _fail("a path or value contains a NUL character (\\0); remove it", 2, verbose)
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # a bug in i2i or a plugin
-        if verbose:
-            traceback.print_exc()
-        hint = "" if verbose else " (run with --verbose for the traceback)"
-        click.echo(f"error: internal error: {type(exc).__name__}: {_one_line(str(exc))}{hint}", err=True)
-        sys.exit(1)
+        _internal(exc, verbose)
     sys.exit(result if isinstance(result, int) else 0)
+
+
+def _internal(exc: BaseException, verbose: bool) -> None:
+    if verbose:
+        traceback.print_exc()
+    hint = "" if verbose else " (run with --verbose for the traceback)"
+    click.echo(f"error: internal error: {type(exc).__name__}: {_one_line(str(exc))}{hint}", err=True)
+    sys.exit(1)
 
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:

@@ -6,7 +6,8 @@ is loaded on its own: one that fails to import, or whose registration hook raise
 recorded in :attr:`PluginHost.failures` and reported by name while the rest keep working.
 
 Environment:
-  ``I2I_DISABLE_PLUGIN_AUTOLOAD=1``  do not load entry points (built-ins still register);
+  ``I2I_DISABLE_PLUGIN_AUTOLOAD=1``  load no third-party entry points (i2i's own components and
+                                     built-in methods still register, as pytest keeps its own);
   ``I2I_DISABLED_PLUGINS=a,b``       block plugins by name (``--disable-plugin`` does the same);
   ``I2I_PLUGINS=pkg.mod,other.mod``  also register these importable modules as plugins (like
                                      pytest's ``-p``; handy for a plugin under development).
@@ -81,6 +82,9 @@ class PluginHost:
     ) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
+        #: plugins not loaded on purpose -> why (named in "unknown method" errors)
+        self.not_loaded: dict[str, str] = {name: "disabled by --disable-plugin" for name in disabled}
+        self.not_loaded.update({n: "disabled by I2I_DISABLED_PLUGINS" for n in _env_list("I2I_DISABLED_PLUGINS")})
         self.disabled = set(disabled) | set(_env_list("I2I_DISABLED_PLUGINS"))
         self.infos: dict[str, PluginInfo] = {}
         self.failures: list[PluginInfo] = []
@@ -95,14 +99,16 @@ class PluginHost:
             module = importlib.import_module(module_path)
             self._register(module, PluginInfo(name, "i2i-translate", version, module_path))
         if autoload is None:
-            autoload = not _env_flag("I2I_DISABLE_PLUGIN_AUTOLOAD")
-        if autoload:
+            self._load_entry_points(own_only=_env_flag("I2I_DISABLE_PLUGIN_AUTOLOAD"))
+        elif autoload:
             self._load_entry_points()
         for module_path in _env_list("I2I_PLUGINS"):
             try:
                 module = importlib.import_module(module_path)
             except Exception as exc:
                 self._fail(PluginInfo(module_path, "(I2I_PLUGINS)", "", module_path, f"failed to import: {exc!r}"))
+                continue
+            if self.pm.is_registered(module):  # e.g. an installed plugin named again: once is enough
                 continue
             self._register(module, PluginInfo(module_path, "(I2I_PLUGINS)", "", module_path))
         for name, plugin in plugins:
@@ -123,7 +129,8 @@ class PluginHost:
         self.infos[info.name] = info
         self._registry = None
 
-    def _load_entry_points(self) -> None:
+    def _load_entry_points(self, own_only: bool = False) -> None:
+        """Load the ``i2i`` entry points; ``own_only``: just i2i's own (the built-in methods)."""
         seen: set[tuple[str, str]] = set()
         for ep in importlib.metadata.entry_points(group=hookspecs.PROJECT):
             # the same distribution can be on sys.path twice (an editable install run from its
@@ -135,6 +142,9 @@ class PluginHost:
                 continue
             dist = ep.dist.name if ep.dist else "?"
             version = ep.dist.version if ep.dist else "?"
+            if own_only and dist != "i2i-translate":
+                self.not_loaded[ep.name] = f"not loaded: I2I_DISABLE_PLUGIN_AUTOLOAD is set ({dist})"
+                continue
             try:
                 plugin = ep.load()
             except Exception as exc:  # a broken plugin must not take the others down
@@ -186,6 +196,7 @@ class PluginHost:
 
     def _collect(self) -> Registry:
         registry = Registry()
+        registry.explain_missing = self._explain_missing
         broken: set[str] = set()
         for hook_name in _REGISTRATION_HOOKS:
             caller = getattr(self.pm.hook, hook_name)
@@ -203,6 +214,14 @@ class PluginHost:
                 for record in records:
                     registry.add(record, self.describe_plugin(impl.plugin_name))
         return registry
+
+    def _explain_missing(self, kind: str, name: str) -> str:
+        """Why a name may be missing: the plugin of that name, or any plugin, was not loaded."""
+        if name in self.not_loaded:
+            return f"plugin {name!r} is {self.not_loaded[name]}"
+        if self.not_loaded:
+            return "not loaded: " + ", ".join(f"plugin {n!r} ({why})" for n, why in sorted(self.not_loaded.items()))
+        return ""
 
     def describe_plugin(self, name: str) -> str:
         info = self.infos.get(name)

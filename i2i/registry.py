@@ -226,6 +226,8 @@ class Registry:
 
     def __init__(self) -> None:
         self._tables: dict[str, dict[str, Any]] = {k: {} for k in ("method", *COMPONENT_KINDS, "command", "importer", "logger")}
+        #: ``(kind, name) -> reason`` a name may be missing (the host: a disabled plugin), or None
+        self.explain_missing: Callable[[str, str], str] | None = None
 
     def add(self, record: Any, plugin: str) -> None:
         record = attrs.evolve(record, plugin=plugin)
@@ -251,10 +253,13 @@ class Registry:
         table = self._tables[kind]
         if name in table:
             return table[name]
+        why = self.explain_missing(kind, name) if self.explain_missing is not None else ""
+        if why and why.startswith("plugin "):  # the plugin of that very name is disabled: say so first
+            raise UsageError(f"{kind} {name!r} is not available: {why}")
         close = difflib.get_close_matches(name, table, n=3, cutoff=0.5)
         hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
         known = ", ".join(sorted(table)) or "none registered"
-        raise UsageError(f"unknown {kind} {name!r}{hint} (known: {known})")
+        raise UsageError(f"unknown {kind} {name!r}{hint} (known: {known}){'; ' + why if why else ''}")
 
     def by_plugin(self, plugin: str) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

@@ -61,6 +61,11 @@ def load_reference_file(path: str | Path) -> StateDict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # corrupt zip, truncated pickle, forbidden globals ...
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):  # never pass on torch's unsafe advice
+            raise CheckpointError(
+                f"{path}: holds pickled Python objects (a whole model, not a state dict), which i2i does not load "
+                "because unpickling can run arbitrary code; save the model's state_dict() with the code that made it"
+            ) from None
         first_line = (str(exc).strip().splitlines() or [""])[0]
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line})") from None
     if _is_state_dict(obj):

@@ -40,9 +40,28 @@ def test_entry_points_load_the_builtin_methods():
     assert info.distribution == "i2i-translate" and info.version == i2i.__version__
 
 
-def test_autoload_env_switch(monkeypatch):
+def test_autoload_env_switch_keeps_the_builtin_methods(monkeypatch):
     monkeypatch.setenv("I2I_DISABLE_PLUGIN_AUTOLOAD", "1")
-    assert PluginHost().registry.names("method") == []
+    host = PluginHost()
+    assert {"pix2pix", "cyclegan", "stargan", "augcyclegan"} <= set(host.registry.names("method"))
+    assert all(host.infos[n].distribution == "i2i-translate" for n in host.plugin_names())
+    assert "cut" not in host.registry.names("method")  # the example plugin is third-party
+    with pytest.raises(i2i.UsageError, match="method 'cut' is not available: plugin 'cut' is not loaded: I2I_DISABLE_PLUGIN_AUTOLOAD"):
+        host.registry.get("method", "cut")
+
+
+def test_disabled_plugins_are_named_in_the_error(monkeypatch):
+    with pytest.raises(i2i.UsageError, match="method 'cyclegan' is not available: plugin 'cyclegan' is disabled by --disable-plugin"):
+        PluginHost(disabled=["cyclegan"]).registry.get("method", "cyclegan")
+    monkeypatch.setenv("I2I_DISABLED_PLUGINS", "stargan")
+    with pytest.raises(i2i.UsageError, match="disabled by I2I_DISABLED_PLUGINS"):
+        PluginHost().registry.get("method", "stargan")
+
+
+def test_i2i_plugins_naming_a_loaded_plugin_is_harmless(monkeypatch):
+    monkeypatch.setenv("I2I_PLUGINS", "i2i_cyclegan.plugin")
+    host = PluginHost()
+    assert "cyclegan" in host.registry.names("method") and not host.failures
 
 
 def test_blocking_by_argument_and_env(monkeypatch):

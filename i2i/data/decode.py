@@ -90,6 +90,8 @@ def _to_eight_bit(img: Image.Image) -> Image.Image:
         array = array / 257.0 if array.max(initial=0) > 255 else array
     elif img.mode == "F":
         array = np.asarray(img, dtype=np.float32)
+        if array.size and not np.isfinite(array).any():  # skipped, and the skip warning names the file
+            raise BadImageError("no finite pixel values (all NaN or inf)")
         array = array * 255.0 if array.max(initial=0) <= 1.0 else array
     elif img.mode == "1":
         return img.convert("L")

@@ -265,7 +265,16 @@ def demo_root(name: str) -> Path:
     final = cache_dir() / f"demo-v{DEMO_VERSION}" / name
     if final.is_dir():
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        probe = final.parent / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise DataError(
+            f"cannot build the demo data in {final.parent}: {exc.strerror or exc}; point I2I_CACHE_DIR at a "
+            "writable folder (or pass --data)"
+        ) from None
     tmp = final.parent / f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         with torch.random.fork_rng(devices=[]):  # never disturb the caller's RNG stream

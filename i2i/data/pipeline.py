@@ -14,7 +14,6 @@ The trainer's whole view of data::
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import attrs
@@ -25,11 +24,12 @@ from i2i.data.augment import DeviceAugment
 from i2i.data.batch import Batch
 from i2i.data.collate import collate
 from i2i.data.config import DataConfig
-from i2i.data.files import SkippedImageWarning
+from i2i.data.files import warn_skip
 from i2i.data.layouts import LAYOUTS, check_kind, data_root, detect_layout
 from i2i.data.sampler import ResumableSampler
 from i2i.errors import DataError
 from i2i.method import DATA_KINDS, DataInfo
+from i2i.train.signals import ignore_stop_signals
 
 
 class DataModule:
@@ -77,7 +77,7 @@ class DataModule:
             if self.config.strict:
                 raise DataError(f"bad image {path}: {reason} (data.strict = true)")
             self._skipped[path] = reason
-            warnings.warn(f"skipping image {path}: {reason}", SkippedImageWarning, stacklevel=3)
+            warn_skip(path, reason, len(self._skipped), stacklevel=4)
 
     def __len__(self) -> int:
         return self.batches_per_epoch()
@@ -145,6 +145,7 @@ def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batc
         # Its own generator: starting an epoch's iterator must not draw from the global RNG
         # (the augmentation's stream), or a resumed run would augment differently.
         generator=torch.Generator().manual_seed(seed),
+        worker_init_fn=ignore_stop_signals,  # a signal to the process group stops the run, not a worker
     )  # fmt: skip
     augmenter = DeviceAugment(config, info.kind, size_multiple)
     return DataModule(config=config, info=info, dataset=dataset, sampler=sampler, loader=loader, augmenter=augmenter,

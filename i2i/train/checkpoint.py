@@ -16,7 +16,6 @@ through :func:`method_from_checkpoint`.
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import re
@@ -24,10 +23,11 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import attrs
 import numpy as np
 import torch
 
-from i2i.atomic import atomic_file, fsync_dir, temp_path
+from i2i.atomic import atomic_file
 from i2i.errors import CheckpointError
 
 FORMAT = "i2i-checkpoint"
@@ -49,21 +49,14 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
     return Path(path)
 
 
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Make ``dst`` hold ``src``'s bytes atomically (a hard link when the filesystem allows)."""
-    tmp = temp_path(dst)
-    if tmp.exists():
-        tmp.unlink()
-    try:
-        os.link(src, tmp)
-    except OSError:
-        import shutil
+def copy_checkpoint(src: Path, dst: Path) -> None:
+    """Make ``dst`` an independent copy of ``src``, atomically (``last.pt`` beside the newest
+    step file). Not a hard link: an in-place edit of one must not damage the other, and with
+    ``keep_checkpoints = 1`` the two copies are what a resume falls back on."""
+    import shutil
 
-        shutil.copyfile(src, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-    os.replace(tmp, dst)
-    fsync_dir(dst.parent)
+    with atomic_file(dst) as fh, open(src, "rb") as source:
+        shutil.copyfileobj(source, fh, 1 << 20)
 
 
 def rotate(out_dir: str | Path, keep: int) -> None:
@@ -74,9 +67,10 @@ def rotate(out_dir: str | Path, keep: int) -> None:
 
 
 def remove_stale_temps(out_dir: str | Path) -> None:
-    """Temp files left by a process killed mid-write."""
-    for path in Path(out_dir).glob(".*.pt.tmp*"):
-        path.unlink(missing_ok=True)
+    """Temp files left by a process killed mid-write (a live process's temps are kept)."""
+    from i2i.train.rundir import remove_stale_temps as remove
+
+    remove(Path(out_dir))
 
 
 def _step_files(directory: Path) -> list[tuple[int, Path]]:
@@ -160,35 +154,82 @@ def _check(path: Path, data: Any) -> dict[str, Any]:
     for key in ("method", "config", "data_info", "model", "step"):
         if key not in data:
             raise CheckpointError(f"{path}: corrupt checkpoint (no {key!r} entry)")
+    for key, kind in (("method", str), ("config", dict), ("data_info", dict), ("model", dict)):
+        if not isinstance(data[key], kind):
+            raise CheckpointError(f"{path}: checkpoint entry {key!r} is a {type(data[key]).__name__}, expected a {kind.__name__} (written by another version?)")
+    for key in ("step", "epoch", "position"):
+        value = data.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{path}: checkpoint entry {key!r} is {value!r}, expected a non-negative integer (written by another version?)")
     return data
 
 
 def find_resume_checkpoint(out_dir: str | Path) -> Path | None:
-    """The newest checkpoint in ``out_dir`` that reads back cleanly, or None.
+    """The newest checkpoint of the folder's newest run that reads back cleanly, or None.
 
-    ``last.pt`` is written after every ``step_*.pt``, so it is the newest when valid; a damaged
-    one is skipped in favour of the newest valid step file.
+    Every checkpoint carries its run's ``run_id``. ``last.pt`` is written after every
+    ``step_*.pt``, so when it is valid it names the run and is its newest checkpoint unless a
+    higher step file *of the same run* exists; step files of another run (an older run in the
+    same folder) never win on their numbers. A damaged ``last.pt`` falls back on the most
+    recently written valid step file, and that file's own run.
     """
     directory = Path(out_dir)
-    candidates: list[tuple[int, Path]] = []
     last = directory / LAST
     step_files = sorted(_step_files(directory), reverse=True)
-    best_step = -1
     if last.exists():
         try:
-            best_step = int(read_checkpoint(last)["step"])
-            candidates.append((best_step, last))
+            state = read_checkpoint(last)
         except CheckpointError:
             pass
-    for step, path in step_files:
-        if step <= best_step:
-            break
+        else:
+            best, run = int(state["step"]), state.get("run_id")
+            for step, path in step_files:
+                if step <= best:
+                    break
+                try:
+                    if read_checkpoint(path).get("run_id") == run:
+                        return path
+                except CheckpointError:
+                    continue
+            return last
+    by_time = sorted(step_files, key=lambda item: _mtime(item[1]), reverse=True)
+    for _, path in by_time:
         try:
             read_checkpoint(path)
         except CheckpointError:
             continue
         return path
-    return candidates[0][1] if candidates else None
+    return None
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime_ns / 1e9
+    except OSError:
+        return 0.0
+
+
+def describe_mismatch(expected: Any, given: Any, limit: int = 4) -> str:
+    """Which keys of a state dict are missing, unexpected or of another shape (first few)."""
+    if not isinstance(given, dict):
+        return f"expected a state dict, got {type(given).__name__}"
+
+    def few(keys: list[str]) -> str:
+        more = f" (+{len(keys) - limit} more)" if len(keys) > limit else ""
+        return ", ".join(keys[:limit]) + more
+
+    missing = [k for k in expected if k not in given]
+    unexpected = [k for k in given if k not in expected]
+    shapes = [
+        f"{k} {tuple(given[k].shape)} vs {tuple(expected[k].shape)} expected"
+        for k in expected
+        if k in given and hasattr(given[k], "shape") and hasattr(expected[k], "shape") and given[k].shape != expected[k].shape
+    ]
+    parts = []
+    for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("other shapes", shapes)):
+        if keys:
+            parts.append(f"{label}: {few(keys)}")
+    return "; ".join(parts)
 
 
 # -- rebuilding a method ---------------------------------------------------------------------
@@ -225,11 +266,26 @@ def config_from_checkpoint(ckpt: dict[str, Any], host: Any = None) -> Any:
 
 
 def data_info_from_checkpoint(ckpt: dict[str, Any]) -> Any:
+    """The stored :class:`~i2i.method.DataInfo`; fields this version does not know (a newer
+    i2i's) are left out with a warning, fields of the wrong type are a :class:`CheckpointError`."""
+    import warnings
+
     from i2i.method import DataInfo
 
+    known = {f.name for f in attrs.fields(DataInfo)}
     fields = dict(ckpt["data_info"])
-    fields["domains"] = tuple(fields.get("domains", ()))
-    return DataInfo(**fields)
+    extra = sorted(str(k) for k in fields if k not in known)
+    if extra:
+        warnings.warn(f"checkpoint data_info field(s) {', '.join(extra)} unknown to this i2i (written by a newer version?); ignored", stacklevel=2)
+    fields = {k: v for k, v in fields.items() if k in known}
+    domains = fields.get("domains", ())
+    if not isinstance(domains, (list, tuple)) or not all(isinstance(d, str) for d in domains):
+        raise CheckpointError(f"checkpoint data_info.domains is {domains!r}, expected a list of names")
+    fields["domains"] = tuple(domains)
+    try:
+        return DataInfo(**fields)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint data_info does not fit this i2i: {exc}") from None
 
 
 def data_info_dict(info: Any) -> dict[str, Any]:
@@ -262,8 +318,8 @@ def method_from_checkpoint(ckpt: dict[str, Any], host: Any = None, *, prefer_ema
             for name, state in ckpt["ema"].items():
                 generators[name].load_state_dict(state, strict=True)
     except (RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise CheckpointError(f"checkpoint weights do not fit the {config.method_name!r} method: {first}") from None
+        detail = describe_mismatch(method.state_dict(), ckpt["model"]) or str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"checkpoint weights do not fit the {config.method_name!r} method: {detail}") from None
     method.eval()
     return method, config
 
@@ -283,6 +339,14 @@ def capture_rng() -> dict[str, Any]:
 
 
 def restore_rng(state: dict[str, Any]) -> None:
+    """Put back :func:`capture_rng`'s state; an unreadable one is a :class:`CheckpointError`."""
+    try:
+        _restore_rng(state)
+    except (TypeError, ValueError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
+        raise CheckpointError(f"checkpoint RNG state is unreadable ({type(exc).__name__}: {exc}); written by another version?") from None
+
+
+def _restore_rng(state: dict[str, Any]) -> None:
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, pos, has_gauss, cached = state["numpy"]

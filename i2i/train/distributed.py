@@ -19,27 +19,129 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any, Iterable
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
+from i2i.errors import UsageError
+
+
+def _env_int(name: str, default: int, minimum: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise UsageError(
+            f"environment {name}={raw!r}: expected an integer >= {minimum} (torchrun sets it; "
+            "unset WORLD_SIZE/RANK/LOCAL_RANK to train in one process)"
+        )
+    return value
+
 
 def env_world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    """``WORLD_SIZE`` (1 when unset), checked."""
+    return _env_int("WORLD_SIZE", 1, 1)
 
 
-def init_from_env(device: torch.device) -> tuple[int, int]:
-    """Join the process group torchrun describes; returns ``(rank, world_size)`` ((0, 1) alone)."""
-    if env_world_size() <= 1:
+def env_rank() -> int:
+    """``RANK`` (0 when unset), checked against ``WORLD_SIZE``."""
+    rank = _env_int("RANK", 0, 0)
+    world = env_world_size()
+    if rank >= world:
+        raise UsageError(f"environment RANK={rank} is not below WORLD_SIZE={world}")
+    return rank
+
+
+def env_local_rank() -> int:
+    """``LOCAL_RANK`` (0 when unset), checked."""
+    return _env_int("LOCAL_RANK", 0, 0)
+
+
+def rendezvous_timeout() -> float:
+    """Seconds to wait for the other processes to meet (``I2I_RENDEZVOUS_TIMEOUT``, default 300)."""
+    raw = os.environ.get("I2I_RENDEZVOUS_TIMEOUT", "300").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value or value == float("inf"):
+        raise UsageError(f"environment I2I_RENDEZVOUS_TIMEOUT={raw!r}: expected a positive number of seconds")
+    return value
+
+
+def init_from_env(device: torch.device, stop: Any = None) -> tuple[int, int]:
+    """Join the process group torchrun describes; returns ``(rank, world_size)`` ((0, 1) alone).
+
+    The meeting is bounded (:func:`rendezvous_timeout`) and watched from the main thread, so a
+    stray ``WORLD_SIZE`` outside torchrun is an error saying what it waited for, and a stop
+    signal (``stop.requested``, see :mod:`.signals`) ends the wait at once.
+    """
+    world = env_world_size()
+    if world <= 1:
         return 0, 1
+    rank = env_rank()
     if not dist.is_initialized():
+        addr, port = os.environ.get("MASTER_ADDR", "").strip(), os.environ.get("MASTER_PORT", "").strip()
+        if not addr or not port.isdigit():
+            raise UsageError(
+                f"environment WORLD_SIZE={world} asks for distributed training, but MASTER_ADDR/MASTER_PORT "
+                f"({addr or 'unset'}:{port or 'unset'}) do not say where to meet; launch with torchrun, "
+                "or unset WORLD_SIZE/RANK to train in one process"
+            )
+        timeout = rendezvous_timeout()
+        what = f"the {world} processes of WORLD_SIZE={world} to meet at {addr}:{port} (this is RANK={rank})"
+        meet = datetime.timedelta(seconds=timeout)
+        # torch's own env:// rendezvous (it knows torchrun's agent store), bounded and watched
+        store, rank, world = _watched(lambda: next(dist.rendezvous("env://", rank, world, timeout=meet)), what, timeout, stop)
+        collective = datetime.timedelta(minutes=30)
+        store.set_timeout(collective)
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=30))
+        dist.init_process_group(
+            backend=backend, store=dist.PrefixStore("default_pg", store), rank=rank, world_size=world, timeout=collective
+        )  # fmt: skip
     return dist.get_rank(), dist.get_world_size()
+
+
+def _watched(connect: Callable[[], Any], what: str, timeout: float, stop: Any) -> Any:
+    """Run ``connect`` in a helper thread; the main thread stays free for signals and says,
+    after a few seconds, what it is waiting for."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = connect()
+        except BaseException as exc:  # handed to the main thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="i2i-rendezvous", daemon=True)
+    thread.start()
+    start, announced = time.monotonic(), False
+    while thread.is_alive():
+        thread.join(0.1)
+        if stop is not None and stop.requested:
+            raise UsageError(f"stopped ({stop.signal_name or 'signal'}) while waiting for {what}; nothing was trained")
+        if not announced and time.monotonic() - start > 3:
+            print(f"waiting up to {timeout:g}s for {what} ...", file=sys.stderr, flush=True)
+            announced = True
+    if "error" in box:
+        first = (str(box["error"]).strip().splitlines() or [type(box["error"]).__name__])[0]
+        raise UsageError(
+            f"gave up after {time.monotonic() - start:.0f}s waiting for {what} ({first}); launch every process "
+            "with torchrun, or unset WORLD_SIZE/RANK to train in one process"
+        ) from None
+    return box["value"]
 
 
 def shutdown() -> None:

@@ -1,7 +1,14 @@
-"""SIGINT/SIGTERM: finish the current step, write a checkpoint, exit cleanly.
+"""SIGINT/SIGTERM/SIGHUP: finish the current step, write a checkpoint, exit cleanly.
 
 The first signal only sets a flag that the loop checks between steps; a second SIGINT
 interrupts at once (KeyboardInterrupt), for when the current step hangs.
+
+``timeout``, SLURM's ``scancel``, a job time limit and a closed SSH session signal the whole
+process group, DataLoader workers included. A worker killed by the signal would make the main
+process raise "DataLoader worker ... is killed by signal" at any point, losing the run, so
+workers ignore the stop signals (:func:`ignore_stop_signals`, their ``worker_init_fn``): the
+main process decides, saves, and shuts them down as usual. A worker whose main process dies
+(SIGKILL) still exits by itself (the DataLoader's parent watchdog).
 """
 
 from __future__ import annotations
@@ -10,6 +17,15 @@ import signal
 import threading
 from types import FrameType
 from typing import Any
+
+#: The signals that ask a run to stop (SIGHUP: the terminal or SSH session went away).
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def ignore_stop_signals(worker_id: int = 0) -> None:
+    """``worker_init_fn`` of every DataLoader: leave stop requests to the main process."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 class StopRequest:
@@ -28,7 +44,7 @@ class StopRequest:
 
     def __enter__(self) -> "StopRequest":
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in STOP_SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 

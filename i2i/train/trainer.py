@@ -16,106 +16,39 @@ the same weights bit for bit.
 
 from __future__ import annotations
 
-import random
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import attrs
-import numpy as np
 import torch
 
 from i2i import config as _config
-from i2i.atomic import atomic_write_bytes
+from i2i.atomic import DiskFullError, atomic_write_bytes, is_disk_full
 from i2i.errors import ConfigError, DataError, UsageError
 from i2i.plugins import PluginHost, get_host
 from i2i.train import checkpoint as ckpt_io
 from i2i.train import distributed as dist_utils
-from i2i.train.context import NonFiniteError, TrainContext, check_clip
+from i2i.train import checks, heldout, rundir, state
+from i2i.train import resume as _resume
+from i2i.train.context import NonFiniteError, TrainContext
 from i2i.train.ema import EMA
 from i2i.train.metrics import LossAverager, MetricsLog
-from i2i.train.precision import Precision, local_rank, resolve_device
+from i2i.train.precision import Precision, resolve_device
 from i2i.train.overview import overview
 from i2i.train.progress import Progress
 from i2i.train.run_report import done_lines, write_run_report
 from i2i.train.samples import collect_samples, grid, row_grids, write_png
-from i2i.train.schedule import Schedules, check_schedule, total_steps
+from i2i.train.schedule import Schedules, total_steps
 from i2i.train.signals import StopRequest
 from i2i.train.tracking import check_loggers
 from i2i.train.view import RunView, check_given_method, method_spec_for
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
-
-
 def _channels_last(x: torch.Tensor | None) -> torch.Tensor | None:
     return x.contiguous(memory_format=torch.channels_last) if x is not None and x.dim() == 4 else x
-
-
-def _check_train(train: Any) -> None:
-    for name in ("log_every", "sample_every", "checkpoint_every", "batch_size", "max_bad_steps"):
-        if getattr(train, name) < 1:
-            raise ConfigError(f"train.{name}: expected a positive integer, got {getattr(train, name)!r}")
-    if train.steps is not None and train.steps < 0:
-        raise ConfigError(f"train.steps: expected a non-negative integer, got {train.steps!r}")
-    if train.keep_checkpoints < 0:
-        raise ConfigError(f"train.keep_checkpoints: expected >= 0, got {train.keep_checkpoints!r}")
-    check_schedule(train)
-    check_clip(train.grad_clip)
-
-
-#: What a resumed run may change: how long, where and how fast it trains, and how it reports.
-#: Everything else (method, data, optimizer, schedule shape, batch size, seed) is the run's own,
-#: so a resumed run stays the experiment its checkpoint belongs to.
-RESUMABLE_KEYS = frozenset(
-    {f"train.{k}" for k in ("steps", "epochs", "epochs_decay", "device", "precision", "channels_last", "compile",
-                            "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "max_bad_steps",
-                            "eval_at_end", "sample_images", "eval_images", "loggers")}
-    | {f"train.tracking.{k}" for k in ("project", "name", "tags", "entity", "uri", "log_checkpoint")}
-    | {"data.num_workers"}
-)  # fmt: skip
-
-
-def _differences(given: _config.RunConfig, saved: _config.RunConfig) -> dict[str, Any]:
-    """Dotted keys whose value in ``given`` differs from the run's saved config (``out`` aside)."""
-    a = _config.flatten(_config.to_dict(given))
-    b = _config.flatten(_config.to_dict(saved))
-    keys = (set(a) | set(b)) - {"out"}
-    return {k: a.get(k) for k in sorted(keys) if a.get(k) != b.get(k)}
-
-
-def _get_dotted(obj: Any, key: str) -> Any:
-    for part in key.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _evolve_dotted(obj: Any, changes: dict[str, Any]) -> Any:
-    """``attrs.evolve`` with dotted keys reaching into nested configs (``train.tracking.name``)."""
-    direct: dict[str, Any] = {}
-    nested: dict[str, dict[str, Any]] = {}
-    for key, value in changes.items():
-        head, _, rest = key.partition(".")
-        if rest:
-            nested.setdefault(head, {})[rest] = value
-        else:
-            direct[head] = value
-    direct.update({head: _evolve_dotted(getattr(obj, head), sub) for head, sub in nested.items()})
-    return attrs.evolve(obj, **direct)
-
-
-def _resumed_config(given: _config.RunConfig, saved: _config.RunConfig) -> tuple[_config.RunConfig, list[str], list[str]]:
-    """The saved config with ``given``'s run-control changes; returns it, the changes applied
-    and the ones ignored (as ``key=value``)."""
-    differences = _differences(given, saved)
-    applied = {k: v for k, v in differences.items() if k in RESUMABLE_KEYS}
-    config = _evolve_dotted(saved, {k: _get_dotted(given, k) for k in applied})
-    changed = [f"{k}={v!r}" for k, v in differences.items() if k in applied]
-    ignored = [f"{k}={v!r}" for k, v in differences.items() if k not in applied]
-    return config, changed, ignored
 
 
 class Trainer:
@@ -123,9 +56,12 @@ class Trainer:
 
     ``config`` may be None with ``resume=True``: the run's own config is read from its newest
     checkpoint; with ``resume`` the checkpoint's config wins, except for the run-control keys
-    in :data:`RESUMABLE_KEYS` (length, device, precision, layout, reporting), which ``config``
-    may change. ``progress``: a live bar (True), plain periodic lines (False), or decide by
-    whether stderr is a terminal (None).
+    in :data:`~i2i.train.resume.RESUMABLE_KEYS` (length, device, precision, layout, reporting,
+    where the data lives), which ``config`` may change. The run folder is locked from
+    construction to the end of ``fit()`` (``close()`` releases it otherwise); a folder holding
+    another run is refused unless ``resume`` or ``overwrite`` (:mod:`.rundir`). ``progress``:
+    a live bar (True), plain periodic lines (False), or decide by whether stderr is a terminal
+    (None).
     Lifecycle hooks receive a read-only :class:`~i2i.train.view.RunView` of it as ``run``
     (``out_dir``, ``config``, ``method``, ``step``, ``rank``, ``is_main`` ...), called through the
     host's typed methods (``host.step_end(...)``). ``method``: an already-built :class:`~i2i.method.Method`
@@ -139,6 +75,7 @@ class Trainer:
         *,
         out_dir: str | Path | None = None,
         resume: bool = False,
+        overwrite: bool = False,
         host: PluginHost | None = None,
         progress: bool | None = None,
         method: Any = None,
@@ -147,40 +84,43 @@ class Trainer:
         self._given_method = method
         self.view = RunView(self)  # what lifecycle hooks receive as ``run``
         self.resume = resume
+        self.overwrite = overwrite and not resume
         self.progress_mode = progress
         self._resume_state: dict[str, Any] | None = None
         self._ignored: list[str] = []
         self._changed: list[str] = []
+        self._stop: StopRequest | None = None  # fit()'s, while it runs
+        explicit = out_dir is not None or bool(config is not None and config.out)
         if out_dir is None:
             if config is None:
                 raise UsageError("resume needs the run directory: pass --out DIR")
             out_dir = config.out or f"runs/{config.method_name}"
+        checks.check_path(out_dir, "--out")
         self.out_dir = Path(out_dir)
-        if resume:
-            found = ckpt_io.find_resume_checkpoint(self.out_dir)
-            if found is None:
-                raise UsageError(
-                    f"{self.out_dir}: nothing to resume (no valid last.pt or step_*.pt); "
-                    "run without --resume to start a new run"
-                )
-            self._resume_state = ckpt_io.read_checkpoint(found)
-            self.resume_path = found
-            given = config
-            if method is not None and self._resume_state.get("method") not in self.host.registry.names("method"):
-                # an unregistered, already-built method: its own config is the run's
-                config = given or _config.RunConfig(method_name=type(method).__name__.lower(), method=method.config)
-                given = None
-            else:
-                config = ckpt_io.config_from_checkpoint(self._resume_state, self.host)
-            if given is not None:
-                config, self._changed, self._ignored = _resumed_config(given, config)
-        if config is None and method is not None:
-            config = _config.RunConfig(method_name=type(method).__name__.lower(), method=method.config)
-        if config is None:
-            raise UsageError("no run config given")
-        _check_train(config.train)
-        check_loggers(config.train.loggers, self.host.registry)
+        main = dist_utils.env_rank() == 0
+        if config is not None:
+            checks.check_train(config.train)
+            checks.check_path(config.data.root, "data.root")
+        self.out_dir, self._lock, self._notes = rundir.claim(
+            self.out_dir, explicit=explicit, resume=resume, overwrite=self.overwrite, main=main
+        )  # fmt: skip
+        try:
+            if resume:
+                config = self._read_resume(config, method)
+            if config is None and method is not None:
+                config = _config.RunConfig(method_name=type(method).__name__.lower(), method=method.config)
+            if config is None:
+                raise UsageError("no run config given")
+            checks.check_train(config.train)
+            check_loggers(config.train.loggers, self.host.registry)
+            if main:
+                rundir.check_writable(self.out_dir)
+        except BaseException:
+            self._lock.release()
+            raise
         self.config = config
+        self.run_id = str(self._resume_state.get("run_id") or "") if self._resume_state else ""
+        self.run_id = self.run_id or uuid.uuid4().hex
         self.spec = method_spec_for(self.host, config, method)
         self.method: Any = None
         self.step = 0
@@ -195,6 +135,32 @@ class Trainer:
         self.samples: list[tuple[int, str]] = []
         self.sample_columns: list[str] = []
         self.evaluation: Any = None  # the end-of-run RunEvaluation
+
+    def _read_resume(self, given: _config.RunConfig | None, method: Any = None) -> _config.RunConfig | None:
+        found = ckpt_io.find_resume_checkpoint(self.out_dir)
+        if found is None and (self.out_dir / ckpt_io.LAST).is_file():
+            ckpt_io.read_checkpoint(self.out_dir / ckpt_io.LAST)  # raises, saying what is wrong with it
+        if found is None:
+            raise UsageError(
+                f"{self.out_dir}: nothing to resume (no valid last.pt or step_*.pt); "
+                "run without --resume to start a new run"
+            )
+        self._resume_state = ckpt_io.read_checkpoint(found)
+        self.resume_path = found
+        if method is not None and self._resume_state.get("method") not in self.host.registry.names("method"):
+            return given  # an unregistered, already-built method: its own config is the run's
+        saved = ckpt_io.config_from_checkpoint(self._resume_state, self.host)
+        if given is None:
+            return saved
+        config, self._changed, self._ignored = _resume.resumed_config(given, saved)
+        moved = _resume.data_moved_note(saved, config)
+        if moved:
+            self._notes.append(moved)
+        return config
+
+    def close(self) -> None:
+        """Release the run folder (``fit()`` does it when it ends)."""
+        self._lock.release()
 
     @property
     def is_main(self) -> bool:
@@ -212,14 +178,15 @@ class Trainer:
 
     def _setup(self) -> None:
         train = self.config.train
-        self.device = resolve_device(train.device, local_rank=local_rank())
+        self.device = resolve_device(train.device, local_rank=dist_utils.env_local_rank())
+        checks.check_device(self.device, train.device)
         world = dist_utils.env_world_size()
         if train.batch_size % world:  # checked before joining the group, so every rank fails fast
             raise ConfigError(
                 f"train.batch_size: {train.batch_size} is not divisible by the {world} processes "
                 "(each rank takes batch_size / world_size)"
             )
-        self.rank, self.world_size = dist_utils.init_from_env(self.device)
+        self.rank, self.world_size = dist_utils.init_from_env(self.device, self._stop)
         self.per_rank_batch = train.batch_size // self.world_size
         self.precision = Precision.create(train.precision, self.device)
         if train.deterministic:
@@ -228,7 +195,7 @@ class Trainer:
         elif self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
 
-        _seed_everything(train.seed)  # the same initial weights on every rank
+        state.seed_everything(train.seed)  # the same initial weights on every rank
         shard = {"rank": self.rank, "world_size": self.world_size}
         self.data = self._build_data("train", self.per_rank_batch, 4, **shard)
         if self._given_method is not None:
@@ -270,10 +237,18 @@ class Trainer:
         self.bad_in_a_row = 0
         self.bad_total = 0
 
-        _seed_everything(train.seed + self.rank)  # each rank its own augmentation stream
+        state.seed_everything(train.seed + self.rank)  # each rank its own augmentation stream
         self.sample_set = self._held_out_samples() if self.is_main else None
+        if self.is_main:  # the held-out data must match the training data: checked now (heldout.py)
+            heldout.held_out_batch(self)
+            heldout.eval_data(self)
         if self._resume_state is not None:
-            self._load_state(self._resume_state)
+            state.load_training_state(self, self._resume_state)
+            _resume.check_left_to_do(self.out_dir, self.step, self.total_steps, self.config)
+            for note in (_resume.schedule_note(self.schedules.schedulers, self.total_steps),
+                         _resume.dataset_note(self._resume_state.get("batches_per_epoch"), self.batches_per_epoch)):
+                if note:
+                    self._notes.append(note)
         self._prepare_out_dir()
 
     def _held_out_samples(self, square: bool = False) -> Any:
@@ -284,8 +259,9 @@ class Trainer:
     def _prepare_out_dir(self) -> None:
         if not self.is_main:
             return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        (self.out_dir / "samples").mkdir(exist_ok=True)
+        if self.overwrite:
+            rundir.clear_run(self.out_dir)
+        rundir.check_writable(self.out_dir)
         ckpt_io.remove_stale_temps(self.out_dir)
         atomic_write_bytes(self.out_dir / "config.toml", _config.to_toml(self.config).encode("utf-8"))
         resumed_at = self.step if self._resume_state is not None else None
@@ -298,77 +274,16 @@ class Trainer:
             )
 
     # -- checkpoints -----------------------------------------------------------------------------
-    def _payload(self) -> dict[str, Any]:
-        rng = dist_utils.gather_objects(ckpt_io.capture_rng(), self.world_size)
-        payload = ckpt_io.inference_payload(
-            self.method, self.config, self.data.info, plugin=self.spec.plugin, step=self.step
-        )  # fmt: skip
-        payload["versions"]["plugin_version"] = self._plugin_version()
-        return {
-            **payload,
-            "epoch": self.epoch,
-            "position": self.position,
-            "world_size": self.world_size,
-            "ema": self.ema.state_dict() if self.ema is not None else None,
-            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
-            "schedulers": self.schedules.state_dict(),
-            "scaler": self.precision.scaler.state_dict() if self.precision.scaler is not None else None,
-            "rng": rng,
-            "skipped": dict(self.ctx.skipped),
-            "loss_sums": {k: v.detach().cpu() for k, v in self.losses.sums.items()},
-            "loss_count": self.losses.count,
-            "epoch_loss_sums": {k: v.detach().cpu() for k, v in self.epoch_losses.sums.items()},
-            "epoch_loss_count": self.epoch_losses.count,
-            "plugin_state": self._plugin_state(),
-        }
-
-    def _plugin_state(self) -> dict[str, Any]:
-        """What plugins keep in the checkpoint (``i2i_checkpoint_state``), e.g. a tracker's run id."""
-        state: dict[str, Any] = {}
-        for answer in self.host.checkpoint_state(self.view):
-            state.update(answer or {})
-        return state
-
-    def _plugin_version(self) -> str:
-        for name, info in self.host.infos.items():
-            if self.host.describe_plugin(name) == self.spec.plugin:
-                return info.version
-        return ""
-
-    def _load_state(self, state: dict[str, Any]) -> None:
-        try:
-            self.method.load_state_dict(state["model"], strict=True)
-            for name, opt in self.optimizers.items():
-                opt.load_state_dict(state["optimizers"][name])
-        except (RuntimeError, KeyError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise ckpt_io.CheckpointError(f"{self.resume_path}: does not fit this run's method: {first}") from None
-        self.schedules.load_state_dict(state.get("schedulers") or {})
-        if self.ema is not None and state.get("ema"):
-            self.ema.load_state_dict(state["ema"])
-        if self.precision.scaler is not None and state.get("scaler"):
-            self.precision.scaler.load_state_dict(state["scaler"])
-        self.ctx.skipped.update(state.get("skipped") or {})
-        self.step, self.epoch, self.position = int(state["step"]), int(state["epoch"]), int(state["position"])
-        for averager, key in ((self.losses, "loss"), (self.epoch_losses, "epoch_loss")):
-            averager.sums = {k: v.to(self.device) for k, v in (state.get(f"{key}_sums") or {}).items()}
-            averager.count = int(state.get(f"{key}_count") or 0)
-        rngs = state.get("rng") or []
-        if len(rngs) == self.world_size:
-            ckpt_io.restore_rng(rngs[self.rank])
-        else:  # a different number of processes: exact continuation is impossible anyway
-            _seed_everything(self.config.train.seed + self.rank + 1_000_003 * self.step)
-        self.ctx.step = self.step
-
     def _save_checkpoint(self, *, periodic: bool) -> Path | None:
-        payload = self._payload()  # collective (RNG gather): every rank takes part
+        payload = state.training_payload(self)  # collective (RNG gather): every rank takes part
+        state.check_finite(self)
         self._last_saved_step = self.step
         if not self.is_main:
             return None
         last = self.out_dir / ckpt_io.LAST
         if periodic:
             path = ckpt_io.save_checkpoint(self.out_dir / ckpt_io.step_filename(self.step), payload)
-            ckpt_io.link_or_copy(path, last)
+            ckpt_io.copy_checkpoint(path, last)
             ckpt_io.rotate(self.out_dir, self.config.train.keep_checkpoints)
             if self.config.train.keep_checkpoints == 0:
                 path = last
@@ -394,6 +309,7 @@ class Trainer:
         self.started_at = time.monotonic()
         try:
             with stop:
+                self._stop = stop  # the distributed rendezvous honours it while waiting
                 self._setup()
                 self.progress = Progress(
                     self.total_steps, start=self.step, enabled=self.progress_mode if self.is_main else False,
@@ -411,15 +327,26 @@ class Trainer:
                             )
                     self.overview = overview(self)
                     self.progress.message("\n".join([f"i2i run: {self.config.method_name}", *self.overview.lines()]))
+                    for note in self._notes:
+                        self.progress.message(note)
                 status = self._loop(stop)
             self._finish(status)
             return self.final_metrics
-        except BaseException:
+        except BaseException as exc:
             if self.is_main and self.method is not None:
                 self.host.train_end(run=self.view, step=self.step, status="failed")
+            if isinstance(exc, Exception) and not isinstance(exc, DiskFullError) and is_disk_full(exc):
+                raise DiskFullError(f"{self.out_dir}: no space left on device{self._kept()}") from None
+            if isinstance(exc, DiskFullError):
+                raise DiskFullError(f"{exc}{self._kept()}") from None
             raise
         finally:
+            self._lock.release()
             dist_utils.shutdown()
+
+    def _kept(self) -> str:
+        kept = ckpt_io.find_resume_checkpoint(self.out_dir) if self.is_main else None
+        return f"; the last good checkpoint {kept} is kept" if kept else "; no checkpoint was saved"
 
     def _loop(self, stop: StopRequest) -> str:
         train = self.config.train
