@@ -98,9 +98,10 @@ class Trainer:
         checks.check_path(out_dir, "--out")
         self.out_dir = Path(out_dir)
         main = dist_utils.env_rank() == 0
-        if config is not None:
+        if config is not None:  # before the folder is created or locked
             checks.check_train(config.train)
             checks.check_path(config.data.root, "data.root")
+            check_loggers(config.train.loggers, self.host.registry)
         self.out_dir, self._lock, self._notes = rundir.claim(
             self.out_dir, explicit=explicit, resume=resume, overwrite=self.overwrite, main=main
         )  # fmt: skip
