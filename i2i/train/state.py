@@ -116,9 +116,13 @@ def check_finite(run: Any) -> None:
     if params and not bool(
         torch.stack([torch.isfinite(p).all() for p in params]).all()
     ):
-        kept = ckpt_io.find_resume_checkpoint(run.out_dir) if run.is_main else None
         raise NonFiniteError(
-            f"the weights are not finite (NaN or inf) at step {run.step}; not saved"
-            + (f"; the last good checkpoint {kept} is kept" if kept else "")
-            + "; lower the learning rate, set train.grad_clip, or use train.precision=fp32"
+            f"the weights are not finite (NaN or inf) at step {run.step}; not saved{kept_note(run)}; "
+            "lower the learning rate, set train.grad_clip, or use train.precision=fp32"
         )
+
+
+def kept_note(run: Any) -> str:
+    """The end of an error message: which checkpoint a failed run leaves to resume from."""
+    kept = ckpt_io.find_resume_checkpoint(run.out_dir) if run.is_main else None
+    return f"; the last good checkpoint {kept} is kept" if kept else "; no checkpoint was saved"

@@ -337,17 +337,13 @@ class Trainer:
             if self.is_main and self.method is not None:
                 self.host.train_end(run=self.view, step=self.step, status="failed")
             if isinstance(exc, Exception) and not isinstance(exc, DiskFullError) and is_disk_full(exc):
-                raise DiskFullError(f"{self.out_dir}: no space left on device{self._kept()}") from None
+                raise DiskFullError(f"{self.out_dir}: no space left on device{state.kept_note(self)}") from None
             if isinstance(exc, DiskFullError):
-                raise DiskFullError(f"{exc}{self._kept()}") from None
+                raise DiskFullError(f"{exc}{state.kept_note(self)}") from None
             raise
         finally:
             self._lock.release()
             dist_utils.shutdown()
-
-    def _kept(self) -> str:
-        kept = ckpt_io.find_resume_checkpoint(self.out_dir) if self.is_main else None
-        return f"; the last good checkpoint {kept} is kept" if kept else "; no checkpoint was saved"
 
     def _loop(self, stop: StopRequest) -> str:
         train = self.config.train
