@@ -60,8 +60,7 @@ class Trainer:
     where the data lives), which ``config`` may change. The run folder is locked from
     construction to the end of ``fit()`` (``close()`` releases it otherwise); a folder holding
     another run is refused unless ``resume`` or ``overwrite`` (:mod:`.rundir`). ``progress``:
-    a live bar (True), plain periodic lines (False), or decide by whether stderr is a terminal
-    (None).
+    a live bar (True), plain periodic lines (False), or by whether stderr is a terminal (None).
     Lifecycle hooks receive a read-only :class:`~i2i.train.view.RunView` of it as ``run``
     (``out_dir``, ``config``, ``method``, ``step``, ``rank``, ``is_main`` ...), called through the
     host's typed methods (``host.step_end(...)``). ``method``: an already-built :class:`~i2i.method.Method`
