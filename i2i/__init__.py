@@ -96,9 +96,22 @@ _EXPORTS: dict[str, str] = {
     "run": "i2i.api",
     "load_checkpoint": "i2i.inference",
     "Translator": "i2i.inference",
+    # what a method declares for inference
+    "TranslateOption": "i2i.inference.spec",
+    "ExportInput": "i2i.inference.spec",
+    "image_input": "i2i.inference.spec",
+    # reading files a translate option names
+    "read_image": "i2i.image_io",
+    "read_attribute_file": "i2i.data.attributes",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
+
+if TYPE_CHECKING:  # pragma: no cover - what type checkers see of the lazy exports below
+    from i2i.data.attributes import read_attribute_file as read_attribute_file
+    from i2i.image_io import read_image as read_image
+    from i2i.inference import Translator as Translator, load_checkpoint as load_checkpoint
+    from i2i.inference.spec import ExportInput as ExportInput, TranslateOption as TranslateOption, image_input as image_input
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 

@@ -24,7 +24,7 @@ A complete step of a two-player GAN::
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ClassVar, Iterable, Mapping, Protocol, runtime_checkable
+from typing import Any, ClassVar, Iterable, Protocol, runtime_checkable
 
 import attrs
 import torch
@@ -32,6 +32,7 @@ from torch import nn
 
 from i2i.data.batch import Batch
 from i2i.eval.capabilities import EvalCapabilities
+from i2i.inference.spec import ExportInput, TranslateOption, image_input
 
 PAIRED = "paired"
 UNPAIRED = "unpaired"
@@ -132,9 +133,15 @@ class Method(nn.Module):
         appended to the file stem (``""`` means the plain stem)."""
         return {"": self.translate(x, **options)}
 
-    def translate_options(self) -> Mapping[str, str]:
-        """Option name -> one-line help, for ``i2i translate`` and the docs."""
-        return {}
+    #: The keywords ``translate``/``translate_variants`` take, as typed records: ``i2i translate``
+    #: builds its flags and help from them and :class:`i2i.Translator` checks values against
+    #: them (see :class:`i2i.TranslateOption`). ``translate(x)`` with none must still work.
+    translate_options: ClassVar[tuple[TranslateOption, ...]] = ()
+
+    def input_channels(self, **options: Any) -> int:
+        """Channels of the images ``translate(x, **options)`` takes: domain A's, unless an
+        option (a backward direction) makes the method read another domain."""
+        return int(self.data_info.channels_a)
 
     def baselines(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Trivial predictions for inputs ``x`` that the method's output should beat.
@@ -156,6 +163,11 @@ class Method(nn.Module):
     def generators(self) -> dict[str, nn.Module]:
         return {name: getattr(self, name) for name in self.generator_names}
 
-    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[nn.Module, tuple[torch.Tensor, ...]]]:
-        """Modules to export and example inputs for each (StarGAN adds the label, AugCycleGAN z)."""
-        return {name: (g, (x,)) for name, g in self.generators().items()}
+    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[nn.Module, tuple[ExportInput, ...]]]:
+        """Modules for ``i2i export`` and their named example inputs (``x``: an ``(N, C_a, H, W)``
+        image batch at a size the network accepts). The default exports each generator with one
+        image input; a method whose generator takes more (a label, a latent code) names them::
+
+            return {"G": (self.G, (i2i.image_input(x), i2i.ExportInput("label", c, {0: "batch"})))}
+        """
+        return {name: (g, (image_input(x),)) for name, g in self.generators().items()}

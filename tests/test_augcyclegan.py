@@ -193,8 +193,9 @@ def test_sample_rows_and_export_inputs(trained):
     exports = trained.export_inputs(batch.a)
     assert set(exports) == set(trained.generator_names) == {"G_AB", "G_BA"}
     for module, inputs in exports.values():
-        assert module(*inputs).shape == batch.a.shape
-    assert set(trained.translate_options()) == {"direction", "samples", "seed", "reference", "z"}
+        assert [r.name for r in inputs] == ["image", "z"]
+        assert module(*(r.example for r in inputs)).shape == batch.a.shape
+    assert {o.name for o in trained.translate_options} == {"direction", "samples", "seed", "reference", "z"}
 
 
 def test_config_errors_are_usage_errors():

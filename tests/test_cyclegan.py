@@ -147,7 +147,9 @@ def test_translate_both_directions_keeps_shape(host: PluginHost, size: tuple[int
     with torch.no_grad():
         assert method.translate(torch.zeros(2, 1, *size)).shape == (2, 3, *size)
         assert method.translate(torch.zeros(2, 3, *size), direction="b2a").shape == (2, 1, *size)
-    assert "direction" in method.translate_options()
+        assert method.translate(torch.zeros(2, 3, *size), direction="BtoA").shape == (2, 1, *size)  # data.direction's
+    assert [o.name for o in method.translate_options] == ["direction"]
+    assert method.input_channels(direction="BtoA") == 3 and method.input_channels() == 1
 
 
 def test_unet_generator_sets_size_multiple(host: PluginHost) -> None:

@@ -296,8 +296,7 @@ def test_translate_multi_hot_targets() -> None:
             method.translate(x, **kwargs)
     with pytest.raises(i2i.UsageError, match="needs the inputs' own"):
         method.translate_variants(x, target="all")
-    assert set(method.translate_options()) == {"target", "source_labels"}
-    assert "Blond_Hair" in method.translate_options()["target"]
+    assert {o.name for o in method.translate_options} == {"target", "source_labels", "attribute_file"}
 
 
 def test_sample_rows_and_export_inputs() -> None:
@@ -310,7 +309,9 @@ def test_sample_rows_and_export_inputs() -> None:
     assert list(multi_rows) == ["input", *ATTRS]
     exported = method.export_inputs(b.a)
     assert list(exported) == ["G"]
-    module, args = exported["G"]
+    module, records = exported["G"]
+    assert [r.name for r in records] == ["image", "label"]
+    args = tuple(r.example for r in records)
     assert module is method.G and args[1].shape == (2, 3)
     assert module(*args).shape == b.a.shape
 

@@ -130,11 +130,12 @@ def test_grey_checkpoint_writes_grey_and_16bit_round_trips(tmp_path: Path, dummy
     save_rgb(src / "colour.png", 10, 14)  # a colour photo into a grey model: read as grey
     deep = (np.random.default_rng(0).random((1, 10, 12)) * 0.8 + 0.1).astype(np.float32)
     write_png(src / "deep.png", torch.from_numpy(deep), bits=16)
-    code, _, err = run_cli(["translate", str(grey), str(src), "--out", str(tmp_path / "o8")], capsys)
+    code, _, err = run_cli(["translate", str(grey), str(src), "--out", str(tmp_path / "o8"), "--8bit"], capsys)
     assert code == 0, err
     assert {p.name: Image.open(p).mode for p in (tmp_path / "o8").glob("*.png")} == {"colour.png": "L", "deep.png": "L"}
     assert png_bit_depth(tmp_path / "o8" / "deep.png") == 8
-    code, _, err = run_cli(["translate", str(grey), str(src), "--out", str(tmp_path / "o16"), "--keep-16bit"], capsys)
+    # 16-bit in, 16-bit out is the default (--keep-16bit, its old spelling, still works)
+    code, _, err = run_cli(["translate", str(grey), str(src), "--out", str(tmp_path / "o16"), "--precision", "fp32"], capsys)
     assert code == 0, err
     assert png_bit_depth(tmp_path / "o16" / "deep.png") == 16
     assert png_bit_depth(tmp_path / "o16" / "colour.png") == 8  # 8-bit inputs stay 8-bit

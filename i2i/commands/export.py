@@ -5,6 +5,8 @@ See :mod:`i2i.export` for what is exported and the sidecar JSON that describes t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 
@@ -26,5 +28,13 @@ def export(checkpoint: str, fmt: str, out: str, generator: str | None, raw_weigh
     from i2i.train.checkpoint import method_from_checkpoint, read_checkpoint
 
     method, config = method_from_checkpoint(read_checkpoint(checkpoint), prefer_ema=not raw_weights)
-    for path in export_generators(method, fmt, out, generator=generator, config=config):
+    for path in export_generators(method, fmt, out, generator=generator, config=config, inputs=_inputs(checkpoint)):
         click.echo(f"wrote {path} (+ {path.name}.json)")
+
+
+def _inputs(checkpoint: str) -> list[Path]:
+    """What an export must never replace: the checkpoint (a run folder: every checkpoint in it)."""
+    path = Path(checkpoint)
+    if path.is_dir():
+        return [p for p in path.iterdir() if p.suffix in (".pt", ".pth", ".toml", ".jsonl")]
+    return [path]

@@ -19,25 +19,66 @@ import torch
 from i2i.errors import ConfigError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
-_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+#: Device types torch may run on, beyond CPU and CUDA: each needs its backend here.
+_OTHER_BACKENDS = ("mps", "xla", "xpu", "hpu", "npu", "mtia")
 
 
-def resolve_device(name: str, *, local_rank: int = 0) -> torch.device:
-    """``train.device`` -> a device; ``auto`` is this rank's GPU when there is one, else CPU."""
+def resolve_device(name: str, *, local_rank: int = 0, what: str = "train.device") -> torch.device:
+    """A device name -> a device, for training (``what="train.device"``) and inference
+    (``--device``) alike. ``auto`` is this rank's GPU when there is one, else the CPU.
+
+    ``mps``, ``xla`` ... are accepted where this torch has the backend and it is usable here;
+    elsewhere (and for ``meta``, which holds no data) the error says so and names the choices.
+    """
+    name = str(name).strip()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", local_rank % torch.cuda.device_count())
         return torch.device("cpu")
     try:
         device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"train.device: unknown device {name!r} (use auto, cpu, cuda or cuda:N)") from None
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"{what}: unknown device {name!r} ({_choices()})") from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError(f"train.device: {name!r} requested but CUDA is not available")
+            raise ConfigError(f"{what}: {name!r} requested but CUDA is not available ({_choices()})")
         if device.index is None:
             device = torch.device("cuda", local_rank % torch.cuda.device_count())
+        elif device.index >= torch.cuda.device_count():
+            raise ConfigError(f"{what}: {name!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        return device
+    if device.type == "meta":
+        raise ConfigError(f"{what}: 'meta' tensors hold no data, nothing can run there ({_choices()})")
+    if device.type != "cpu" and not backend_available(device.type):
+        raise ConfigError(f"{what}: {name!r} is not available with this torch on this machine ({_choices()})")
     return device
+
+
+def backend_available(kind: str) -> bool:
+    """Whether torch can run on device type ``kind`` here (``mps`` on Apple silicon, ``xla``
+    with torch_xla installed, ``xpu`` ...)."""
+    if kind == "cpu":
+        return True
+    if kind == "cuda":
+        return torch.cuda.is_available()
+    if kind == "xla":
+        import importlib.util
+
+        return importlib.util.find_spec("torch_xla") is not None
+    module = getattr(torch, kind, None) if kind != "mps" else getattr(torch.backends, "mps", None)
+    check = getattr(module, "is_available", None)
+    try:
+        return bool(check()) if callable(check) else False
+    except Exception:  # a half-installed backend raising from is_available() is unavailable
+        return False
+
+
+def _choices() -> str:
+    available = ["auto", "cpu"] + (["cuda", "cuda:N"] if torch.cuda.is_available() else [])
+    available += [kind for kind in _OTHER_BACKENDS if backend_available(kind)]
+    return "available here: " + ", ".join(available)
 
 
 @functools.cache
@@ -51,10 +92,12 @@ def cpu_supports_bf16() -> bool:
     return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
-def resolve_precision(name: str, device: torch.device) -> str:
-    """``train.precision`` -> ``fp32``, ``bf16`` or ``fp16`` for ``device``."""
+def resolve_precision(name: str, device: torch.device, *, what: str = "train.precision") -> str:
+    """A precision name -> ``fp32``, ``bf16`` or ``fp16`` for ``device``: one rule for training
+    and inference. ``auto`` is bf16 where the hardware computes it natively (a CUDA GPU that
+    supports it, a CPU with AMX or AVX512-BF16), else fp32."""
     if name not in PRECISIONS:
-        raise ConfigError(f"train.precision: unknown precision {name!r} (choose from {', '.join(PRECISIONS)})")
+        raise ConfigError(f"{what}: unknown precision {name!r} (choose from {', '.join(PRECISIONS)})")
     if name == "auto":
         if device.type == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
@@ -62,9 +105,7 @@ def resolve_precision(name: str, device: torch.device) -> str:
             return "bf16" if cpu_supports_bf16() else "fp32"
         return "fp32"
     if name == "fp16" and device.type != "cuda":
-        raise ConfigError(
-            f"train.precision: fp16 needs a CUDA device (this run is on {device.type}); use bf16 or fp32"
-        )
+        raise ConfigError(f"{what}: fp16 needs a CUDA device (this is {device.type}); use bf16 or fp32")
     return name
 
 
@@ -84,7 +125,7 @@ class Precision:
 
     @property
     def dtype(self) -> torch.dtype | None:
-        return _DTYPES[self.name]
+        return DTYPES[self.name]
 
     def autocast(self, enabled: bool = True) -> contextlib.AbstractContextManager[Any]:
         """Autocast in the run's precision; ``enabled=False`` gives a full-precision region

@@ -42,6 +42,33 @@ from .config import AugCycleGANConfig
 from .evaluation import CAPABILITIES
 
 DIRECTIONS = {"a2b": "a2b", "atob": "a2b", "b2a": "b2a", "btoa": "b2a"}
+DIRECTION = i2i.TranslateOption(
+    "direction",
+    choices=("a2b", "b2a"),
+    default="a2b",
+    help="a2b translates A -> B with G_AB; b2a translates B -> A with G_BA",
+    value_aliases={"AtoB": "a2b", "BtoA": "b2a"},
+)
+
+
+def _load_reference(path: PurePath, method: Any, options: Mapping[str, Any]) -> torch.Tensor:
+    """A style image of the direction's *output* domain, ``(1, C, H, W)`` in [-1, 1]."""
+    info = method.data_info
+    channels = info.channels_a if _direction(options.get("direction", "a2b")) == "b2a" else info.channels_b
+    image, _ = i2i.read_image(path, channels)
+    return image[None] * 2 - 1
+
+
+TRANSLATE_OPTIONS = (
+    DIRECTION,
+    i2i.TranslateOption("samples", type=int, default=4, minimum=1,
+                        help="diverse outputs per input, saved as <name>_s0, _s1, ..."),  # fmt: skip
+    i2i.TranslateOption("seed", type=int, default=0,
+                        help="seed of the latent codes (the same seed gives the same outputs)"),  # fmt: skip
+    i2i.TranslateOption("reference", is_file=True, load=_load_reference,
+                        help="an image of the output domain whose style (latent code) is transferred"),  # fmt: skip
+    i2i.TranslateOption("z", help="explicit latent codes (Python API: a (N or 1, nlatent) tensor)"),
+)
 #: Posterior codes are clamped like the release's ``gauss_reparametrize``.
 CODE_CLAMP = 4.0
 #: Codes shown in each sample grid (a fixed draw, so grids are comparable across steps).
@@ -361,7 +388,7 @@ class AugCycleGAN(i2i.Method):
         the target domain (through its encoder), or a seeded prior draw (default seed 0, so the
         same input gives the same output; ``seed=None`` draws fresh codes)."""
         if options:
-            raise UsageError(f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(self.translate_options())})")
+            raise UsageError(f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(o.name for o in self.translate_options)})")
         direction = _direction(direction)
         generator = self._side(direction)[0]
         return generator(x, self._code(x, direction, z, reference, seed))
@@ -379,7 +406,7 @@ class AugCycleGAN(i2i.Method):
             return {"": self.translate(x, direction=direction, seed=seed, **options)}
         options = {k: v for k, v in options.items() if k not in ("z", "reference")}
         if options:
-            raise UsageError(f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(self.translate_options())})")
+            raise UsageError(f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(o.name for o in self.translate_options)})")
         samples = _as_int("samples", samples)
         if samples < 1:
             raise UsageError(f"samples: expected at least 1, got {samples}")
@@ -392,14 +419,11 @@ class AugCycleGAN(i2i.Method):
             codes = torch.ones(samples, n, self.config.nlatent, device=x.device)
         return {f"s{i}": generator(x, codes[i]) for i in range(samples)}
 
-    def translate_options(self) -> Mapping[str, str]:
-        return {
-            "direction": "a2b (default, G_AB) or b2a (G_BA)",
-            "samples": "number of diverse outputs per input, saved as <name>_s0, _s1, ... (default 4)",
-            "seed": "seed of the latent codes (default 0: the same input gives the same outputs)",
-            "reference": "an image of the target domain whose style (latent code) is transferred",
-            "z": "explicit latent codes, shape (N or 1, nlatent)",
-        }
+    translate_options = TRANSLATE_OPTIONS
+
+    def input_channels(self, direction: str = "a2b", **options: Any) -> int:
+        """b2a reads domain B's images."""
+        return self.data_info.channels_b if _direction(direction) == "b2a" else self.data_info.channels_a
 
     @torch.no_grad()
     def sample(self, batch: Batch) -> dict[str, torch.Tensor]:
@@ -418,9 +442,10 @@ class AugCycleGAN(i2i.Method):
             rows["b2a_reconstruction"] = self.G_AB(fake_a, self._infer(self.E_B, fake_a, b, sample=False).z)
         return rows
 
-    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[nn.Module, tuple[torch.Tensor, ...]]]:
+    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[nn.Module, tuple[i2i.ExportInput, ...]]]:
         """Each generator with ``(image, z)`` example inputs; ``z`` is ``(N, nlatent)``."""
         n, _, h, w = x.shape
         z = torch.zeros(n, self.config.nlatent, device=x.device, dtype=x.dtype)
         x_b = x if self.data_info.channels_b == x.shape[1] else x.new_zeros(n, self.data_info.channels_b, h, w)
-        return {"G_AB": (self.G_AB, (x, z)), "G_BA": (self.G_BA, (x_b, z))}
+        code = i2i.ExportInput("z", z, {0: "batch"})
+        return {"G_AB": (self.G_AB, (i2i.image_input(x), code)), "G_BA": (self.G_BA, (i2i.image_input(x_b), code))}

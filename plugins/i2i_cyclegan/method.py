@@ -8,7 +8,7 @@ and the identity terms keep colours stable when an image already belongs to the 
 from __future__ import annotations
 
 import itertools
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -19,6 +19,14 @@ from i2i import Batch, DataInfo, Method, StepContext, set_requires_grad
 from i2i_cyclegan.config import CycleGANConfig
 
 DIRECTIONS = ("a2b", "b2a")
+#: ``data.direction``'s spellings are accepted too, so one word works in config and at translate.
+DIRECTION = i2i.TranslateOption(
+    "direction",
+    choices=DIRECTIONS,
+    default="a2b",
+    help="a2b translates A -> B with G_A; b2a translates B -> A with G_B",
+    value_aliases={"AtoB": "a2b", "BtoA": "b2a"},
+)
 
 
 def _l1(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -103,15 +111,16 @@ class CycleGAN(Method):
         return loss
 
     # -- inference ------------------------------------------------------------------------
+    translate_options = (DIRECTION,)
+
     def translate(self, x: torch.Tensor, direction: str = "a2b", **options: Any) -> torch.Tensor:
         if options:
             raise i2i.UsageError(f"cyclegan translate: unknown options {', '.join(sorted(options))} (known: direction)")
-        if direction not in DIRECTIONS:
-            raise i2i.UsageError(f"direction: expected 'a2b' or 'b2a', got {direction!r}")
-        return self.G_A(x) if direction == "a2b" else self.G_B(x)
+        return self.G_A(x) if DIRECTION.convert(direction) == "a2b" else self.G_B(x)
 
-    def translate_options(self) -> Mapping[str, str]:
-        return {"direction": "a2b (default) translates A -> B with G_A; b2a translates B -> A with G_B"}
+    def input_channels(self, direction: str = "a2b", **options: Any) -> int:
+        """b2a reads domain B's images."""
+        return self.data_info.channels_b if DIRECTION.convert(direction) == "b2a" else self.data_info.channels_a
 
     def sample(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Both cycles: real_A | fake_B | rec_A and real_B | fake_A | rec_B."""

@@ -8,7 +8,7 @@ towards the target and leaves the GAN term to restore high-frequency detail.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -102,6 +102,3 @@ class Pix2Pix(Method):
             with paper_test_mode(self.G):
                 return self.G(x)
         return self.G(x)
-
-    def translate_options(self) -> Mapping[str, str]:
-        return {}

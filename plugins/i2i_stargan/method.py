@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 import i2i
 from i2i_stargan.config import StarGANConfig
+from i2i_stargan.translate_options import OPTIONS
 from i2i_stargan.targets import SourceLabels, Target, all_targets, source_matrix, target_labels
 
 D_KEYS = ("D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp")
@@ -179,18 +180,7 @@ class StarGAN(i2i.Method):
                              x.shape[0], x.device)  # fmt: skip
         return {name: self.G(x, c) for name, c in labels.items()}
 
-    def translate_options(self) -> Mapping[str, str]:
-        kind = "attribute" if self.data_info.multi_label else "domain"
-        options = {
-            "target": f"{kind} to translate to, one of {', '.join(self.domains)}; "
-            f"'all' (the default) writes one output per {kind}"
-        }
-        if self.data_info.multi_label:
-            options["target"] += "; several comma-separated, -NAME turns one off (Blond_Hair,-Male)"
-            options["source_labels"] = (
-                "the attributes the inputs have (comma-separated names); attributes the target does not name keep them"
-            )
-        return options
+    translate_options = OPTIONS
 
     def sample(self, batch: i2i.Batch) -> dict[str, torch.Tensor]:
         """The inputs, then one row per domain (each input translated to every domain)."""
@@ -204,10 +194,11 @@ class StarGAN(i2i.Method):
             rows[name if name != "input" else "input (domain)"] = images
         return rows
 
-    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[torch.nn.Module, tuple[torch.Tensor, ...]]]:
+    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[torch.nn.Module, tuple[i2i.ExportInput, ...]]]:
+        """The generator with its image and the ``(N, D)`` target ``label`` (one-hot, multi-hot)."""
         c = torch.zeros(x.shape[0], len(self.domains), device=x.device, dtype=x.dtype)
         c[:, 0] = 1.0
-        return {"G": (self.G, (x, c))}
+        return {"G": (self.G, (i2i.image_input(x), i2i.ExportInput("label", c, {0: "batch"})))}
 
 
 def _reject_unknown(options: Mapping[str, Any]) -> None:

@@ -31,6 +31,12 @@ class CUT(Method):
     #: identity NCE term of CUT; FastCUT relies on the NCE term alone), so ``idempotence`` -
     #: how much G changes held-out B images - is worth reporting beside SWD and accuracy.
     eval_capabilities = i2i.EvalCapabilities(keeps_target_domain=True)
+    #: ``i2i translate CKPT --strength 0.5`` (and ``translator.translate(x, strength=0.5)``):
+    #: i2i turns this record into the flag, its help, and the checks of its value.
+    translate_options = (
+        i2i.TranslateOption("strength", type=float, default=1.0, minimum=0.0,
+                            help="blend of translation and input: 1 the translation, 0 the input unchanged"),  # fmt: skip
+    )
 
     def __init__(self, config: CUTConfig, data_info: DataInfo) -> None:
         super().__init__(config, data_info)
@@ -121,10 +127,17 @@ class CUT(Method):
         return total / len(c.nce_layers)
 
     # -- inference ------------------------------------------------------------------------
-    def translate(self, x: torch.Tensor, **options: Any) -> torch.Tensor:
+    def translate(self, x: torch.Tensor, strength: float = 1.0, **options: Any) -> torch.Tensor:
+        """``G(x)``, blended with ``x`` when ``strength < 1`` (domains with equal channels).
+        With no options this is the plain translation, as evaluation and samples need."""
         if options:
-            raise i2i.UsageError(f"cut translate: unknown options {', '.join(sorted(options))} (CUT has none)")
-        return self.G(x)
+            raise i2i.UsageError(f"cut translate: unknown options {', '.join(sorted(options))} (known: strength)")
+        out = self.G(x)
+        if strength == 1.0:
+            return out
+        if x.shape[1] != out.shape[1]:
+            raise i2i.UsageError("strength: blending needs domains with equal channels; use strength 1")
+        return torch.lerp(x.to(out.dtype), out, float(strength))
 
     def sample(self, batch: Batch) -> dict[str, torch.Tensor]:
         """real_A | fake_B, and real_B | idt_B when B images are at hand."""

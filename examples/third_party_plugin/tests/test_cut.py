@@ -157,6 +157,19 @@ def test_cli_trains_cut_on_the_demo_data(tmp_path: Path) -> None:
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run" / "last.pt").is_file()
+    # the declared translate option is a flag of `i2i translate` for this checkpoint, with its help
+    ckpt = str(tmp_path / "run" / "last.pt")
+    shown = subprocess.run([sys.executable, "-m", "i2i", "translate", ckpt, "--help"], env=env, capture_output=True, text=True)
+    assert shown.returncode == 0 and "--strength" in shown.stdout and "blend of translation" in shown.stdout
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (200, 40, 90)).save(tmp_path / "photo.png")
+    translate = [sys.executable, "-m", "i2i", "translate", ckpt, str(tmp_path / "photo.png"), "--precision", "fp32"]
+    done = subprocess.run([*translate, "--out", str(tmp_path / "o"), "--strength", "0"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert Image.open(tmp_path / "o" / "photo.png").getpixel((5, 5)) == (200, 40, 90)  # strength 0: the input
+    bad = subprocess.run([*translate, "--out", str(tmp_path / "o2"), "--strength", "-1"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.strip() == "error: strength: expected at least 0, got '-1'"
 
 
 # -- a reference-weight format of its own (i2i_register_importers) ------------------------------
@@ -213,3 +226,14 @@ def test_declared_capability_makes_i2i_eval_report_idempotence(tmp_path: Path) -
     table = json.loads(report.read_text())["table"]
     assert table["idempotence_a2b"]["identity"] == 0.0 and table["idempotence_a2b"]["model"] >= 0
     assert "swd_a2b" in table and not any(k.endswith("_b2a") for k in table)  # one declared direction
+
+
+def test_strength_is_checked_the_same_way_in_the_python_api() -> None:
+    host = cut_host()
+    method = i2i.create_method("cut", host=host, ngf=8, ndf=8, n_blocks=2, nce_layers=(0, 4, 7, 10))
+    translator = i2i.Translator(method)
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert torch.allclose(translator.translate(x, strength="0"), x, atol=1e-6)
+    assert torch.allclose(translator.translate(x), translator.translate(x, strength=1.0))
+    with pytest.raises(i2i.UsageError, match=r"^strength: expected a number, got 'lots'$"):
+        translator.translate(x, strength="lots")

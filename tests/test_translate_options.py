@@ -1,0 +1,189 @@
+"""Typed translate options (``i2i.TranslateOption``): the records, the flags ``i2i translate``
+builds from a checkpoint's method, and the same checks and messages in the Python API."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import i2i
+from i2i.cli import main
+from i2i.errors import UsageError
+from i2i.inference.spec import check_options
+from i2i.method import DataInfo
+from i2i.plugins import get_host
+from inference_support import save_rgb, write_checkpoint
+
+DIRECTION = i2i.TranslateOption("direction", choices=("a2b", "b2a"), default="a2b", value_aliases={"AtoB": "a2b"})
+SAMPLES = i2i.TranslateOption("samples", type=int, minimum=1, aliases=("n_samples",))
+FLAG = i2i.TranslateOption("sharp", type=bool)
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(exc.value.code or 0), out, err
+
+
+@pytest.fixture
+def cyclegan(tmp_path: Path) -> Path:
+    info = DataInfo(kind="unpaired", channels_a=3, channels_b=1)
+    return write_checkpoint(tmp_path / "cyc.pt", "cyclegan", get_host(), data_info=info, overrides={"lambda_identity": 0.0})
+
+
+# -- the records ---------------------------------------------------------------------------------------
+def test_values_are_converted_and_checked_with_one_line_messages() -> None:
+    declared = (DIRECTION, SAMPLES, FLAG)
+    assert check_options(declared, {"direction": "b2a", "samples": "3", "sharp": "yes"}, "m") == {
+        "direction": "b2a", "samples": 3, "sharp": True}  # fmt: skip
+    assert check_options(declared, {"direction": "AtoB", "n_samples": 2}, "m") == {"direction": "a2b", "samples": 2}
+    assert check_options(declared, {"direction": "A2B"}, "m") == {"direction": "a2b"}  # case and -_ ignored
+    assert check_options(declared, {"direction": None}, "m") == {}  # None means "not given"
+    for options, message in [
+        ({"direction": "up"}, r"direction: expected one of a2b, b2a, AtoB, got 'up'"),
+        ({"samples": "many"}, r"samples: expected an integer, got 'many'"),
+        ({"samples": 2.5}, r"samples: expected an integer, got 2.5"),
+        ({"samples": 0}, r"samples: expected at least 1, got 0"),
+        ({"sharp": "maybe"}, r"sharp: expected true or false"),
+        ({"samples": 2, "n_samples": 3}, r"samples: given twice"),
+        ({"sampels": 2}, r"method 'm' has no option 'sampels' \(its translate options: direction, samples, sharp\); "
+                         r"did you mean 'samples'\?"),
+    ]:  # fmt: skip
+        with pytest.raises(UsageError, match=message):
+            check_options(declared, options, "m")
+
+
+def test_a_record_rejects_bad_declarations() -> None:
+    with pytest.raises(ValueError, match="identifiers"):
+        i2i.TranslateOption("two words")
+    with pytest.raises(ValueError, match="type must be one of"):
+        i2i.TranslateOption("x", type=list)
+    assert SAMPLES.flag == "--samples" and i2i.TranslateOption("source_labels").flag == "--source-labels"
+
+
+def test_every_built_in_declares_records_and_translates_without_options() -> None:
+    """``translate(x)`` with no options must work: evaluation and the report's samples call it."""
+    host = get_host()
+    for name in ("pix2pix", "cyclegan", "augcyclegan", "stargan"):
+        spec = host.registry.get("method", name)
+        assert all(isinstance(o, i2i.TranslateOption) for o in spec.factory.translate_options)
+        cfg = i2i.load_config(method=name, overrides={f"method.{k}": v for k, v in spec.test_overrides.items()})
+        method = spec.factory(cfg.method, DataInfo(kind=spec.data_kind)).eval()
+        with torch.no_grad():
+            assert method.translate(torch.zeros(2, 3, 32, 32)).shape == (2, 3, 32, 32)
+
+
+# -- the command line builds its flags from the checkpoint's method ---------------------------------------
+def test_help_lists_the_checkpoints_options_and_only_generic_flags_without_one(cyclegan: Path, capsys) -> None:
+    code, out, _ = run_cli(["translate", str(cyclegan), "--help"], capsys)
+    assert code == 0
+    assert "Translate options of 'cyclegan'" in out and "--direction" in out and "AtoB" in out
+    code, out, _ = run_cli(["translate", "--help"], capsys)
+    assert code == 0
+    for generic in ("--out", "--batch-size", "--size", "--fit", "--device", "--precision", "--option"):
+        assert generic in out
+    flags = set(re.findall(r"(?<![\w-])--[a-z0-9][a-z0-9-]*", out))
+    assert not flags & {"--direction", "--target", "--source-labels", "--samples", "--reference", "--seed"}, flags
+    assert "i2i translate CKPT --help" in out
+
+
+def test_old_and_new_direction_spellings_and_the_generic_option_agree(cyclegan: Path, tmp_path: Path, capsys) -> None:
+    save_rgb(tmp_path / "in" / "x.png", 20, 24)
+    outs = []
+    for i, flags in enumerate([["--direction", "b2a"], ["--direction", "BtoA"], ["--option", "direction=b2a"]]):
+        code, _, err = run_cli(["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / f"o{i}"),
+                                "--precision", "fp32", *flags], capsys)  # fmt: skip
+        assert code == 0, err
+        outs.append((tmp_path / f"o{i}" / "x.png").read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+    assert Image.open(tmp_path / "o0" / "x.png").mode == "RGB"  # b2a reads B (grey) and writes A (RGB)
+    t = i2i.load_checkpoint(cyclegan)
+    api = t.translate(np.asarray(Image.open(tmp_path / "in" / "x.png").convert("L")), direction="BtoA")
+    assert np.abs(api.astype(int) - np.asarray(Image.open(tmp_path / "o0" / "x.png")).astype(int)).max() <= 1
+
+
+def test_cli_and_api_give_the_same_message(cyclegan: Path, tmp_path: Path, capsys) -> None:
+    save_rgb(tmp_path / "in" / "x.png", 16, 16)
+    code, _, err = run_cli(["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / "o"),
+                            "--direction", "sideways"], capsys)  # fmt: skip
+    assert code == 2
+    with pytest.raises(UsageError) as exc:
+        i2i.load_checkpoint(cyclegan).translate(torch.zeros(3, 16, 16), direction="sideways")
+    assert err.strip() == f"error: {exc.value}" and "direction: expected one of a2b, b2a" in err
+    code, _, err = run_cli(["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / "o"),
+                            "--target", "x"], capsys)  # fmt: skip
+    assert code == 2 and "method 'cyclegan' has no option 'target'" in err and "--direction" in err
+    assert not (tmp_path / "o").exists()  # nothing written by a command that failed
+
+
+# -- files: per-image labels, references, A|B pairs -------------------------------------------------------
+def _attribute_file(path: Path, rows: dict[str, list[int]], names: list[str]) -> Path:
+    lines = [str(len(rows)), " ".join(names)] + [f"{k} {' '.join(map(str, v))}" for k, v in rows.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_stargan_takes_each_images_labels_from_an_attribute_file(tmp_path: Path, capsys) -> None:
+    attrs_ = ("Black_Hair", "Blond_Hair", "Male")
+    info = DataInfo(kind="labelled", domains=attrs_, multi_label=True)
+    ckpt = write_checkpoint(tmp_path / "s.pt", "stargan", get_host(), data_info=info)
+    save_rgb(tmp_path / "in" / "a.png", 32, 32, seed=1)
+    save_rgb(tmp_path / "in" / "b.png", 32, 32, seed=2)
+    # rows are matched by file name, else by stem (the list names the original JPEGs)
+    listing = _attribute_file(tmp_path / "list_attr.txt", {"a.jpg": [1, -1, 1], "b.jpg": [-1, 1, -1]}, list(attrs_))
+    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--precision",
+                            "fp32", "--target", "Blond_Hair", "--attribute-file", str(listing)], capsys)  # fmt: skip
+    assert code == 0, err
+    t = i2i.load_checkpoint(ckpt)
+    for name, own in [("a", "Black_Hair,Male"), ("b", "Blond_Hair")]:
+        image = Image.open(tmp_path / "in" / f"{name}.png")
+        expected = t.translate(image, target="Blond_Hair", source_labels=own)
+        got = np.asarray(Image.open(tmp_path / "o" / f"{name}.png")).astype(int)
+        assert np.abs(got - np.asarray(expected).astype(int)).max() <= 1
+    # the same file through the API (PIL images opened from files carry their names)
+    api = t.translate(Image.open(tmp_path / "in" / "a.png"), target="Blond_Hair", attribute_file=listing)
+    assert np.abs(np.asarray(api).astype(int) - np.asarray(Image.open(tmp_path / "o" / "a.png")).astype(int)).max() <= 1
+    # a missing row is reported for that image and the others go on; a bad column is one error line
+    save_rgb(tmp_path / "in2" / "c.png", 32, 32)
+    save_rgb(tmp_path / "in2" / "a.png", 32, 32)
+    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in2"), "--out", str(tmp_path / "o2"),
+                            "--target", "Male", "--attribute-file", str(listing)], capsys)  # fmt: skip
+    assert code == 0 and "cannot translate" in err and "no entry for c.png" in err
+    assert (tmp_path / "o2" / "a.png").is_file() and not (tmp_path / "o2" / "c.png").exists()
+    bad = _attribute_file(tmp_path / "bad.txt", {"a.png": [1]}, ["Smiling"])
+    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o3"),
+                            "--attribute-file", str(bad)], capsys)  # fmt: skip
+    assert code == 2 and "--attribute-file" in err and "no column 'Black_Hair'" in err and "Smiling" in err
+
+
+def test_augcyclegan_reference_is_a_declared_file_option(tmp_path: Path, capsys) -> None:
+    ckpt = write_checkpoint(tmp_path / "a.pt", "augcyclegan", get_host())
+    save_rgb(tmp_path / "in" / "x.png", 32, 32, seed=1)
+    style = save_rgb(tmp_path / "style.png", 40, 40, seed=2)
+    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o"),
+                            "--reference", str(style), "--precision", "fp32"], capsys)  # fmt: skip
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["x.png"]  # one output: the reference's style
+    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o2"),
+                            "--reference", str(tmp_path / "missing.png")], capsys)  # fmt: skip
+    assert code == 2 and "--reference" in err and "no such file" in err
+
+
+def test_side_by_side_pairs_split_and_warn(tmp_path: Path, capsys) -> None:
+    ckpt = write_checkpoint(tmp_path / "p.pt", "pix2pix", get_host())
+    pair = save_rgb(tmp_path / "in" / "pair.png", 32, 64)
+    code, _, err = run_cli(["translate", str(ckpt), str(pair), "--out", str(tmp_path / "o"), "--split", "left"], capsys)
+    assert code == 0, err
+    assert Image.open(tmp_path / "o" / "pair.png").size == (32, 32)
+    assert "side-by-side" not in err
+    from i2i.inference.files import translate_files
+
+    t = i2i.load_checkpoint(ckpt)
+    with pytest.warns(UserWarning, match="side-by-side A\\|B pair"):
+        translate_files(t, [pair], tmp_path / "o2", progress=False, warn_pair=lambda image: image.shape[-1] == 2 * image.shape[-2])
