@@ -170,7 +170,7 @@ def test_sample_rows_show_both_cycles(host: PluginHost) -> None:
 def test_bad_input_is_a_clear_error(host: PluginHost) -> None:
     method = tiny()
     with pytest.raises(i2i.UsageError, match="direction"):
-        method.translate(torch.zeros(1, 3, 32, 32), direction="AtoB")
+        method.translate(torch.zeros(1, 3, 32, 32), direction="sideways")
     with pytest.raises(i2i.UsageError, match="unknown options"):
         method.translate(torch.zeros(1, 3, 32, 32), target="x")
     with pytest.raises(i2i.DataError, match="B images"):

@@ -176,7 +176,7 @@ def test_augcyclegan_reference_is_a_declared_file_option(tmp_path: Path, capsys)
 
 
 def test_side_by_side_pairs_split_and_warn(tmp_path: Path, capsys) -> None:
-    ckpt = write_checkpoint(tmp_path / "p.pt", "pix2pix", get_host())
+    ckpt = write_checkpoint(tmp_path / "p.pt", "cyclegan", get_host())
     pair = save_rgb(tmp_path / "in" / "pair.png", 32, 64)
     code, _, err = run_cli(["translate", str(ckpt), str(pair), "--out", str(tmp_path / "o"), "--split", "left"], capsys)
     assert code == 0, err
