@@ -81,10 +81,11 @@ def named_inputs(inputs: Sequence[Any]) -> tuple[ExportInput, ...]:
 
 def example_image(method: Any, config: Any = None, batch: int = 2) -> torch.Tensor:
     """A ``(batch, C_a, S, S)`` example at the run's training size (a size the network is known
-    to accept); batch 2 so no exporter specialises the batch dimension to 1."""
+    to accept), at least twice the size multiple; batch 2 and two multiples so no exporter
+    specialises a dynamic dimension to the constant 1."""
     size = int(getattr(getattr(config, "data", None), "image_size", 0) or 64)
     multiple = int(getattr(method, "size_multiple", 1) or 1)
-    size = max(multiple, -(-size // multiple) * multiple)
+    size = max(2 * multiple, -(-size // multiple) * multiple)
     return torch.rand(batch, method.data_info.channels_a, size, size) * 2 - 1
 
 

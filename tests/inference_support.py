@@ -28,12 +28,12 @@ def trained_dummy(tmp: Path, host: Any, steps: int = 2) -> Path:
 
 
 def write_checkpoint(path: Path, name: str, host: Any, *, data_info: DataInfo | None = None,
-                     overrides: dict[str, Any] | None = None, seed: int = 0) -> Path:  # fmt: skip
+                     overrides: dict[str, Any] | None = None, seed: int = 0, image_size: int = 16) -> Path:  # fmt: skip
     """An i2i checkpoint of a freshly built ``name`` (method overrides, e.g. the tiny test ones)."""
     spec = host.registry.get("method", name)
     info = data_info if data_info is not None else DataInfo(kind=spec.data_kind)
     flat = {f"method.{k}": v for k, v in {**spec.test_overrides, **(overrides or {})}.items()}
-    cfg = api.load_config(method=name, overrides={**flat, "data.image_size": 16, "data.load_size": 16}, host=host)
+    cfg = api.load_config(method=name, overrides={**flat, "data.image_size": image_size, "data.load_size": image_size}, host=host)
     torch.manual_seed(seed)
     method = spec.factory(cfg.method, info)
     payload = {

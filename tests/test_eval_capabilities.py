@@ -58,8 +58,7 @@ class Swap(i2i.Method):
     def translate(self, x: torch.Tensor, way: str = "forward", **options) -> torch.Tensor:
         return (self.G_A if way == "forward" else self.G_B)(x)
 
-    def translate_options(self):
-        return {"way": "forward (A -> B) or backward"}
+    translate_options = (i2i.TranslateOption("way", choices=("forward", "backward"), help="forward (A -> B) or backward"),)
 
 
 class Plain(Swap):

@@ -135,3 +135,23 @@ def test_cyclegan_one_generator_and_errors(tmp_path: Path, host: PluginHost, cap
     torch.save(method.G_A.state_dict(), plain)
     code, _, err = run_cli(["export", str(plain), "--format", "onnx", "--out", str(tmp_path / "y.onnx")], capsys)
     assert code == 2 and err.count("error:") == 1 and "not an i2i checkpoint" in err
+
+
+def test_onnx_unet_exports_quietly_with_its_size_multiple(tmp_path: Path, host: PluginHost, capfd) -> None:
+    """A U-Net accepts multiples of 2**depth: declared as such, torch.export proves the graph
+    instead of printing a constraint violation per guard; the user sees one line."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    ckpt = write_checkpoint(tmp_path / "p.pt", "pix2pix", host, overrides={"netG": "unet_64"}, image_size=64)
+    out = tmp_path / "p.onnx"
+    with pytest.raises(SystemExit) as exc:
+        main(["export", str(ckpt), "--format", "onnx", "--out", str(out)])
+    stdout, stderr = capfd.readouterr()
+    assert int(exc.value.code or 0) == 0, stderr
+    assert stderr.strip() == "" and stdout.strip().splitlines() == [f"wrote {out} (+ p.onnx.json)"]
+    assert json.loads((tmp_path / "p.onnx.json").read_text())["inputs"][0]["shape"] == ["batch", 3, "height", "width"]
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    x = torch.rand(1, 3, 128, 192) * 2 - 1  # another multiple of 64 than the example's
+    with torch.no_grad():
+        expected = rebuilt(ckpt, host).G(x).numpy()
+    assert np.abs(session.run(None, {"image": x.numpy()})[0] - expected).max() < 1e-4

@@ -187,3 +187,24 @@ def test_side_by_side_pairs_split_and_warn(tmp_path: Path, capsys) -> None:
     t = i2i.load_checkpoint(ckpt)
     with pytest.warns(UserWarning, match="side-by-side A\\|B pair"):
         translate_files(t, [pair], tmp_path / "o2", progress=False, warn_pair=lambda image: image.shape[-1] == 2 * image.shape[-2])
+
+
+def test_a_plugin_written_before_the_records_keeps_its_options() -> None:
+    """``translate_options()`` returning ``{name: help}`` (the old protocol) still reaches the method."""
+
+    class Legacy(i2i.Method):
+        def __init__(self) -> None:
+            super().__init__(None, DataInfo(kind="paired"))
+            self.G = torch.nn.Identity()
+
+        def translate(self, x: torch.Tensor, gain: str = "1") -> torch.Tensor:
+            return x * float(gain)
+
+        def translate_options(self):  # type: ignore[override]
+            return {"gain": "multiply the input"}
+
+    t = i2i.Translator(Legacy())
+    x = torch.full((1, 3, 8, 8), 0.25)
+    assert torch.allclose(t.translate(x, gain="2"), x * 2)
+    with pytest.raises(UsageError, match=r"has no option 'gian' \(its translate options: gain\); did you mean 'gain'"):
+        t.translate(x, gian="2")

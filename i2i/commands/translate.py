@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import click
 
 from i2i.errors import UsageError
+from i2i.inference.spec import declared_options
 
 #: Prefix of the click parameter names of method options (never clashes with generic ones).
 _PREFIX = "method_option__"
@@ -39,7 +40,7 @@ class TranslateCommand(click.Command):
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
             name = getattr(config, "method_name", type(method).__name__)
-            offered = ", ".join(o.flag for o in getattr(method, "translate_options", ())) or "none"
+            offered = ", ".join(o.flag for o in declared_options(method)) or "none"
             raise UsageError(
                 f"method {name!r} has no option {exc.option_name.lstrip('-').replace('-', '_')!r} "
                 f"(its translate options: {offered}; i2i translate CKPT --help lists every flag)"
@@ -105,7 +106,7 @@ def method_flags(method: Any, config: Any, generic: Sequence[click.Parameter] = 
     taken = {opt for p in generic for opt in getattr(p, "opts", []) + getattr(p, "secondary_opts", [])}
     name = getattr(config, "method_name", type(method).__name__)
     flags = []
-    for option in getattr(method, "translate_options", ()) or ():
+    for option in declared_options(method):
         decls = [option.flag, *("--" + a.replace("_", "-") for a in option.aliases)]
         clash = [d for d in decls if d in taken]
         if clash:

@@ -172,6 +172,25 @@ def _to_number(name: str, value: Any, kind: type) -> Any:
     return number
 
 
+def declared_options(method: Any) -> tuple[TranslateOption, ...]:
+    """A method's (or method class's) translate options as records.
+
+    A plugin written before the records existed defined ``translate_options()`` returning
+    ``{name: help}``; those names become plain string options, so its flags keep working.
+    """
+    declared = getattr(method, "translate_options", ()) or ()
+    if callable(declared):
+        if isinstance(method, type):
+            return ()  # the legacy method needs an instance
+        legacy = declared() or {}
+        return tuple(TranslateOption(str(name), help=str(text)) for name, text in dict(legacy).items())
+    options = tuple(declared)
+    bad = [o for o in options if not isinstance(o, TranslateOption)]
+    if bad:
+        raise TypeError(f"{type(method).__name__}.translate_options must hold i2i.TranslateOption records, got {bad[0]!r}")
+    return options
+
+
 def option_table(declared: tuple[TranslateOption, ...]) -> dict[str, TranslateOption]:
     """Every accepted name (names, aliases, their ``-`` spellings) -> its record."""
     table: dict[str, TranslateOption] = {}
@@ -227,4 +246,4 @@ def image_input(x: torch.Tensor, name: str = "image") -> ExportInput:
     return ExportInput(name, x, {0: "batch", 2: "height", 3: "width"})
 
 
-__all__ = ["TranslateOption", "ExportInput", "image_input", "check_options", "option_table", "OPTION_TYPES", "Loader"]
+__all__ = ["TranslateOption", "ExportInput", "image_input", "check_options", "option_table", "declared_options", "OPTION_TYPES", "Loader"]

@@ -27,7 +27,7 @@ from i2i.data.decode import BadImageError
 from i2i.errors import UsageError
 from i2i.inference.images import adapt_channels, from_batch, image_name, is_pil, pil_to_tensor, tensor_to_pil, to_batch, to_uint8
 from i2i.inference.sizes import FIT_MODES, MIN_SIDE, check_work_size, prepare_size, working_size
-from i2i.inference.spec import TranslateOption, check_options
+from i2i.inference.spec import TranslateOption, check_options, declared_options
 from i2i.train.precision import DTYPES, resolve_device as _resolve_device, resolve_precision as _resolve_precision
 
 
@@ -101,7 +101,7 @@ class Translator:
 
     @property
     def declared_options(self) -> tuple[TranslateOption, ...]:
-        return tuple(getattr(self.method, "translate_options", ()) or ())
+        return declared_options(self.method)
 
     def options(self) -> dict[str, TranslateOption]:
         """The method's translate options, name -> record."""
@@ -206,7 +206,7 @@ class Translator:
         x = x.to(self.device, torch.float32)
         try:
             return self._forward(x, multiple, size, fit, 1, single, fixed)
-        except RuntimeError:
+        except (RuntimeError, ValueError):  # torch reports a too-small input with either
             if min(working_size(*x.shape[-2:], multiple, size)) >= MIN_SIDE:
                 raise
         # a tiny image (1x1, 3x2000) some layer cannot take: once more, padded to MIN_SIDE
