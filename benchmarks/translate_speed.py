@@ -1,0 +1,89 @@
+"""``i2i translate`` end to end (decode, network, encode): the default precision against fp32.
+
+Sets up a CycleGAN checkpoint at the paper's size (``resnet_9blocks``, ngf 64, freshly
+initialised: speed does not depend on the weights) and N random 256x256 photos, then prints
+the two commands to time as whole processes, paired, with ``farm-bench``::
+
+    python benchmarks/translate_speed.py --setup /tmp/tbench --images 16
+    farm-bench -n 5 --timeout 900 -- i2i translate /tmp/tbench/cyc.pt /tmp/tbench/in --out /tmp/tbench/o1 \\
+        --vs 'i2i translate /tmp/tbench/cyc.pt /tmp/tbench/in --out /tmp/tbench/o2 --precision fp32'
+
+``--run`` times both in this process instead (one warm-up pass each, then alternating runs),
+and ``--workers 0`` the version without decode/encode threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def setup(root: Path, images: int, size: int, method: str) -> Path:
+    import i2i
+    from i2i import api, config as config_mod
+    from i2i.train import checkpoint as ck
+
+    root.mkdir(parents=True, exist_ok=True)
+    cfg = api.load_config(method=method, overrides={"data.image_size": size, "data.load_size": size})
+    spec = i2i.get_method(method)
+    torch.manual_seed(0)
+    info = i2i.DataInfo(kind=spec.data_kind)
+    model = spec.factory(cfg.method, info)
+    payload = {"format": ck.FORMAT, "version": ck.VERSION, "method": method, "config": config_mod.to_dict(cfg),
+               "data_info": ck.data_info_dict(info), "model": model.state_dict(), "step": 0}  # fmt: skip
+    path = ck.save_checkpoint(root / f"{method}.pt", payload)
+    rng = np.random.default_rng(0)
+    (root / "in").mkdir(exist_ok=True)
+    for i in range(images):
+        # smooth random images compress like photos (noise would make PNG encoding dominate)
+        small = rng.integers(0, 256, (size // 16, size // 16, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((size, size), Image.BICUBIC).save(root / "in" / f"{i:03d}.jpg", quality=90)
+    return path
+
+
+def run(root: Path, method: str, repeats: int, workers: int) -> None:
+    import i2i
+    from i2i.inference.files import collect_inputs, translate_files
+
+    paths = collect_inputs([str(root / "in")])
+    timings: dict[str, list[float]] = {"auto": [], "fp32": []}
+    translators = {p: i2i.load_checkpoint(root / f"{method}.pt", precision=p) for p in timings}
+    for name, t in translators.items():  # warm-up: oneDNN primitive creation
+        translate_files(t, paths[:2], root / f"warm_{name}", progress=False, workers=workers)
+    for _ in range(repeats):
+        for name, t in translators.items():
+            start = time.perf_counter()
+            translate_files(t, paths, root / f"out_{name}", progress=False, workers=workers)
+            timings[name].append(time.perf_counter() - start)
+    auto, fp32 = statistics.median(timings["auto"]), statistics.median(timings["fp32"])
+    print(f"auto = {translators['auto'].precision}: {auto:.2f} s, fp32: {fp32:.2f} s for {len(paths)} images "
+          f"(median of {repeats}); speed-up {fp32 / auto:.2f}x; threads {torch.get_num_threads()}, workers {workers}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--setup", type=Path, required=True, help="folder for the checkpoint and the images")
+    parser.add_argument("--images", type=int, default=16)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--method", default="cyclegan")
+    parser.add_argument("--run", action="store_true", help="time both precisions in this process")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    if not (args.setup / f"{args.method}.pt").is_file():
+        setup(args.setup, args.images, args.size, args.method)
+    if args.run:
+        run(args.setup, args.method, args.repeats, args.workers)
+    else:
+        print(f"ready: {args.setup / (args.method + '.pt')} and {args.images} images in {args.setup / 'in'}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
