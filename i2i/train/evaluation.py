@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-import types
 from typing import Any
 
 import attrs
@@ -92,6 +91,19 @@ def evaluate_run(trainer: Any, *, test_is_train: bool, log: Any = None) -> RunEv
     return result
 
 
+class _NoEvalReport:
+    """The run's plugin host, except that ``eval_result`` reports nothing."""
+
+    def __init__(self, host: Any) -> None:
+        self._host = host
+
+    def eval_result(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._host, name)
+
+
 def _quality(trainer: Any, result: RunEvaluation, log: Any) -> None:
     """SWD with its floor, the domain classifier and the cycle error, from :mod:`i2i.eval`."""
     from i2i.eval.report import DEFINITIONS, family
@@ -105,7 +117,7 @@ def _quality(trainer: Any, result: RunEvaluation, log: Any) -> None:
                             seed=trainer.config.train.seed, classifier_steps=CLASSIFIER_STEPS,
                             classifier_size=min(64, trainer.config.data.image_size), num_workers=0)  # fmt: skip
     # evaluate() reports to the i2i_eval_result hook itself; the trainer reports the run's merged numbers once.
-    quiet = types.SimpleNamespace(hook=types.SimpleNamespace(i2i_eval_result=lambda **_: None))
+    quiet = _NoEvalReport(trainer.host)
     try:
         translator = Translator(method, trainer.config, device=trainer.device, precision=trainer.precision.name,
                                 step=trainer.step, source=str(trainer.out_dir / "last.pt"))  # fmt: skip

@@ -99,7 +99,7 @@ def _test_dataset(trainer: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the run's own data building has already warned
         try:
-            return build_dataset(trainer.data.config, trainer.spec.data_kind, "test")
+            return build_dataset(trainer.data.config, trainer.spec.data_kind, "test", host=trainer.host)
         except (DataError, OSError):
             return None
 

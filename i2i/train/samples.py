@@ -132,7 +132,7 @@ def fit_display(x: torch.Tensor, short: int, *, square: bool = False) -> torch.T
 
 
 def collect_samples(data_config: Any, data_kind: str, count: int, device: torch.device, size_multiple: int, *,
-                    seed: int = 0, square: bool = False) -> SampleSet:  # fmt: skip
+                    seed: int = 0, square: bool = False, host: Any = None) -> SampleSet:  # fmt: skip
     """The first ``count`` distinct images of the test split (else the training split)."""
     from i2i.data.batch import Batch
     from i2i.data.pipeline import build_data
@@ -146,7 +146,7 @@ def collect_samples(data_config: Any, data_kind: str, count: int, device: torch.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the training run has already said what it found
                 module = build_data(whole, data_kind, split=split, batch_size=1, seed=seed,
-                                    size_multiple=size_multiple, shuffle=False, drop_last=False)  # fmt: skip
+                                    size_multiple=size_multiple, shuffle=False, drop_last=False, host=host)  # fmt: skip
             break
         except DataError:
             if split == "train":

@@ -254,7 +254,7 @@ class Trainer:
     def _held_out_samples(self, square: bool = False) -> Any:
         """The fixed images of the sample grids: the test split, else the first training images."""
         return collect_samples(self.config.data, self.spec.data_kind, self.config.train.sample_images, self.device,
-                               self.size_multiple, seed=self.config.train.seed, square=square)  # fmt: skip
+                               self.size_multiple, seed=self.config.train.seed, square=square, host=self.host)  # fmt: skip
 
     def _prepare_out_dir(self) -> None:
         if not self.is_main:
