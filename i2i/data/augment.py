@@ -33,7 +33,10 @@ _CROP_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 ``[0, 255]`` -> float ``[0, 1]`` (kornia's convention)."""
+    """uint8 ``[0, 255]`` -> float ``[0, 1]`` (kornia's convention); full-depth batches (16-bit
+    images, decoded to float ``[0, 1]`` in the workers) are already there."""
+    if images.is_floating_point():
+        return images.float()
     return images.float().div_(255.0)
 
 

@@ -20,9 +20,14 @@ def center_crop(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 
 def stack_images(images: Sequence[torch.Tensor]) -> torch.Tensor:
-    """Stack ``(C, H, W)`` tensors, centre-cropping to the smallest size if they differ."""
+    """Stack ``(C, H, W)`` tensors, centre-cropping to the smallest size if they differ.
+
+    uint8 images stay uint8; a batch that holds a full-depth (float ``[0, 1]``) image, e.g. a
+    16-bit scan, is float32 throughout, the 8-bit images of it divided by 255."""
     height = min(t.shape[-2] for t in images)
     width = min(t.shape[-1] for t in images)
+    if any(t.is_floating_point() for t in images):
+        images = [t if t.is_floating_point() else t.float().div_(255.0) for t in images]
     return torch.stack([center_crop(t, height, width) for t in images])
 
 

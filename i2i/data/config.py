@@ -28,6 +28,8 @@ class DataConfig:
     of each folder; ``serial_batches`` turns shuffling off (and pairs unpaired B by index).
     ``independent_unpaired`` gives unpaired A and B independent random geometry;
     ``color_jitter`` (strength), ``rotation`` (degrees) and ``affine`` add augmentations.
+    ``keep_16bit``: 16-bit PNG/TIFF and float TIFF images train at full precision (decoded to
+    float, no bit dropped); false scales them to 8 bits first, as 8-bit images are.
     """
 
     root: str | None = None
@@ -51,6 +53,7 @@ class DataConfig:
     color_jitter: float = 0.0
     rotation: float = 0.0
     affine: bool = False
+    keep_16bit: bool = True
 
     @load_size.validator
     def _load_size_holds_the_crop(self, _attribute: "attrs.Attribute[int]", value: int) -> None:

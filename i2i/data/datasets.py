@@ -37,6 +37,7 @@ class LoadOptions:
     image_size: int = 256
     max_image_pixels: int = 89_478_485
     serial_b: bool = False  # unpaired: B index = index % len(B) (the reference serial_batches)
+    keep_depth: bool = True  # 16-bit / float images stay full precision (float32 tensors)
 
 
 def split_key(key: Any) -> tuple[int, int]:
@@ -68,7 +69,7 @@ class FolderDataset(Dataset):
             return size or target_size(width, height, mode=o.preprocess, load_size=o.load_size, image_size=o.image_size)
 
         try:
-            img = open_image(path, channels, o.max_image_pixels, draft=draft)
+            img = open_image(path, channels, o.max_image_pixels, draft=draft, keep_depth=o.keep_depth)
         except BadImageError as exc:
             self._bad[key] = str(exc)
             raise
@@ -151,7 +152,8 @@ class AlignedDataset(FolderDataset):
         if key in self._bad:
             raise _with_path(BadImageError(self._bad[key]), path)
         try:
-            whole = open_image(path, 4 if 4 in (o.channels_a, o.channels_b) else 3, o.max_image_pixels)
+            whole = open_image(path, 4 if 4 in (o.channels_a, o.channels_b) else 3, o.max_image_pixels,
+                               keep_depth=o.keep_depth)  # fmt: skip
             width, height = whole.size
             if width < 2:
                 raise BadImageError(f"{width}x{height} image is too narrow to hold two side-by-side halves")

@@ -75,6 +75,7 @@ def load_options(config: DataConfig) -> LoadOptions:
         image_size=config.image_size,
         max_image_pixels=config.max_image_pixels,
         serial_b=config.serial_batches,
+        keep_depth=config.keep_16bit,
     )
 
 

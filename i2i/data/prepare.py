@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from i2i.data.decode import DeepImage
 from i2i.errors import DataError
 
 PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
@@ -41,8 +42,10 @@ def target_size(width: int, height: int, *, mode: str, load_size: int, image_siz
     return width, height
 
 
-def prepare(img: Image.Image, *, mode: str, load_size: int, image_size: int, size: tuple[int, int] | None = None) -> torch.Tensor:
-    """Resize ``img`` for ``mode`` (or to ``size`` if given) and return a uint8 ``(C, H, W)`` tensor."""
+def prepare(img: Image.Image | DeepImage, *, mode: str, load_size: int, image_size: int,
+            size: tuple[int, int] | None = None) -> torch.Tensor:  # fmt: skip
+    """Resize ``img`` for ``mode`` (or to ``size`` if given) and return a uint8 ``(C, H, W)`` tensor
+    (float32 in ``[0, 1]`` for a :class:`~i2i.data.decode.DeepImage`: a 16-bit image keeps its bits)."""
     if size is None:
         size = target_size(*img.size, mode=mode, load_size=load_size, image_size=image_size)
     if img.size != size:
@@ -50,8 +53,10 @@ def prepare(img: Image.Image, *, mode: str, load_size: int, image_size: int, siz
     return to_tensor(img)
 
 
-def to_tensor(img: Image.Image) -> torch.Tensor:
-    """uint8 ``(C, H, W)`` tensor of a PIL image in L, RGB or RGBA mode."""
+def to_tensor(img: Image.Image | DeepImage) -> torch.Tensor:
+    """uint8 ``(C, H, W)`` tensor of a PIL image in L, RGB or RGBA mode; float32 for a DeepImage."""
+    if isinstance(img, DeepImage):
+        return torch.from_numpy(img.array()).permute(2, 0, 1).contiguous()
     array = np.array(img, dtype=np.uint8, copy=True)
     if array.ndim == 2:
         array = array[:, :, None]
