@@ -9,7 +9,11 @@ checkpoints, ``i2i translate`` and multi-process training rely on:
   parameters of optimizer ``name``, no parameter changes outside an optimizer step, every
   optimizer is stepped, and every parameter of a stepped optimizer has a gradient unless the
   method lists it in ``Method.unused_parameters`` (a parameter without a gradient on one rank
-  is what hangs or silently skews multi-process training);
+  is what hangs or silently skews multi-process training), and no gradient leaks between
+  players: what an optimizer's parameters hold when it steps must come from the backward calls
+  since the previous ``ctx.step`` (a G loss that reaches an unfrozen D would otherwise be added
+  to D's next update, whichever order the players step in), and no gradient is left on any
+  parameter when ``train_step`` returns;
 * a few steps on a trivially learnable batch lower a reconstruction-type loss (:func:`check_learns`);
 * weights survive a checkpoint written and read by the trainer's own checkpoint code, into a
   fresh instance that then translates identically (:func:`check_checkpoint_round_trip`);
@@ -35,7 +39,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping, Sequence
 
@@ -48,10 +51,7 @@ from i2i.api import create_method, get_method, load_config
 from i2i.data.batch import Batch
 from i2i.method import LABELLED, DataInfo, Method
 from i2i.plugins import PluginHost, get_host
-from i2i.train.context import TrainContext
-from i2i.train.precision import Precision
-
-CPU = torch.device("cpu")
+from i2i.testing.context import CPU, CheckingContext, ConformanceError, _short
 
 #: Loss-key fragments that name reconstruction-type terms; GAN terms oscillate by design, these
 #: fall steadily on a batch the networks can memorise, so they make a robust "it learns" signal.
@@ -59,10 +59,6 @@ LEARNABLE_KEY_HINTS = ("l1", "rec", "cycle", "cyc", "idt", "nce", "recon")
 
 #: Domains of the generic labelled dummy data (one-hot labels).
 DUMMY_DOMAINS = ("black_hair", "blond_hair", "brown_hair")
-
-
-class ConformanceError(AssertionError):
-    """A method broke the contract; the message says which check and how."""
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -153,104 +149,6 @@ class MethodCase:
     def build(self, seed: int = 0) -> Method:
         torch.manual_seed(seed)
         return create_method(self.name, data_info=self.data_info, host=self.host, **self.overrides).to(CPU)
-
-
-# -- the step context ------------------------------------------------------------------------------
-def _named_params(method: nn.Module) -> dict[str, nn.Parameter]:
-    return dict(method.named_parameters(remove_duplicate=True))
-
-
-def _snapshot(params: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {n: p.detach().clone() for n, p in params.items()}
-
-
-def _changed(before: Mapping[str, torch.Tensor], params: Mapping[str, torch.Tensor]) -> list[str]:
-    return [n for n, p in params.items() if not torch.equal(before[n], p.detach())]
-
-
-def _short(names: Sequence[str], limit: int = 5) -> str:
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
-
-
-class CheckingContext(TrainContext):
-    """The trainer's single-process step context, checking how the method uses it.
-
-    It is :class:`i2i.train.context.TrainContext` (precision, clipping, skipping non-finite
-    updates; ``ctx.step`` is the global step and ``ctx.step(name)`` an update) on the CPU, and
-    records, as :attr:`problems`, every violation it sees:
-
-    * ``ctx.step(name)`` for an optimizer whose parameters lack gradients (not in
-      ``unused_parameters``): a multi-process run averages gradients per optimizer, so every
-      rank must produce them;
-    * parameters outside optimizer ``name`` changed by ``ctx.step(name)``;
-    * parameters changed outside any ``ctx.step`` (manual edits the trainer cannot see);
-    * ``ctx.step(name)`` in a train step that never called ``ctx.backward`` (``loss.backward()``
-      skips fp16 loss scaling and leaves autocast's stale weight copies in place).
-    """
-
-    def __init__(self, method: Method, optimizers: Mapping[str, torch.optim.Optimizer], precision: str = "fp32") -> None:
-        super().__init__(dict(optimizers), Precision.create(precision, CPU), device=CPU)
-        self.method = method
-        self.params = _named_params(method)
-        name_of = {id(p): n for n, p in self.params.items()}
-        self.owned: dict[str, set[str]] = {}
-        for opt_name, opt in self.optimizers.items():
-            self.owned[opt_name] = {name_of[id(p)] for g in opt.param_groups for p in g["params"] if id(p) in name_of}
-        self.stepped: Counter[str] = Counter()
-        self.steps_run = 0  # train steps run through this context (the global step of the next)
-        self.problems: list[str] = []
-        self._last = _snapshot(self.params)
-        self._backward_calls = 0  # ctx.backward calls in the current train step
-
-    def _unused(self, name: str) -> bool:
-        return any(name == u or name.startswith(u if u.endswith(".") else u + ".") for u in self.method.unused_parameters)
-
-    def backward(self, loss: torch.Tensor) -> None:
-        if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
-            self.problems.append(f"ctx.backward expects a scalar tensor, got {getattr(loss, 'shape', type(loss))}")
-        self._backward_calls += 1
-        super().backward(loss)
-
-    def step_optimizer(self, name: str) -> None:
-        if name not in self.optimizers:
-            raise ConformanceError(f"ctx.step({name!r}): configure_optimizers returned only {sorted(self.optimizers)}")
-        outside = _changed(self._last, self.params)
-        if outside:
-            self.problems.append(f"parameters changed outside any ctx.step: {_short(outside)}")
-        if not self._backward_calls:
-            self.problems.append(
-                f"ctx.step({name!r}) with no ctx.backward before it in the train step: call ctx.backward(loss), "
-                "not loss.backward() (fp16 loss scaling and autocast's weight cache depend on it)"
-            )
-        no_grad = sorted(n for n in self.owned[name] if self.params[n].grad is None and not self._unused(n))
-        if no_grad:
-            self.problems.append(
-                f"ctx.step({name!r}): no gradient for {_short(no_grad)}; every parameter of a stepped "
-                "optimizer needs one (multi-process training averages them), or list it in Method.unused_parameters"
-            )
-        before = _snapshot(self.params)
-        super().step_optimizer(name)
-        foreign = sorted(set(_changed(before, self.params)) - self.owned[name])
-        if foreign:
-            self.problems.append(f"ctx.step({name!r}) changed parameters of other optimizers: {_short(foreign)}")
-        self.stepped[name] += 1
-        self._last = _snapshot(self.params)
-
-    # -- used by the checks ---------------------------------------------------------------------
-    def finish_step(self) -> None:
-        """After ``train_step``: nothing may have changed since the last optimizer step."""
-        self.end_step()
-        self._backward_calls = 0
-        outside = _changed(self._last, self.params)
-        if outside:
-            self.problems.append(f"parameters changed outside any ctx.step: {_short(outside)}")
-            self._last = _snapshot(self.params)
-
-    def raise_problems(self, what: str) -> None:
-        if self.problems:
-            unique = list(dict.fromkeys(self.problems))
-            raise ConformanceError(f"{what}:\n  " + "\n  ".join(unique))
 
 
 def make_context(method: Method, precision: str = "fp32") -> CheckingContext:
