@@ -40,7 +40,8 @@ class AugCycleGANConfig:
     ``augment_a`` / ``augment_b``: whether domain A / B gets a latent code (a stochastic
     mapping into it, an encoder and a latent discriminator). Turning ``augment_a`` off gives
     the original release's one-sided model, where B -> A is deterministic (its generator sees
-    a constant code) and only A -> B is many-to-many.
+    a constant code) and only A -> B is many-to-many (the networks differ from the release's
+    in the ways :mod:`i2i_augcyclegan.method` lists).
 
     ``stochastic_encoder``: the encoders output a Gaussian (mu, logvar); the latent cycle
     becomes the NLL of the prior code and a KL term (weight ``lambda_latent``) replaces the
@@ -51,6 +52,11 @@ class AugCycleGANConfig:
     (the release's ``supervised_train_instance``, folded into the same step).
 
     ``lr_d``: discriminator learning rate; unset means ``lr / 5`` as in the release.
+
+    ``gan_mode = "wgangp"`` adds the WGAN-GP gradient penalty (weight ``lambda_gp``) of every
+    critic - the image discriminators and the latent ones - to the discriminator loss, as
+    CycleGAN and pix2pix do; a critic with batch norm (``norm_latent_d = "batch"``) mixes the
+    samples the penalty treats one by one, so pair wgangp with ``norm_latent_d = "none"``.
     """
 
     ngf: int = attrs.field(default=32, validator=_positive)
@@ -78,6 +84,7 @@ class AugCycleGANConfig:
     lambda_latent: float = attrs.field(default=0.025, validator=_non_negative)
     supervised: bool = False
     lambda_sup: float = attrs.field(default=0.1, validator=_non_negative)
+    lambda_gp: float = attrs.field(default=10.0, validator=_non_negative)
 
     lr: float = 2e-4
     lr_d: float | None = None

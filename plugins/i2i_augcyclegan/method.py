@@ -19,9 +19,32 @@ discriminators:
   code from the generated image (``|E_B(a, b~) - z_b|``, or its Gaussian NLL plus a KL on
   ``z'`` with a stochastic encoder); optionally a supervised L1 on aligned rows.
 
-The original release (Python 2, PyTorch 0.3) augments only domain B; ``augment_a = false``
-reproduces it: ``G_BA`` then sees a constant code of ones, exactly like the release's
-``ignore_noise`` generator, and ``E_A`` / ``D_zA`` are not built.
+The original release (aalmah/augmented_cyclegan, Python 2, PyTorch 0.3) augments only
+domain B; ``augment_a = false`` gives that one-sided model's losses and optimisation order:
+``G_BA`` sees a constant code of ones (the release's ``ignore_noise`` device) and ``E_A`` /
+``D_zA`` are not built.
+
+The networks follow the paper's description with i2i's CycleGAN-style building blocks, not
+the release's layer lists. Where they differ from ``edges2shoes_exp/networks.py``:
+
+* generator: i2i downsamples twice with 4x4 stride-2 convs and upsamples twice with 4x4
+  transposed convs (size multiple 4); the release's ``CINResnetGenerator`` has one 3x3
+  stride-2 conv after a 3x3 stride-1 conv, one 3x3 transposed conv, and a zero-padded 7x7 head;
+* residual blocks: both norms are conditional here; the release's second norm is a plain affine
+  instance norm (scale initialised N(0, 0.02)), and its conditional norm uses the unbiased variance;
+* ``G_BA`` with ``augment_a = false``: a conditional ResNet fed the ones code here; the release's
+  ``AugmentedCycleGAN`` uses a plain (unconditional) ``ResnetGenerator``;
+* ``D_A``: a PatchGAN of ``ndf`` here; the release uses ``Discriminator_edges`` (3x3 convs, four
+  stride-2 layers, ``ndf = 32`` fixed, a final 4x4 valid conv: one global score at 64 px);
+* ``D_B``: an ``n_layers_d``-layer PatchGAN here; the release's ``Discriminator`` has two
+  stride-2 and two stride-1 4x4 convs (``ndf, 2ndf, 4ndf, 4ndf``) before the output conv;
+* encoder: a global average pool here; the release ends in a 4x4 valid conv + norm + ReLU
+  (which fixes the input to 64 px) and has no bias on its normalised convs;
+* optimisation: one ``G`` (generators + encoders) and one ``D`` optimizer here; the release keeps
+  one per network pair and clips each network's gradient norm at 500 (``train.grad_clip`` clips
+  the global norm per optimizer).
+
+The latent discriminator (three BatchNorm1d hidden layers of 64) and the loss terms match it.
 """
 
 from __future__ import annotations
@@ -265,6 +288,14 @@ class AugCycleGAN(i2i.Method):
             losses["D/zA"] = 0.5 * (gan(self.D_zA(z_a), True) + gan(self.D_zA(post_a.z.detach()), False))
         if self.D_zB is not None:
             losses["D/zB"] = 0.5 * (gan(self.D_zB(z_b), True) + gan(self.D_zB(post_b.z.detach()), False))
+        if self.config.gan_mode == "wgangp":  # the critics' gradient penalty, as CycleGAN/pix2pix apply it
+            lam = self.config.lambda_gp
+            losses["D/gp_A"] = i2i.gradient_penalty(self.D_A, a, fake_a, lam)
+            losses["D/gp_B"] = i2i.gradient_penalty(self.D_B, b, fake_b, lam)
+            if self.D_zA is not None:
+                losses["D/gp_zA"] = i2i.gradient_penalty(self.D_zA, z_a, post_a.z, lam)
+            if self.D_zB is not None:
+                losses["D/gp_zB"] = i2i.gradient_penalty(self.D_zB, z_b, post_b.z, lam)
         ctx.backward(sum(losses.values()))
         ctx.step("D")
         return {k: v.detach() for k, v in losses.items()}
