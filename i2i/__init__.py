@@ -90,6 +90,11 @@ _EXPORTS: dict[str, str] = {
     "gradient_penalty": "i2i.losses",
     "adam": "i2i.optim",
     "fit_generator_to_size": "i2i.nets.sizing",
+    # reading the reference code's options (i2i config from-reference)
+    "ReferenceSpec": "i2i.reference_options",
+    "ReferenceOption": "i2i.reference_options",
+    "JUNYANZ_OPTIONS": "i2i.reference_options",
+    "convert_reference": "i2i.reference_options",
     "unet_for_size": "i2i.nets.sizing",
     # training and inference
     "Trainer": "i2i.train.trainer",

@@ -178,6 +178,15 @@ def config_check(config_file: str, sets: tuple[str, ...]) -> None:
     click.echo(f"ok: {config_file} is a valid {cfg.method_name} config")
 
 
+def _add_from_reference() -> None:
+    from i2i.commands.from_reference import from_reference
+
+    config_group.add_command(from_reference)
+
+
+_add_from_reference()
+
+
 # -- training -------------------------------------------------------------------------------------
 _RUN_FLAGS = {
     "steps": "train.steps",

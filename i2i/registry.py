@@ -43,6 +43,8 @@ class MethodSpec:
     config to use or raises :class:`~i2i.errors.ConfigError`: a method's rules across tables,
     e.g. :func:`i2i.fit_generator_to_size` (the U-Net depth follows ``data.image_size``
     unless the user named the generator).
+    ``reference``: an :class:`~i2i.reference_options.ReferenceSpec` mapping the options of the
+    reference implementation to run-config keys, for ``i2i config from-reference``.
     """
 
     name: str
@@ -54,6 +56,7 @@ class MethodSpec:
     demo_defaults: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     test_overrides: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping)
     finalize_config: Callable[[Any, frozenset[str]], Any] | None = None
+    reference: Any = None  # an i2i.ReferenceSpec: how `i2i config from-reference` reads the reference's options
     plugin: str = ""  # filled in by the host: which plugin registered it
 
     @property

@@ -39,6 +39,37 @@ DEMO_DEFAULTS = {
 }
 
 
+#: The reference's options of this model (junyanz/pytorch-CycleGAN-and-pix2pix): its shared
+#: data/schedule options plus the method's own, for ``i2i config from-reference``.
+_opt = i2i.ReferenceOption
+REFERENCE_NETWORK_OPTIONS = {
+    "netG": _opt.sets("method.netG"),
+    "netD": _opt.sets("method.netD"),
+    "ngf": _opt.sets("method.ngf", _opt.as_int),
+    "ndf": _opt.sets("method.ndf", _opt.as_int),
+    "n_layers_D": _opt.sets("method.n_layers_D", _opt.as_int),
+    "norm": _opt.sets("method.norm"),
+    "init_type": _opt.sets("method.init_type"),
+    "init_gain": _opt.sets("method.init_gain", _opt.as_float),
+    "no_dropout": _opt.sets("method.use_dropout", _opt.not_bool),
+    "gan_mode": _opt.sets("method.gan_mode"),
+    "lr": _opt.sets("method.lr", _opt.as_float),
+    "beta1": _opt.sets("method.beta1", _opt.as_float),
+}
+REFERENCE = i2i.ReferenceSpec(
+    code="junyanz/pytorch-CycleGAN-and-pix2pix",
+    model="cycle_gan",
+    options={
+        **i2i.JUNYANZ_OPTIONS,
+        **REFERENCE_NETWORK_OPTIONS,
+        "lambda_A": _opt.sets("method.lambda_A", _opt.as_float),
+        "lambda_B": _opt.sets("method.lambda_B", _opt.as_float),
+        "lambda_identity": _opt.sets("method.lambda_identity", _opt.as_float),
+        "pool_size": _opt.sets("method.pool_size", _opt.as_int),
+    },
+)
+
+
 def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
     """The U-Net depth follows ``data.image_size`` unless the user named ``netG`` (then a
     generator whose size multiple exceeds the crop is an error)."""
@@ -56,6 +87,7 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         defaults=PAPER_DEFAULTS,
         demo_defaults=DEMO_DEFAULTS,
         finalize_config=finalize,
+        reference=REFERENCE,
         test_overrides={"netG": "resnet_6blocks", "ngf": 8, "ndf": 8},
     )
 

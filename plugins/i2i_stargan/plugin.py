@@ -46,6 +46,94 @@ def i2i_register_discriminators() -> Iterator[ComponentSpec]:
     yield DiscriminatorSpec("stargan", StarGANDiscriminator, "StarGAN discriminator: patch real/fake head + domain classifier")
 
 
+_opt = i2i.ReferenceOption
+
+
+def _dataset(value: object, options: dict) -> dict[str, object]:
+    """CelebA: the attribute list beside its images; RaFD: one folder per expression."""
+    name = str(value)
+    if name == "CelebA":
+        found = {"data.layout": "attributes"}
+        if "celeba_image_dir" in options:
+            found["data.root"] = str(options["celeba_image_dir"])
+        if "attr_path" in options:
+            found["data.attribute_file"] = str(options["attr_path"])
+        return found
+    if name == "RaFD":
+        return {"data.layout": "domains", **({"data.root": str(options["rafd_image_dir"])} if "rafd_image_dir" in options else {})}
+    raise ValueError("i2i trains on one dataset at a time (CelebA or RaFD), not 'Both'")
+
+
+def _image_size(value: object, _options: object) -> dict[str, object]:
+    size = _opt.as_int(value)
+    return {"data.image_size": size, "data.load_size": size, "method.image_size": size}
+
+
+def _decay(value: object, options: dict) -> dict[str, object]:
+    return {"train.decay_fraction": _opt.as_int(value) / _opt.as_int(options.get("num_iters", 200_000))}
+
+
+def _crop(value: object, _options: object) -> dict[str, object]:
+    if _opt.as_int(value) != 178:
+        raise ValueError("i2i scales CelebA's 178 px wide photos to image_size (the reference's 178 px centre crop)")
+    return {}
+
+
+def _celeba_paths(value: object, options: dict) -> dict[str, object]:
+    if "dataset" not in options:  # the reference's default dataset is CelebA
+        return _dataset("CelebA", options)
+    return {}
+
+
+_DIRS = "pass --out DIR to i2i run (samples, checkpoints and logs live there)"
+#: yunjey/stargan ``main.py``'s options, for ``i2i config from-reference``.
+REFERENCE = i2i.ReferenceSpec(
+    code="yunjey/stargan",
+    signature=("g_conv_dim", "d_conv_dim", "g_repeat_num", "d_repeat_num", "c_dim", "selected_attrs", "n_critic"),
+    options={
+        "c_dim": _opt.unmapped("i2i counts the domains from data.attributes"),
+        "c2_dim": _opt.unmapped("i2i trains on one dataset at a time"),
+        "celeba_crop_size": _opt.derived(_crop),
+        "rafd_crop_size": _opt.unmapped("i2i resizes square domain images to image_size"),
+        "image_size": _opt.derived(_image_size),
+        "g_conv_dim": _opt.sets("method.g_conv_dim", _opt.as_int),
+        "d_conv_dim": _opt.sets("method.d_conv_dim", _opt.as_int),
+        "g_repeat_num": _opt.sets("method.g_repeat_num", _opt.as_int),
+        "d_repeat_num": _opt.sets("method.d_repeat_num", _opt.as_int),
+        "lambda_cls": _opt.sets("method.lambda_cls", _opt.as_float),
+        "lambda_rec": _opt.sets("method.lambda_rec", _opt.as_float),
+        "lambda_gp": _opt.sets("method.lambda_gp", _opt.as_float),
+        "dataset": _opt.derived(_dataset),
+        "batch_size": _opt.sets("train.batch_size", _opt.as_int),
+        "num_iters": _opt.sets("train.steps", _opt.as_int),
+        "num_iters_decay": _opt.derived(_decay),
+        "g_lr": _opt.sets("method.g_lr", _opt.as_float),
+        "d_lr": _opt.sets("method.d_lr", _opt.as_float),
+        "n_critic": _opt.sets("method.n_critic", _opt.as_int),
+        "beta1": _opt.sets("method.beta1", _opt.as_float),
+        "beta2": _opt.sets("method.beta2", _opt.as_float),
+        "resume_iters": _opt.unmapped("use i2i run --resume --out DIR"),
+        "selected_attrs": _opt.sets("data.attributes", _opt.as_list),
+        "list": _opt.sets("data.attributes", _opt.as_list),
+        "test_iters": _opt.unmapped("i2i translate/eval take a checkpoint file"),
+        "num_workers": _opt.sets("data.num_workers", _opt.as_int),
+        "mode": _opt.unmapped("i2i run trains; i2i translate/eval test"),
+        "use_tensorboard": _opt.unmapped("the TensorBoard tracker plugin logs runs"),
+        "celeba_image_dir": _opt.derived(_celeba_paths),
+        "attr_path": _opt.derived(lambda _v, _o: {}),  # read with --dataset / celeba_image_dir
+        "rafd_image_dir": _opt.derived(lambda _v, _o: {}),  # read with --dataset RaFD
+        "log_dir": _opt.unmapped(_DIRS),
+        "model_save_dir": _opt.unmapped(_DIRS),
+        "sample_dir": _opt.unmapped(_DIRS),
+        "result_dir": _opt.unmapped(_DIRS),
+        "log_step": _opt.sets("train.log_every", _opt.as_int),
+        "sample_step": _opt.sets("train.sample_every", _opt.as_int),
+        "model_save_step": _opt.sets("train.checkpoint_every", _opt.as_int),
+        "lr_update_step": _opt.unmapped("i2i decays the rates every step along the same line (the reference: a staircase)"),
+    },
+)
+
+
 @hookimpl
 def i2i_register_methods() -> Iterator[MethodSpec]:
     yield MethodSpec(
@@ -82,6 +170,7 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
             "method.g_lr": 2e-4,
             "method.d_lr": 2e-4,
         },
+        reference=REFERENCE,
         # n_critic 1: the suite's few steps must step both optimizers (tests/test_stargan.py checks n_critic 5)
         test_overrides={
             "g_conv_dim": 8, "d_conv_dim": 8, "g_repeat_num": 1, "d_repeat_num": 3, "image_size": 32, "n_critic": 1,

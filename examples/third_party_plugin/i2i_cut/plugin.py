@@ -54,6 +54,58 @@ DEMO_DEFAULTS = {
 TEST_OVERRIDES = {"ngf": 8, "ndf": 8, "n_blocks": 2, "nce_layers": [0, 4, 7, 10], "num_patches": 32, "netF_nc": 32}
 
 
+_opt = i2i.ReferenceOption
+
+
+def _cut_mode(value: object, _options: object) -> dict[str, object]:
+    """``--CUT_mode FastCUT`` is FastCUT's argument set; explicit options (sorted after it) win."""
+    if str(value).lower() == "fastcut":
+        return {k: v for k, v in FASTCUT_DEFAULTS.items() if k.startswith(("method.", "train.epochs"))}
+    return {}
+
+
+def _nce_layers(value: object) -> list[int]:
+    return [int(v) for v in str(value).split(",") if v.strip()]
+
+
+#: taesungp/contrastive-unpaired-translation runs on the junyanz option base (``--model cut``):
+#: its shared options plus CUT's own, for ``i2i config from-reference``.
+REFERENCE = i2i.ReferenceSpec(
+    code="taesungp/contrastive-unpaired-translation",
+    model="cut",
+    options={
+        **i2i.JUNYANZ_OPTIONS,
+        "CUT_mode": _opt.derived(_cut_mode),
+        "netG": _opt.sets("method.netG"),
+        "netD": _opt.sets("method.netD"),
+        "ngf": _opt.sets("method.ngf", _opt.as_int),
+        "ndf": _opt.sets("method.ndf", _opt.as_int),
+        "n_layers_D": _opt.sets("method.n_layers_D", _opt.as_int),
+        "normG": _opt.sets("method.normG"),
+        "normD": _opt.sets("method.normD"),
+        "init_type": _opt.sets("method.init_type"),
+        "init_gain": _opt.sets("method.init_gain", _opt.as_float),
+        "gan_mode": _opt.sets("method.gan_mode"),
+        "lambda_GAN": _opt.sets("method.lambda_GAN", _opt.as_float),
+        "lambda_NCE": _opt.sets("method.lambda_NCE", _opt.as_float),
+        "nce_idt": _opt.sets("method.nce_idt", _opt.as_bool),
+        "nce_layers": _opt.sets("method.nce_layers", _nce_layers),
+        "nce_T": _opt.sets("method.nce_T", _opt.as_float),
+        "num_patches": _opt.sets("method.num_patches", _opt.as_int),
+        "netF_nc": _opt.sets("method.netF_nc", _opt.as_int),
+        "flip_equivariance": _opt.sets("method.flip_equivariance", _opt.as_bool),
+        "lr": _opt.sets("method.lr", _opt.as_float),
+        "beta1": _opt.sets("method.beta1", _opt.as_float),
+        "beta2": _opt.sets("method.beta2", _opt.as_float),
+    },
+)
+
+
+def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
+    """A named generator whose size multiple exceeds the crop is an error (a U-Net deeper than it)."""
+    return i2i.fit_generator_to_size(config, explicit, field="netG")
+
+
 @hookimpl
 def i2i_register_methods() -> Iterator[MethodSpec]:
     yield MethodSpec(
@@ -65,6 +117,8 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         defaults=PAPER_DEFAULTS,
         demo_defaults=DEMO_DEFAULTS,
         test_overrides=TEST_OVERRIDES,
+        finalize_config=finalize,
+        reference=REFERENCE,
     )
     yield MethodSpec(
         name="fastcut",
@@ -75,6 +129,7 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         defaults=FASTCUT_DEFAULTS,
         demo_defaults=DEMO_DEFAULTS,
         test_overrides=TEST_OVERRIDES,
+        finalize_config=finalize,
     )
 
 

@@ -237,3 +237,22 @@ def test_strength_is_checked_the_same_way_in_the_python_api() -> None:
     assert torch.allclose(translator.translate(x), translator.translate(x, strength=1.0))
     with pytest.raises(i2i.UsageError, match=r"^strength: expected a number, got 'lots'$"):
         translator.translate(x, strength="lots")
+
+
+def test_reference_options_convert_through_the_plugins_own_table() -> None:
+    """``MethodSpec.reference``: a CUT command line of the reference becomes an i2i config."""
+    line = ("python train.py --dataroot ./datasets/grumpifycat --name grumpycat_FastCUT --CUT_mode FastCUT "
+            "--model cut --nce_layers 0,4,8 --lambda_NCE 5")  # fmt: skip
+    config, conversion = i2i.convert_reference(line, host=cut_host())
+    m = config.method
+    assert config.method_name == "cut" and config.data.root == "./datasets/grumpifycat"
+    assert (m.nce_idt, m.flip_equivariance, m.nce_layers, m.lambda_NCE) == (False, True, (0, 4, 8), 5.0)
+    assert (config.train.epochs, config.train.epochs_decay) == (150, 50)
+    assert config.out == "checkpoints/grumpycat_FastCUT" and not conversion.unknown
+
+
+def test_finalize_config_rejects_a_generator_deeper_than_the_crop() -> None:
+    """``MethodSpec.finalize_config``: checked when the run config is resolved."""
+    with pytest.raises(i2i.ConfigError, match="method.netG: 'unet_256' needs images of at least 256 px"):
+        i2i.load_config(method="cut", host=cut_host(), overrides={
+            "data.root": "/d", "data.image_size": 64, "data.load_size": 72, "method.netG": "unet_256"})
