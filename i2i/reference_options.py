@@ -123,12 +123,15 @@ class ReferenceSpec:
     ``signature`` lists options whose presence identifies this reference when no ``--model``
     is given (StarGAN's ``g_conv_dim``); ``options`` maps every option the reference has to a
     :class:`ReferenceOption`. An option absent from ``options`` is reported as unknown.
+    ``default_script``: the reference script that trains this method when no ``--model`` is
+    given (``"train.py"`` for the model the junyanz code defaults to).
     """
 
     code: str
     options: Mapping[str, ReferenceOption]
     model: str | None = None
     signature: tuple[str, ...] = ()
+    default_script: str | None = None
 
 
 # -- the junyanz code base's shared options -------------------------------------------------------
@@ -309,9 +312,9 @@ def choose_method(specs: Mapping[str, ReferenceSpec], script: str, options: Mapp
     scored = sorted(((sum(k in options for k in s.signature), name) for name, s in specs.items() if s.signature), reverse=True)
     if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
         return scored[0][1]
-    junyanz = [name for name, s in specs.items() if s.model == "cycle_gan"]
-    if script == "train.py" and junyanz:  # the junyanz code's own default model
-        return junyanz[0]
+    by_script = [name for name, s in specs.items() if script and s.default_script == script]
+    if len(by_script) == 1:  # what the script trains without --model (junyanz's train.py: its default model)
+        return by_script[0]
     raise ConfigError("cannot tell which method these options are for; pass --method NAME")
 
 

@@ -90,6 +90,11 @@ def test_cyclegan_command_line_from_the_issue():
     assert config.out == "checkpoints/horse2zebra" and not conversion.unmapped  # every option carried over
 
 
+def test_without_model_train_py_is_the_references_default_model():
+    config, _ = convert_reference("python train.py --dataroot ./datasets/horse2zebra")
+    assert config.method_name == "cyclegan"
+
+
 def test_command_line_flags_and_lists():
     script, options = parse_command_line("python main.py --use_tensorboard False --no_flip --selected_attrs A B --k=v")
     assert script == "main.py"

@@ -59,6 +59,7 @@ REFERENCE_NETWORK_OPTIONS = {
 REFERENCE = i2i.ReferenceSpec(
     code="junyanz/pytorch-CycleGAN-and-pix2pix",
     model="cycle_gan",
+    default_script="train.py",  # the reference's --model default
     options={
         **i2i.JUNYANZ_OPTIONS,
         **REFERENCE_NETWORK_OPTIONS,
