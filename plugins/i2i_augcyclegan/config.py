@@ -14,6 +14,7 @@ import attrs
 from i2i import UsageError
 
 GAN_MODES = ("vanilla", "lsgan", "wgangp", "hinge")
+ARCHITECTURES = ("i2i", "release")
 
 
 def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
@@ -24,6 +25,11 @@ def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
 def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
     if value < 0:
         raise UsageError(f"method.{attribute.name}: expected a number >= 0, got {value}")
+
+
+def _architecture(instance: object, attribute: attrs.Attribute, value: str) -> None:
+    if value not in ARCHITECTURES:
+        raise UsageError(f"method.architecture: expected one of {', '.join(ARCHITECTURES)}, got {value!r}")
 
 
 def _gan_mode(instance: object, attribute: attrs.Attribute, value: str) -> None:
@@ -53,12 +59,18 @@ class AugCycleGANConfig:
 
     ``lr_d``: discriminator learning rate; unset means ``lr / 5`` as in the release.
 
+    ``architecture``: ``"i2i"`` builds the networks from i2i's CycleGAN-style blocks (any
+    image size that is a multiple of 4); ``"release"`` builds the authors' release networks
+    layer for layer (:mod:`i2i_augcyclegan.release_nets`; 64 px images, ``D_A`` with 32
+    filters, ``n_layers_d`` unused), with a plain ResNet ``G_BA`` when ``augment_a`` is off.
+
     ``gan_mode = "wgangp"`` adds the WGAN-GP gradient penalty (weight ``lambda_gp``) of every
     critic - the image discriminators and the latent ones - to the discriminator loss, as
     CycleGAN and pix2pix do; a critic with batch norm (``norm_latent_d = "batch"``) mixes the
     samples the penalty treats one by one, so pair wgangp with ``norm_latent_d = "none"``.
     """
 
+    architecture: str = attrs.field(default="i2i", validator=_architecture)
     ngf: int = attrs.field(default=32, validator=_positive)
     nef: int = attrs.field(default=32, validator=_positive)
     ndf: int = attrs.field(default=64, validator=_positive)

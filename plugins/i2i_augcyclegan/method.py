@@ -24,8 +24,10 @@ domain B; ``augment_a = false`` gives that one-sided model's losses and optimisa
 ``G_BA`` sees a constant code of ones (the release's ``ignore_noise`` device) and ``E_A`` /
 ``D_zA`` are not built.
 
-The networks follow the paper's description with i2i's CycleGAN-style building blocks, not
-the release's layer lists. Where they differ from ``edges2shoes_exp/networks.py``:
+By default (``architecture = "i2i"``) the networks follow the paper's description with i2i's
+CycleGAN-style building blocks; ``architecture = "release"`` builds the release's own networks
+layer for layer (:mod:`.release_nets`, parameter counts tested against its layer lists).
+Where the default differs from ``edges2shoes_exp/networks.py``:
 
 * generator: i2i downsamples twice with 4x4 stride-2 convs and upsamples twice with 4x4
   transposed convs (size multiple 4); the release's ``CINResnetGenerator`` has one 3x3
@@ -61,6 +63,7 @@ from torch import nn
 import i2i
 from i2i import Batch, DataInfo, StepContext, UsageError
 
+from . import release_nets
 from .config import AugCycleGANConfig
 from .evaluation import CAPABILITIES
 
@@ -153,9 +156,9 @@ class AugCycleGAN(i2i.Method):
         super().__init__(config, data_info)
         c = config
         ca, cb = data_info.channels_a, data_info.channels_b
-        self.G_AB = self._generator(ca, cb)
-        self.G_BA = self._generator(cb, ca)
-        self.D_A = self._image_discriminator(ca)
+        self.G_AB = self._generator(ca, cb, c.augment_b)
+        self.G_BA = self._generator(cb, ca, c.augment_a)
+        self.D_A = self._image_discriminator(ca, edges=True)
         self.D_B = self._image_discriminator(cb)
         # Optional parts exist only when used, so each optimizer owns exactly what it updates.
         self.E_A = self._encoder(cb, ca) if c.augment_a else None
@@ -170,8 +173,17 @@ class AugCycleGAN(i2i.Method):
         """The release drops the latent GAN with a stochastic encoder: the KL term takes its role."""
         return self.config.latent_gan and not self.config.stochastic_encoder
 
-    def _generator(self, input_nc: int, output_nc: int) -> nn.Module:
+    @property
+    def release(self) -> bool:
+        """``architecture = "release"``: the authors' networks (:mod:`.release_nets`)."""
+        return self.config.architecture == "release"
+
+    def _generator(self, input_nc: int, output_nc: int, augmented: bool = True) -> nn.Module:
         c = self.config
+        if self.release:  # the release's G_B_A of the one-sided model is a plain ResNet
+            if augmented:
+                return release_nets.ReleaseLatentGenerator(input_nc, output_nc, c.ngf, c.nlatent, c.n_blocks)
+            return release_nets.ReleaseResnetGenerator(input_nc, output_nc, c.ngf, c.n_blocks)
         return i2i.create_generator(
             "augcyclegan_resnet", input_nc=input_nc, output_nc=output_nc, ngf=c.ngf, nlatent=c.nlatent,
             n_blocks=c.n_blocks, use_dropout=c.use_dropout, init_type=c.init_type, init_gain=c.init_gain,
@@ -179,13 +191,19 @@ class AugCycleGAN(i2i.Method):
 
     def _encoder(self, source_nc: int, target_nc: int) -> nn.Module:
         c = self.config
+        if self.release:
+            return release_nets.ReleaseEncoder(source_nc, target_nc, c.nef, c.nlatent, c.norm_encoder, c.stochastic_encoder)
         return i2i.create_generator(
             "augcyclegan_encoder", input_nc=source_nc, output_nc=target_nc, ngf=c.nef, nlatent=c.nlatent,
             norm=c.norm_encoder, gaussian=c.stochastic_encoder, init_type=c.init_type, init_gain=c.init_gain,
         )  # fmt: skip
 
-    def _image_discriminator(self, input_nc: int) -> nn.Module:
+    def _image_discriminator(self, input_nc: int, edges: bool = False) -> nn.Module:
         c = self.config
+        if self.release:  # D_A: the edge discriminator with its fixed 32 filters; D_B: the patch one
+            if edges:
+                return release_nets.ReleaseEdgeDiscriminator(input_nc, 32, c.norm_d)
+            return release_nets.ReleaseDiscriminator(input_nc, c.ndf, c.norm_d)
         return i2i.create_discriminator(
             "patchgan", input_nc=input_nc, ndf=c.ndf, n_layers=c.n_layers_d, norm=c.norm_d,
             init_type=c.init_type, init_gain=c.init_gain,
