@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     # the method contract
     "Method": "i2i.method",
     "DataInfo": "i2i.method",
+    "LabelSource": "i2i.method",
     "StepContext": "i2i.method",
     "set_requires_grad": "i2i.method",
     "PAIRED": "i2i.method",
@@ -64,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     # configs
     "RunConfig": "i2i.config",
     "DataConfig": "i2i.data.config",
+    "DataSource": "i2i.data.config",
     "TrainConfig": "i2i.train.config",
     "TrackingConfig": "i2i.train.config",
     "load_config": "i2i.api",

@@ -41,12 +41,30 @@ DATA_KINDS = (PAIRED, UNPAIRED, LABELLED)
 
 
 @attrs.frozen
+class LabelSource:
+    """The labels of one data source of a multi-source run: its name, label names and kind."""
+
+    name: str
+    domains: tuple[str, ...] = attrs.field(converter=tuple)
+    multi_label: bool = False
+
+
+def _label_sources(value: Any) -> tuple[LabelSource, ...]:
+    return tuple(v if isinstance(v, LabelSource) else LabelSource(**v) for v in value)
+
+
+@attrs.frozen
 class DataInfo:
     """What a method needs to know about its data to build its networks.
 
     Stored in checkpoints beside the config, so a checkpoint rebuilds its method with no
     data at hand. ``domains`` names the labels of labelled data (attribute names for a
     CelebA-style list with ``multi_label=True``; folder names for one-hot domains).
+
+    ``sources`` is set when several labelled data sources are trained together
+    (``data.sources``): ``domains`` is then every source's labels in order, and each label
+    vector is ``[c_1, ..., c_K, mask]`` - every source's part (zeros where unknown) followed
+    by a one-hot ``mask`` of length K saying which part is known (StarGAN's mask vector).
     """
 
     kind: str = UNPAIRED
@@ -54,6 +72,7 @@ class DataInfo:
     channels_b: int = 3
     domains: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     multi_label: bool = False
+    sources: tuple[LabelSource, ...] = attrs.field(default=(), converter=_label_sources)
 
 
 @runtime_checkable

@@ -80,7 +80,7 @@ def test_each_kind_has_a_default_demo_that_trains(kind: str, small_demos: Path) 
 
 def test_edges_photos_unpaired_and_demo_errors(small_demos: Path) -> None:
     dm = build_data(DataConfig(demo="edges_photos_unpaired", image_size=32, load_size=40, num_workers=0), "unpaired")
-    assert dm.info.kind == "unpaired" and set(DEMO_TASKS) == {"edges2photos", "photo2grade", "edges_photos_unpaired", "grades", "photos"}
+    assert dm.info.kind == "unpaired" and set(DEMO_TASKS) == {"edges2photos", "photo2grade", "edges_photos_unpaired", "grades", "photos", "focus"}
     with pytest.raises(DataError, match="unknown demo 'nope'"):
         demo_task("nope", "paired")
     with pytest.raises(DataError, match="'grades' is labelled data; a paired method needs one of: edges2photos"):

@@ -82,6 +82,7 @@ CONFIGS = {
     "horse2zebra_cyclegan.toml": ("cyclegan", {"netG": "resnet_9blocks", "lambda_A": 10.0, "lambda_identity": 0.5, "pool_size": 50}),
     "edges2shoes_augcyclegan.toml": ("augcyclegan", {"nlatent": 16, "lambda_latent": 0.025}),
     "celeba_stargan.toml": ("stargan", {"image_size": 128, "n_critic": 5, "lambda_rec": 10.0, "lambda_gp": 10.0}),
+    "demo_two_datasets_stargan.toml": ("stargan", {"image_size": 64, "n_critic": 2}),
 }
 
 

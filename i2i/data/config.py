@@ -9,6 +9,28 @@ PAPER_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 
 
 @attrs.frozen
+class DataSource:
+    """One of several labelled data sources of a run (``[[data.sources]]``).
+
+    ``root`` (or ``demo``, a built-in labelled demo task) and ``layout`` as in ``[data]``; each
+    source has its own labels (``attributes`` / ``attribute_file`` for a CelebA-style list, or
+    one folder per domain) and its own worker-side resize (``load_size``, ``preprocess``); unset
+    values come from ``[data]``. ``name`` (default: the demo name or the root folder's name)
+    qualifies its labels where two sources share one (``rafd:happy``).
+    """
+
+    root: str | None = None
+    demo: str | None = None
+    name: str | None = None
+    layout: str = "auto"
+    attributes: tuple[str, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple))
+    attribute_file: str | None = None
+    load_size: int | None = None
+    preprocess: str | None = None
+    max_dataset_size: int | None = None
+
+
+@attrs.frozen
 class DataConfig:
     """Where the images come from and how they are augmented on the device.
 
@@ -30,6 +52,9 @@ class DataConfig:
     ``color_jitter`` (strength), ``rotation`` (degrees) and ``affine`` add augmentations.
     ``keep_16bit``: 16-bit PNG/TIFF and float TIFF images train at full precision (decoded to
     float, no bit dropped); false scales them to 8 bits first, as 8-bit images are.
+    ``sources``: two or more labelled data sources trained together (StarGAN's mask vector,
+    :mod:`i2i.data.sources`); each batch comes from one source, in turn. Set, they replace
+    ``root``/``demo``.
     """
 
     root: str | None = None
@@ -54,6 +79,7 @@ class DataConfig:
     rotation: float = 0.0
     affine: bool = False
     keep_16bit: bool = True
+    sources: tuple[DataSource, ...] = attrs.field(default=(), converter=tuple)
 
     @load_size.validator
     def _load_size_holds_the_crop(self, _attribute: "attrs.Attribute[int]", value: int) -> None:

@@ -14,6 +14,7 @@ task                        kind      layout            A -> B
 ``edges_photos_unpaired``   unpaired  unpaired          edge maps <-> photos, disjoint crops
 ``grades``                  labelled  domains           natural / sepia / cool / faded colour grades
 ``photos``                  paired    images            colour photo crops, each its own pair (colourisation)
+``focus``                   labelled  domains           blurred / plain / sharpened crops (a second label set)
 ==========================  ========  ================  ===============================================
 
 Crops are 128x128, so the demo learns visibly in minutes at ``image_size = 64``.
@@ -219,6 +220,29 @@ def build_grades(out: Path) -> None:
             save_images(grade(random_crops(photos, count, generator, test=test), name), out / split / name, ".jpg")
 
 
+FOCUS = ("blurred", "plain", "sharpened")
+
+
+def focus(images: torch.Tensor, name: str) -> torch.Tensor:
+    """A focus look: a Gaussian blur, nothing, or a strong unsharp mask; ``[0, 1]`` images."""
+    if name == "plain":
+        return images
+    blurred = kornia.filters.gaussian_blur2d(images, (11, 11), (2.5, 2.5), border_type="reflect")
+    if name == "blurred":
+        return blurred
+    if name == "sharpened":
+        return (images + 2.0 * (images - blurred)).clamp(0.0, 1.0)
+    raise ValueError(f"unknown focus {name!r}")
+
+
+def build_focus(out: Path) -> None:
+    """A label set independent of ``grades``: the same kind of crops, each in natural colour."""
+    photos = load_photos()
+    for split, count, generator, test in _splits(6):
+        for name in FOCUS:
+            save_images(focus(random_crops(photos, count, generator, test=test), name), out / split / name, ".jpg")
+
+
 def build_photos(out: Path) -> None:
     photos = load_photos()
     for split, count, generator, test in _splits(5):
@@ -237,6 +261,7 @@ DEMO_TASKS: dict[str, DemoTask] = {
         DemoTask("grades", LABELLED, "domains", "natural/sepia/cool/faded colour grades (labelled)", build_grades,
                  (LABELLED,)),  # fmt: skip
         DemoTask("photos", PAIRED, "images", "colour photo crops, each its own pair (paired)", build_photos, (PAIRED,)),
+        DemoTask("focus", LABELLED, "domains", "blurred/plain/sharpened crops (labelled)", build_focus, (LABELLED,)),
     )
 }
 DEFAULT_DEMO = {PAIRED: "edges2photos", UNPAIRED: "photo2grade", LABELLED: "grades"}

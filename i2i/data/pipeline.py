@@ -113,6 +113,8 @@ def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batc
                drop_last: bool | None = None, host: Any = None) -> DataModule:  # fmt: skip
     """Build the data for a method of ``data_kind`` (``"paired"``, ``"unpaired"``, ``"labelled"``).
 
+    A dataset with ``groups`` (sizes of consecutive index ranges, as ``data.sources`` makes) gets
+    batches that each come from one group, the groups taking turns.
     ``shuffle`` defaults to ``split == "train" and not config.serial_batches``; ``drop_last``
     to ``split == "train"`` (only when there are at least ``batch_size`` samples per rank).
     ``host`` is the plugin host whose registered dataset layouts apply (default: the global one).
@@ -121,13 +123,18 @@ def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batc
         raise DataError(f"unknown data kind {data_kind!r} (one of {', '.join(DATA_KINDS)})")
     if batch_size < 1:
         raise DataError(f"batch size must be positive, got {batch_size}")
-    if config.root is None:
-        from i2i.data.demo import demo_root, demo_task
+    if config.sources:  # several labelled sources, batches alternating between them
+        from i2i.data.sources import build_sources
 
-        task = demo_task(config.demo, data_kind)
-        config = attrs.evolve(config, root=str(demo_root(task.name)), layout=task.layout, attribute_file=None,
-                              direction="AtoB")  # fmt: skip
-    dataset = build_dataset(config, data_kind, split, host=host)
+        dataset: Dataset = build_sources(config, data_kind, split, host=host)
+    else:
+        if config.root is None:
+            from i2i.data.demo import demo_root, demo_task
+
+            task = demo_task(config.demo, data_kind)
+            config = attrs.evolve(config, root=str(demo_root(task.name)), layout=task.layout, attribute_file=None,
+                                  direction="AtoB")  # fmt: skip
+        dataset = build_dataset(config, data_kind, split, host=host)
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise DataError(f"no samples in {config.root} for the {split} split")
     info = getattr(dataset, "info", None) or _default_info(config, data_kind)
@@ -136,7 +143,8 @@ def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batc
     if drop_last is None:
         drop_last = split == "train"
     sampler = ResumableSampler(len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,  # type: ignore[arg-type]
-                               drop_last=False, with_tokens=getattr(dataset, "accepts_keys", False))  # fmt: skip
+                               drop_last=False, with_tokens=getattr(dataset, "accepts_keys", False),
+                               groups=tuple(getattr(dataset, "groups", ())), block=batch_size * world_size)  # fmt: skip
     drop_last = drop_last and sampler.num_samples >= batch_size  # a tiny folder still yields a batch
     workers = max(0, config.num_workers)
     loader = DataLoader(

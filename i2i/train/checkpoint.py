@@ -295,6 +295,10 @@ def data_info_dict(info: Any) -> dict[str, Any]:
         "channels_b": int(info.channels_b),
         "domains": list(info.domains),
         "multi_label": bool(info.multi_label),
+        "sources": [
+            {"name": src.name, "domains": list(src.domains), "multi_label": bool(src.multi_label)}
+            for src in getattr(info, "sources", ())
+        ],
     }
 
 

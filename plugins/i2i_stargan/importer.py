@@ -5,6 +5,9 @@ mapping is the identity after dropping the running statistics the reference's af
 norms carry (it translates in training mode and never uses them). The label count is the stem's
 input channels minus three (RGB); label names come from ``--domains`` (default: the paper's five
 CelebA attributes when there are five), multi-label unless ``--one-hot`` (or names were given).
+A generator trained on several datasets (``main.py --dataset Both``: ``c_dim + c2_dim + 2``
+label inputs, the last ones the mask) takes one label set per dataset,
+``--domains "celeba:A,B;rafd:x,y"``; 5 + 8 + 2 inputs default to the paper's CelebA + RaFD.
 """
 
 from __future__ import annotations
@@ -61,9 +64,48 @@ def _labels(names: tuple[str, ...] | None, c_dim: int) -> tuple[str, ...]:
     return names
 
 
+#: The reference's ``--dataset Both``: CelebA's five attributes and RaFD's eight expressions
+#: (RaFD is read with ``ImageFolder``, so its labels are the sorted folder names).
+BOTH_DEFAULT = "celeba:Black_Hair,Blond_Hair,Brown_Hair,Male,Young;rafd:angry,contemptuous,disgusted,fearful,happy,neutral,sad,surprised"
+
+
+def _sources(names: tuple[str, ...] | None, c_dim: int) -> tuple[i2i.LabelSource, ...]:
+    """The label sets of a generator trained on several datasets (``--dataset Both``), or ().
+
+    ``--domains "celeba:A,B;rafd:x,y"`` names each dataset's labels; with no names, a
+    ``5 + 8 + 2`` label input is the paper's CelebA + RaFD. A set named ``celeba`` holds
+    attributes (multi-hot), the others one-hot domains. The generator's label input is every
+    set plus a mask of one value per set.
+    """
+    text = None if names is None else ",".join(names)
+    if text is None:
+        if c_dim != 5 + 8 + 2:
+            return ()
+        text = BOTH_DEFAULT
+    if ";" not in text:
+        return ()
+    sources = []
+    for k, chunk in enumerate(c for c in text.split(";") if c.strip()):
+        name, sep, labels = chunk.partition(":")
+        name, labels = (name.strip(), labels) if sep else (f"dataset{k + 1}", chunk)
+        parsed = tuple(d.strip() for d in labels.split(",") if d.strip())
+        sources.append(i2i.LabelSource(name=name, domains=parsed, multi_label=name.lower() == "celeba"))
+    wanted = sum(len(s.domains) for s in sources) + len(sources)
+    if wanted != c_dim:
+        raise UsageError(f"--domains names {wanted - len(sources)} labels in {len(sources)} datasets "
+                         f"({wanted} with the mask) but the generator was trained with {c_dim}")  # fmt: skip
+    return tuple(sources)
+
+
 def build(request: ImportRequest) -> ImportPlan:
     (g,) = request.generators
     kwargs = g.kwargs
+    method_config = {"g_conv_dim": kwargs["ngf"], "g_repeat_num": kwargs["n_blocks"]}
+    sources = _sources(request.labels, kwargs["c_dim"])
+    if sources:  # trained on several datasets: labels [c_1, ..., c_K, mask]
+        info = DataInfo(kind=i2i.LABELLED, channels_a=kwargs["input_nc"], channels_b=kwargs["output_nc"],
+                        domains=[d for s in sources for d in s.domains], multi_label=True, sources=sources)  # fmt: skip
+        return ImportPlan(method="stargan", data_info=info, generators={"G": g.state_dict}, method_config=method_config)
     labels = _labels(request.labels, kwargs["c_dim"])
     multi_label = (len(labels) == 5 and request.labels is None) if request.one_hot is None else not request.one_hot
     info = DataInfo(kind=i2i.LABELLED, channels_a=kwargs["input_nc"], channels_b=kwargs["output_nc"], domains=labels,
@@ -74,7 +116,7 @@ def build(request: ImportRequest) -> ImportPlan:
 
 IMPORTER = ImporterSpec(
     name=FORMAT,
-    description="yunjey/stargan generator (200000-G.ckpt) -> a stargan checkpoint; label names from --domains",
+    description="yunjey/stargan generator (200000-G.ckpt, also --dataset Both) -> a stargan checkpoint; label names from --domains",
     recognise=recognise,
     convert=convert,
     build=build,

@@ -19,6 +19,12 @@ step to read it), so a resumed run keeps the G/D rhythm. Loss keys are the refer
 and the same every step: the ``G/*`` values are those of the most recent G update (a buffer,
 so they survive a resume too; zeros before the first), so loggers that average over steps see
 no gaps.
+
+**Several datasets** (``data.sources``, the reference's ``--dataset Both``): the label is
+``[c_1, ..., c_K, mask]`` (:mod:`i2i_stargan.sources`), G is built for all of it and D for
+every dataset's labels; D's classification loss uses only each image's known part. The
+sampler alternates datasets batch by batch, and one reference iteration (one batch of each
+dataset) counts as one critic iteration for the ``n_critic`` rhythm, as in ``train_multi``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ import torch.nn.functional as F
 import i2i
 from i2i_stargan.config import StarGANConfig
 from i2i_stargan.translate_options import OPTIONS
+from i2i_stargan.sources import LabelLayout
 from i2i_stargan.targets import SourceLabels, Target, all_targets, source_matrix, target_labels
 
 D_KEYS = ("D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp")
@@ -60,10 +67,14 @@ class StarGAN(i2i.Method):
             raise i2i.UsageError(f"stargan needs at least two domains, got {list(data_info.domains)}")
         super().__init__(config, data_info)
         self.domains: tuple[str, ...] = tuple(data_info.domains)
+        #: several datasets (``data.sources``): where each one's labels and mask bit sit
+        self.layout = LabelLayout(data_info.sources, config.exclusive_attributes) if data_info.sources else None
         channels, c_dim = data_info.channels_a, len(self.domains)
+        self.c_dim = self.layout.g_dim if self.layout else c_dim  # the generator's label width
         self.G = i2i.create_generator(
-            "stargan", input_nc=channels, output_nc=channels, ngf=config.g_conv_dim, c_dim=c_dim, n_blocks=config.g_repeat_num
-        )
+            "stargan", input_nc=channels, output_nc=channels, ngf=config.g_conv_dim, c_dim=self.c_dim,
+            n_blocks=config.g_repeat_num,
+        )  # fmt: skip
         self.D = i2i.create_discriminator(
             "stargan", input_nc=channels, ndf=config.d_conv_dim, n_layers=config.d_repeat_num, c_dim=c_dim,
             image_size=config.image_size,
@@ -88,6 +99,8 @@ class StarGAN(i2i.Method):
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The reference's: BCE summed over attributes and averaged over images, or cross-entropy."""
+        if self.layout is not None:
+            return self.layout.classification_loss(logits, labels)
         logits = logits.float()
         if self.data_info.multi_label:
             return F.binary_cross_entropy_with_logits(logits, labels, reduction="sum") / logits.shape[0]
@@ -95,7 +108,10 @@ class StarGAN(i2i.Method):
 
     def train_step(self, batch: i2i.Batch, ctx: i2i.StepContext) -> dict[str, torch.Tensor]:
         x, c_org = batch.a, self._check_batch(batch)
-        c_trg = c_org[torch.randperm(c_org.shape[0], device=c_org.device)]
+        if self.layout is not None:
+            c_trg = self.layout.shuffled(c_org)
+        else:
+            c_trg = c_org[torch.randperm(c_org.shape[0], device=c_org.device)]
         cfg = self.config
 
         # critic: real/fake + domain classification of real images + gradient penalty
@@ -116,7 +132,7 @@ class StarGAN(i2i.Method):
         losses = dict(zip(D_KEYS, (d_real, d_fake, d_cls, d_gp)))
 
         self.critic_steps += 1
-        if self.critic_steps % cfg.n_critic == 0:
+        if self._iterations() % cfg.n_critic == 0:
             self.last_g_losses.copy_(self._generator_step(x, c_org, c_trg, ctx))
         losses.update(zip(G_KEYS, self.last_g_losses.clone()))
         return {k: v.detach().float() for k, v in losses.items()}
@@ -137,11 +153,19 @@ class StarGAN(i2i.Method):
             i2i.set_requires_grad(self.D, True)
         return torch.stack([g_fake, g_rec, g_cls]).detach()
 
+    def _iterations(self) -> int:
+        """Reference iterations completed: critic steps, or with K datasets every K of them."""
+        if self.layout is None:
+            return self.critic_steps
+        return (self.critic_steps - 1) // self.layout.count + 1
+
     def _check_batch(self, batch: i2i.Batch) -> torch.Tensor:
         if batch.labels is None:
             raise i2i.UsageError("stargan needs labelled data: train/<domain>/ folders or a CelebA-style attribute list")
         labels = batch.labels.float()
-        if labels.dim() != 2 or labels.shape[1] != len(self.domains):
+        if self.layout is not None:
+            self.layout.check(labels)
+        elif labels.dim() != 2 or labels.shape[1] != len(self.domains):
             raise i2i.UsageError(
                 f"stargan was built for {len(self.domains)} domains ({', '.join(self.domains)}) "
                 f"but the data has {labels.shape[-1]} labels"
@@ -164,6 +188,14 @@ class StarGAN(i2i.Method):
         generic evaluation gets); name one to choose.
         """
         _reject_unknown(options)
+        if self.layout is not None:
+            if target is None:
+                return self.G(x, self.layout.spread(source_labels, x.shape[0], x.device))
+            if isinstance(target, str) and target.strip().lower() == "all":
+                raise i2i.UsageError("target 'all' gives one output per label: use translate_variants, not translate")
+            for c in self.layout.targets(target, source_labels, x.shape[0], x.device):
+                x = self.G(x, c)  # one dataset's labels at a time, in the order named
+            return x
         source = source_matrix(source_labels, self.domains, x.shape[0], x.device)
         c = target_labels(target, self.domains, self.data_info.multi_label, source, self.config.exclusive_attributes,
                           x.shape[0], x.device)  # fmt: skip
@@ -175,6 +207,8 @@ class StarGAN(i2i.Method):
         _reject_unknown(options)
         if not (isinstance(target, str) and target.strip().lower() == "all"):
             return {"": self.translate(x, target=target, source_labels=source_labels)}
+        if self.layout is not None:
+            return {name: self.G(x, c) for name, c in self.layout.all_targets(source_labels, x.shape[0], x.device).items()}
         source = source_matrix(source_labels, self.domains, x.shape[0], x.device)
         labels = all_targets(self.domains, self.data_info.multi_label, source, self.config.exclusive_attributes,
                              x.shape[0], x.device)  # fmt: skip
@@ -185,7 +219,9 @@ class StarGAN(i2i.Method):
     def sample(self, batch: i2i.Batch) -> dict[str, torch.Tensor]:
         """The inputs, then one row per domain (each input translated to every domain)."""
         source = batch.labels
-        if source is None and self.data_info.multi_label:
+        if self.layout is not None:
+            source = None if source is None else source[:, : self.layout.total]
+        elif source is None and self.data_info.multi_label:
             source = torch.zeros(len(batch), len(self.domains), device=batch.a.device)
         with torch.no_grad():
             variants = self.translate_variants(batch.a, target="all", source_labels=source)
@@ -195,9 +231,12 @@ class StarGAN(i2i.Method):
         return rows
 
     def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[torch.nn.Module, tuple[i2i.ExportInput, ...]]]:
-        """The generator with its image and the ``(N, D)`` target ``label`` (one-hot, multi-hot)."""
-        c = torch.zeros(x.shape[0], len(self.domains), device=x.device, dtype=x.dtype)
+        """The generator with its image and the target ``label`` (one-hot, multi-hot; with several
+        datasets ``[c_1, ..., c_K, mask]``, the first dataset's first label)."""
+        c = torch.zeros(x.shape[0], self.c_dim, device=x.device, dtype=x.dtype)
         c[:, 0] = 1.0
+        if self.layout is not None:
+            c[:, self.layout.total] = 1.0  # the first dataset's mask bit
         return {"G": (self.G, (i2i.image_input(x), i2i.ExportInput("label", c, {0: "batch"})))}
 
 

@@ -1,0 +1,118 @@
+"""Several labelled data sources in one run (``data.sources``), as StarGAN trains on CelebA and
+RaFD together (Choi et al. 2018, section 3.2).
+
+Each source is built as a run with that one source would build it (its own root or demo,
+layout, labels and worker-side resize), then the sources are concatenated. Every item's
+label becomes ``[c_1, ..., c_K, mask]``: its own source's part filled in, the others zero, and
+a one-hot ``mask`` naming the source. The dataset's ``groups`` (the sources' sizes) make the
+sampler hand out batches that each come from one source, the sources taking turns, so a
+method sees one source per step as the reference's alternating loop does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import attrs
+import torch
+from torch.utils.data import Dataset
+
+from i2i.data.config import DataConfig, DataSource
+from i2i.errors import DataError
+from i2i.method import LABELLED, DataInfo, LabelSource
+
+
+class MultiSourceDataset(Dataset):
+    """The sources' datasets one after another; labels widened to ``[c_1, ..., c_K, mask]``."""
+
+    accepts_keys = True
+
+    def __init__(self, datasets: Sequence[Any], sources: Sequence[LabelSource], root: str = "") -> None:
+        self.datasets, self.root = list(datasets), root
+        self.groups = tuple(len(d) for d in self.datasets)
+        widths = [len(s.domains) for s in sources]
+        self.offsets = [sum(widths[:k]) for k in range(len(widths))]
+        self.widths, self.total = widths, sum(widths)
+        first = getattr(self.datasets[0], "info", None) or DataInfo(kind=LABELLED)
+        domains = tuple(name for s in sources for name in s.domains)
+        self.info = DataInfo(kind=LABELLED, channels_a=first.channels_a, channels_b=first.channels_b, domains=domains,
+                             multi_label=True, sources=tuple(sources))  # fmt: skip
+        self.scan_skipped = [entry for d in self.datasets for entry in getattr(d, "scan_skipped", ())]
+
+    def __len__(self) -> int:
+        return sum(self.groups)
+
+    def locate(self, index: int) -> tuple[int, int]:
+        """``(source, index within it)`` of a global index."""
+        for k, size in enumerate(self.groups):
+            if index < size:
+                return k, index
+            index -= size
+        raise IndexError(index)
+
+    def __getitem__(self, key: Any) -> dict[str, Any]:
+        index, token = (int(key[0]), int(key[1])) if isinstance(key, (tuple, list)) else (int(key), int(key))
+        k, local = self.locate(index)
+        dataset = self.datasets[k]
+        item = dict(dataset[(local, token)] if getattr(dataset, "accepts_keys", False) else dataset[local])
+        label = torch.zeros(self.total + len(self.groups))
+        own = torch.as_tensor(item["label"], dtype=torch.float32).reshape(-1)
+        label[self.offsets[k] : self.offsets[k] + self.widths[k]] = own
+        label[self.total + k] = 1.0
+        item["label"] = label
+        return item
+
+
+def source_config(config: DataConfig, source: DataSource, data_kind: str) -> DataConfig:
+    """The ``[data]`` config of a run on ``source`` alone."""
+    from i2i.data.demo import demo_root, demo_task
+
+    root, layout, attribute_file = source.root, source.layout, source.attribute_file
+    if source.demo is not None:
+        task = demo_task(source.demo, data_kind)
+        root, layout, attribute_file = str(demo_root(task.name)), task.layout, None
+    if root is None:
+        raise DataError("data.sources: every source needs a root (a data folder) or a demo (a built-in demo task)")
+    try:
+        return attrs.evolve(
+            config, root=root, demo=None, layout=layout, attribute_file=attribute_file, sources=(),
+            attributes=config.attributes if source.attributes is None else source.attributes,
+            load_size=config.load_size if source.load_size is None else source.load_size,
+            preprocess=config.preprocess if source.preprocess is None else source.preprocess,
+            max_dataset_size=config.max_dataset_size if source.max_dataset_size is None else source.max_dataset_size,
+        )  # fmt: skip
+    except ValueError as exc:  # the [data] validators, e.g. a source's load_size below the crop
+        raise DataError(f"data.sources ({source.name or source.demo or root}): {exc}") from None
+
+
+def source_name(source: DataSource, config: DataConfig) -> str:
+    return source.name or source.demo or Path(config.root or "source").expanduser().resolve().name
+
+
+def build_sources(config: DataConfig, data_kind: str, split: str = "train", host: Any = None) -> MultiSourceDataset:
+    """The dataset of ``config.sources`` (two or more labelled sources); ``host`` as for
+    :func:`~i2i.data.pipeline.build_dataset`."""
+    from i2i.data.pipeline import build_dataset
+
+    if data_kind != LABELLED:
+        raise DataError(f"data.sources: several data sources serve labelled methods only, not a {data_kind} one")
+    if len(config.sources) < 2:
+        raise DataError(f"data.sources: give two or more sources (got {len(config.sources)}); one source is data.root")
+    datasets, labels, names = [], [], set()
+    for i, source in enumerate(config.sources):
+        sub = source_config(config, source, data_kind)
+        name = source_name(source, sub)
+        if name in names:
+            raise DataError(f"data.sources[{i}]: two sources are named {name!r}; set name = \"...\" on one")
+        names.add(name)
+        dataset = build_dataset(sub, data_kind, split, host=host)
+        if len(dataset) == 0:  # type: ignore[arg-type]
+            raise DataError(f"data.sources[{i}] ({name}): no samples in {sub.root} for the {split} split")
+        info = dataset.info
+        datasets.append(dataset)
+        labels.append(LabelSource(name=name, domains=tuple(info.domains), multi_label=bool(info.multi_label)))
+    return MultiSourceDataset(datasets, labels, root=", ".join(str(s.root or s.demo) for s in config.sources))
+
+
+__all__ = ["MultiSourceDataset", "build_sources", "source_config"]
