@@ -232,7 +232,7 @@ def test_cli_trains_on_two_datasets_and_translates_to_labels_of_both(tmp_path: P
     sources = f'[{{root="{colours}"}}, {{root="{moods}", name="mood", load_size=48}}]'
     out = tmp_path / "run"
     args = ["run", "--method", "stargan", "--steps", "4", "--batch-size", "2", "--image-size", "32", "--out", str(out),
-            "--set", f"data.sources={sources}", "--set", "data.num_workers=0", "--set", "data.load_size=36"]  # fmt: skip
+            "--set", f"data.sources={sources}", "--set", "data.num_workers=0"]  # fmt: skip
     args += [f"--set=method.{k}={v}" for k, v in TINY.items() if k != "image_size"]
     with pytest.raises(SystemExit) as exit_info:
         main(args)
@@ -249,6 +249,13 @@ def test_cli_trains_on_two_datasets_and_translates_to_labels_of_both(tmp_path: P
             main(["translate", str(out / "last.pt"), str(inputs), "--out", str(result), "--target", target, "--device", "cpu"])
         assert exit_info.value.code in (0, None)
         assert expected <= {p.name for p in result.iterdir()}
+    # i2i eval: each dataset's domain accuracy, beside the inputs themselves and the classifier's ceiling
+    report = tmp_path / "eval.json"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", str(out / "last.pt"), "--metrics", "dataset_accuracy", "--json", str(report), "--device", "cpu"])
+    assert exit_info.value.code in (0, None)
+    text = report.read_text()
+    assert "accuracy_colours" in text and "accuracy_mood" in text
 
 
 class RefStarGenerator(torch.nn.Module):
