@@ -59,7 +59,6 @@ _EXPORTS: dict[str, str] = {
     "LABELLED": "i2i.method",
     "EvalCapabilities": "i2i.eval.capabilities",
     "EvalMetric": "i2i.eval.capabilities",
-    "classifier_for": "i2i.eval.classifier",
     "EvalContext": "i2i.eval.capabilities",
     "Direction": "i2i.eval.capabilities",
     "Batch": "i2i.data.batch",
@@ -126,7 +125,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 if TYPE_CHECKING:  # what mypy sees of the lazy exports above (evaluation capabilities, importers)
     from i2i.api import create_gan_loss
     from i2i.eval.capabilities import Direction, EvalCapabilities, EvalContext, EvalMetric
-    from i2i.eval.classifier import classifier_for
     from i2i.data.config import DataSource
     from i2i.method import LabelSource
     from i2i.registry import ConvertedGenerator, ImporterSpec, ImportPlan, ImportRequest

@@ -249,13 +249,6 @@ def test_cli_trains_on_two_datasets_and_translates_to_labels_of_both(tmp_path: P
             main(["translate", str(out / "last.pt"), str(inputs), "--out", str(result), "--target", target, "--device", "cpu"])
         assert exit_info.value.code in (0, None)
         assert expected <= {p.name for p in result.iterdir()}
-    # i2i eval: each dataset's domain accuracy, beside the inputs themselves and the classifier's ceiling
-    report = tmp_path / "eval.json"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["eval", str(out / "last.pt"), "--metrics", "dataset_accuracy", "--json", str(report), "--device", "cpu"])
-    assert exit_info.value.code in (0, None)
-    text = report.read_text()
-    assert "accuracy_colours" in text and "accuracy_mood" in text
 
 
 class RefStarGenerator(torch.nn.Module):

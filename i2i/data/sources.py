@@ -30,6 +30,7 @@ class MultiSourceDataset(Dataset):
 
     def __init__(self, datasets: Sequence[Any], sources: Sequence[LabelSource], root: str = "") -> None:
         self.datasets, self.root = list(datasets), root
+        self.names = [s.name for s in sources]
         self.groups = tuple(len(d) for d in self.datasets)
         widths = [len(s.domains) for s in sources]
         self.offsets = [sum(widths[:k]) for k in range(len(widths))]
@@ -61,6 +62,8 @@ class MultiSourceDataset(Dataset):
         label[self.offsets[k] : self.offsets[k] + self.widths[k]] = own
         label[self.total + k] = 1.0
         item["label"] = label
+        if "name_a" in item:  # file names repeat across sources (0001.jpg): keep them apart
+            item["name_a"] = f"{self.names[k]}/{item['name_a']}"
         return item
 
 

@@ -289,17 +289,17 @@ def data_info_from_checkpoint(ckpt: dict[str, Any]) -> Any:
 
 
 def data_info_dict(info: Any) -> dict[str, Any]:
-    return {
+    data = {
         "kind": info.kind,
         "channels_a": int(info.channels_a),
         "channels_b": int(info.channels_b),
         "domains": list(info.domains),
         "multi_label": bool(info.multi_label),
-        "sources": [
-            {"name": src.name, "domains": list(src.domains), "multi_label": bool(src.multi_label)}
-            for src in getattr(info, "sources", ())
-        ],
     }
+    sources = getattr(info, "sources", ())
+    if sources:  # several labelled data sources (data.sources)
+        data["sources"] = [{"name": s.name, "domains": list(s.domains), "multi_label": bool(s.multi_label)} for s in sources]
+    return data
 
 
 def method_from_checkpoint(ckpt: dict[str, Any], host: Any = None, *, prefer_ema: bool = True) -> tuple[Any, Any]:
