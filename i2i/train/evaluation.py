@@ -43,6 +43,8 @@ class RunEvaluation:
 
 def _data_name(trainer: Any) -> str:
     config = trainer.config.data
+    if config.sources:  # several labelled sources (data.sources)
+        return "; ".join(str(s.root or f"the built-in demo {s.demo!r}") for s in config.sources)
     if config.root is None:
         from pathlib import Path
 

@@ -136,7 +136,9 @@ def overview(trainer: Any) -> Overview:
     """The facts of a built trainer (after its set-up)."""
     config, data = trainer.config, trainer.data
     facts: list[tuple[str, str]] = []
-    if config.data.root is None:
+    if config.data.sources:  # several labelled sources (data.sources)
+        facts.append(("data", "; ".join(str(s.root or f"built-in demo {s.demo!r}") for s in config.data.sources)))
+    elif config.data.root is None:
         facts.append(("data", f"built-in demo {Path(data.config.root).name!r} ({data.config.root})"))
     else:
         facts.append(("data", str(config.data.root)))
