@@ -3,7 +3,8 @@
 Everything a user or a plugin author needs is importable from here (``from i2i import
 MethodSpec, Method, hookimpl, create_generator``); plugins import nothing else from i2i
 (``i2i.testing`` aside, in their tests). Names resolve lazily so ``import i2i`` stays cheap
-and loads no plugin.
+and loads no plugin; the ``TYPE_CHECKING`` imports give type checkers the real types
+(``tests/test_public_api.py`` keeps them and ``_EXPORTS`` in step).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "DataInfo": "i2i.method",
     "LabelSource": "i2i.method",
     "StepContext": "i2i.method",
+    "RunView": "i2i.train.view",
     "set_requires_grad": "i2i.method",
     "PAIRED": "i2i.method",
     "UNPAIRED": "i2i.method",
@@ -70,6 +72,16 @@ _EXPORTS: dict[str, str] = {
     "TrackingConfig": "i2i.train.config",
     "load_config": "i2i.api",
     "default_config": "i2i.api",
+    # config value rules (attrs validators whose errors read as sentences)
+    "one_of": "i2i.validation",
+    "at_least": "i2i.validation",
+    "more_than": "i2i.validation",
+    "between": "i2i.validation",
+    "matches": "i2i.validation",
+    "component_field": "i2i.validation",
+    "NORMS": "i2i.nets.norm",
+    "INIT_TYPES": "i2i.nets.init",
+    "GAN_MODES": "i2i.losses",
     # registries (timm/torchvision style)
     "list_methods": "i2i.api",
     "get_method": "i2i.api",
@@ -112,6 +124,116 @@ _EXPORTS: dict[str, str] = {
     "read_attribute_file": "i2i.data.attributes",
 }
 
+if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (below)
+    from i2i.api import (
+        create_discriminator as create_discriminator,
+        create_gan_loss as create_gan_loss,
+        create_generator as create_generator,
+        create_loss as create_loss,
+        create_method as create_method,
+        default_config as default_config,
+        get_method as get_method,
+        list_components as list_components,
+        list_methods as list_methods,
+        load_config as load_config,
+        run as run,
+    )
+    from i2i.config import RunConfig as RunConfig
+    from i2i.data.attributes import read_attribute_file as read_attribute_file
+    from i2i.data.batch import Batch as Batch
+    from i2i.data.config import DataConfig as DataConfig, DataSource as DataSource
+    from i2i.errors import (
+        CheckpointError as CheckpointError,
+        ConfigError as ConfigError,
+        DataError as DataError,
+        I2IError as I2IError,
+        PluginError as PluginError,
+        UsageError as UsageError,
+    )
+    from i2i.eval.capabilities import (
+        Direction as Direction,
+        EvalCapabilities as EvalCapabilities,
+        EvalContext as EvalContext,
+        EvalMetric as EvalMetric,
+    )
+    from i2i.hookspecs import hookimpl as hookimpl, hookspec as hookspec
+    from i2i.image_io import read_image as read_image
+    from i2i.inference import Translator as Translator, load_checkpoint as load_checkpoint
+    from i2i.inference.spec import (
+        ExportInput as ExportInput,
+        TranslateOption as TranslateOption,
+        image_input as image_input,
+    )
+    from i2i.losses import (
+        GANLoss as GANLoss,
+        GAN_MODES as GAN_MODES,
+        gan_loss as gan_loss,
+        gradient_penalty as gradient_penalty,
+    )
+    from i2i.method import (
+        DataInfo as DataInfo,
+        LABELLED as LABELLED,
+        LabelSource as LabelSource,
+        Method as Method,
+        PAIRED as PAIRED,
+        StepContext as StepContext,
+        UNPAIRED as UNPAIRED,
+        set_requires_grad as set_requires_grad,
+    )
+    from i2i.nets import init_weights as init_weights
+    from i2i.nets.base import full_precision as full_precision
+    from i2i.nets.init import INIT_TYPES as INIT_TYPES, maybe_init as maybe_init
+    from i2i.nets.norm import (
+        NORMS as NORMS,
+        conv_bias as conv_bias,
+        get_norm_layer as get_norm_layer,
+        instance_norm as instance_norm,
+    )
+    from i2i.nets.pool import ImagePool as ImagePool
+    from i2i.nets.sizing import fit_generator_to_size as fit_generator_to_size, unet_for_size as unet_for_size
+    from i2i.optim import adam as adam
+    from i2i.plugins import PluginHost as PluginHost, get_host as get_host
+    from i2i.reference_options import (
+        JUNYANZ_OPTIONS as JUNYANZ_OPTIONS,
+        ReferenceOption as ReferenceOption,
+        ReferenceSpec as ReferenceSpec,
+        convert_reference as convert_reference,
+    )
+    from i2i.registry import (
+        CommandSpec as CommandSpec,
+        ComponentSpec as ComponentSpec,
+        ConvertedGenerator as ConvertedGenerator,
+        DatasetSpec as DatasetSpec,
+        DiscriminatorSpec as DiscriminatorSpec,
+        GeneratorSpec as GeneratorSpec,
+        ImportPlan as ImportPlan,
+        ImportRequest as ImportRequest,
+        ImporterSpec as ImporterSpec,
+        LoggerSpec as LoggerSpec,
+        LossSpec as LossSpec,
+        MethodSpec as MethodSpec,
+    )
+    from i2i.train.config import TrackingConfig as TrackingConfig, TrainConfig as TrainConfig
+    from i2i.train.tracking import RunLogger as RunLogger, TrackedRun as TrackedRun
+    from i2i.train.trainer import Trainer as Trainer
+    from i2i.train.view import RunView as RunView
+    from i2i.validation import (
+        at_least as at_least,
+        between as between,
+        component_field as component_field,
+        matches as matches,
+        more_than as more_than,
+        one_of as one_of,
+    )
+    from i2i.weights_import import (
+        convert_generator_state_dict as convert_generator_state_dict,
+        convert_image_generator as convert_image_generator,
+        drop_norm_statistics as drop_norm_statistics,
+        image_generator_config as image_generator_config,
+        image_generator_family as image_generator_family,
+        load_reference_file as load_reference_file,
+    )
+
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover - what type checkers see of the lazy exports below
@@ -122,17 +244,3 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers see of the lazy expor
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
-if TYPE_CHECKING:  # what mypy sees of the lazy exports above (evaluation capabilities, importers)
-    from i2i.api import create_gan_loss
-    from i2i.eval.capabilities import Direction, EvalCapabilities, EvalContext, EvalMetric
-    from i2i.data.config import DataSource
-    from i2i.method import LabelSource
-    from i2i.registry import ConvertedGenerator, ImporterSpec, ImportPlan, ImportRequest
-    from i2i.weights_import import (
-        convert_generator_state_dict,
-        convert_image_generator,
-        drop_norm_statistics,
-        image_generator_config,
-        image_generator_family,
-        load_reference_file,
-    )

@@ -88,7 +88,7 @@ def create_method(
 def default_config(method: str, *, demo: bool = False, host: PluginHost | None = None) -> _config.RunConfig:
     """The full default run config of a method (paper defaults; demo defaults when ``demo``)."""
     registry = _host(host).registry
-    return _config.resolve_config(lambda n: registry.get("method", n), method=method, demo=demo)
+    return _config.resolve_config(lambda n: registry.get("method", n), method=method, demo=demo, registry=registry)
 
 
 def load_config(
@@ -96,15 +96,22 @@ def load_config(
     *,
     method: str | None = None,
     overrides: Mapping[str, Any] | Iterable[str] = (),
+    layers: Iterable[tuple[str, Mapping[str, Any]]] = (),
     host: PluginHost | None = None,
 ) -> _config.RunConfig:
     """Load a TOML run config with dotted overrides (``["method.lambda_cycle=5"]`` or a dict).
 
     Without ``path`` the method's defaults are used; ``method`` overrides the file's
-    ``[method] name``. Errors are :class:`~i2i.errors.ConfigError` naming the file and key.
+    ``[method] name``. Each layer is checked on its own: the file, each ``"key=value"``
+    override, then ``layers`` (``(label, {dotted key: value})``, as the CLI passes its flags),
+    so a bad value is an error even where a later layer replaces it. Errors are
+    :class:`~i2i.errors.ConfigError` naming where the value came from and the dotted key.
     """
     registry = _host(host).registry
-    flat = dict(overrides) if isinstance(overrides, Mapping) else _config.parse_overrides(overrides)
+    if isinstance(overrides, Mapping):
+        flat, items = dict(overrides), []
+    else:
+        flat, items = {}, [("--set", dict([_config.parse_override(item)])) for item in overrides]
     file_data = _config.read_toml(path) if path is not None else None
     return _config.resolve_config(
         lambda n: registry.get("method", n),
@@ -112,6 +119,8 @@ def load_config(
         overrides=flat,
         method=method,
         source=str(path) if path is not None else "",
+        layers=[*items, *layers],
+        registry=registry,
     )
 
 

@@ -168,7 +168,9 @@ def config_show(method: str, demo: bool, config_file: str | None, sets: tuple[st
 @click.argument("config_file", type=click.Path(dir_okay=False))
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE")
 def config_check(config_file: str, sets: tuple[str, ...]) -> None:
-    """Validate a config file (unknown keys, wrong types) without running anything."""
+    """Validate a config file without running anything: every key, type and value that
+    `i2i run` checks (registered names against the plugins loaded; whether the device exists
+    and the data folder's contents are checked when a run starts)."""
     from i2i import api
 
     from i2i.train.tracking import check_loggers
@@ -234,10 +236,14 @@ def run_cmd(method: str | None, config_file: str | None, sets: tuple[str, ...], 
 def resolve_run_config(
     method: str | None, config_file: str | None, sets: Sequence[str], *, resume: bool = False, **flags: Any
 ) -> Any:
-    """Combine --config, --set and the shorthand flags (flags win) into a RunConfig."""
+    """Combine --config, --set and the shorthand flags (flags win) into a RunConfig.
+
+    Each layer is checked on its own (the file, each --set, each flag), so a bad value is an
+    error even where a later layer replaces it.
+    """
     from i2i import api, config
 
-    overrides = config.parse_overrides(sets)
+    layers: list[tuple[str, dict[str, Any]]] = [("--set", dict([config.parse_override(s)])) for s in sets]
     resumed_method = None
     file_data: dict[str, Any] | None = None
     if resume and not config_file:
@@ -246,25 +252,30 @@ def resolve_run_config(
         config_file, resumed_method, method = None, method, None
     for flag, key in _RUN_FLAGS.items():
         if flags.get(flag) is not None:
-            overrides[key] = flags[flag]
+            layers.append((f"--{flag.replace('_', '-')}", {key: flags[flag]}))
     if flags.get("loggers"):
-        overrides["train.loggers"] = list(flags["loggers"])
-    def load(overrides: dict[str, Any]) -> Any:
+        layers.append(("--logger", {"train.loggers": list(flags["loggers"])}))
+
+    def load(layers: list[tuple[str, dict[str, Any]]]) -> Any:
         if file_data is None:
-            return api.load_config(config_file, method=method, overrides=overrides)
+            return api.load_config(config_file, method=method, layers=layers)
         registry = _host().registry
-        return config.resolve_config(lambda n: registry.get("method", n), file_data=file_data, overrides=overrides, source=source)
+        return config.resolve_config(
+            lambda n: registry.get("method", n), file_data=file_data, layers=layers, source=source, registry=registry
+        )
 
     size = flags.get("image_size")
     if size is not None:
-        base = load({k: v for k, v in overrides.items() if k != "data.image_size"})
-        if "data.load_size" not in overrides:
+        flag_layer = next(layer for label, layer in layers if label == "--image-size")
+        base = load([item for item in layers if item[1] is not flag_layer])
+        keys = {key for _, layer in layers for key in layer}
+        if "data.load_size" not in keys:
             ratio = base.data.load_size / base.data.image_size
-            overrides["data.load_size"] = max(size, int(round(size * ratio / 2)) * 2)
+            flag_layer["data.load_size"] = max(size, int(round(size * ratio / 2)) * 2)
         # methods whose networks are sized for the image (StarGAN's classifier head) follow the flag
-        if hasattr(base.method, "image_size") and "method.image_size" not in overrides:
-            overrides["method.image_size"] = size
-    cfg = load(overrides)
+        if hasattr(base.method, "image_size") and "method.image_size" not in keys:
+            flag_layer["method.image_size"] = size
+    cfg = load(layers)
     if resumed_method and cfg.method_name != resumed_method:
         raise UsageError(f"--resume: {source} is a {cfg.method_name} run, not {resumed_method}")
     return cfg

@@ -18,22 +18,25 @@ dotted path: ``method.lambda_cycle: expected float, got 'ten'``.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 import sys
 import tomllib
 import typing
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import attrs
 import cattrs
 import tomli_w
 from cattrs.errors import ForbiddenExtraKeysError
 
+from i2i.config_reference import unknown_key_hint
 from i2i.data.config import DataConfig
-from i2i.errors import ConfigError
+from i2i.errors import ConfigError, UsageError
 from i2i.train.config import TrainConfig
+from i2i.validation import check_components, check_values, describe, finite_number
 
 
 @attrs.frozen
@@ -48,8 +51,7 @@ class RunConfig:
 
 
 # -- strict structuring -------------------------------------------------------------------------
-def _describe(value: Any) -> str:
-    return repr(value) if isinstance(value, str) else f"{type(value).__name__} {value!r}"
+_describe = describe
 
 
 def _strict(type_name: str, accept: Any, convert: Any = None) -> Any:
@@ -59,10 +61,6 @@ def _strict(type_name: str, accept: Any, convert: Any = None) -> Any:
         return convert(value) if convert else value
 
     return hook
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _structure_tuple(value: Any, tp: Any) -> tuple:
@@ -75,15 +73,23 @@ def _structure_tuple(value: Any, tp: Any) -> tuple:
     return tuple(converter.structure(v, item) for v in value)
 
 
+def _structure_float(value: Any, _: Any) -> float:
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+        raise ValueError(f"expected float, got {_describe(value)}")
+    if not finite_number(value):  # inf/nan would train silently into NaN weights
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return float(value)
+
+
 #: cattrs' defaults are lenient (``bool("no")`` is True, ``int("3")`` works); a config typo must
 #: not silently become a different experiment, so primitives are checked exactly and unknown
 #: keys are errors.
 converter = cattrs.Converter(forbid_extra_keys=True)
 converter.register_structure_hook(bool, _strict("bool (true/false)", lambda v: isinstance(v, bool)))
 converter.register_structure_hook(
-    int, _strict("int", lambda v: _is_number(v) and float(v).is_integer(), int)
+    int, _strict("int", lambda v: isinstance(v, int) and not isinstance(v, bool) or finite_number(v) and float(v).is_integer(), int)
 )
-converter.register_structure_hook(float, _strict("float", _is_number, float))
+converter.register_structure_hook(float, _structure_float)
 converter.register_structure_hook(str, _strict("string", lambda v: isinstance(v, str)))
 converter.register_structure_hook_func(lambda t: typing.get_origin(t) is tuple, _structure_tuple)
 converter.register_unstructure_hook(tuple, list)
@@ -93,23 +99,32 @@ def _format_error(exc: BaseException, _type: Any) -> str:
     if isinstance(exc, ForbiddenExtraKeysError):
         fields = [f.name for f in attrs.fields(exc.cl)]
         key = sorted(exc.extra_fields)[0]
-        close = difflib.get_close_matches(key, fields, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"\0{key}\0unknown key{hint}"
+        table = {DataConfig: "data", TrainConfig: "train"}.get(exc.cl, "method")
+        return f"\0{key}\0unknown key{unknown_key_hint(key, fields, table)}"
     if isinstance(exc, KeyError):
         return f"missing required key {exc.args[0]!r}"
     return str(exc)
 
 
-def structure(data: Any, cls: Any, path: str) -> Any:
-    """Structure plain TOML data into ``cls``; errors name the dotted path of the bad key."""
+def structure(data: Any, cls: Any, path: str, *, check: bool = True) -> Any:
+    """Structure plain TOML data into ``cls``; errors name the dotted path of the bad key.
+
+    Types are checked while structuring, with the class's validators off; the validators then
+    run field by field, so each error names its field whatever the validator's own message
+    (a plugin author's ``ValueError("too big")`` becomes ``method.width: too big``).
+    ``check=False`` leaves the validators to the caller.
+    """
     try:
-        return converter.structure(data, cls)
+        with attrs.validators.disabled():
+            obj = converter.structure(data, cls)
     except Exception as exc:  # cattrs wraps every failure in (nested) exception groups
         if not isinstance(exc, (cattrs.BaseValidationError, ValueError, TypeError)):
             raise
         messages = cattrs.transform_error(exc, path=path, format_exception=_format_error)
         raise ConfigError("; ".join(_dotted(m) for m in messages)) from None
+    if check and attrs.has(type(obj)):
+        check_values(obj, path)
+    return obj
 
 
 def _dotted(message: str) -> str:
@@ -145,11 +160,15 @@ def parse_override(item: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. method.lambda_cycle=5")
+    if not all(part.strip() for part in key.split(".")):
+        raise ConfigError(f"--set {item!r}: {key!r} is not a dotted key like train.steps")
     raw = raw.strip()
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
+    except RecursionError:
+        raise ConfigError(f"--set {key}: the value is nested too deeply") from None
     return key, value
 
 
@@ -180,19 +199,100 @@ def merge(base: Mapping[str, Any], *layers: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+#: A run config is a few kilobytes; reading stops here (``--config /dev/zero`` must not hang).
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config: at most :data:`MAX_CONFIG_BYTES`, a UTF-8 byte-order mark allowed."""
     path = Path(path)
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, expected a .toml file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 2**20} MiB, not a run config")
+    try:
+        text = raw.decode("utf-8-sig")  # editors on Windows write a BOM
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text TOML file (not UTF-8)") from None
+    if "\0" in text:
+        raise ConfigError(f"{path}: not a text TOML file (holds NUL bytes)")
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text TOML file") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: tables or arrays nested too deeply") from None
+
+
+#: A layer of a run config: where it came from (a file, ``--set``, a flag) and its dotted keys.
+Layer = tuple[str, Mapping[str, Any]]
+
+_TABLES = ("method", "data", "train", "out")
+
+
+def _unknown_table(key: str) -> ConfigError:
+    close = difflib.get_close_matches(key, list(_TABLES), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return ConfigError(f"{key}: unknown key{hint}")
+
+
+@contextlib.contextmanager
+def _labelled(label: str) -> Iterator[None]:
+    """Prefix a ConfigError with where the value came from (a file, ``--set``, ``--device``)."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise ConfigError(f"{label}: {exc}" if label else str(exc)) from None
+
+
+def check_layer(data: Mapping[str, Any], classes: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Check the keys and types of one layer; returns its typed values per table.
+
+    ``classes`` maps ``method``/``data``/``train`` to their config classes. Raises
+    :class:`~i2i.errors.ConfigError` naming the dotted key (``data.crop_size: unknown key``).
+    """
+    typed: dict[str, dict[str, Any]] = {}
+    for table, values in data.items():
+        if table == "out":
+            structure(values, str | None, "out")
+            continue
+        if table not in classes:
+            raise _unknown_table(table)
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"{table}: is a table, set its keys ({table}.KEY=VALUE), got {describe(values)}")
+        cls = classes[table]
+        values = {k: v for k, v in values.items() if not (table == "method" and k == "name")}
+        attrs.resolve_types(cls)
+        fields = attrs.fields_dict(cls)
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ConfigError(f"{table}.{unknown[0]}: unknown key{unknown_key_hint(unknown[0], fields, table)}")
+        typed[table] = {key: structure(value, fields[key].type, f"{table}.{key}") for key, value in values.items()}
+    return typed
+
+
+def check_layer_values(typed: Mapping[str, Mapping[str, Any]], merged: Mapping[str, Any], registry: Any = None) -> None:
+    """Run the rules of the fields one layer sets, each in the merged config: a value a later
+    layer replaces is still checked, and rules across fields see the final other values."""
+    for table, values in typed.items():
+        base = merged.get(table)
+        if base is None or not values:
+            continue
+        fields = attrs.fields_dict(type(base))
+        with attrs.validators.disabled():
+            obj = attrs.evolve(base, **{fields[k].alias or k: v for k, v in values.items()})
+        check_values(obj, table, values)
+        if registry is not None:
+            check_components(obj, table, registry, values)
 
 
 def resolve_config(
@@ -203,15 +303,29 @@ def resolve_config(
     method: str | None = None,
     source: str = "",
     demo: bool | None = None,
+    layers: Iterable[Layer] = (),
+    registry: Any = None,
 ) -> RunConfig:
     """Layer defaults, the file and overrides into a checked :class:`RunConfig`.
+
+    Each user layer is checked on its own before they are merged, so a bad value is an error
+    even when a later layer overrides it: the file (errors prefixed with ``source``), then
+    ``overrides`` (``--set``), then ``layers`` in order, each ``(label, {dotted key: value})``
+    (e.g. ``("--device", {"train.device": "cuda"})``). ``registry``: names of generators,
+    discriminators and layouts are checked against it.
 
     ``demo``: apply the method's demo defaults; None (default) means "when neither a data root
     nor a config file is given" (a file is a complete experiment and reads back unchanged).
     ``method_spec_for(name)`` returns the :class:`~i2i.registry.MethodSpec` for a name (it
     raises the "unknown method, did you mean" error).
     """
-    user = merge(file_data or {}, nest(overrides or {}))
+    user_layers: list[tuple[str, dict[str, Any]]] = []
+    if file_data is not None:
+        user_layers.append((source, dict(file_data)))
+    if overrides:
+        user_layers.append(("--set", nest(overrides)))
+    user_layers.extend((label, nest(flat)) for label, flat in layers)
+    user = merge({}, *(data for _, data in user_layers))
     prefix = f"{source}: " if source else ""
     method_table = user.get("method", {})
     if not isinstance(method_table, Mapping):
@@ -226,6 +340,12 @@ def resolve_config(
         raise ConfigError(f"{prefix}method.name: expected string, got {_describe(name)}")
     spec = method_spec_for(name)
 
+    classes = {"method": spec.config, "data": DataConfig, "train": TrainConfig}
+    typed_layers = []
+    for label, data in user_layers:
+        with _labelled(label):
+            typed_layers.append((label, check_layer(data, classes)))
+
     defaults = nest(dict(spec.defaults))
     data_root = merge(defaults, user).get("data", {}).get("root")
     if demo is None:
@@ -236,10 +356,16 @@ def resolve_config(
     method_data.pop("name", None)
     extra = set(layered) - {"data", "train", "out"}
     if extra:
-        key = sorted(extra)[0]
-        close = difflib.get_close_matches(key, ["method", "data", "train", "out"], n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ConfigError(f"{prefix}{key}: unknown key{hint}")
+        raise ConfigError(f"{prefix}{_unknown_table(sorted(extra)[0])}")
+    with _labelled(source):  # every value's rules, layer by layer, in the merged config
+        merged = {
+            "method": structure(method_data, spec.config, "method", check=False),
+            "data": structure(layered.get("data", {}), DataConfig, "data", check=False),
+            "train": structure(layered.get("train", {}), TrainConfig, "train", check=False),
+        }
+    for label, typed in typed_layers:
+        with _labelled(label):
+            check_layer_values(typed, merged, registry)
     try:
         config = RunConfig(
             method_name=name,
@@ -249,9 +375,26 @@ def resolve_config(
             out=structure(layered.get("out"), str | None, "out"),
         )
         finalize = getattr(spec, "finalize_config", None)  # the method's cross-table rules
-        return finalize(config, frozenset(flatten(user))) if finalize is not None else config
+        if finalize is not None:
+            config = finalize(config, frozenset(flatten(user)))
+        if registry is not None:
+            check_run_config(config, registry, data_kind=spec.data_kind)
     except ConfigError as exc:
         raise ConfigError(f"{prefix}{exc}") from None
+    return config
+
+
+def check_run_config(config: RunConfig, registry: Any, *, data_kind: str | None = None) -> None:
+    """What needs the loaded plugins: registered component names, the demo task for the method."""
+    check_components(config.method, "method", registry)
+    check_components(config.data, "data", registry)
+    if config.data.demo is not None and config.data.root is None and data_kind is not None:
+        from i2i.data.demo import demo_task  # lazy: the demo builders import kornia
+
+        try:
+            demo_task(config.data.demo, data_kind)
+        except UsageError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def structure_method_config(spec: Any, data: Mapping[str, Any]) -> Any:

@@ -11,9 +11,16 @@ Each hook's docstring ends with a complete example; ``docs/plugins.md`` repeats 
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    import torch
+
+    from i2i.registry import CommandSpec, ComponentSpec, LoggerSpec, MethodSpec
+    from i2i.train.view import RunView
 
 PROJECT = "i2i"
 
@@ -23,7 +30,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 
 # -- registration ---------------------------------------------------------------------------
 @hookspec
-def i2i_register_methods() -> Iterable[Any]:
+def i2i_register_methods() -> Iterable[MethodSpec]:
     """Yield :class:`~i2i.registry.MethodSpec` records.
 
     Example::
@@ -36,7 +43,7 @@ def i2i_register_methods() -> Iterable[Any]:
 
 
 @hookspec
-def i2i_register_generators() -> Iterable[Any]:
+def i2i_register_generators() -> Iterable[ComponentSpec]:
     """Yield generator :class:`~i2i.registry.ComponentSpec` records (``GeneratorSpec`` helps).
 
     Example::
@@ -48,7 +55,7 @@ def i2i_register_generators() -> Iterable[Any]:
 
 
 @hookspec
-def i2i_register_discriminators() -> Iterable[Any]:
+def i2i_register_discriminators() -> Iterable[ComponentSpec]:
     """Yield discriminator records (``DiscriminatorSpec`` helps).
 
     Example::
@@ -60,7 +67,7 @@ def i2i_register_discriminators() -> Iterable[Any]:
 
 
 @hookspec
-def i2i_register_losses() -> Iterable[Any]:
+def i2i_register_losses() -> Iterable[ComponentSpec]:
     """Yield GAN objective / loss records (``LossSpec`` helps).
 
     Example::
@@ -72,7 +79,7 @@ def i2i_register_losses() -> Iterable[Any]:
 
 
 @hookspec
-def i2i_register_datasets() -> Iterable[Any]:
+def i2i_register_datasets() -> Iterable[ComponentSpec]:
     """Yield dataset layout records (``DatasetSpec`` helps); ``data.layout = NAME`` selects one.
 
     The factory is called as ``factory(config=DataConfig, split="train"|"test")`` and returns a
@@ -87,7 +94,7 @@ def i2i_register_datasets() -> Iterable[Any]:
 
 
 @hookspec
-def i2i_register_commands() -> Iterable[Any]:
+def i2i_register_commands() -> Iterable[CommandSpec]:
     """Yield :class:`~i2i.registry.CommandSpec` records: extra ``i2i`` sub-commands.
 
     Example::
@@ -128,7 +135,7 @@ def i2i_register_importers() -> Iterable[Any]:
 
 
 @hookspec
-def i2i_register_loggers() -> Iterable[Any]:
+def i2i_register_loggers() -> Iterable[LoggerSpec]:
     """Yield :class:`~i2i.registry.LoggerSpec` records: experiment loggers ``train.loggers`` can name.
 
     The factory builds a :class:`~i2i.train.tracking.RunLogger` (``start``, ``log_metrics``,
@@ -145,7 +152,7 @@ def i2i_register_loggers() -> Iterable[Any]:
 
 
 @hookspec
-def i2i_checkpoint_state(run: Any) -> Mapping[str, Any] | None:
+def i2i_checkpoint_state(run: RunView) -> Mapping[str, Any] | None:
     """Return plugin state to store in each checkpoint (small, picklable by ``torch.save``
     with ``weights_only``: dicts, lists, strings, numbers), or None. The trainer saves the
     union of all answers under ``plugin_state``; a resumed run exposes the saved mapping as
@@ -161,7 +168,7 @@ def i2i_checkpoint_state(run: Any) -> Mapping[str, Any] | None:
 
 # -- training lifecycle (observers) ----------------------------------------------------------
 @hookspec
-def i2i_train_start(run: Any) -> None:
+def i2i_train_start(run: RunView) -> None:
     """A run starts (after resume, before the first step). ``run`` is a read-only view of the
     run (:class:`~i2i.train.view.RunView`): ``out_dir``, ``config``, ``method``, ``step``,
     ``epoch``, ``rank``, ``world_size``, ``is_main``, ``device``, ``total_steps``.
@@ -175,7 +182,7 @@ def i2i_train_start(run: Any) -> None:
 
 
 @hookspec
-def i2i_step_end(run: Any, step: int, metrics: Mapping[str, float]) -> None:
+def i2i_step_end(run: RunView, step: int, metrics: Mapping[str, float]) -> None:
     """Called every ``train.log_every`` steps on the main rank, with averaged float losses.
 
     Example::
@@ -187,7 +194,7 @@ def i2i_step_end(run: Any, step: int, metrics: Mapping[str, float]) -> None:
 
 
 @hookspec
-def i2i_sample_images(run: Any, step: int, path: str, images: Mapping[str, Any]) -> None:
+def i2i_sample_images(run: RunView, step: int, path: str, images: Mapping[str, torch.Tensor]) -> None:
     """A sample grid was written to ``path``; ``images`` maps row names to uint8 CHW tensors.
 
     Example::
@@ -199,7 +206,7 @@ def i2i_sample_images(run: Any, step: int, path: str, images: Mapping[str, Any])
 
 
 @hookspec
-def i2i_checkpoint_saved(run: Any, step: int, path: str) -> None:
+def i2i_checkpoint_saved(run: RunView, step: int, path: str) -> None:
     """A checkpoint was written atomically to ``path``.
 
     Example::
@@ -211,7 +218,7 @@ def i2i_checkpoint_saved(run: Any, step: int, path: str) -> None:
 
 
 @hookspec
-def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float], checkpoint: str | None) -> None:
+def i2i_eval_result(run: RunView | None, step: int, metrics: Mapping[str, float], checkpoint: str | None) -> None:
     """An evaluation finished (end of training or ``i2i eval``); ``run`` is None for ``i2i eval``,
     which passes the evaluated ``checkpoint``'s path instead (None for an in-memory method).
 
@@ -224,7 +231,7 @@ def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float], checkpoin
 
 
 @hookspec
-def i2i_train_end(run: Any, step: int, status: str) -> None:
+def i2i_train_end(run: RunView, step: int, status: str) -> None:
     """A run ends; ``status`` is ``"finished"``, ``"interrupted"`` or ``"failed"``.
 
     Example::

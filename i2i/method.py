@@ -82,10 +82,12 @@ class StepContext(Protocol):
     ``train_step`` already runs under the run's autocast; ``backward`` applies gradient
     scaling; ``step(name)`` unscales, averages gradients across ranks, clips, skips the
     update if gradients are non-finite, steps optimizer ``name`` and zeroes its gradients.
+    ``global_step`` is the optimisation step, 0-based, counted by the trainer (the old
+    spelling, ``ctx.step`` used as an int, still works with a DeprecationWarning).
     """
 
     device: torch.device
-    step: int  # global optimisation step, 0-based, counted by the trainer
+    global_step: int
     world_size: int
     rank: int
 

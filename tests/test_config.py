@@ -95,5 +95,5 @@ def test_create_method_checks_overrides(dummy_host):
 
 
 def test_validator_errors_name_the_field():
-    with pytest.raises(ConfigError, match=r"^method\.ngf: must be > 0: -1$"):
+    with pytest.raises(ConfigError, match=r"^--set: method\.ngf: must be > 0, got -1$"):
         i2i.load_config(method="pix2pix", overrides=["method.ngf=-1"])

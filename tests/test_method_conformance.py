@@ -98,7 +98,7 @@ class GraphLoss(dummy_plugin.Dummy):
 class ChangingKeys(dummy_plugin.Dummy):
     def train_step(self, batch, ctx):
         out = super().train_step(batch, ctx)
-        if ctx.step % 2:
+        if ctx.global_step % 2:
             out["extra"] = out["G/loss"]
         return out
 

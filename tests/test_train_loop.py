@@ -18,6 +18,7 @@ import dummy_plugin  # noqa: E402
 from train_support import dummy_config, dummy_host, make_paired  # noqa: E402
 
 from i2i import MethodSpec, hookimpl  # noqa: E402
+from i2i import config  # noqa: E402
 from i2i.errors import ConfigError, UsageError  # noqa: E402
 from i2i.plugins import PluginHost  # noqa: E402
 from i2i.train.config import TrainConfig  # noqa: E402
@@ -177,7 +178,7 @@ def test_gradient_penalty_is_sound_under_bf16_autocast():
     before = D[0].weight.detach().clone()
     ctx.step("D")
     assert torch.isfinite(D[0].weight).all() and not torch.equal(before, D[0].weight)
-    assert ctx.skipped["D"] == 0 and int(ctx.step) == 0
+    assert ctx.skipped["D"] == 0 and ctx.global_step == 0
 
 
 def test_a_second_forward_after_an_update_sees_the_new_weights_under_bf16():
@@ -225,7 +226,7 @@ class NanDummy(dummy_plugin.Dummy):
     """The dummy method whose losses turn NaN from step ``nan_from`` on."""
 
     def train_step(self, batch, ctx):
-        if ctx.step >= self.config.nan_from:
+        if ctx.global_step >= self.config.nan_from:
             batch.b = batch.b * float("nan")
         return super().train_step(batch, ctx)
 
@@ -324,5 +325,22 @@ def test_ema_averages_parameters_copies_buffers_and_swaps_back():
     with ema.swapped():
         assert torch.allclose(g.weight, torch.full((2,), 2.0))
     assert torch.equal(g.weight.detach(), torch.full((2,), 5.0))  # the live weights come back
-    with pytest.raises(ConfigError, match="train.ema"):
-        EMA({"G": g}, decay=1.5)
+    with pytest.raises(ConfigError, match=r"train.ema: must be in \(0.0, 1.0\), got 1.5"):  # the config's rule
+        config.structure({"ema": 1.5}, TrainConfig, "train")
+
+
+def test_ctx_global_step_and_the_deprecated_int_spelling():
+    import warnings
+
+    from i2i.method import StepContext
+
+    ctx = TrainContext({}, Precision(torch.device("cpu"), "fp32"), device=torch.device("cpu"))
+    ctx.begin_step(6)
+    assert isinstance(ctx, StepContext)  # the protocol no longer declares step twice
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ctx.global_step == 6 and callable(ctx.step)  # the new spellings never warn
+    with pytest.warns(DeprecationWarning, match="use ctx.global_step"):
+        assert ctx.step % 4 == 2
+    with pytest.warns(DeprecationWarning):
+        assert int(ctx.step) == 6

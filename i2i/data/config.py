@@ -4,6 +4,17 @@ from __future__ import annotations
 
 import attrs
 
+from i2i.validation import at_least, component_field, one_of
+
+#: ``data.direction`` values: which side of a pair is the input.
+DIRECTIONS = ("AtoB", "BtoA")
+#: ``data.preprocess`` values, the reference ``--preprocess`` modes.
+PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
+#: Image channel counts i2i decodes to (grey, RGB, RGBA).
+CHANNELS = (1, 3, 4)
+#: The smallest ``data.image_size`` (``--image-size`` has the same minimum).
+MIN_IMAGE_SIZE = 8
+
 #: StarGAN's paper attributes, the default choice for a CelebA-style attribute list.
 PAPER_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
 
@@ -59,24 +70,24 @@ class DataConfig:
 
     root: str | None = None
     demo: str | None = None
-    layout: str = "auto"
-    direction: str = "AtoB"
-    image_size: int = 256
-    load_size: int = attrs.field(default=286)
-    preprocess: str = "resize_and_crop"
+    layout: str = component_field("dataset", "auto", also=("auto",))
+    direction: str = attrs.field(default="AtoB", validator=one_of(*DIRECTIONS))
+    image_size: int = attrs.field(default=256, validator=at_least(MIN_IMAGE_SIZE))
+    load_size: int = attrs.field(default=286, validator=at_least(1))
+    preprocess: str = attrs.field(default="resize_and_crop", validator=one_of(*PREPROCESS_MODES))
     flip: bool = True
-    channels: int = 3
-    channels_b: int | None = None
+    channels: int = attrs.field(default=3, validator=one_of(*CHANNELS))
+    channels_b: int | None = attrs.field(default=None, validator=attrs.validators.optional(one_of(*CHANNELS)))
     attributes: tuple[str, ...] = attrs.field(default=PAPER_ATTRIBUTES, converter=tuple)
     attribute_file: str | None = None
     strict: bool = False
-    max_dataset_size: int | None = None
-    max_image_pixels: int = 89_478_485
-    num_workers: int = 2
+    max_dataset_size: int | None = attrs.field(default=None, validator=at_least(1))
+    max_image_pixels: int = attrs.field(default=89_478_485, validator=at_least(1))
+    num_workers: int = attrs.field(default=2, validator=at_least(0))
     serial_batches: bool = False
     independent_unpaired: bool = True
-    color_jitter: float = 0.0
-    rotation: float = 0.0
+    color_jitter: float = attrs.field(default=0.0, validator=at_least(0.0))
+    rotation: float = attrs.field(default=0.0, validator=at_least(0.0))
     affine: bool = False
     keep_16bit: bool = True
     sources: tuple[DataSource, ...] = attrs.field(default=(), converter=tuple)

@@ -35,7 +35,6 @@ from i2i.data.datasets import (
     UnpairedDataset,
 )
 from i2i.data.files import has_images, is_image_name, list_images, report_skip, require_dir, subfolders
-from i2i.data.prepare import check_preprocess
 from i2i.errors import DataError
 from i2i.method import DATA_KINDS, LABELLED, PAIRED, UNPAIRED, DataInfo
 
@@ -60,17 +59,10 @@ def data_root(config: DataConfig) -> Path:
 
 def load_options(config: DataConfig) -> LoadOptions:
     channels_b = config.channels if config.channels_b is None else config.channels_b
-    for option, value in (("data.channels", config.channels), ("data.channels_b", channels_b)):
-        if value not in (1, 3, 4):
-            raise DataError(f"{option} must be 1, 3 or 4, got {value}")
-    if config.image_size < 1 or config.load_size < 1:
-        raise DataError("data.image_size and data.load_size must be positive")
-    if config.direction not in ("AtoB", "BtoA"):
-        raise DataError(f"data.direction must be 'AtoB' or 'BtoA', got {config.direction!r}")
     return LoadOptions(
         channels_a=config.channels,
         channels_b=channels_b,
-        preprocess=check_preprocess(config.preprocess),
+        preprocess=config.preprocess,
         load_size=max(config.load_size, config.image_size),
         image_size=config.image_size,
         max_image_pixels=config.max_image_pixels,
@@ -92,8 +84,6 @@ def _fallback(root: Path, split: str, found: str) -> None:
 def _limit(items: list, config: DataConfig) -> list:
     """``data.max_dataset_size``: keep the first N in name order (the reference)."""
     if config.max_dataset_size is not None:
-        if config.max_dataset_size < 1:
-            raise DataError(f"data.max_dataset_size must be positive, got {config.max_dataset_size}")
         return items[: config.max_dataset_size]
     return items
 

@@ -15,15 +15,8 @@ import torch
 from PIL import Image
 
 from i2i.data.decode import DeepImage
-from i2i.errors import DataError
 
-PREPROCESS_MODES = ("resize_and_crop", "crop", "scale_width", "scale_width_and_crop", "none")
-
-
-def check_preprocess(mode: str) -> str:
-    if mode not in PREPROCESS_MODES:
-        raise DataError(f"data.preprocess: unknown mode {mode!r} (choose from {', '.join(PREPROCESS_MODES)})")
-    return mode
+from i2i.data.config import PREPROCESS_MODES  # noqa: F401  (the modes data.preprocess accepts)
 
 
 def target_size(width: int, height: int, *, mode: str, load_size: int, image_size: int) -> tuple[int, int]:

@@ -1,6 +1,7 @@
 """Start-up checks of a run: the values the loop relies on, paths, the training device.
 
 Run before anything is built or written, so a bad value is one ``error:`` line at start.
+Config values are checked by the config classes themselves (:mod:`i2i.validation`).
 """
 
 from __future__ import annotations
@@ -10,22 +11,6 @@ from typing import Any
 import torch
 
 from i2i.errors import ConfigError, UsageError
-from i2i.train.context import check_clip
-from i2i.train.schedule import check_schedule
-
-
-def check_train(train: Any) -> None:
-    for name in ("log_every", "sample_every", "checkpoint_every", "batch_size", "max_bad_steps"):
-        if getattr(train, name) < 1:
-            raise ConfigError(f"train.{name}: expected a positive integer, got {getattr(train, name)!r}")
-    if train.steps is not None and train.steps < 0:
-        raise ConfigError(f"train.steps: expected a non-negative integer, got {train.steps!r}")
-    if train.keep_checkpoints < 0:
-        raise ConfigError(f"train.keep_checkpoints: expected >= 0, got {train.keep_checkpoints!r}")
-    if not -(2**63) <= train.seed < 2**63 - 2**16:  # room for seed + rank (torch takes 64 bits)
-        raise ConfigError(f"train.seed: expected an integer of at most 63 bits, got {train.seed!r}")
-    check_schedule(train)
-    check_clip(train.grad_clip)
 
 
 def check_path(value: Any, what: str) -> None:

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import attrs
 
+from i2i.validation import at_least, between, matches, more_than, one_of
+
+#: ``train.schedule`` values (the reference ``lr_policy``; ``constant`` is its ``n_epochs_decay = 0``).
+SCHEDULES = ("linear", "constant", "step", "cosine", "plateau")
+#: ``train.precision`` values.
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+#: ``train.device`` syntax; whether the device exists is checked when training starts.
+DEVICE_PATTERN = r"auto|cpu|mps|cuda(:\d+)?"
+
 
 @attrs.frozen
 class TrackingConfig:
@@ -57,33 +66,33 @@ class TrainConfig:
     scored at the end when ``eval_at_end``.
     """
 
-    steps: int | None = None
-    epochs: int = 100
-    epochs_decay: int = 100
-    decay_fraction: float | None = None
-    schedule: str = "linear"
-    step_size: int = 50
-    gamma: float = 0.1
-    plateau_factor: float = 0.2
-    plateau_threshold: float = 0.01
-    plateau_patience: int = 5
-    batch_size: int = 1
-    device: str = "auto"
-    precision: str = "auto"
+    steps: int | None = attrs.field(default=None, validator=at_least(0))
+    epochs: int = attrs.field(default=100, validator=at_least(0))
+    epochs_decay: int = attrs.field(default=100, validator=at_least(0))
+    decay_fraction: float | None = attrs.field(default=None, validator=between(0.0, 1.0))
+    schedule: str = attrs.field(default="linear", validator=one_of(*SCHEDULES))
+    step_size: int = attrs.field(default=50, validator=at_least(1))
+    gamma: float = attrs.field(default=0.1, validator=more_than(0.0))
+    plateau_factor: float = attrs.field(default=0.2, validator=between(0.0, 1.0, low_open=True, high_open=True))
+    plateau_threshold: float = attrs.field(default=0.01, validator=at_least(0.0))
+    plateau_patience: int = attrs.field(default=5, validator=at_least(0))
+    batch_size: int = attrs.field(default=1, validator=at_least(1))
+    device: str = attrs.field(default="auto", validator=matches(DEVICE_PATTERN, "auto, cpu, cuda, cuda:N or mps"))
+    precision: str = attrs.field(default="auto", validator=one_of(*PRECISIONS))
     channels_last: bool = True
     compile: bool = False
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=between(-(2**63), 2**63 - 2**16 - 1))  # room for seed + rank
     deterministic: bool = False
-    grad_clip: float | None = None
-    ema: float | None = None
+    grad_clip: float | None = attrs.field(default=None, validator=more_than(0.0))
+    ema: float | None = attrs.field(default=None, validator=between(0.0, 1.0, low_open=True, high_open=True))
     ema_warmup: bool = True
-    log_every: int = 50
-    sample_every: int = 500
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
-    max_bad_steps: int = 20
+    log_every: int = attrs.field(default=50, validator=at_least(1))
+    sample_every: int = attrs.field(default=500, validator=at_least(1))
+    checkpoint_every: int = attrs.field(default=1000, validator=at_least(1))
+    keep_checkpoints: int = attrs.field(default=3, validator=at_least(0))
+    max_bad_steps: int = attrs.field(default=20, validator=at_least(1))
     eval_at_end: bool = True
-    sample_images: int = 4
-    eval_images: int = 64
+    sample_images: int = attrs.field(default=4, validator=at_least(0))
+    eval_images: int = attrs.field(default=64, validator=at_least(0))
     loggers: tuple[str, ...] | None = None
     tracking: TrackingConfig = attrs.field(factory=TrackingConfig)

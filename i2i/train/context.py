@@ -8,7 +8,7 @@ robustness (clipping, skipping updates whose gradients are not finite) behind
 from __future__ import annotations
 
 import contextlib
-import math
+import warnings
 from typing import Any
 
 import torch
@@ -27,12 +27,16 @@ def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
     return torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
 
 
-class StepCounter(int):
-    """The global step as an ``int`` that can also be called as ``ctx.step("G")``.
+_STEP_AS_INT = (
+    "ctx.step as an int is deprecated and will be removed: use ctx.global_step for the step "
+    "count (ctx.step(name) updates optimizer name)"
+)
 
-    The :class:`~i2i.method.StepContext` protocol names both the step count (``ctx.step``)
-    and the update call (``ctx.step(name)``); an int subclass with ``__call__`` serves both
-    spellings. ``ctx.global_step`` is the unambiguous name of the count.
+
+class StepCounter(int):
+    """What ``ctx.step`` returns: callable as ``ctx.step("G")`` (the update), and for a
+    deprecation period still the global step as an ``int``, with a :class:`DeprecationWarning`
+    on every use as a number (``ctx.step % n``). ``ctx.global_step`` is the step count.
     """
 
     _update: Any
@@ -46,7 +50,30 @@ class StepCounter(int):
         self._update(name)
 
     def __reduce__(self) -> Any:  # pickles/copies as a plain int
-        return (int, (int(self),))
+        return (int, (int.__int__(self),))
+
+    __hash__ = int.__hash__
+
+
+def _warn_as_int(name: str) -> Any:
+    base = getattr(int, name)
+
+    def method(self: StepCounter, *args: Any) -> Any:
+        warnings.warn(_STEP_AS_INT, DeprecationWarning, stacklevel=2)
+        return base(self, *args)
+
+    method.__name__ = name
+    return method
+
+
+for _name in (
+    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__mod__", "__rmod__",
+    "__floordiv__", "__rfloordiv__", "__truediv__", "__rtruediv__", "__divmod__", "__pow__",
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__int__", "__index__", "__float__",
+    "__bool__", "__neg__", "__abs__", "__and__", "__or__", "__xor__", "__lshift__", "__rshift__",
+    "__format__", "__str__", "__repr__",
+):  # fmt: skip
+    setattr(StepCounter, _name, _warn_as_int(_name))
 
 
 class TrainContext:
@@ -85,7 +112,8 @@ class TrainContext:
 
     @property
     def step(self) -> StepCounter:
-        """The global step (an int); calling it, ``ctx.step(name)``, updates optimizer ``name``."""
+        """``ctx.step(name)`` updates optimizer ``name``; using it as an int (the old spelling
+        of ``ctx.global_step``) still works, with a DeprecationWarning."""
         return StepCounter(self.global_step, self.step_optimizer)
 
     @step.setter
@@ -150,8 +178,3 @@ class TrainContext:
             known = ", ".join(self.optimizers)
             raise KeyError(f"ctx.step({name!r}): no optimizer named {name!r} (configure_optimizers returned {known})") from None
 
-
-def check_clip(value: float | None) -> float | None:
-    if value is not None and (not math.isfinite(value) or value < 0):
-        raise UsageError(f"train.grad_clip: expected a positive number, got {value!r}")
-    return value

@@ -23,10 +23,6 @@ class EMA:
     """Shadow copies of ``generators``' floating-point state, updated with ``update()``."""
 
     def __init__(self, generators: dict[str, nn.Module], decay: float, warmup: bool = True) -> None:
-        if not 0.0 < decay < 1.0:
-            from i2i.errors import ConfigError
-
-            raise ConfigError(f"train.ema: expected a decay in (0, 1), e.g. 0.999, got {decay!r}")
         self.generators = generators
         self.decay = decay
         self.warmup = warmup

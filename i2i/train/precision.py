@@ -18,7 +18,7 @@ import torch
 
 from i2i.errors import ConfigError
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+from i2i.train.config import PRECISIONS  # the one list; translate's --precision is checked here too
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 #: Device types torch may run on, beyond CPU and CUDA: each needs its backend here.

@@ -98,7 +98,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         main = dist_utils.env_rank() == 0
         if config is not None:  # before the folder is created or locked
-            checks.check_train(config.train)
+            _config.check_run_config(config, self.host.registry)
             checks.check_path(config.data.root, "data.root")
             check_loggers(config.train.loggers, self.host.registry)
         self.out_dir, self._lock, self._notes = rundir.claim(
@@ -111,7 +111,7 @@ class Trainer:
                 config = _config.RunConfig(method_name=type(method).__name__.lower(), method=method.config)
             if config is None:
                 raise UsageError("no run config given")
-            checks.check_train(config.train)
+            _config.check_run_config(config, self.host.registry)
             check_loggers(config.train.loggers, self.host.registry)
             if main:
                 rundir.check_writable(self.out_dir)

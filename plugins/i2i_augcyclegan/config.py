@@ -11,32 +11,16 @@ from __future__ import annotations
 
 import attrs
 
-from i2i import UsageError
+from i2i import INIT_TYPES, NORMS, at_least, between, component_field, more_than, one_of
 
-GAN_MODES = ("vanilla", "lsgan", "wgangp", "hinge")
+#: Norms of the latent-code discriminator (1-d features: no instance norm).
+LATENT_NORMS = ("batch", "syncbatch", "none")
+
+_positive = at_least(1)
+_non_negative = at_least(0.0)
+_unit = between(0.0, 1.0, high_open=True)
 ARCHITECTURES = ("i2i", "release")
-
-
-def _positive(instance: object, attribute: attrs.Attribute, value: int) -> None:
-    if value < 1:
-        raise UsageError(f"method.{attribute.name}: expected a positive integer, got {value}")
-
-
-def _non_negative(instance: object, attribute: attrs.Attribute, value: float) -> None:
-    if value < 0:
-        raise UsageError(f"method.{attribute.name}: expected a number >= 0, got {value}")
-
-
-def _architecture(instance: object, attribute: attrs.Attribute, value: str) -> None:
-    if value not in ARCHITECTURES:
-        raise UsageError(f"method.architecture: expected one of {', '.join(ARCHITECTURES)}, got {value!r}")
-
-
-def _gan_mode(instance: object, attribute: attrs.Attribute, value: str) -> None:
-    # any registered loss may be named (a plugin's too); the registry checks the name when the
-    # method is built (``i2i.create_gan_loss``), here only its form
-    if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"method.gan_mode: expected the name of a GAN objective ({', '.join(GAN_MODES)}, or a plugin's), got {value!r}")
+_architecture = one_of(*ARCHITECTURES)
 
 
 @attrs.frozen
@@ -78,19 +62,19 @@ class AugCycleGANConfig:
     nlatent: int = attrs.field(default=16, validator=_positive)
     n_blocks: int = attrs.field(default=3, validator=_positive)
     n_layers_d: int = attrs.field(default=3, validator=_positive)
-    norm_d: str = "instance"
-    norm_encoder: str = "batch"
-    norm_latent_d: str = "batch"
+    norm_d: str = attrs.field(default="instance", validator=one_of(*NORMS))
+    norm_encoder: str = attrs.field(default="batch", validator=one_of(*NORMS))
+    norm_latent_d: str = attrs.field(default="batch", validator=one_of(*LATENT_NORMS))
     use_dropout: bool = False
-    init_type: str = "normal"
-    init_gain: float = 0.02
+    init_type: str = attrs.field(default="normal", validator=one_of(*INIT_TYPES))
+    init_gain: float = attrs.field(default=0.02, validator=more_than(0.0))
 
     augment_a: bool = True
     augment_b: bool = True
     stochastic_encoder: bool = False
     latent_gan: bool = True
 
-    gan_mode: str = attrs.field(default="lsgan", validator=_gan_mode)
+    gan_mode: str = component_field("loss", "lsgan")  # any registered GAN objective, a plugin's too
     lambda_cycle_a: float = attrs.field(default=1.0, validator=_non_negative)
     lambda_cycle_b: float = attrs.field(default=1.0, validator=_non_negative)
     lambda_latent: float = attrs.field(default=0.025, validator=_non_negative)
@@ -98,10 +82,10 @@ class AugCycleGANConfig:
     lambda_sup: float = attrs.field(default=0.1, validator=_non_negative)
     lambda_gp: float = attrs.field(default=10.0, validator=_non_negative)
 
-    lr: float = 2e-4
-    lr_d: float | None = None
-    beta1: float = 0.5
-    beta2: float = 0.999
+    lr: float = attrs.field(default=2e-4, validator=more_than(0.0))
+    lr_d: float | None = attrs.field(default=None, validator=more_than(0.0))
+    beta1: float = attrs.field(default=0.5, validator=_unit)
+    beta2: float = attrs.field(default=0.999, validator=_unit)
 
     @property
     def discriminator_lr(self) -> float:

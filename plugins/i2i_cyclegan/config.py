@@ -11,7 +11,9 @@ in the other tables: ``train.epochs`` / ``train.epochs_decay`` / ``train.schedul
 from __future__ import annotations
 
 import attrs
-from attrs.validators import ge, gt
+from attrs.validators import ge, gt, in_
+
+from i2i import INIT_TYPES, NORMS, between, component_field, one_of
 
 
 @attrs.frozen
@@ -39,21 +41,21 @@ class CycleGANConfig:
     ``beta1``, ``beta2``).
     """
 
-    netG: str = "resnet_9blocks"
-    netD: str = "patchgan"
+    netG: str = component_field("generator", "resnet_9blocks")
+    netD: str = component_field("discriminator", "patchgan")
     ngf: int = attrs.field(default=64, validator=gt(0))
     ndf: int = attrs.field(default=64, validator=gt(0))
     n_layers_D: int = attrs.field(default=3, validator=ge(0))
-    norm: str = "instance"
+    norm: str = attrs.field(default="instance", validator=one_of(*NORMS))
     use_dropout: bool = False
-    init_type: str = "normal"
-    init_gain: float = 0.02
-    gan_mode: str = "lsgan"
+    init_type: str = attrs.field(default="normal", validator=in_(INIT_TYPES))
+    init_gain: float = attrs.field(default=0.02, validator=gt(0))
+    gan_mode: str = component_field("loss", "lsgan")  # any registered GAN objective, a plugin's too
     lambda_A: float = attrs.field(default=10.0, validator=ge(0))
     lambda_B: float = attrs.field(default=10.0, validator=ge(0))
     lambda_identity: float = attrs.field(default=0.5, validator=ge(0))
     lambda_gp: float = attrs.field(default=10.0, validator=ge(0))
     pool_size: int = attrs.field(default=50, validator=ge(0))
     lr: float = attrs.field(default=2e-4, validator=gt(0))
-    beta1: float = 0.5
-    beta2: float = 0.999
+    beta1: float = attrs.field(default=0.5, validator=between(0.0, 1.0, high_open=True))
+    beta2: float = attrs.field(default=0.999, validator=between(0.0, 1.0, high_open=True))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import attrs
 from attrs.validators import ge, gt
 
+from i2i import between
+
 #: The reference's hair colours: its test sets one of them and clears the others instead of
 #: flipping it, since a face has one hair colour.
 HAIR_COLOURS = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
@@ -40,6 +42,6 @@ class StarGANConfig:
     n_critic: int = attrs.field(default=5, validator=ge(1))
     g_lr: float = attrs.field(default=1e-4, validator=gt(0.0))
     d_lr: float = attrs.field(default=1e-4, validator=gt(0.0))
-    beta1: float = 0.5
-    beta2: float = 0.999
+    beta1: float = attrs.field(default=0.5, validator=between(0.0, 1.0, high_open=True))
+    beta2: float = attrs.field(default=0.999, validator=between(0.0, 1.0, high_open=True))
     exclusive_attributes: tuple[str, ...] = attrs.field(default=HAIR_COLOURS, converter=tuple)

@@ -8,7 +8,9 @@ live in i2i's ``[train]`` and ``[data]`` tables (see :mod:`i2i_cut.plugin` for t
 from __future__ import annotations
 
 import attrs
-from attrs.validators import ge, gt
+from attrs.validators import ge, gt, in_
+
+from i2i import INIT_TYPES, NORMS, component_field
 
 
 def _layers(value: tuple[int, ...]) -> tuple[int, ...]:
@@ -43,17 +45,17 @@ class CUTConfig:
     ``flip_equivariance`` randomly flips the generator's input horizontally (FastCUT).
     """
 
-    netG: str = "resnet_9blocks"
-    netD: str = "patchgan"
+    netG: str = component_field("generator", "resnet_9blocks")
+    netD: str = component_field("discriminator", "patchgan")
     ngf: int = attrs.field(default=64, validator=gt(0))
     ndf: int = attrs.field(default=64, validator=gt(0))
-    n_blocks: int | None = None
+    n_blocks: int | None = attrs.field(default=None, validator=attrs.validators.optional(ge(0)))
     n_layers_D: int = attrs.field(default=3, validator=ge(0))
-    normG: str = "instance"
-    normD: str = "instance"
-    init_type: str = "xavier"
-    init_gain: float = 0.02
-    gan_mode: str = "lsgan"
+    normG: str = attrs.field(default="instance", validator=in_(NORMS))
+    normD: str = attrs.field(default="instance", validator=in_(NORMS))
+    init_type: str = attrs.field(default="xavier", validator=in_(INIT_TYPES))
+    init_gain: float = attrs.field(default=0.02, validator=gt(0))
+    gan_mode: str = component_field("loss", "lsgan")  # any registered GAN objective, a plugin's too
     lambda_GAN: float = attrs.field(default=1.0, validator=ge(0))
     lambda_NCE: float = attrs.field(default=1.0, validator=ge(0))
     nce_idt: bool = True
