@@ -12,10 +12,16 @@ contiguous view of the same memory. The fused kernel also pairs a weight's tenso
 order, which is wrong when their layouts differ (an NCHW run's checkpoint resumed
 channels_last); :class:`Adam` first copies such moments into the weight's layout. Same update,
 same state, same ``state_dict``: checkpoints of either optimizer load into the other.
+
+The NHWC views hook into torch's private ``Adam._init_group``. Where the installed torch has
+no ``_init_group`` of the known signature (:data:`LAYOUT_OVERRIDE` is False), :func:`adam`
+falls back to plain ``torch.optim.Adam(fused=True)`` (:class:`FusedAdam`), which still loads
+moments into their weight's layout on resume - correct, only without the copy-free views.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,13 +30,62 @@ import torch
 #: device types with a fused Adam kernel (torch >= 2.4)
 FUSED_DEVICE_TYPES = frozenset({"cpu", "cuda", "xpu", "mps"})
 _TO_NHWC = (0, 2, 3, 1)
+_INIT_GROUP_SIGNATURE = (
+    "self", "group", "params_with_grad", "grads", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs", "state_steps"
+)
+
+
+def _has_known_init_group() -> bool:
+    """Whether this torch's ``Adam._init_group`` is the private hook :class:`Adam` overrides."""
+    init = getattr(torch.optim.Adam, "_init_group", None)
+    if init is None:
+        return False
+    try:
+        return tuple(inspect.signature(init).parameters) == _INIT_GROUP_SIGNATURE
+    except (TypeError, ValueError):
+        return False
+
+
+#: True when :func:`adam` can use :class:`Adam`'s copy-free channels_last path on this torch.
+LAYOUT_OVERRIDE = _has_known_init_group()
 
 
 def _channels_last_only(t: torch.Tensor) -> bool:
     return t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
 
 
-class Adam(torch.optim.Adam):
+class FusedAdam(torch.optim.Adam):
+    """``torch.optim.Adam`` through public API only: keeps its kernel choice when loading a
+    checkpoint, and copies loaded moments into their weight's layout (the fused kernel pairs
+    a weight's tensors in memory order, so an NCHW checkpoint resumed channels_last would
+    otherwise be updated with the wrong elements)."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume the moments and steps, but keep this optimizer's kernel choice: torch copies
+        ``fused``/``foreach`` from the saved groups, so a checkpoint written by an unfused Adam
+        (older i2i, another machine) would otherwise switch the fused update off."""
+        kernels = [(group.get("fused"), group.get("foreach")) for group in self.param_groups]
+        super().load_state_dict(state_dict)
+        for group, (fused, foreach) in zip(self.param_groups, kernels):
+            group["fused"], group["foreach"] = fused, foreach
+            if fused:  # the fused kernel wants each step counter on its parameter's device
+                for p in group["params"]:
+                    step = self.state.get(p, {}).get("step")
+                    if isinstance(step, torch.Tensor) and step.device != p.device:
+                        self.state[p]["step"] = step.to(device=p.device, dtype=torch.float32)
+        if not isinstance(self, Adam):  # Adam re-lays moments out in _init_group, as it always has
+            self._moments_to_weight_layout()
+
+    def _moments_to_weight_layout(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                state = self.state.get(p, {})
+                for key, value in state.items():
+                    if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                        state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
+class Adam(FusedAdam):
     """``torch.optim.Adam`` whose fused kernel gets tensors it pairs correctly and fast.
 
     The fused CPU kernel walks each parameter's weight, gradient and moments in memory order,
@@ -65,20 +120,6 @@ class Adam(torch.optim.Adam):
                 state[key] = copy
         return copy
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Resume the moments and steps, but keep this optimizer's kernel choice: torch copies
-        ``fused``/``foreach`` from the saved groups, so a checkpoint written by an unfused Adam
-        (older i2i, another machine) would otherwise switch the fused update off."""
-        kernels = [(group.get("fused"), group.get("foreach")) for group in self.param_groups]
-        super().load_state_dict(state_dict)
-        for group, (fused, foreach) in zip(self.param_groups, kernels):
-            group["fused"], group["foreach"] = fused, foreach
-            if fused:  # the fused kernel wants each step counter on its parameter's device
-                for p in group["params"]:
-                    step = self.state.get(p, {}).get("step")
-                    if isinstance(step, torch.Tensor) and step.device != p.device:
-                        self.state[p]["step"] = step.to(device=p.device, dtype=torch.float32)
-
 
 def _fusable(params: list[Any]) -> bool:
     tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
@@ -97,4 +138,4 @@ def adam(params: Iterable[Any], **kwargs: Any) -> torch.optim.Adam:
     params = list(params)
     if "fused" not in kwargs and "foreach" not in kwargs and _fusable(params):
         kwargs["fused"] = True
-    return Adam(params, **kwargs)
+    return Adam(params, **kwargs) if LAYOUT_OVERRIDE else FusedAdam(params, **kwargs)

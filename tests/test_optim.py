@@ -101,3 +101,47 @@ def test_channels_last_weights_are_updated_in_place_without_copies():
     copies = [e for e in prof.events() if e.name in ("aten::clone", "aten::contiguous") and "adam" in str(e.cpu_parent.name if e.cpu_parent else "").lower()]
     assert copies == []
     assert weight.data_ptr() == before and weight.is_contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("override", [True, False], ids=["init_group_override", "fallback"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_both_paths_match_torch_adam(override, channels_last, monkeypatch):
+    """The copy-free path (on a torch whose private ``Adam._init_group`` i2i knows) and the
+    fallback to plain ``torch.optim.Adam(fused=True)`` update exactly as torch's Adam, fresh
+    and resumed from an NCHW checkpoint into channels_last weights."""
+    import i2i.optim
+
+    if override:
+        assert i2i.optim.LAYOUT_OVERRIDE, "this torch's Adam._init_group changed: check i2i.optim"
+    monkeypatch.setattr(i2i.optim, "LAYOUT_OVERRIDE", override)
+    ours_net, torch_net = _net(channels_last), _net(channels_last)
+    ours = i2i.adam(ours_net.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    assert type(ours) is (i2i.optim.Adam if override else i2i.optim.FusedAdam)
+    reference = torch.optim.Adam(torch_net.parameters(), lr=1e-2, betas=(0.5, 0.999))
+    _train(ours_net, ours, 3)
+    _train(torch_net, reference, 3)
+    for a, b in zip(ours_net.parameters(), torch_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+    nchw = _net()
+    nchw_adam = torch.optim.Adam(nchw.parameters(), lr=1e-2)
+    _train(nchw, nchw_adam, 2)
+    resumed_net, torch_net = _net(channels_last=True), _net(channels_last=True)
+    resumed = i2i.adam(resumed_net.parameters(), lr=1e-2)
+    reference = torch.optim.Adam(torch_net.parameters(), lr=1e-2, foreach=False)
+    for net, opt in ((resumed_net, resumed), (torch_net, reference)):
+        net.load_state_dict(nchw.state_dict())
+        opt.load_state_dict(copy.deepcopy(nchw_adam.state_dict()))
+        _train(net, opt, 3)
+    assert resumed.param_groups[0]["fused"] is True
+    for a, b in zip(resumed_net.parameters(), torch_net.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    assert resumed.state[resumed_net[0].weight]["exp_avg"].is_contiguous(memory_format=torch.channels_last)
+
+
+def test_the_override_is_gated_on_the_installed_torch(monkeypatch):
+    import i2i.optim
+
+    assert i2i.optim._has_known_init_group() is i2i.optim.LAYOUT_OVERRIDE
+    monkeypatch.delattr(torch.optim.Adam, "_init_group")
+    assert i2i.optim._has_known_init_group() is False
