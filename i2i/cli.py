@@ -154,14 +154,15 @@ def config_group() -> None:
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Start from this TOML file.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any key.")
 def config_show(method: str, demo: bool, config_file: str | None, sets: tuple[str, ...]) -> None:
-    """Print the full config of a method as TOML that `i2i run --config FILE` accepts back."""
+    """Print the full config of a method as TOML that `i2i run --config FILE` accepts back
+    (unset optional keys appear as comments saying what unset means)."""
     from i2i import api, config
 
     if config_file or sets:
         cfg = api.load_config(config_file, method=method, overrides=sets)
     else:
         cfg = api.default_config(method, demo=demo)
-    click.echo(config.to_toml(cfg), nl=False)
+    click.echo(config.to_toml(cfg, show_unset=True), nl=False)
 
 
 @config_group.command("check")

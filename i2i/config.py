@@ -412,8 +412,22 @@ def to_dict(config: RunConfig) -> dict[str, Any]:
     return data
 
 
-def to_toml(config: RunConfig) -> str:
-    return tomli_w.dumps(to_dict(config))
+def to_toml(config: RunConfig, *, show_unset: bool = False) -> str:
+    """The config as TOML; ``show_unset`` adds each unset optional key as a comment saying
+    what unset means (``# steps (unset): ...``), so the text still reads back unchanged."""
+    if not show_unset:
+        return tomli_w.dumps(to_dict(config))
+    data = to_dict(config)
+    parts = [tomli_w.dumps({"out": data["out"]})] if "out" in data else []
+    for table, obj in (("method", config.method), ("data", config.data), ("train", config.train)):
+        text = tomli_w.dumps({table: data[table]})
+        unset = [f.name for f in attrs.fields(type(obj)) if getattr(obj, f.name) is None]
+        if unset:
+            from i2i.config_docs import unset_help
+
+            text += "".join(f"# {name} (unset): {unset_help(type(obj), name) or 'no value'}\n" for name in unset)
+        parts.append(text)
+    return "\n".join(part.rstrip("\n") + "\n" for part in parts)
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

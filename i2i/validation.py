@@ -104,15 +104,22 @@ def between(low: float, high: float, *, low_open: bool = False, high_open: bool 
     return _Bound(low, high, low_open, high_open, f"in {left}{low}, {high}{right}")
 
 
+@attrs.frozen(repr=False)
+class _Matches:
+    pattern: re.Pattern[str]
+    text: str
+
+    def __call__(self, _instance: Any, _attribute: Any, value: Any) -> None:
+        if value is not None and not self.pattern.fullmatch(value):
+            raise ValueError(f"must be {self.text}, got {_shown(value)}")
+
+    def __repr__(self) -> str:
+        return f"<matches {self.text}>"
+
+
 def matches(pattern: str, description: str) -> Validator:
     """The string must match ``pattern`` in full; the error names ``description``."""
-    compiled = re.compile(pattern)
-
-    def check(_instance: Any, _attribute: Any, value: Any) -> None:
-        if value is not None and not compiled.fullmatch(value):
-            raise ValueError(f"must be {description}, got {_shown(value)}")
-
-    return check
+    return _Matches(re.compile(pattern), description)
 
 
 def component_field(kind: str, default: Any, *, also: Iterable[str] = (), **kwargs: Any) -> Any:

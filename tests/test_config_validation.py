@@ -22,7 +22,7 @@ from i2i.cli import main
 from i2i.data.config import DataConfig
 from i2i.errors import ConfigError
 from i2i.train.config import TrainConfig
-from i2i.validation import COMPONENT_KEY, _Bound, _OneOf
+from i2i.validation import COMPONENT_KEY, _Bound, _Matches, _OneOf
 
 BUILTIN_METHODS = ("cyclegan", "pix2pix", "stargan", "augcyclegan")
 
@@ -42,7 +42,7 @@ def _bad_value(validator: Any) -> Any:
         return {">=": validator.bound - 1, ">": validator.bound, "<=": validator.bound + 1, "<": validator.bound}[
             validator.compare_op
         ]
-    if getattr(validator, "__name__", "") == "check":  # i2i.matches
+    if isinstance(validator, _Matches):
         return "not a valid value!"
     raise AssertionError(f"no bad value known for {validator!r}: add a row to EXPLICIT")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from i2i.validation import at_least, component_field, one_of
@@ -67,6 +69,39 @@ class DataConfig:
     :mod:`i2i.data.sources`); each batch comes from one source, in turn. Set, they replace
     ``root``/``demo``.
     """
+
+    #: one line per key for ``docs/config.md`` (generated; a test keeps it complete)
+    field_help: ClassVar[dict[str, str]] = {
+        "root": "the data folder",
+        "demo": "the built-in demo task used when `root` is unset",
+        "layout": "auto (detected) or a registered dataset layout (see: i2i list datasets)",
+        "direction": "AtoB or BtoA: which side of a pair is the input",
+        "image_size": "the crop the networks see",
+        "load_size": "what images are resized to before the crop (at least image_size for the *_and_crop modes)",
+        "preprocess": "resize_and_crop, crop, scale_width, scale_width_and_crop or none",
+        "flip": "random horizontal flips",
+        "channels": "channels A images are converted to (1, 3 or 4)",
+        "channels_b": "channels B images are converted to (1, 3 or 4)",
+        "attributes": "label columns of a CelebA-style attribute list",
+        "attribute_file": "the attribute list (CelebA's list_attr_celeba.txt format)",
+        "strict": "stop at the first bad image file instead of skipping it with a warning",
+        "max_dataset_size": "keep the first N files (name order) of each folder",
+        "max_image_pixels": "refuse images with more pixels than this, from their header",
+        "num_workers": "DataLoader worker processes that decode images",
+        "serial_batches": "no shuffling (unpaired B paired by index)",
+        "independent_unpaired": "unpaired A and B get independent random geometry",
+        "color_jitter": "strength of a random colour jitter (0: off)",
+        "rotation": "degrees of a random rotation (0: off)",
+        "affine": "a random affine warp",
+    }
+    #: what an unset (absent) optional key means, for ``i2i config show`` and the docs
+    unset_help: ClassVar[dict[str, str]] = {
+        "root": "the built-in demo data",
+        "demo": "the default demo for the method's data kind",
+        "channels_b": "as data.channels",
+        "attribute_file": "list_attr_celeba.txt found in the root",
+        "max_dataset_size": "every file",
+    }
 
     root: str | None = None
     demo: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from i2i.validation import at_least, between, matches, more_than, one_of
@@ -65,6 +67,45 @@ class TrainConfig:
     ``sample_images``: held-out images in each sample grid; ``eval_images``: held-out images
     scored at the end when ``eval_at_end``.
     """
+
+    #: one line per key for ``docs/config.md`` (generated; a test keeps it complete)
+    field_help: ClassVar[dict[str, str]] = {
+        "steps": "optimisation steps of the run; overrides the epoch counts",
+        "epochs": "epochs at the initial learning rate",
+        "epochs_decay": "epochs over which the linear schedule decays the rate to zero",
+        "decay_fraction": "with `steps`: the share of the run the linear decay takes",
+        "schedule": "learning-rate schedule of every optimizer: linear, constant, step, cosine, plateau",
+        "step_size": "`step` schedule: epochs between decays by `gamma`",
+        "gamma": "`step` schedule: the factor applied every `step_size` epochs",
+        "plateau_factor": "`plateau` schedule: the factor applied when the loss stalls",
+        "plateau_threshold": "`plateau` schedule: relative improvement that counts as progress",
+        "plateau_patience": "`plateau` schedule: epochs without progress before the rate drops",
+        "batch_size": "images per optimisation step (over all processes)",
+        "device": "auto (a GPU when there is one), cpu, cuda, cuda:N or mps",
+        "precision": "auto (bf16 where supported, else fp32), fp32, bf16 or fp16 (CUDA only)",
+        "channels_last": "NHWC memory layout for the model and batches (the fast convolution path)",
+        "compile": "torch.compile the generators (slow first steps)",
+        "seed": "seed of weights, data order and augmentation",
+        "deterministic": "ask torch for deterministic kernels (slower)",
+        "grad_clip": "clip each optimizer's gradient norm to this value",
+        "ema": "decay of an exponential moving average of the generators (e.g. 0.999), for samples and export",
+        "ema_warmup": "ramp the EMA decay up as min(ema, (1 + step) / (10 + step))",
+        "log_every": "steps between averaged-loss log lines",
+        "sample_every": "steps between sample grids",
+        "checkpoint_every": "steps between checkpoints",
+        "keep_checkpoints": "step checkpoints kept besides last.pt (0: only last.pt)",
+        "max_bad_steps": "stop after this many consecutive steps with non-finite gradients",
+        "eval_at_end": "evaluate on held-out images when the run ends",
+        "sample_images": "held-out images in each sample grid",
+        "eval_images": "held-out images scored at the end",
+    }
+    #: what an unset (absent) optional key means, for ``i2i config show`` and the docs
+    unset_help: ClassVar[dict[str, str]] = {
+        "steps": "the run is epochs + epochs_decay passes over the data",
+        "decay_fraction": "the share epochs_decay / (epochs + epochs_decay)",
+        "grad_clip": "gradients are not clipped",
+        "ema": "no moving average; samples and export use the trained weights",
+    }
 
     steps: int | None = attrs.field(default=None, validator=at_least(0))
     epochs: int = attrs.field(default=100, validator=at_least(0))
