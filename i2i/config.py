@@ -73,6 +73,10 @@ def _structure_tuple(value: Any, tp: Any) -> tuple:
     return tuple(converter.structure(v, item) for v in value)
 
 
+def _is_tuple_type(tp: Any) -> bool:
+    return typing.get_origin(tp) is tuple
+
+
 def _structure_float(value: Any, _: Any) -> float:
     if not (isinstance(value, (int, float)) and not isinstance(value, bool)):
         raise ValueError(f"expected float, got {_describe(value)}")
@@ -91,7 +95,7 @@ converter.register_structure_hook(
 )
 converter.register_structure_hook(float, _structure_float)
 converter.register_structure_hook(str, _strict("string", lambda v: isinstance(v, str)))
-converter.register_structure_hook_func(lambda t: typing.get_origin(t) is tuple, _structure_tuple)
+converter.register_structure_hook_func(_is_tuple_type, _structure_tuple)
 converter.register_unstructure_hook(tuple, list)
 
 

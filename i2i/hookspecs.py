@@ -9,6 +9,8 @@ Each hook's docstring ends with a complete example; ``docs/plugins.md`` repeats 
 (a test checks that none is missing there).
 """
 
+# mypy: disable-error-code="empty-body"
+# (hook specifications are signatures: their bodies are the docstrings)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
@@ -19,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     import torch
 
-    from i2i.registry import CommandSpec, ComponentSpec, LoggerSpec, MethodSpec
+    from i2i.registry import CommandSpec, ComponentSpec, ImporterSpec, LoggerSpec, MethodSpec
     from i2i.train.view import RunView
 
 PROJECT = "i2i"
@@ -109,7 +111,7 @@ def i2i_register_commands() -> Iterable[CommandSpec]:
 
 
 @hookspec
-def i2i_register_importers() -> Iterable[Any]:
+def i2i_register_importers() -> Iterable[ImporterSpec]:
     """Yield :class:`~i2i.registry.ImporterSpec` records: reference-weight formats that
     ``i2i import-weights --format NAME`` turns into i2i checkpoints.
 

@@ -33,6 +33,7 @@ from torch import nn
 from i2i.data.batch import Batch
 from i2i.eval.capabilities import EvalCapabilities
 from i2i.inference.spec import ExportInput, TranslateOption, image_input
+from i2i.validation import str_tuple
 
 PAIRED = "paired"
 UNPAIRED = "unpaired"
@@ -70,7 +71,7 @@ class DataInfo:
     kind: str = UNPAIRED
     channels_a: int = 3
     channels_b: int = 3
-    domains: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    domains: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
     multi_label: bool = False
     sources: tuple[LabelSource, ...] = attrs.field(default=(), converter=_label_sources)
 

@@ -213,6 +213,11 @@ def finite_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    """attrs converter: any iterable of names -> a tuple (typed, unlike ``converter=tuple``)."""
+    return tuple(value)
+
+
 def component_fields(cls: Any) -> Mapping[str, tuple[str, tuple[str, ...]]]:
     """``field name -> (kind, also)`` of ``cls``'s component fields (for docs and checks)."""
     return {f.name: f.metadata[COMPONENT_KEY] for f in attrs.fields(cls) if COMPONENT_KEY in f.metadata}

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import attrs
 
-from i2i.validation import at_least, component_field, one_of
+from i2i.validation import at_least, component_field, one_of, str_tuple
 
 #: ``data.direction`` values: which side of a pair is the input.
 DIRECTIONS = ("AtoB", "BtoA")
@@ -113,7 +113,7 @@ class DataConfig:
     flip: bool = True
     channels: int = attrs.field(default=3, validator=one_of(*CHANNELS))
     channels_b: int | None = attrs.field(default=None, validator=attrs.validators.optional(one_of(*CHANNELS)))
-    attributes: tuple[str, ...] = attrs.field(default=PAPER_ATTRIBUTES, converter=tuple)
+    attributes: tuple[str, ...] = attrs.field(default=PAPER_ATTRIBUTES, converter=str_tuple)
     attribute_file: str | None = None
     strict: bool = False
     max_dataset_size: int | None = attrs.field(default=None, validator=at_least(1))
