@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import difflib
 import re
-import sys
 import tomllib
 import typing
 from pathlib import Path
@@ -464,6 +463,3 @@ __all__ = [
     "structure_method_config",
     "flatten",
 ]
-
-if sys.version_info < (3, 11):  # pragma: no cover - tomllib is 3.11+
-    raise ImportError("i2i needs Python 3.11+ (tomllib)")

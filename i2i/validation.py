@@ -149,7 +149,9 @@ def explain(exc: BaseException, name: str) -> str:
         detail, value = args[2], args[3]
         if isinstance(detail, re.Pattern):
             return f"must match the pattern {detail.pattern!r}, got {_shown(value)}"
-        if isinstance(detail, type) or (isinstance(detail, tuple) and detail and all(isinstance(t, type) for t in detail)):
+        if isinstance(detail, type) or (
+            isinstance(detail, tuple) and detail and all(isinstance(t, type) for t in detail)
+        ):
             return f"must be {_type_name(detail)}, got {describe(value)}"
         if isinstance(detail, (tuple, list, set, frozenset, dict)):
             return f"must be one of {_choices(detail)}, got {_shown(value)}"
@@ -162,7 +164,7 @@ def explain(exc: BaseException, name: str) -> str:
     # drop a leading mention of the field ("'ngf' must ...", "ngf: ...", "method.ngf: ...")
     for prefix in (f"'{name}' ", f"{name}: ", f"{name} "):
         if text.startswith(prefix):
-            return text[len(prefix):]
+            return text[len(prefix) :]
     if (dotted := re.match(rf"^[\w.]*\.{re.escape(name)}:? (.*)$", text)) is not None:
         return dotted.group(1)
     return text or type(exc).__name__

@@ -29,7 +29,9 @@ def test_every_key_has_a_meaning_and_reference_names_are_listed():
     for name in ("cyclegan", "pix2pix", "stargan", "augcyclegan"):
         cls = i2i.get_method(name).config
         for field in attrs.fields(cls):
-            assert field_help(cls, field.name), f"{name}: method.{field.name} has no meaning (field_help or COMMON_HELP)"
+            assert field_help(cls, field.name), (
+                f"{name}: method.{field.name} has no meaning (field_help or COMMON_HELP)"
+            )
             assert f"`method.{field.name}`" in text
     assert "| `data.image_size` | int | `256` | >= 8 |" in text and "`crop_size`" in text
     assert "unset: the run is epochs + epochs_decay passes over the data" in text

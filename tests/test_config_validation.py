@@ -116,7 +116,9 @@ def test_bad_value_fails_config_check_and_run(method, key, field, bad, tmp_path,
     _assert_one_error(err, str(path), key)
 
     out = tmp_path / "run"
-    code, err = _cli(capsys, "run", "--method", method, "--out", str(out), "--steps", "1", "--set", f"{key}={_literal(bad)}")
+    code, err = _cli(
+        capsys, "run", "--method", method, "--out", str(out), "--steps", "1", "--set", f"{key}={_literal(bad)}"
+    )
     assert code == 2
     _assert_one_error(err, "--set", key)
     assert not out.exists()  # nothing started
@@ -156,7 +158,10 @@ def test_a_bad_file_value_is_an_error_even_when_a_flag_overrides_it(tmp_path, ca
     ("args", "message"),
     [
         (["--set", "train.steps=abc", "--steps", "1"], "error: --set: train.steps: expected int, got 'abc'"),
-        (["--set", "train.batch_size=0", "--set", "train.batch_size=2"], "error: --set: train.batch_size: must be >= 1"),
+        (
+            ["--set", "train.batch_size=0", "--set", "train.batch_size=2"],
+            "error: --set: train.batch_size: must be >= 1",
+        ),
         (["--set", "train.device=tpu9", "--device", "cpu"], "error: --set: train.device: must be"),
         (["--device", "tpu9"], "error: --device: train.device: must be auto, cpu, cuda, cuda:N or mps, got 'tpu9'"),
         (["--set", "data.image_size=5"], "error: --set: data.image_size: must be >= 8, got 5"),

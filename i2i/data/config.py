@@ -128,7 +128,7 @@ class DataConfig:
     sources: tuple[DataSource, ...] = attrs.field(default=(), converter=tuple)
 
     @load_size.validator
-    def _load_size_holds_the_crop(self, _attribute: "attrs.Attribute[int]", value: int) -> None:
+    def _load_size_holds_the_crop(self, _attribute: attrs.Attribute[int], value: int) -> None:
         # resize_and_crop / scale_width_and_crop resize to load_size, then crop image_size out of
         # it: a smaller load_size would silently pad every crop (the reference fails outright)
         if self.preprocess in ("resize_and_crop", "scale_width_and_crop") and value < self.image_size:

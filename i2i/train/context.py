@@ -41,7 +41,7 @@ class StepCounter(int):
 
     _update: Any
 
-    def __new__(cls, value: int, update: Any) -> "StepCounter":
+    def __new__(cls, value: int, update: Any) -> StepCounter:
         obj = super().__new__(cls, value)
         obj._update = update
         return obj

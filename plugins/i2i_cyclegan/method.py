@@ -49,8 +49,8 @@ class CycleGAN(Method):
                 f"method.lambda_identity: the identity loss needs domains with equal channels, "
                 f"got {nc_a} (A) and {nc_b} (B); set method.lambda_identity=0"
             )
-        gen = dict(ngf=c.ngf, norm=c.norm, use_dropout=c.use_dropout)
-        disc = dict(ndf=c.ndf, n_layers=c.n_layers_D, norm=c.norm)
+        gen: dict[str, Any] = dict(ngf=c.ngf, norm=c.norm, use_dropout=c.use_dropout)
+        disc: dict[str, Any] = dict(ndf=c.ndf, n_layers=c.n_layers_D, norm=c.norm)
         self.G_A = i2i.create_generator(c.netG, input_nc=nc_a, output_nc=nc_b, **gen)
         self.G_B = i2i.create_generator(c.netG, input_nc=nc_b, output_nc=nc_a, **gen)
         self.D_A = i2i.create_discriminator(c.netD, input_nc=nc_b, **disc)

@@ -46,7 +46,7 @@ class CUT(Method):
                 f"method.nce_idt: the identity NCE term feeds B images to G, which needs domains with equal "
                 f"channels, got {nc_a} (A) and {nc_b} (B); set method.nce_idt=false"
             )
-        blocks = {} if c.n_blocks is None else {"n_blocks": c.n_blocks}
+        blocks: dict[str, Any] = {} if c.n_blocks is None else {"n_blocks": c.n_blocks}
         self.G = i2i.create_generator(c.netG, input_nc=nc_a, output_nc=nc_b, ngf=c.ngf, norm=c.normG, use_dropout=False, **blocks)
         self.D = i2i.create_discriminator(c.netD, input_nc=nc_b, ndf=c.ndf, n_layers=c.n_layers_D, norm=c.normD)
         for net in (self.G, self.D):
@@ -57,7 +57,7 @@ class CUT(Method):
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         c = self.config
         betas = (c.beta1, c.beta2)
-        optimizers = {
+        optimizers: dict[str, torch.optim.Optimizer] = {
             "G": i2i.adam(self.G.parameters(), lr=c.lr, betas=betas),
             "D": i2i.adam(self.D.parameters(), lr=c.lr, betas=betas),
         }
@@ -97,6 +97,7 @@ class CUT(Method):
                 losses["G/nce"] = self._nce(real_a, fake_b, flipped)
                 nce = losses["G/nce"]
                 if c.nce_idt:
+                    assert idt_b is not None  # computed above whenever nce_idt is on
                     losses["G/nce_idt"] = self._nce(real_b, idt_b, flipped)
                     nce = 0.5 * (nce + losses["G/nce_idt"])
                 loss_g = loss_g + nce
