@@ -85,7 +85,8 @@ def unset_help(cls: Any, name: str) -> str:
 
 
 def _type(field: Any) -> str:
-    text = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+    tp = field.type  # a string under `from __future__ import annotations`, until attrs resolves it
+    text = tp if isinstance(tp, str) else (tp.__name__ if isinstance(tp, type) else str(tp))
     return text.replace("| None", "(optional)").replace("tuple[str, ...]", "list of str").strip()
 
 

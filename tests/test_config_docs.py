@@ -57,3 +57,13 @@ def test_config_show_lists_unset_keys_and_reads_back_unchanged(tmp_path, capsys)
         path = tmp_path / f"{method}.toml"
         path.write_text(text)
         assert i2i.load_config(path) == i2i.default_config(method)
+
+
+def test_the_reference_does_not_depend_on_resolved_annotations():
+    """attrs.resolve_types (run by config checks) turns string annotations into types."""
+    import attrs as _attrs
+
+    before = reference_markdown()
+    _attrs.resolve_types(DataConfig)
+    _attrs.resolve_types(TrainConfig)
+    assert reference_markdown() == before

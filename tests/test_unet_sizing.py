@@ -73,5 +73,5 @@ def test_load_size_smaller_than_the_crop_is_an_error(capsys, tmp_path):
         main(["config", "show", "--method", "pix2pix", "--set", f"data.root={tmp_path}", "--set", "data.load_size=100"])
     err = capsys.readouterr().err
     assert info.value.code == 2 and err == (
-        "error: data.load_size: must be >= data.image_size (256) with preprocess 'resize_and_crop', got 100\n"
+        "error: --set: data.load_size: must be >= data.image_size (256) with preprocess 'resize_and_crop', got 100\n"
     )
