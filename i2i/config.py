@@ -423,14 +423,25 @@ def to_toml(config: RunConfig, *, show_unset: bool = False) -> str:
     data = to_dict(config)
     parts = [tomli_w.dumps({"out": data["out"]})] if "out" in data else []
     for table, obj in (("method", config.method), ("data", config.data), ("train", config.train)):
-        text = tomli_w.dumps({table: data[table]})
-        unset = [f.name for f in attrs.fields(type(obj)) if getattr(obj, f.name) is None]
-        if unset:
-            from i2i.config_docs import unset_help
-
-            text += "".join(f"# {name} (unset): {unset_help(type(obj), name) or 'no value'}\n" for name in unset)
-        parts.append(text)
+        parts += _commented_tables(table, obj, data[table])
     return "\n".join(part.rstrip("\n") + "\n" for part in parts)
+
+
+def _commented_tables(table: str, obj: Any, data: Mapping[str, Any]) -> list[str]:
+    """``[table]`` with its unset keys as comments, then its sub-tables (``[train.tracking]``)."""
+    from i2i.config_docs import unset_help
+
+    subs = {k: v for k, v in data.items() if isinstance(v, Mapping)}
+    tree: dict[str, Any] = {k: v for k, v in data.items() if k not in subs}
+    for part in reversed(table.split(".")):  # [train.tracking], not ["train.tracking"]
+        tree = {part: tree}
+    text = tomli_w.dumps(tree)
+    unset = [f.name for f in attrs.fields(type(obj)) if getattr(obj, f.name) is None]
+    text += "".join(f"# {name} (unset): {unset_help(type(obj), name) or 'no value'}\n" for name in unset)
+    parts = [text]
+    for key, sub in subs.items():
+        parts += _commented_tables(f"{table}.{key}", getattr(obj, key), sub)
+    return parts
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

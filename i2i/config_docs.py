@@ -124,17 +124,26 @@ def _describe_validator(validator: Any) -> str:
     return ""  # a custom rule: the meaning column says what it checks
 
 
-def _rows(table: str, cls: Any, *, method: bool = False) -> list[str]:
+_HEADER = ["| key | type | default | allowed | meaning | reference option |", "|---|---|---|---|---|---|"]
+
+
+def _rows(table: str, cls: Any, *, method: bool = False, header: bool = True) -> list[str]:
     defaults = cls()
-    rows = ["| key | type | default | allowed | meaning | reference option |", "|---|---|---|---|---|---|"]
+    rows = list(_HEADER) if header else []
+    nested = []
     for field in attrs.fields(cls):
         value = getattr(defaults, field.name)
+        if attrs.has(type(value)):  # a sub-table such as [train.tracking]: its keys follow
+            nested.append((f"{table}.{field.name}", type(value)))
+            continue
         default = f"unset: {unset_help(cls, field.name) or 'no value'}" if value is None else f"`{_toml_value(value)}`"
         key = f"{table}.{field.name}"
         refs = [field.name] if method else reference_names(key)
         ref = ", ".join(f"`{r}`" for r in refs)
         cells = [f"`{key}`", _type(field), default, _rule(field), field_help(cls, field.name), ref]
         rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    for sub_table, sub_cls in nested:
+        rows += _rows(sub_table, sub_cls, method=method, header=False)
     return rows
 
 

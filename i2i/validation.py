@@ -175,9 +175,13 @@ def check_values(obj: Any, path: str, names: Iterable[str] | None = None) -> Non
     :class:`~i2i.errors.ConfigError` ``path.field: must ...``."""
     wanted = None if names is None else set(names)
     for field in attrs.fields(type(obj)):
-        if field.validator is None or (wanted is not None and field.name not in wanted):
+        if wanted is not None and field.name not in wanted:
             continue
         value = getattr(obj, field.name)
+        if attrs.has(type(value)):  # a nested table, e.g. [train.tracking]
+            check_values(value, f"{path}.{field.name}")
+        if field.validator is None:
+            continue
         try:
             field.validator(obj, field, value)
         except (ValueError, TypeError, ArithmeticError, ConfigError) as exc:

@@ -34,6 +34,19 @@ class TrackingConfig:
     uri: str | None = None
     log_checkpoint: bool = False
 
+    #: one line per key for ``docs/config.md``
+    field_help: ClassVar[dict[str, str]] = {
+        "project": "the W&B project / MLflow experiment",
+        "name": "the run's display name",
+        "tags": "run tags",
+        "entity": "the W&B team or user",
+        "uri": "the MLflow tracking URI",
+        "log_checkpoint": "upload the final last.pt as an artifact when the run finishes",
+    }
+    unset_help: ClassVar[dict[str, str]] = {
+        key: "the tracker's own environment variable, then its default" for key in ("project", "name", "entity", "uri")
+    }
+
 
 @attrs.frozen
 class TrainConfig:
@@ -98,6 +111,8 @@ class TrainConfig:
         "eval_at_end": "evaluate on held-out images when the run ends",
         "sample_images": "held-out images in each sample grid",
         "eval_images": "held-out images scored at the end",
+        "loggers": "experiment loggers by registered name (see: i2i list loggers)",
+        "tracking": "the loggers' project, run name, tags, entity and URI (the [train.tracking] table)",
     }
     #: what an unset (absent) optional key means, for ``i2i config show`` and the docs
     unset_help: ClassVar[dict[str, str]] = {
@@ -105,6 +120,7 @@ class TrainConfig:
         "decay_fraction": "the share epochs_decay / (epochs + epochs_decay)",
         "grad_clip": "gradients are not clipped",
         "ema": "no moving average; samples and export use the trained weights",
+        "loggers": "no experiment logger (metrics.jsonl and the report only)",
     }
 
     steps: int | None = attrs.field(default=None, validator=at_least(0))
