@@ -240,7 +240,11 @@ if TYPE_CHECKING:  # pragma: no cover - what type checkers see of the lazy expor
     from i2i.data.attributes import read_attribute_file as read_attribute_file
     from i2i.image_io import read_image as read_image
     from i2i.inference import Translator as Translator, load_checkpoint as load_checkpoint
-    from i2i.inference.spec import ExportInput as ExportInput, TranslateOption as TranslateOption, image_input as image_input
+    from i2i.inference.spec import (
+        ExportInput as ExportInput,
+        TranslateOption as TranslateOption,
+        image_input as image_input,
+    )
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
