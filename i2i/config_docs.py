@@ -73,6 +73,7 @@ COMMON_HELP: dict[str, str] = {
     "stochastic_encoder": "the encoders output a Gaussian (mu, logvar)",
     "latent_gan": "a GAN on the latent codes",
     "supervised": "rows whose A and B file stems match count as aligned pairs",
+    "architecture": "i2i's networks, or the original release's layer for layer",
 }
 
 

@@ -93,6 +93,7 @@ class DataConfig:
         "color_jitter": "strength of a random colour jitter (0: off)",
         "rotation": "degrees of a random rotation (0: off)",
         "affine": "a random affine warp",
+        "keep_16bit": "decode 16-bit images at 16 bits instead of 8",
     }
     #: what an unset (absent) optional key means, for ``i2i config show`` and the docs
     unset_help: ClassVar[dict[str, str]] = {
