@@ -165,19 +165,19 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         image_input as image_input,
     )
     from i2i.losses import (
-        GANLoss as GANLoss,
         GAN_MODES as GAN_MODES,
+        GANLoss as GANLoss,
         gan_loss as gan_loss,
         gradient_penalty as gradient_penalty,
     )
     from i2i.method import (
-        DataInfo as DataInfo,
         LABELLED as LABELLED,
+        PAIRED as PAIRED,
+        UNPAIRED as UNPAIRED,
+        DataInfo as DataInfo,
         LabelSource as LabelSource,
         Method as Method,
-        PAIRED as PAIRED,
         StepContext as StepContext,
-        UNPAIRED as UNPAIRED,
         set_requires_grad as set_requires_grad,
     )
     from i2i.nets import init_weights as init_weights
@@ -206,9 +206,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         DatasetSpec as DatasetSpec,
         DiscriminatorSpec as DiscriminatorSpec,
         GeneratorSpec as GeneratorSpec,
+        ImporterSpec as ImporterSpec,
         ImportPlan as ImportPlan,
         ImportRequest as ImportRequest,
-        ImporterSpec as ImporterSpec,
         LoggerSpec as LoggerSpec,
         LossSpec as LossSpec,
         MethodSpec as MethodSpec,
@@ -235,16 +235,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
     )
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
-
-if TYPE_CHECKING:  # pragma: no cover - what type checkers see of the lazy exports below
-    from i2i.data.attributes import read_attribute_file as read_attribute_file
-    from i2i.image_io import read_image as read_image
-    from i2i.inference import Translator as Translator, load_checkpoint as load_checkpoint
-    from i2i.inference.spec import (
-        ExportInput as ExportInput,
-        TranslateOption as TranslateOption,
-        image_input as image_input,
-    )
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 

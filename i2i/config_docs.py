@@ -9,6 +9,7 @@ validators), one-line meanings (a class's ``field_help`` mapping, falling back t
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any
 
@@ -88,6 +89,7 @@ def unset_help(cls: Any, name: str) -> str:
 def _type(field: Any) -> str:
     tp = field.type  # a string under `from __future__ import annotations`, until attrs resolves it
     text = tp if isinstance(tp, str) else (tp.__name__ if isinstance(tp, type) else str(tp))
+    text = re.sub(r"\b(?:\w+\.)+(\w+)", r"\1", text)  # i2i.data.config.DataSource -> DataSource
     return text.replace("| None", "(optional)").replace("tuple[str, ...]", "list of str").strip()
 
 

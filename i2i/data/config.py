@@ -94,6 +94,7 @@ class DataConfig:
         "rotation": "degrees of a random rotation (0: off)",
         "affine": "a random affine warp",
         "keep_16bit": "decode 16-bit images at 16 bits instead of 8",
+        "sources": "several labelled datasets, each its own [[data.sources]] table (StarGAN multi-dataset)",
     }
     #: what an unset (absent) optional key means, for ``i2i config show`` and the docs
     unset_help: ClassVar[dict[str, str]] = {
