@@ -183,11 +183,24 @@ def _deep_from_pillow(img: Image.Image) -> DeepImage | None:
     array = np.asarray(img, dtype=np.float32)
     if img.mode in _SIXTEEN_BIT_MODES:
         return DeepImage.from_array(array / 65535.0)
+    if img.mode == "F":
+        array = _finite(array)
     peak = float(array.max(initial=0))
     if img.mode == "I":
         return DeepImage.from_array(array / 65535.0) if peak > 255 else None  # 8-bit values in an I image
     # float data: [0, 1] as is; otherwise the same scales as the 8-bit path (0..255, else 0..65535)
     return DeepImage.from_array(np.clip(array if peak <= 1.0 else array / (255.0 if peak <= 255 else 65535.0), 0.0, 1.0))
+
+
+def _finite(array: np.ndarray) -> np.ndarray:
+    """A float image's values with NaN as 0 and infinities as the finite extremes; an image
+    with no finite value at all is refused (skipped, and the skip warning names the file)."""
+    finite = np.isfinite(array)
+    if array.size and not finite.any():
+        raise BadImageError("no finite pixel values (all NaN or inf)")
+    if finite.all():
+        return array
+    return np.nan_to_num(array, nan=0.0, posinf=float(array[finite].max()), neginf=float(array[finite].min()))
 
 
 def _to_eight_bit(img: Image.Image) -> Image.Image:
@@ -198,9 +211,7 @@ def _to_eight_bit(img: Image.Image) -> Image.Image:
         array = np.asarray(img, dtype=np.float32)
         array = array / 257.0 if array.max(initial=0) > 255 else array
     elif img.mode == "F":
-        array = np.asarray(img, dtype=np.float32)
-        if array.size and not np.isfinite(array).any():  # skipped, and the skip warning names the file
-            raise BadImageError("no finite pixel values (all NaN or inf)")
+        array = _finite(np.asarray(img, dtype=np.float32))
         array = array * 255.0 if array.max(initial=0) <= 1.0 else array
     elif img.mode == "1":
         return img.convert("L")

@@ -41,6 +41,18 @@ class DataModule:
         self.augmenter, self.batch_size, self.drop_last = augmenter, batch_size, drop_last
         self._skipped: dict[str, str] = dict(getattr(dataset, "scan_skipped", ()))
 
+    def close(self) -> None:
+        """Stop the loader's worker processes now.
+
+        Workers are persistent and ignore stop signals (a SIGTERM to the process group must
+        stop the run, not kill a worker): left to interpreter exit, multiprocessing would
+        SIGTERM them and wait forever. Shutting the iterator down asks them through the
+        loader's own queues instead (torch has no public call for it, hence ``_iterator``)."""
+        iterator = getattr(self.loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        self.loader._iterator = None  # type: ignore[attr-defined]
+
     def batches_per_epoch(self) -> int:
         """Batches in one full pass of this rank (ignores a pending ``set_start``)."""
         n = self.sampler.num_samples

@@ -62,6 +62,8 @@ class RunLock:
         self.directory = Path(directory)
         self.path = self.directory / LOCK
         self._fh: IO[str] | None = None
+        #: this run made the folder (so a run that fails before its first step may remove it)
+        self.created = False
 
     @property
     def held(self) -> bool:
@@ -71,6 +73,7 @@ class RunLock:
         """Take the lock, or raise :class:`RunFolderError` naming the process holding it."""
         if self._fh is not None:
             return
+        self.created = self.created or not self.directory.exists()
         make_folder(self.directory)
         try:
             fh = open(self.path, "a+", encoding="utf-8")
@@ -109,9 +112,13 @@ class RunLock:
             "wait for it to finish, stop it, or choose another --out"
         )
 
-    def release(self) -> None:
+    def release(self, *, discard: bool = False) -> None:
+        """Unlock; with ``discard``, first remove the folder if this run created it and it holds
+        no checkpoint (a run that failed before training leaves nothing behind)."""
         if self._fh is None:
             return
+        if discard and self.created and not any(self.directory.rglob("*.pt")):
+            shutil.rmtree(self.directory, ignore_errors=True)
         try:
             if fcntl is not None:
                 fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)

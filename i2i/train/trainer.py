@@ -116,7 +116,7 @@ class Trainer:
             if main:
                 rundir.check_writable(self.out_dir)
         except BaseException:
-            self._lock.release()
+            self._lock.release(discard=True)
             raise
         self.config = config
         self.run_id = str(self._resume_state.get("run_id") or "") if self._resume_state else ""
@@ -335,12 +335,16 @@ class Trainer:
         except BaseException as exc:
             if self.is_main and self.method is not None:
                 self.host.train_end(run=self.view, step=self.step, status="failed")
+            self._lock.release(discard=self.step == 0 and self._resume_state is None)
             if isinstance(exc, Exception) and not isinstance(exc, DiskFullError) and is_disk_full(exc):
                 raise DiskFullError(f"{self.out_dir}: no space left on device{state.kept_note(self)}") from None
             if isinstance(exc, DiskFullError):
                 raise DiskFullError(f"{exc}{state.kept_note(self)}") from None
             raise
         finally:
+            data = getattr(self, "data", None)
+            if data is not None:
+                data.close()
             self._lock.release()
             dist_utils.shutdown()
 
