@@ -184,6 +184,8 @@ def translate_files(translator: Any, paths: Sequence[Path], out: Path, *, batch_
         meta = f"{translator.method_name} checkpoint {translator.source} (step {translator.step})"
         write_gallery(out / "index.html", job.rows, title=f"i2i translate: {translator.method_name}", meta=meta)
     if job.written == 0:
+        if len(set(job.reasons)) == 1:  # one cause for every input (a bad option value): say it plainly
+            raise UsageError(job.reasons[0])
         raise UsageError("none of the inputs could be read and translated (see the warnings above)")
     return job.written
 
@@ -197,6 +199,7 @@ class _Job:
         self.rows: list[Any] = []
         self.written = 0
         self.failures: list[str] = []
+        self.reasons: list[str] = []  # why each failed image failed
         self.pending: list[Future[Any]] = []
         self.pool: ThreadPoolExecutor | None = None
         self.warned_pair = False
@@ -244,7 +247,8 @@ class _Job:
                 for job in group:
                     self.run([job])
                 return
-            self.failures.append(f"cannot translate {group[0].path}: {_reason(exc)}")
+            self.reasons.append(_reason(exc))
+            self.failures.append(f"cannot translate {group[0].path}: {self.reasons[-1]}")
             warnings.warn(self.failures[-1])
             return
         for i, job in enumerate(group):

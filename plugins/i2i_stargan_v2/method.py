@@ -50,6 +50,12 @@ PARTS = ("real", "fake", "reg")
 G_PARTS = ("adv", "sty", "ds", "cyc")
 
 
+def _load_reference(path: Any, method: Any, options: Mapping[str, Any]) -> torch.Tensor:
+    """A style image of the target domain, ``(1, C, H, W)`` in [-1, 1]."""
+    image, _ = i2i.read_image(path, method.data_info.channels_a)
+    return image[None] * 2 - 1
+
+
 def _bce(logits: torch.Tensor, target: float) -> torch.Tensor:
     logits = logits.float()
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
@@ -293,15 +299,17 @@ class StarGANv2(i2i.Method):
                 out[key] = self.G(x, self.F(codes[k], y)).clamp(-1, 1)
         return out
 
-    def translate_options(self) -> Mapping[str, str]:
-        names = ", ".join(self.domains)
-        return {
-            "target": f"domain to translate to, one of {names}; 'all' (the default) writes one output per domain",
-            "samples": "diverse outputs per input and domain from different latent codes, saved as <name>_s0, _s1, ... (default 1)",
-            "seed": "seed of the latent codes (default 0: the same input gives the same outputs)",
-            "reference": "an image of the target domain whose style is taken (needs --target naming its domain)",
-            "z": "explicit latent codes, shape (N or 1, latent_dim)",
-        }
+    translate_options = (
+        i2i.TranslateOption("target", default="all",
+                            help="domain to translate to (one of the model's domains); 'all' writes one output per domain"),
+        i2i.TranslateOption("samples", type=int, default=1, minimum=1,
+                            help="diverse outputs per input and domain from different latent codes, saved as <name>_s0, _s1, ..."),
+        i2i.TranslateOption("seed", type=int, default=0,
+                            help="seed of the latent codes (the same input gives the same outputs)"),
+        i2i.TranslateOption("reference", is_file=True, load=_load_reference,
+                            help="an image of the target domain whose style is taken (needs --target naming its domain)"),
+        i2i.TranslateOption("z", help="explicit latent codes (Python API: a (N or 1, latent_dim) tensor)"),
+    )  # fmt: skip
 
     def sample(self, batch: i2i.Batch) -> dict[str, torch.Tensor]:
         """Inputs; each domain with two latent codes (the domain changes down the rows, the style
