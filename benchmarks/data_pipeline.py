@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     with tempfile.TemporaryDirectory(prefix="i2i-bench-") as tmp:
         make_folder(Path(tmp), args.images)
-        config = DataConfig(root=tmp, num_workers=args.workers, image_size=256, load_size=286,
-                            preprocess="resize_and_crop", flip=True)  # fmt: skip
+        config = DataConfig(
+            root=tmp, num_workers=args.workers, image_size=256, load_size=286, preprocess="resize_and_crop", flip=True
+        )
         data = build_data(config, "unpaired", batch_size=args.batch_size, seed=0)
         torch.manual_seed(0)
         done, epoch, samples, start = 0, 0, 0, 0.0

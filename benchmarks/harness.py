@@ -98,8 +98,12 @@ def cpu_modes(compile: bool = False) -> list[Mode]:
 
 
 def cuda_modes(compile: bool = False) -> list[Mode]:
-    modes = [Mode("fp32_nchw", "fp32", False), Mode("fast", "auto", True), Mode("bf16", "bf16", True),
-             Mode("fp16", "fp16", True)]  # fmt: skip
+    modes = [
+        Mode("fp32_nchw", "fp32", False),
+        Mode("fast", "auto", True),
+        Mode("bf16", "bf16", True),
+        Mode("fp16", "fp16", True),
+    ]
     if compile:
         modes.append(Mode("fast_compile", "auto", True, True))
     return modes
@@ -176,7 +180,7 @@ class _GlobalOnly:
 
     parents = frozenset({"Global"})
 
-    def __enter__(self) -> "_GlobalOnly":
+    def __enter__(self) -> _GlobalOnly:
         return self
 
     def __exit__(self, *args: Any) -> None:

@@ -24,7 +24,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import Bench, cpu_modes, cuda_modes, paper_setting, quiet_profiler  # noqa: E402
+from harness import Bench, cpu_modes, cuda_modes, paper_setting, quiet_profiler
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -42,8 +42,16 @@ def top_ops(prof: profile, steps: int, limit: int) -> list[dict]:
             row["top"] = (self_us, str(evt.input_shapes))
     total = sum(r["self_ms"] for r in rows.values())
     ranked = sorted(rows.items(), key=lambda kv: -kv[1]["self_ms"])[:limit]
-    return [{"op": op, "ms_per_step": round(r["self_ms"], 1), "share": round(r["self_ms"] / total, 3),
-             "calls_per_step": r["calls"], "heaviest_input_shapes": r["top"][1]} for op, r in ranked]  # fmt: skip
+    return [
+        {
+            "op": op,
+            "ms_per_step": round(r["self_ms"], 1),
+            "share": round(r["self_ms"] / total, 3),
+            "calls_per_step": r["calls"],
+            "heaviest_input_shapes": r["top"][1],
+        }
+        for op, r in ranked
+    ]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -61,8 +69,12 @@ def main(argv: list[str] | None = None) -> dict:
     modes = {m.name: m for m in (cuda_modes() if device.type == "cuda" else cpu_modes())}
     setting = paper_setting(args.method)
     if args.size:
-        setting = type(setting)(setting.method, args.size, setting.batch,
-                                {k: (args.size if k == "image_size" else v) for k, v in setting.overrides.items()})
+        setting = type(setting)(
+            setting.method,
+            args.size,
+            setting.batch,
+            {k: (args.size if k == "image_size" else v) for k, v in setting.overrides.items()},
+        )
     bench = Bench(setting, modes[args.mode], device)
     bench.train_step()  # warm-up: optimizer state, allocator, oneDNN primitive caches
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
@@ -71,13 +83,22 @@ def main(argv: list[str] | None = None) -> dict:
             bench.train_step()
         bench.sync()
     rows = top_ops(prof, args.steps, args.limit)
-    result = {"command": command, "setting": setting.label(), "mode": args.mode, "precision": bench.resolved_precision,
-              "torch_threads": torch.get_num_threads(), "loadavg": os.getloadavg(), "top_ops": rows}  # fmt: skip
+    result = {
+        "command": command,
+        "setting": setting.label(),
+        "mode": args.mode,
+        "precision": bench.resolved_precision,
+        "torch_threads": torch.get_num_threads(),
+        "loadavg": os.getloadavg(),
+        "top_ops": rows,
+    }
     print(command)
     print(f"{setting.label()}, {args.mode} ({bench.resolved_precision}), load {os.getloadavg()[0]:.1f}")
     print(f"{'op':40} {'ms/step':>9} {'share':>6} {'calls':>6}  heaviest call's input shapes")
     for r in rows:
-        print(f"{r['op']:40} {r['ms_per_step']:9.1f} {r['share']:6.1%} {r['calls_per_step']:6d}  {r['heaviest_input_shapes'][:70]}")
+        print(
+            f"{r['op']:40} {r['ms_per_step']:9.1f} {r['share']:6.1%} {r['calls_per_step']:6d}  {r['heaviest_input_shapes'][:70]}"
+        )
     out = args.out or RESULTS / f"profile_{args.method}_{args.mode}_{device.type}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -75,7 +75,6 @@ def _reset_peak_rss() -> bool:
 def worker(spec: dict) -> None:
     """Build one configuration, answer timing commands on stdin with JSON lines on stdout."""
     import torch
-
     from harness import Bench, Mode, Setting, count_flops, steps_per_cycle, tensor_peak_bytes
 
     out = sys.stdout
@@ -102,8 +101,12 @@ def worker(spec: dict) -> None:
     bench.sync()
     warmup_s = time.perf_counter() - start
     translate_flops = count_flops(bench.translate)
-    ready = {"train_flops": train_flops, "translate_flops": translate_flops, "warmup_s": warmup_s,
-             "precision": bench.resolved_precision}  # fmt: skip
+    ready = {
+        "train_flops": train_flops,
+        "translate_flops": translate_flops,
+        "warmup_s": warmup_s,
+        "precision": bench.resolved_precision,
+    }
     out.write(json.dumps(ready) + "\n")
     out.flush()
     for line in sys.stdin:
@@ -115,8 +118,11 @@ def worker(spec: dict) -> None:
         elif cmd == "memory":
             if device.type == "cuda":
                 peak = (torch.cuda.max_memory_allocated(device) - base_cuda) / 2**20
-                answer = {"peak_mib": peak, "tensor_peak_mib": peak,
-                          "how": "torch.cuda.max_memory_allocated - allocated before building"}  # fmt: skip
+                answer = {
+                    "peak_mib": peak,
+                    "tensor_peak_mib": peak,
+                    "how": "torch.cuda.max_memory_allocated - allocated before building",
+                }
             else:
                 how = "VmHWM (reset by clear_refs) - VmRSS before building" if reset else "VmHWM - VmRSS after imports"
                 answer = {"peak_mib": (_rss_kib("VmHWM") - base_rss) / 1024, "how": how}
@@ -137,11 +143,14 @@ class Worker:
             env["OMP_NUM_THREADS"] = str(threads)
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self.ready: dict = {}
 
-    def wait_ready(self) -> "Worker":
+    def wait_ready(self) -> Worker:
         """Block until the worker has built its method and run its warm-up steps."""
         self.ready = self._read()
         return self
@@ -240,8 +249,9 @@ def measure_peaks(device_name: str, reps: int, size: int) -> dict:
     return out
 
 
-def bench_method(setting: Any, modes: list, device: str, reps: int, steps: int, warmup: int,
-                 threads: int | None) -> dict:  # fmt: skip
+def bench_method(
+    setting: Any, modes: list, device: str, reps: int, steps: int, warmup: int, threads: int | None
+) -> dict:
     """Workers for every mode, interleaved timed repetitions, medians and ratios."""
     import attrs
 
@@ -288,8 +298,12 @@ def bench_method(setting: Any, modes: list, device: str, reps: int, steps: int, 
         if ref is not None and name != "fp32_nchw":
             r["train_speedup_vs_fp32"] = r["train_it_per_s"] / ref["train_it_per_s"]
             r["translate_speedup_vs_fp32"] = r["translate_images_per_s"] / ref["translate_images_per_s"]
-            r["peak_memory_vs_fp32"] = r["peak_memory_mib"] / ref["peak_memory_mib"] if ref["peak_memory_mib"] > 0 else None
-            r["tensor_peak_vs_fp32"] = r["tensor_peak_mib"] / ref["tensor_peak_mib"] if ref["tensor_peak_mib"] > 0 else None
+            r["peak_memory_vs_fp32"] = (
+                r["peak_memory_mib"] / ref["peak_memory_mib"] if ref["peak_memory_mib"] > 0 else None
+            )
+            r["tensor_peak_vs_fp32"] = (
+                r["tensor_peak_mib"] / ref["tensor_peak_mib"] if ref["tensor_peak_mib"] > 0 else None
+            )
             # paired per-rep ratios (same rep = same load), to show the spread
             r["train_speedup_reps"] = [round(a / b, 3) for a, b in zip(train["fp32_nchw"], train[name])]
     return result
@@ -299,8 +313,24 @@ def data_pipeline(batch_size: int, batches: int, device: str, workers: int = 2, 
     """benchmarks/data_pipeline.py in a subprocess (its own DataLoader workers), result to a temp file."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "data.json"
-        cmd = [sys.executable, str(HERE / "data_pipeline.py"), "--workers", str(workers), "--batch-size",
-               str(batch_size), "--batches", str(batches), "--images", str(images), "--warmup", "1", "--device", device, "--out", str(out)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            str(HERE / "data_pipeline.py"),
+            "--workers",
+            str(workers),
+            "--batch-size",
+            str(batch_size),
+            "--batches",
+            str(batches),
+            "--images",
+            str(images),
+            "--warmup",
+            "1",
+            "--device",
+            device,
+            "--out",
+            str(out),
+        ]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         return json.loads(out.read_text())
 
@@ -312,13 +342,17 @@ def _write(path: Path, result: dict) -> None:
 
 def markdown(result: dict) -> str:
     """The README's table of a results file: ``python benchmarks/run.py --markdown FILE``."""
-    lines = ["| setting | mode | precision | train it/s | train img/s | x fp32 | translate img/s | x fp32 "
-             "| tensor peak MiB | x fp32 | RSS peak MiB | x fp32 | GFLOP/it | GFLOP/s | % of conv peak |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        "| setting | mode | precision | train it/s | train img/s | x fp32 | translate img/s | x fp32 "
+        "| tensor peak MiB | x fp32 | RSS peak MiB | x fp32 | GFLOP/it | GFLOP/s | % of conv peak |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for m in result["methods"]:
         for name, r in m["modes"].items():
+
             def x(key: str) -> str:
                 return f"{r[key]:.2f}" if r.get(key) else "1"
+
             share = f"{100 * r['share_of_conv_peak']:.0f}%" if r.get("share_of_conv_peak") else "-"
             lines.append(
                 f"| {m['setting']} | {name} | {r['precision']} | {r['train_it_per_s']:.3g} | {r['train_images_per_s']:.3g} "
@@ -326,32 +360,42 @@ def markdown(result: dict) -> str:
                 f"| {r.get('tensor_peak_mib', 0):.0f} | {x('tensor_peak_vs_fp32')} "
                 f"| {r['peak_memory_mib']:.0f} | {x('peak_memory_vs_fp32')} | {r['train_gflop_per_it']:.1f} "
                 f"| {r['achieved_gflop_per_s']:.1f} | {share} |"
-            )  # fmt: skip
+            )
     return "\n".join(lines)
 
 
 def print_table(result: dict) -> None:
-    print(f"\n{'method / setting':44} {'mode':13} {'prec':5} {'it/s':>8} {'img/s':>8} {'xfp32':>6} "
-          f"{'transl img/s':>12} {'xfp32':>6} {'tensorMiB':>9} {'xfp32':>6} {'RSS MiB':>9} {'xfp32':>6} {'GFLOP/it':>9} {'GFLOP/s':>8}")  # fmt: skip
+    print(
+        f"\n{'method / setting':44} {'mode':13} {'prec':5} {'it/s':>8} {'img/s':>8} {'xfp32':>6} "
+        f"{'transl img/s':>12} {'xfp32':>6} {'tensorMiB':>9} {'xfp32':>6} {'RSS MiB':>9} {'xfp32':>6} {'GFLOP/it':>9} {'GFLOP/s':>8}"
+    )
     for m in result["methods"]:
         for name, r in m["modes"].items():
+
             def ratio(key: str) -> str:
                 v = r.get(key)
                 return f"{v:6.2f}" if v else f"{'':6}"
-            print(f"{m['setting'][:44]:44} {name:13} {r['precision']:5} {r['train_it_per_s']:8.3f} "
-                  f"{r['train_images_per_s']:8.3f} {ratio('train_speedup_vs_fp32')} {r['translate_images_per_s']:12.2f} "
-                  f"{ratio('translate_speedup_vs_fp32')} {r.get('tensor_peak_mib', 0):9.0f} {ratio('tensor_peak_vs_fp32')} "
-                  f"{r['peak_memory_mib']:9.0f} {ratio('peak_memory_vs_fp32')} "
-                  f"{r['train_gflop_per_it']:9.1f} {r['achieved_gflop_per_s']:8.1f}")  # fmt: skip
+
+            print(
+                f"{m['setting'][:44]:44} {name:13} {r['precision']:5} {r['train_it_per_s']:8.3f} "
+                f"{r['train_images_per_s']:8.3f} {ratio('train_speedup_vs_fp32')} {r['translate_images_per_s']:12.2f} "
+                f"{ratio('translate_speedup_vs_fp32')} {r.get('tensor_peak_mib', 0):9.0f} {ratio('tensor_peak_vs_fp32')} "
+                f"{r['peak_memory_mib']:9.0f} {ratio('peak_memory_vs_fp32')} "
+                f"{r['train_gflop_per_it']:9.1f} {r['achieved_gflop_per_s']:8.1f}"
+            )
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--methods", nargs="+", default=None, help="default: every method in harness.METHODS")
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller sizes (listed in the output)")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer repetitions and smaller sizes (listed in the output)"
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny: 32 px, test-size nets, 1 repetition (for tests)")
-    parser.add_argument("--compile", action="store_true", help="also time the fast path with torch.compile'd generators")
+    parser.add_argument(
+        "--compile", action="store_true", help="also time the fast path with torch.compile'd generators"
+    )
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions per mode (interleaved)")
     parser.add_argument("--steps", type=int, default=None, help="train steps / translate calls per repetition")
     parser.add_argument("--no-data", action="store_true", help="skip the data pipeline measurement")
@@ -367,12 +411,13 @@ def main(argv: list[str] | None = None) -> dict:
         worker(json.loads(args.worker))
         return {}
     import torch
-
     from harness import METHODS, Setting, cpu_modes, cuda_modes, paper_setting, smoke_setting
 
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: CUDA is not available")
-    command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])])
+    command = "python " + " ".join(
+        shlex.quote(a) for a in ["benchmarks/run.py", *(argv if argv is not None else sys.argv[1:])]
+    )
     methods = args.methods or (["pix2pix"] if args.smoke else list(METHODS))
     cuda = args.device == "cuda"
     kind = "smoke" if args.smoke else "quick" if args.quick else "full"
@@ -395,7 +440,9 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             settings.append(paper_setting(name))
     if args.smoke:
-        notes.append("smoke: 32 px, the plugins' test-size networks, batch 2, 1 repetition - checks the script, not speed")
+        notes.append(
+            "smoke: 32 px, the plugins' test-size networks, batch 2, 1 repetition - checks the script, not speed"
+        )
     for note in notes:
         print("note:", note)
 
@@ -432,25 +479,39 @@ def main(argv: list[str] | None = None) -> dict:
         _write(out, result)  # partial results survive an interrupted run
     if not args.no_data:
         # the 256-px unpaired pipeline (resize 286, crop 256, flip) against the 256-px settings' step rate
-        data = data_pipeline(1, 2, args.device, workers=0, images=2) if args.smoke else data_pipeline(1, 30, args.device)
+        data = (
+            data_pipeline(1, 2, args.device, workers=0, images=2) if args.smoke else data_pipeline(1, 30, args.device)
+        )
         sizes = {m["size"] for m in result["methods"]}
         compared = {}
         for m in result["methods"]:
             if m["size"] == 256 or args.smoke:
                 fast = max(r["train_images_per_s"] for r in m["modes"].values())
-                compared[m["setting"]] = {"train_samples_per_s": fast,
-                                          "data_over_train": data["samples_per_second"] / fast}  # fmt: skip
-        result["data_pipeline"] = {"samples_per_s": data["samples_per_second"], "images_per_s": data["images_per_second"],
-                                   "workers": data["workers"], "batch_size": data["batch_size"], "crop": data["crop"],
-                                   "compared_with": compared, "target": "data_over_train >= 10",
-                                   "note": "" if 256 in sizes or args.smoke else "no 256-px setting in this run"}  # fmt: skip
+                compared[m["setting"]] = {
+                    "train_samples_per_s": fast,
+                    "data_over_train": data["samples_per_second"] / fast,
+                }
+        result["data_pipeline"] = {
+            "samples_per_s": data["samples_per_second"],
+            "images_per_s": data["images_per_second"],
+            "workers": data["workers"],
+            "batch_size": data["batch_size"],
+            "crop": data["crop"],
+            "compared_with": compared,
+            "target": "data_over_train >= 10",
+            "note": "" if 256 in sizes or args.smoke else "no 256-px setting in this run",
+        }
     result["loadavg_after"] = os.getloadavg()
     result["seconds"] = round(time.perf_counter() - started, 1)
     print_table(result)
     if "data_pipeline" in result:
         d = result["data_pipeline"]
-        print(f"\ndata pipeline: {d['samples_per_s']} samples/s ({d['workers']} workers);",
-              ", ".join(f"{k}: {v['data_over_train']:.1f}x the fastest train rate" for k, v in d["compared_with"].items()))
+        print(
+            f"\ndata pipeline: {d['samples_per_s']} samples/s ({d['workers']} workers);",
+            ", ".join(
+                f"{k}: {v['data_over_train']:.1f}x the fastest train rate" for k, v in d["compared_with"].items()
+            ),
+        )
     print(f"load average before {load_before[0]:.1f}, after {result['loadavg_after'][0]:.1f}; {result['seconds']} s")
     _write(out, result)
     print("wrote", out)

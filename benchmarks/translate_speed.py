@@ -36,8 +36,15 @@ def setup(root: Path, images: int, size: int, method: str) -> Path:
     torch.manual_seed(0)
     info = i2i.DataInfo(kind=spec.data_kind)
     model = spec.factory(cfg.method, info)
-    payload = {"format": ck.FORMAT, "version": ck.VERSION, "method": method, "config": config_mod.to_dict(cfg),
-               "data_info": ck.data_info_dict(info), "model": model.state_dict(), "step": 0}  # fmt: skip
+    payload = {
+        "format": ck.FORMAT,
+        "version": ck.VERSION,
+        "method": method,
+        "config": config_mod.to_dict(cfg),
+        "data_info": ck.data_info_dict(info),
+        "model": model.state_dict(),
+        "step": 0,
+    }
     path = ck.save_checkpoint(root / f"{method}.pt", payload)
     rng = np.random.default_rng(0)
     (root / "in").mkdir(exist_ok=True)
@@ -63,8 +70,10 @@ def run(root: Path, method: str, repeats: int, workers: int) -> None:
             translate_files(t, paths, root / f"out_{name}", progress=False, workers=workers)
             timings[name].append(time.perf_counter() - start)
     auto, fp32 = statistics.median(timings["auto"]), statistics.median(timings["fp32"])
-    print(f"auto = {translators['auto'].precision}: {auto:.2f} s, fp32: {fp32:.2f} s for {len(paths)} images "
-          f"(median of {repeats}); speed-up {fp32 / auto:.2f}x; threads {torch.get_num_threads()}, workers {workers}")
+    print(
+        f"auto = {translators['auto'].precision}: {auto:.2f} s, fp32: {fp32:.2f} s for {len(paths)} images "
+        f"(median of {repeats}); speed-up {fp32 / auto:.2f}x; threads {torch.get_num_threads()}, workers {workers}"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -82,7 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.run:
         run(args.setup, args.method, args.repeats, args.workers)
     else:
-        print(f"ready: {args.setup / (args.method + '.pt')} and {args.images} images in {args.setup / 'in'}", file=sys.stderr)
+        print(
+            f"ready: {args.setup / (args.method + '.pt')} and {args.images} images in {args.setup / 'in'}",
+            file=sys.stderr,
+        )
 
 
 if __name__ == "__main__":

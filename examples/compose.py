@@ -52,7 +52,9 @@ class HingePix2Pix(Method):
         c, nc_a, nc_b = config, data_info.channels_a, data_info.channels_b
         self.G = i2i.create_generator(c.netG, input_nc=nc_a, output_nc=nc_b, ngf=c.ngf, norm=c.norm)
         extra = {"num_D": c.num_D} if c.netD == "multiscale" else {}
-        self.D = i2i.create_discriminator(c.netD, input_nc=nc_a + nc_b, ndf=c.ndf, n_layers=c.n_layers_D, norm=c.norm, **extra)
+        self.D = i2i.create_discriminator(
+            c.netD, input_nc=nc_a + nc_b, ndf=c.ndf, n_layers=c.n_layers_D, norm=c.norm, **extra
+        )
         self.gan_loss = i2i.create_loss(c.gan_mode)  # handles a list of predictions (multi-scale)
         self.l1 = i2i.create_loss("l1", weight=c.lambda_L1)
 
@@ -100,7 +102,13 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         data_kind=i2i.PAIRED,
         description="pix2pix with a ResNet generator, multi-scale discriminator and hinge loss (examples/compose.py)",
         defaults={"train.batch_size": 1, "data.image_size": 256, "data.load_size": 286},
-        demo_defaults={"data.image_size": 64, "data.load_size": 72, "method.ngf": 32, "method.ndf": 32, "train.steps": 500},
+        demo_defaults={
+            "data.image_size": 64,
+            "data.load_size": 72,
+            "method.ngf": 32,
+            "method.ndf": 32,
+            "train.steps": 500,
+        },
         test_overrides={"netG": "resnet_6blocks", "ngf": 8, "ndf": 8, "n_layers_D": 2},
     )
 
@@ -119,8 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     host = make_host()
-    overrides = [*(["data.root=" + args.data] if args.data else []), *(
-        [f"train.steps={args.steps}"] if args.steps else []), *args.sets]  # fmt: skip
+    overrides = [
+        *(["data.root=" + args.data] if args.data else []),
+        *([f"train.steps={args.steps}"] if args.steps else []),
+        *args.sets,
+    ]
     config = i2i.load_config(method="pix2pix_hinge", overrides=overrides, host=host)
     trainer = i2i.Trainer(config, out_dir=args.out, host=host)
     trainer.fit()

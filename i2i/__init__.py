@@ -237,4 +237,3 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
 __all__ = sorted(_EXPORTS) + ["__version__"]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
-

@@ -1,10 +1,10 @@
 """The library API; the CLI is a thin layer over these functions.
 
-    >>> import i2i
-    >>> i2i.list_methods("cycle*")
-    ['cyclegan']
-    >>> method = i2i.create_method("cyclegan", ngf=8)
-    >>> cfg = i2i.load_config("horse2zebra.toml", overrides=["train.steps=1000"])
+>>> import i2i
+>>> i2i.list_methods("cycle*")
+['cyclegan']
+>>> method = i2i.create_method("cyclegan", ngf=8)
+>>> cfg = i2i.load_config("horse2zebra.toml", overrides=["train.steps=1000"])
 """
 
 from __future__ import annotations
@@ -124,8 +124,14 @@ def load_config(
     )
 
 
-def run(config: _config.RunConfig | Method | None, *, out: str | Path | None = None, resume: bool = False,
-        overwrite: bool = False, **kwargs: Any) -> Any:  # fmt: skip
+def run(
+    config: _config.RunConfig | Method | None,
+    *,
+    out: str | Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    **kwargs: Any,
+) -> Any:
     """Train ``config`` into ``out`` (or ``config.out``), like ``i2i run``; returns the finished Trainer.
 
     ``config`` may also be an already-built :class:`~i2i.method.Method` (``i2i.run(MyMethod(cfg,

@@ -22,22 +22,36 @@ from i2i.registry import ComponentSpec, DiscriminatorSpec, GeneratorSpec, LossSp
 
 @hookimpl
 def i2i_register_generators() -> Iterator[ComponentSpec]:
-    yield GeneratorSpec("resnet_9blocks", ResnetGenerator, "ResNet generator, 9 residual blocks (CycleGAN, 256 px)", n_blocks=9)
-    yield GeneratorSpec("resnet_6blocks", ResnetGenerator, "ResNet generator, 6 residual blocks (CycleGAN, 128 px)", n_blocks=6)
+    yield GeneratorSpec(
+        "resnet_9blocks", ResnetGenerator, "ResNet generator, 9 residual blocks (CycleGAN, 256 px)", n_blocks=9
+    )
+    yield GeneratorSpec(
+        "resnet_6blocks", ResnetGenerator, "ResNet generator, 6 residual blocks (CycleGAN, 128 px)", n_blocks=6
+    )
     yield GeneratorSpec("unet_256", UnetGenerator, "U-Net generator, 8 downsamplings (pix2pix, 256 px)", num_downs=8)
     yield GeneratorSpec("unet_128", UnetGenerator, "U-Net generator, 7 downsamplings (pix2pix, 128 px)", num_downs=7)
-    yield GeneratorSpec("unet_64", UnetGenerator, "U-Net generator, 6 downsamplings (64 px, e.g. the demo)", num_downs=6)
+    yield GeneratorSpec(
+        "unet_64", UnetGenerator, "U-Net generator, 6 downsamplings (64 px, e.g. the demo)", num_downs=6
+    )
     yield GeneratorSpec("unet_32", UnetGenerator, "U-Net generator, 5 downsamplings (32 px)", num_downs=5)
 
 
 @hookimpl
 def i2i_register_discriminators() -> Iterator[ComponentSpec]:
-    yield DiscriminatorSpec("patchgan", NLayerDiscriminator, "PatchGAN; n_layers=3 is the 70x70 PatchGAN of pix2pix/CycleGAN")
+    yield DiscriminatorSpec(
+        "patchgan", NLayerDiscriminator, "PatchGAN; n_layers=3 is the 70x70 PatchGAN of pix2pix/CycleGAN"
+    )
     # the reference's own names (--netD basic / n_layers), so its options carry over unchanged
-    yield DiscriminatorSpec("basic", basic_patchgan, "the reference's 'basic': the 70x70 PatchGAN (3 layers, n_layers ignored)")
-    yield DiscriminatorSpec("n_layers", NLayerDiscriminator, "the reference's 'n_layers': PatchGAN with n_layers (= patchgan)")
+    yield DiscriminatorSpec(
+        "basic", basic_patchgan, "the reference's 'basic': the 70x70 PatchGAN (3 layers, n_layers ignored)"
+    )
+    yield DiscriminatorSpec(
+        "n_layers", NLayerDiscriminator, "the reference's 'n_layers': PatchGAN with n_layers (= patchgan)"
+    )
     yield DiscriminatorSpec("pixel", PixelDiscriminator, "1x1 PixelGAN: classifies every pixel independently")
-    yield DiscriminatorSpec("multiscale", MultiscaleDiscriminator, "num_D PatchGANs on 2x-downsampled inputs; returns a list")
+    yield DiscriminatorSpec(
+        "multiscale", MultiscaleDiscriminator, "num_D PatchGANs on 2x-downsampled inputs; returns a list"
+    )
 
 
 @hookimpl

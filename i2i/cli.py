@@ -173,7 +173,6 @@ def config_check(config_file: str, sets: tuple[str, ...]) -> None:
     `i2i run` checks (registered names against the plugins loaded; whether the device exists
     and the data folder's contents are checked when a run starts)."""
     from i2i import api
-
     from i2i.train.tracking import check_loggers
 
     cfg = api.load_config(config_file, overrides=sets)
@@ -207,19 +206,36 @@ _RUN_FLAGS = {
 @click.option("--method", "-m", help="Method to train (see: i2i list methods).")
 @click.option("--data", type=click.Path(), help="Data folder (omit to use the built-in demo data).")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML run config.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any config key, e.g. method.lambda_cycle=5.")
+@click.option(
+    "--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any config key, e.g. method.lambda_cycle=5."
+)
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder (default: runs/METHOD).")
 @click.option("--steps", type=click.IntRange(min=1), help="Shorthand for train.steps.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Shorthand for train.batch_size.")
-@click.option("--image-size", type=click.IntRange(min=8), help="Shorthand for data.image_size (load_size, and a method's own image_size, follow).")
+@click.option(
+    "--image-size",
+    type=click.IntRange(min=8),
+    help="Shorthand for data.image_size (load_size, and a method's own image_size, follow).",
+)
 @click.option("--device", help="auto, cpu, cuda or cuda:N (train.device).")
 @click.option("--precision", type=click.Choice(["auto", "fp32", "bf16", "fp16"]), help="train.precision.")
 @click.option("--seed", type=int, help="train.seed.")
-@click.option("--logger", "loggers", multiple=True, metavar="NAME",
-              help="Experiment logger, repeatable (train.loggers; see: i2i list loggers), e.g. --logger wandb.")
+@click.option(
+    "--logger",
+    "loggers",
+    multiple=True,
+    metavar="NAME",
+    help="Experiment logger, repeatable (train.loggers; see: i2i list loggers), e.g. --logger wandb.",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its newest valid checkpoint.")
-@click.option("--overwrite", is_flag=True, help="Start over in an --out that holds a run (deletes its checkpoints, samples and logs).")
-def run_cmd(method: str | None, config_file: str | None, sets: tuple[str, ...], resume: bool, overwrite: bool, **flags: Any) -> None:
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Start over in an --out that holds a run (deletes its checkpoints, samples and logs).",
+)
+def run_cmd(
+    method: str | None, config_file: str | None, sets: tuple[str, ...], resume: bool, overwrite: bool, **flags: Any
+) -> None:
     """Train a method. Flags are shorthands for config keys; --set reaches any key.
 
     A new run never replaces another: an --out holding a run is refused (continue it with

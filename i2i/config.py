@@ -90,7 +90,12 @@ def _structure_float(value: Any, _: Any) -> float:
 converter = cattrs.Converter(forbid_extra_keys=True)
 converter.register_structure_hook(bool, _strict("bool (true/false)", lambda v: isinstance(v, bool)))
 converter.register_structure_hook(
-    int, _strict("int", lambda v: isinstance(v, int) and not isinstance(v, bool) or finite_number(v) and float(v).is_integer(), int)
+    int,
+    _strict(
+        "int",
+        lambda v: isinstance(v, int) and not isinstance(v, bool) or finite_number(v) and float(v).is_integer(),
+        int,
+    ),
 )
 converter.register_structure_hook(float, _structure_float)
 converter.register_structure_hook(str, _strict("string", lambda v: isinstance(v, str)))
@@ -332,7 +337,7 @@ def resolve_config(
     prefix = f"{source}: " if source else ""
     method_table = user.get("method", {})
     if not isinstance(method_table, Mapping):
-        raise ConfigError(f"{prefix}method: expected a table with at least name = \"...\"")
+        raise ConfigError(f'{prefix}method: expected a table with at least name = "..."')
     name = method or method_table.get("name")
     if method and method_table.get("name") not in (None, method):
         # an explicit --method wins over the file's; say so rather than mixing two methods' keys

@@ -58,7 +58,9 @@ def _wrap(module: nn.Module, arity: int) -> nn.Module:
         return _Image(module).eval()
     if arity == 2:
         return _ImageCond(module).eval()
-    raise UsageError(f"cannot export a generator with {arity} inputs (i2i exports image and image+condition generators)")
+    raise UsageError(
+        f"cannot export a generator with {arity} inputs (i2i exports image and image+condition generators)"
+    )
 
 
 def named_inputs(inputs: Sequence[Any]) -> tuple[ExportInput, ...]:
@@ -95,8 +97,16 @@ def output_paths(out: Path, names: Sequence[str], single: bool) -> dict[str, Pat
     return {name: out.with_name(f"{out.stem}_{name}{out.suffix}") for name in names}
 
 
-def export_generators(method: Any, fmt: str, out: str | Path, *, generator: str | None = None, config: Any = None,
-                      example: torch.Tensor | None = None, inputs: Sequence[str | Path] = ()) -> list[Path]:  # fmt: skip
+def export_generators(
+    method: Any,
+    fmt: str,
+    out: str | Path,
+    *,
+    generator: str | None = None,
+    config: Any = None,
+    example: torch.Tensor | None = None,
+    inputs: Sequence[str | Path] = (),
+) -> list[Path]:
     """Export ``method``'s generators (or just ``generator``) to ``out``; returns the written files.
 
     ``inputs`` (the checkpoint file) are never written over: such an ``out`` is an error.
@@ -108,7 +118,9 @@ def export_generators(method: Any, fmt: str, out: str | Path, *, generator: str 
     exports = method.export_inputs(x)
     if generator is not None:
         if generator not in exports:
-            raise UsageError(f"--generator: method has no generator {generator!r} (its generators: {', '.join(exports)})")
+            raise UsageError(
+                f"--generator: method has no generator {generator!r} (its generators: {', '.join(exports)})"
+            )
         exports = {generator: exports[generator]}
     targets = output_paths(Path(out), list(exports), single=len(exports) == 1)
     check_outputs(targets.values(), inputs)
@@ -168,7 +180,9 @@ def onnx_dynamic_shapes(records: Sequence[ExportInput], multiple: int) -> tuple[
                 dims[axis_name] = Dim(axis_name, min=1)
         return dims[axis_name]
 
-    return tuple({axis: dim(n, r.example.dim() == 4 and axis >= 2) for axis, n in r.dynamic_axes.items()} for r in records)
+    return tuple(
+        {axis: dim(n, r.example.dim() == 4 and axis >= 2) for axis, n in r.dynamic_axes.items()} for r in records
+    )
 
 
 def _export_onnx(module: nn.Module, records: Sequence[ExportInput], path: Path, multiple: int) -> None:
@@ -193,23 +207,35 @@ def _export_onnx(module: nn.Module, records: Sequence[ExportInput], path: Path, 
     names = [r.name for r in records]
     tmp = path.with_name(f".{path.name}.tmp")
     quiet = io.StringIO()
-    loggers = [logging.getLogger(n) for n in ("torch.export", "torch.fx.experimental.symbolic_shapes", "torch.onnx",
-                                              "torch._dynamo", "onnxscript")]  # fmt: skip
+    loggers = [
+        logging.getLogger(n)
+        for n in ("torch.export", "torch.fx.experimental.symbolic_shapes", "torch.onnx", "torch._dynamo", "onnxscript")
+    ]
     levels = [lg.level for lg in loggers]
     try:
         for lg in loggers:
             lg.setLevel(logging.CRITICAL)
         with warnings.catch_warnings(), contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(module, inputs, dynamo=True, input_names=names, output_names=["output"],
-                                        dynamic_shapes=onnx_dynamic_shapes(records, multiple), optimize=True,
-                                        verbose=False, report=False)  # fmt: skip
+            program = torch.onnx.export(
+                module,
+                inputs,
+                dynamo=True,
+                input_names=names,
+                output_names=["output"],
+                dynamic_shapes=onnx_dynamic_shapes(records, multiple),
+                optimize=True,
+                verbose=False,
+                report=False,
+            )
             program.save(str(tmp), external_data=False)
         tmp.replace(path)
     except UsageError:
         raise
     except Exception as exc:  # torch.export raises many kinds
-        raise UsageError(f"ONNX export failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}") from None
+        raise UsageError(
+            f"ONNX export failed: {type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0]}"
+        ) from None
     finally:
         tmp.unlink(missing_ok=True)
         for lg, level in zip(loggers, levels):

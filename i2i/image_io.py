@@ -35,8 +35,9 @@ def png_bit_depth(path: str | Path) -> int | None:
     return head[24]
 
 
-def read_image(path: str | Path, channels: int, *, keep_16bit: bool = False,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[torch.Tensor, int]:  # fmt: skip
+def read_image(
+    path: str | Path, channels: int, *, keep_16bit: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> tuple[torch.Tensor, int]:
     """Decode ``path`` to a float ``(channels, H, W)`` tensor in ``[0, 1]`` and its bit depth.
 
     The bit depth is 16 only when ``keep_16bit`` and the file really holds 16-bit samples
@@ -63,8 +64,9 @@ def _read_sixteen_bit(path: str | Path, channels: int, max_pixels: int) -> torch
             import torchvision.io as tvio
 
         try:
-            data = tvio.decode_png(tvio.read_file(str(path)), mode=tvio.ImageReadMode.UNCHANGED,
-                                   apply_exif_orientation=True)  # fmt: skip
+            data = tvio.decode_png(
+                tvio.read_file(str(path)), mode=tvio.ImageReadMode.UNCHANGED, apply_exif_orientation=True
+            )
         except RuntimeError as exc:
             raise BadImageError(f"cannot decode 16-bit PNG: {exc}") from None
         if data.shape[1] * data.shape[2] > max_pixels:
@@ -123,7 +125,12 @@ def _encode_png16(array: np.ndarray) -> bytes:
     raw = b"".join(b"\x00" + row.tobytes() for row in rows)
 
     def chunk(kind: bytes, payload: bytes) -> bytes:
-        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(payload))
+            + kind
+            + payload
+            + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")

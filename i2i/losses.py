@@ -36,7 +36,9 @@ def _check_mode(mode: str) -> str:
     return mode
 
 
-def _single(pred: torch.Tensor, real: bool, mode: str, for_d: bool, real_label: float, fake_label: float) -> torch.Tensor:
+def _single(
+    pred: torch.Tensor, real: bool, mode: str, for_d: bool, real_label: float, fake_label: float
+) -> torch.Tensor:
     pred = pred.float()
     if mode == "vanilla":
         return F.binary_cross_entropy_with_logits(pred, torch.full_like(pred, real_label if real else fake_label))
@@ -84,7 +86,12 @@ class GANLoss(nn.Module):
 
     def forward(self, prediction: Prediction, target_is_real: bool, for_discriminator: bool = True) -> torch.Tensor:
         return gan_loss(
-            prediction, target_is_real, self.mode, for_discriminator, real_label=self.real_label, fake_label=self.fake_label
+            prediction,
+            target_is_real,
+            self.mode,
+            for_discriminator,
+            real_label=self.real_label,
+            fake_label=self.fake_label,
         )
 
     def extra_repr(self) -> str:

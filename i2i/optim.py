@@ -31,7 +31,14 @@ import torch
 FUSED_DEVICE_TYPES = frozenset({"cpu", "cuda", "xpu", "mps"})
 _TO_NHWC = (0, 2, 3, 1)
 _INIT_GROUP_SIGNATURE = (
-    "self", "group", "params_with_grad", "grads", "exp_avgs", "exp_avg_sqs", "max_exp_avg_sqs", "state_steps"
+    "self",
+    "group",
+    "params_with_grad",
+    "grads",
+    "exp_avgs",
+    "exp_avg_sqs",
+    "max_exp_avg_sqs",
+    "state_steps",
 )
 
 
@@ -100,7 +107,9 @@ class Adam(FusedAdam):
         if group.get("fused"):
             per_param = [lst for lst in lists if isinstance(lst, list) and len(lst) == len(params)]
             for i, param in enumerate(params):
-                lists_of_i = [lst for lst in per_param if isinstance(lst[i], torch.Tensor) and lst[i].shape == param.shape]
+                lists_of_i = [
+                    lst for lst in per_param if isinstance(lst[i], torch.Tensor) and lst[i].shape == param.shape
+                ]
                 for lst in lists_of_i:
                     if lst[i].stride() != param.stride():
                         lst[i] = self._relayout(param, lst[i])
@@ -123,9 +132,14 @@ class Adam(FusedAdam):
 
 def _fusable(params: list[Any]) -> bool:
     tensors = [p for group in params for p in (group["params"] if isinstance(group, dict) else [group])]
-    return bool(tensors) and all(
-        isinstance(p, torch.Tensor) and p.is_floating_point() and p.device.type in FUSED_DEVICE_TYPES for p in tensors
-    ) and len({p.device.type for p in tensors}) == 1
+    return (
+        bool(tensors)
+        and all(
+            isinstance(p, torch.Tensor) and p.is_floating_point() and p.device.type in FUSED_DEVICE_TYPES
+            for p in tensors
+        )
+        and len({p.device.type for p in tensors}) == 1
+    )
 
 
 def adam(params: Iterable[Any], **kwargs: Any) -> torch.optim.Adam:

@@ -309,7 +309,9 @@ def choose_method(specs: Mapping[str, ReferenceSpec], script: str, options: Mapp
             return found[0]
         known = ", ".join(sorted(s.model for s in specs.values() if s.model)) or "none"
         raise ConfigError(f"--model {_text(model)!r}: no installed i2i method reads it (known: {known}); pass --method")
-    scored = sorted(((sum(k in options for k in s.signature), name) for name, s in specs.items() if s.signature), reverse=True)
+    scored = sorted(
+        ((sum(k in options for k in s.signature), name) for name, s in specs.items() if s.signature), reverse=True
+    )
     if scored and scored[0][0] > 0 and (len(scored) == 1 or scored[0][0] > scored[1][0]):
         return scored[0][1]
     by_script = [name for name, s in specs.items() if script and s.default_script == script]
@@ -362,7 +364,20 @@ def convert_reference(text: str, *, method: str | None = None, host: Any = None)
 
 
 __all__ = [
-    "Conversion", "JUNYANZ_OPTIONS", "convert_reference", "ReferenceOption", "ReferenceSpec", "as_bool", "as_float", "as_int", "as_list",
-    "choose_method", "convert", "not_bool", "parse_command_line", "parse_namespace", "parse_option_file",
+    "Conversion",
+    "JUNYANZ_OPTIONS",
+    "convert_reference",
+    "ReferenceOption",
+    "ReferenceSpec",
+    "as_bool",
+    "as_float",
+    "as_int",
+    "as_list",
+    "choose_method",
+    "convert",
+    "not_bool",
+    "parse_command_line",
+    "parse_namespace",
+    "parse_option_file",
     "parse_reference",
 ]

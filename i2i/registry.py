@@ -228,7 +228,9 @@ class Registry:
     """Name -> record tables, one per kind. Duplicate names are errors naming both plugins."""
 
     def __init__(self) -> None:
-        self._tables: dict[str, dict[str, Any]] = {k: {} for k in ("method", *COMPONENT_KINDS, "command", "importer", "logger")}
+        self._tables: dict[str, dict[str, Any]] = {
+            k: {} for k in ("method", *COMPONENT_KINDS, "command", "importer", "logger")
+        }
         #: ``(kind, name) -> reason`` a name may be missing (the host: a disabled plugin), or None
         self.explain_missing: Callable[[str, str], str] | None = None
 

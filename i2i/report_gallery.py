@@ -66,7 +66,7 @@ def render_gallery(rows: Sequence[GalleryRow], base: Path, *, title: str = "i2i 
         body.append("<tr>" + "".join(tds) + "</tr>")
     meta_html = f'<p class="meta">{html.escape(meta)}</p>' if meta else ""
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>"
         f"<h1>{html.escape(title)}</h1>{meta_html}\n<table><thead><tr>{head}</tr></thead><tbody>\n"
         + "\n".join(body)

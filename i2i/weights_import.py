@@ -43,7 +43,11 @@ StateDict = dict[str, torch.Tensor]
 
 
 def _is_state_dict(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and bool(obj) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    return (
+        isinstance(obj, Mapping)
+        and bool(obj)
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    )
 
 
 def load_reference_file(path: str | Path) -> StateDict:
@@ -67,7 +71,9 @@ def load_reference_file(path: str | Path) -> StateDict:
                 "because unpickling can run arbitrary code; save the model's state_dict() with the code that made it"
             ) from None
         first_line = (str(exc).strip().splitlines() or [""])[0]
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line})") from None
+        raise CheckpointError(
+            f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line})"
+        ) from None
     if _is_state_dict(obj):
         return dict(obj)
     if isinstance(obj, Mapping):
@@ -87,7 +93,7 @@ def load_reference_file(path: str | Path) -> StateDict:
 def strip_module_prefix(sd: Mapping[str, torch.Tensor]) -> StateDict:
     """Drop the ``module.`` prefix ``nn.DataParallel`` puts on every key."""
     if sd and all(k.startswith("module.") for k in sd):
-        return {k[len("module."):]: v for k, v in sd.items()}
+        return {k[len("module.") :]: v for k, v in sd.items()}
     return dict(sd)
 
 
@@ -105,7 +111,12 @@ def drop_norm_statistics(sd: Mapping[str, torch.Tensor], *, every_layer: bool = 
 
 
 def convert_generator_state_dict(
-    sd: Mapping[str, torch.Tensor], name: str, kwargs: Mapping[str, Any], *, source: str = "state dict", host: Any = None
+    sd: Mapping[str, torch.Tensor],
+    name: str,
+    kwargs: Mapping[str, Any],
+    *,
+    source: str = "state dict",
+    host: Any = None,
 ) -> StateDict:
     """Check ``sd`` against the registered generator ``name`` built with ``kwargs`` (on the meta
     device) and return it in that network's key order, filling what the reference legitimately
@@ -133,15 +144,19 @@ def convert_generator_state_dict(
     unexpected = [k for k in sd if k not in expected]
     if missing or unexpected:
         detail = "; ".join(
-            part for part in (
+            part
+            for part in (
                 f"missing {', '.join(missing[:3])}" if missing else "",
                 f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
-            ) if part
-        )  # fmt: skip
+            )
+            if part
+        )
         raise CheckpointError(f"{source}: keys do not fit an i2i {name} generator ({detail})")
     for key, ref in expected.items():
         if tuple(sd[key].shape) != tuple(ref.shape):
-            raise CheckpointError(f"{source}: {key} has shape {tuple(sd[key].shape)}, an i2i {name} generator expects {tuple(ref.shape)}")
+            raise CheckpointError(
+                f"{source}: {key} has shape {tuple(sd[key].shape)}, an i2i {name} generator expects {tuple(ref.shape)}"
+            )
     return {k: sd[k] for k in expected}
 
 
@@ -151,7 +166,9 @@ def _resnet_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     zero_pad = "model.0.weight" in sd
     stem = 0 if zero_pad else 1
     stem_w = sd[f"model.{stem}.weight"]
-    convs = [(int(k.split(".")[1]), v) for k, v in sd.items() if re.fullmatch(r"model\.\d+\.weight", k) and v.dim() == 4]
+    convs = [
+        (int(k.split(".")[1]), v) for k, v in sd.items() if re.fullmatch(r"model\.\d+\.weight", k) and v.dim() == 4
+    ]
     last_w = max(convs, key=lambda iv: iv[0])[1]
     if f"model.{stem + 1}.weight" in sd:
         norm = "batch"
@@ -164,9 +181,13 @@ def _resnet_kwargs(sd: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     second_conv = sd.get(f"model.{first}.conv_block.{4 if zero_pad else 6}.weight")
     dropout = second_conv is not None and second_conv.dim() == 4
     kwargs: dict[str, Any] = dict(
-        input_nc=stem_w.shape[1], output_nc=last_w.shape[0], ngf=stem_w.shape[0], norm=norm,
-        use_dropout=dropout, n_blocks=len(block_ids),
-    )  # fmt: skip
+        input_nc=stem_w.shape[1],
+        output_nc=last_w.shape[0],
+        ngf=stem_w.shape[0],
+        norm=norm,
+        use_dropout=dropout,
+        n_blocks=len(block_ids),
+    )
     if zero_pad:
         kwargs["padding_type"] = "zero"
     return kwargs
@@ -201,7 +222,11 @@ def image_generator_family(sd: Mapping[str, torch.Tensor]) -> str | None:
 
 
 def convert_image_generator(
-    sd: Mapping[str, torch.Tensor], generator: str | None = None, source: str = "state dict", *, format: str = "reference"
+    sd: Mapping[str, torch.Tensor],
+    generator: str | None = None,
+    source: str = "state dict",
+    *,
+    format: str = "reference",
 ) -> ConvertedGenerator:
     """Map a state dict of the core ResNet or U-Net generator (reference layout) onto i2i.
 
@@ -212,7 +237,9 @@ def convert_image_generator(
     """
     family = image_generator_family(sd)
     if family is None:
-        raise CheckpointError(f"{source}: keys do not look like a {format} generator (first keys: {', '.join(list(sd)[:4])})")
+        raise CheckpointError(
+            f"{source}: keys do not look like a {format} generator (first keys: {', '.join(list(sd)[:4])})"
+        )
     try:
         kwargs = _resnet_kwargs(sd) if family == "resnet" else _unet_kwargs(sd)
     except (KeyError, ValueError, IndexError) as exc:
@@ -237,15 +264,21 @@ def get_importer(format: str, host: Any = None) -> ImporterSpec:
     registry = (host or get_host()).registry
     known = registry.names("importer")
     if format not in known:
-        raise CheckpointError(f"format: unknown reference format {format!r} (known: {', '.join(known) or 'none registered'})")
+        raise CheckpointError(
+            f"format: unknown reference format {format!r} (known: {', '.join(known) or 'none registered'})"
+        )
     spec: ImporterSpec = registry.get("importer", format)
     return spec
 
 
 def convert_reference_state_dict(
-    state_dict: Mapping[str, torch.Tensor], format: str, generator: str | None = None, *, source: str = "state dict",
+    state_dict: Mapping[str, torch.Tensor],
+    format: str,
+    generator: str | None = None,
+    *,
+    source: str = "state dict",
     host: Any = None,
-) -> tuple[str, StateDict]:  # fmt: skip
+) -> tuple[str, StateDict]:
     """Map a reference generator state dict onto i2i's with the registered importer ``format``;
     return ``(generator name, state dict)``, which loads with ``strict=True`` into
     ``create_generator(name, **infer_generator_kwargs(state_dict, format))``. ``generator``
@@ -278,4 +311,9 @@ def image_generator_config(converted: ConvertedGenerator, source: str = "state d
     unsupported = {k: v for k, v in kwargs.items() if k == "padding_type" or (k == "n_blocks" and v not in (6, 9))}
     if unsupported:
         raise UsageError(f"{source}: generator option {unsupported} has no i2i method config equivalent")
-    return {"netG": converted.name, "ngf": kwargs["ngf"], "norm": kwargs["norm"], "use_dropout": kwargs.get("use_dropout", False)}
+    return {
+        "netG": converted.name,
+        "ngf": kwargs["ngf"],
+        "norm": kwargs["norm"],
+        "use_dropout": kwargs.get("use_dropout", False),
+    }

@@ -32,8 +32,11 @@ class Dummy(Method):
         super().__init__(config, data_info)
         w = config.width
         self.G = nn.Sequential(
-            nn.Conv2d(data_info.channels_a, w, 3, padding=1), nn.InstanceNorm2d(w), nn.ReLU(),
-            nn.Conv2d(w, data_info.channels_b, 3, padding=1), nn.Tanh(),
+            nn.Conv2d(data_info.channels_a, w, 3, padding=1),
+            nn.InstanceNorm2d(w),
+            nn.ReLU(),
+            nn.Conv2d(w, data_info.channels_b, 3, padding=1),
+            nn.Tanh(),
         )
         self.D = nn.Conv2d(data_info.channels_a + data_info.channels_b, 1, 4, stride=2, padding=1)
 

@@ -40,8 +40,9 @@ def make_unpaired(root: Path, n_train: int = 12, n_test: int = 6, size: int = 16
     return root
 
 
-def make_domains(root: Path, domains: tuple[str, ...] = PATTERNS, n_train: int = 8, n_test: int = 4, size: int = 16,
-                 seed: int = 0) -> Path:  # fmt: skip
+def make_domains(
+    root: Path, domains: tuple[str, ...] = PATTERNS, n_train: int = 8, n_test: int = 4, size: int = 16, seed: int = 0
+) -> Path:
     """``train/<domain>/`` and ``test/<domain>/``, one stripe pattern per domain."""
     rng = np.random.default_rng(seed)
     for split, n in (("train", n_train), ("test", n_test)):

@@ -9,12 +9,11 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from train_support import dummy_config, make_paired
 
-from i2i import api
-from i2i import config as _config
+from i2i import api, config as _config
 from i2i.method import DataInfo
 from i2i.train import checkpoint as ck
-from train_support import dummy_config, make_paired
 
 
 def trained_dummy(tmp: Path, host: Any, steps: int = 2) -> Path:
@@ -27,19 +26,34 @@ def trained_dummy(tmp: Path, host: Any, steps: int = 2) -> Path:
     return tmp / "run" / "last.pt"
 
 
-def write_checkpoint(path: Path, name: str, host: Any, *, data_info: DataInfo | None = None,
-                     overrides: dict[str, Any] | None = None, seed: int = 0, image_size: int = 16) -> Path:  # fmt: skip
+def write_checkpoint(
+    path: Path,
+    name: str,
+    host: Any,
+    *,
+    data_info: DataInfo | None = None,
+    overrides: dict[str, Any] | None = None,
+    seed: int = 0,
+    image_size: int = 16,
+) -> Path:
     """An i2i checkpoint of a freshly built ``name`` (method overrides, e.g. the tiny test ones)."""
     spec = host.registry.get("method", name)
     info = data_info if data_info is not None else DataInfo(kind=spec.data_kind)
     flat = {f"method.{k}": v for k, v in {**spec.test_overrides, **(overrides or {})}.items()}
-    cfg = api.load_config(method=name, overrides={**flat, "data.image_size": image_size, "data.load_size": image_size}, host=host)
+    cfg = api.load_config(
+        method=name, overrides={**flat, "data.image_size": image_size, "data.load_size": image_size}, host=host
+    )
     torch.manual_seed(seed)
     method = spec.factory(cfg.method, info)
     payload = {
-        "format": ck.FORMAT, "version": ck.VERSION, "method": name, "config": _config.to_dict(cfg),
-        "data_info": ck.data_info_dict(info), "model": method.state_dict(), "step": 1,
-    }  # fmt: skip
+        "format": ck.FORMAT,
+        "version": ck.VERSION,
+        "method": name,
+        "config": _config.to_dict(cfg),
+        "data_info": ck.data_info_dict(info),
+        "model": method.state_dict(),
+        "step": 1,
+    }
     return ck.save_checkpoint(path, payload)
 
 

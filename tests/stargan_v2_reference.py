@@ -110,22 +110,38 @@ def hand_counts(levels: int, num_domains: int) -> dict[str, int]:
     levels (4, or 5 for the face layout), widths 64 doubling to 512."""
 
     def resblk(cin: int, cout: int, norm: bool) -> int:
-        return 9 * cin * cin + cin + 9 * cin * cout + cout + (4 * cin if norm else 0) + (cin * cout if cin != cout else 0)
+        return (
+            9 * cin * cin + cin + 9 * cin * cout + cout + (4 * cin if norm else 0) + (cin * cout if cin != cout else 0)
+        )
 
     def adain(cin: int, cout: int) -> int:
-        return 9 * cin * cout + cout + 9 * cout * cout + cout + 130 * cin + 130 * cout + (cin * cout if cin != cout else 0)
+        return (
+            9 * cin * cout + cout + 9 * cout * cout + cout + 130 * cin + 130 * cout + (cin * cout if cin != cout else 0)
+        )
 
     widths = [64, 128, 256, 512, 512, 512, 512]
     g = 3 * 64 * 9 + 64 + 2 * (resblk(512, 512, True) + adain(512, 512)) + 2 * 64 + 64 * 3 + 3
     g += sum(resblk(a, b, True) + adain(b, a) for a, b in zip(widths[:levels], widths[1 : levels + 1]))
     f = 16 * 512 + 512 + 3 * (512 * 512 + 512) + num_domains * (3 * (512 * 512 + 512) + 512 * 64 + 64)
     trunk = 3 * 64 * 9 + 64 + sum(resblk(a, b, False) for a, b in zip(widths[:-1], widths[1:])) + 512 * 512 * 16 + 512
-    return {"generator": g, "mapping_network": f, "style_encoder": trunk + num_domains * (512 * 64 + 64),
-            "discriminator": trunk + 512 * num_domains + num_domains}  # fmt: skip
+    return {
+        "generator": g,
+        "mapping_network": f,
+        "style_encoder": trunk + num_domains * (512 * 64 + 64),
+        "discriminator": trunk + 512 * num_domains + num_domains,
+    }
 
 
 #: The same numbers, written out: AFHQ (3 domains, w_hpf 0) and CelebA-HQ (2 domains, w_hpf 1).
-AFHQ_COUNTS = {"generator": 33_892_995, "mapping_network": 3_259_072, "style_encoder": 20_949_760,
-               "discriminator": 20_852_803}  # fmt: skip
-CELEBA_HQ_COUNTS = {"generator": 43_467_395, "mapping_network": 2_438_272, "style_encoder": 20_916_928,
-                    "discriminator": 20_852_290}  # fmt: skip
+AFHQ_COUNTS = {
+    "generator": 33_892_995,
+    "mapping_network": 3_259_072,
+    "style_encoder": 20_949_760,
+    "discriminator": 20_852_803,
+}
+CELEBA_HQ_COUNTS = {
+    "generator": 43_467_395,
+    "mapping_network": 2_438_272,
+    "style_encoder": 20_916_928,
+    "discriminator": 20_852_290,
+}

@@ -53,10 +53,20 @@ def case(**overrides) -> MethodCase:
 def test_symmetric_step_logs_every_term_of_both_sides():
     history = check_train_steps(case(), steps=1)
     assert set(history[0]) == {
-        "D/A", "D/B", "D/zA", "D/zB",
-        "G/gan_A", "G/gan_B", "G/cycle_A", "G/cycle_B",
-        "G/gan_zA", "G/gan_zB", "G/latent_zA", "G/latent_zB", "G/total",
-    }  # fmt: skip
+        "D/A",
+        "D/B",
+        "D/zA",
+        "D/zB",
+        "G/gan_A",
+        "G/gan_B",
+        "G/cycle_A",
+        "G/cycle_B",
+        "G/gan_zA",
+        "G/gan_zB",
+        "G/latent_zA",
+        "G/latent_zB",
+        "G/total",
+    }
     total = sum(v for k, v in history[0].items() if k.startswith("G/") and k != "G/total")
     assert history[0]["G/total"] == pytest.approx(total, rel=1e-5)
 
@@ -211,9 +221,24 @@ def test_cli_run_trains_two_steps_on_the_demo(tmp_path: Path):
 
     out = tmp_path / "run"
     sets = [f"method.{k}={v}" for k, v in TINY.items()] + [
-        "data.image_size=32", "data.load_size=32", "data.num_workers=0", "train.eval_at_end=false",
-    ]  # fmt: skip
-    args = ["run", "--method", "augcyclegan", "--steps", "2", "--batch-size", "2", "--out", str(out), "--precision", "fp32"]
+        "data.image_size=32",
+        "data.load_size=32",
+        "data.num_workers=0",
+        "train.eval_at_end=false",
+    ]
+    args = [
+        "run",
+        "--method",
+        "augcyclegan",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+        "--precision",
+        "fp32",
+    ]
     with pytest.raises(SystemExit) as exc:
         main(args + [a for s in sets for a in ("--set", s)])
     assert exc.value.code == 0
@@ -225,8 +250,10 @@ def test_cli_run_trains_two_steps_on_the_demo(tmp_path: Path):
     images.mkdir()
     for i, value in enumerate((40, 200)):
         Image.fromarray(np.full((32, 32, 3), value, dtype=np.uint8)).save(images / f"e{i}.png")
-    for extra, expected in ((["--samples", "2", "--seed", "3"], {"e0_s0", "e0_s1", "e1_s0", "e1_s1", "e0_grid", "e1_grid"}),
-                            (["--reference", str(images / "e1.png")], {"e0", "e1"})):  # fmt: skip
+    for extra, expected in (
+        (["--samples", "2", "--seed", "3"], {"e0_s0", "e0_s1", "e1_s0", "e1_s1", "e0_grid", "e1_grid"}),
+        (["--reference", str(images / "e1.png")], {"e0", "e1"}),
+    ):
         target = tmp_path / f"out{len(extra)}"
         with pytest.raises(SystemExit) as exc:
             main(["translate", str(checkpoint), str(images), "--out", str(target), *extra])

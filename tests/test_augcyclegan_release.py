@@ -31,23 +31,71 @@ def inorm(c: int) -> int:  # modules.InstanceNorm: scale and shift
 NGF, NEF, NDF = 32, 32, 64
 #: networks.CINResnetGenerator(16, 3, 3, ngf=32): 7x7, 3x3, 3x3/2 (each + CIN), 3 CINResnetBlocks
 #: (conv + CIN, conv + InstanceNorm), ConvTranspose 3x3/2 + CIN, 3x3 + CIN, 7x7 head.
-RELEASE_G_AB = (conv(3, NGF, 7) + cin(NGF) + conv(NGF, 2 * NGF, 3) + cin(2 * NGF) + conv(2 * NGF, 4 * NGF, 3) + cin(4 * NGF)
-                + 3 * (2 * conv(4 * NGF, 4 * NGF, 3) + cin(4 * NGF) + inorm(4 * NGF))
-                + conv(4 * NGF, 2 * NGF, 3) + cin(2 * NGF) + conv(2 * NGF, NGF, 3) + cin(NGF) + conv(NGF, 3, 7))  # fmt: skip
+RELEASE_G_AB = (
+    conv(3, NGF, 7)
+    + cin(NGF)
+    + conv(NGF, 2 * NGF, 3)
+    + cin(2 * NGF)
+    + conv(2 * NGF, 4 * NGF, 3)
+    + cin(4 * NGF)
+    + 3 * (2 * conv(4 * NGF, 4 * NGF, 3) + cin(4 * NGF) + inorm(4 * NGF))
+    + conv(4 * NGF, 2 * NGF, 3)
+    + cin(2 * NGF)
+    + conv(2 * NGF, NGF, 3)
+    + cin(NGF)
+    + conv(NGF, 3, 7)
+)
 #: networks.ResnetGenerator(3, 3, 32): the same with InstanceNorm; ResnetBlock = conv, ReLU, conv, norm.
-RELEASE_G_BA = (conv(3, NGF, 7) + inorm(NGF) + conv(NGF, 2 * NGF, 3) + inorm(2 * NGF) + conv(2 * NGF, 4 * NGF, 3)
-                + inorm(4 * NGF) + 3 * (2 * conv(4 * NGF, 4 * NGF, 3) + inorm(4 * NGF))
-                + conv(4 * NGF, 2 * NGF, 3) + inorm(2 * NGF) + conv(2 * NGF, NGF, 3) + inorm(NGF) + conv(NGF, 3, 7))  # fmt: skip
+RELEASE_G_BA = (
+    conv(3, NGF, 7)
+    + inorm(NGF)
+    + conv(NGF, 2 * NGF, 3)
+    + inorm(2 * NGF)
+    + conv(2 * NGF, 4 * NGF, 3)
+    + inorm(4 * NGF)
+    + 3 * (2 * conv(4 * NGF, 4 * NGF, 3) + inorm(4 * NGF))
+    + conv(4 * NGF, 2 * NGF, 3)
+    + inorm(2 * NGF)
+    + conv(2 * NGF, NGF, 3)
+    + inorm(NGF)
+    + conv(NGF, 3, 7)
+)
 #: networks.LatentEncoder(16, 6, 32, BatchNorm2d): 3x3/2 with bias, three 3x3/2 and a 4x4 valid
 #: conv without bias (each + BN), and the 1x1 mu and logvar heads.
-RELEASE_E_B = (conv(6, NEF, 3) + conv(NEF, 2 * NEF, 3, False) + 2 * 2 * NEF + conv(2 * NEF, 4 * NEF, 3, False) + 2 * 4 * NEF
-               + conv(4 * NEF, 8 * NEF, 3, False) + 2 * 8 * NEF + conv(8 * NEF, 8 * NEF, 4, False) + 2 * 8 * NEF
-               + 2 * conv(8 * NEF, 16, 1))  # fmt: skip
+RELEASE_E_B = (
+    conv(6, NEF, 3)
+    + conv(NEF, 2 * NEF, 3, False)
+    + 2 * 2 * NEF
+    + conv(2 * NEF, 4 * NEF, 3, False)
+    + 2 * 4 * NEF
+    + conv(4 * NEF, 8 * NEF, 3, False)
+    + 2 * 8 * NEF
+    + conv(8 * NEF, 8 * NEF, 4, False)
+    + 2 * 8 * NEF
+    + 2 * conv(8 * NEF, 16, 1)
+)
 #: networks.Discriminator_edges(3, ndf=32): four 3x3/2 convs (norms on the last three), 4x4 valid conv.
-RELEASE_D_A = conv(3, 32, 3) + conv(32, 64, 3) + inorm(64) + conv(64, 128, 3) + inorm(128) + conv(128, 128, 3) + inorm(128) + conv(128, 1, 4)
+RELEASE_D_A = (
+    conv(3, 32, 3)
+    + conv(32, 64, 3)
+    + inorm(64)
+    + conv(64, 128, 3)
+    + inorm(128)
+    + conv(128, 128, 3)
+    + inorm(128)
+    + conv(128, 1, 4)
+)
 #: networks.Discriminator(3, 64): 4x4 convs 64/2, 128/2, 256/1, 256/1 (norms after the last three), 1.
-RELEASE_D_B = (conv(3, NDF, 4) + conv(NDF, 2 * NDF, 4) + inorm(2 * NDF) + conv(2 * NDF, 4 * NDF, 4) + inorm(4 * NDF)
-               + conv(4 * NDF, 4 * NDF, 4) + inorm(4 * NDF) + conv(4 * NDF, 1, 4))  # fmt: skip
+RELEASE_D_B = (
+    conv(3, NDF, 4)
+    + conv(NDF, 2 * NDF, 4)
+    + inorm(2 * NDF)
+    + conv(2 * NDF, 4 * NDF, 4)
+    + inorm(4 * NDF)
+    + conv(4 * NDF, 4 * NDF, 4)
+    + inorm(4 * NDF)
+    + conv(4 * NDF, 1, 4)
+)
 #: networks.DiscriminatorLatent(16, 64): three Linear + BatchNorm1d hidden layers and a Linear output.
 RELEASE_D_Z = (16 * 64 + 64) + 2 * 64 + 2 * ((64 * 64 + 64) + 2 * 64) + (64 + 1)
 
@@ -58,13 +106,26 @@ def _count(net) -> int:
 
 def test_derived_counts_are_the_release_figures():
     assert (RELEASE_G_AB, RELEASE_G_BA, RELEASE_E_B, RELEASE_D_A, RELEASE_D_B, RELEASE_D_Z) == (
-        1_104_259, 1_080_963, 1_447_040, 243_521, 1_713_089, 9_857)
+        1_104_259,
+        1_080_963,
+        1_447_040,
+        243_521,
+        1_713_089,
+        9_857,
+    )
 
 
 def test_release_architecture_has_the_release_parameter_counts():
-    m = i2i.create_method("augcyclegan", architecture="release", augment_a=False, stochastic_encoder=True, latent_gan=True)
+    m = i2i.create_method(
+        "augcyclegan", architecture="release", augment_a=False, stochastic_encoder=True, latent_gan=True
+    )
     assert (_count(m.G_AB), _count(m.G_BA), _count(m.E_B), _count(m.D_A), _count(m.D_B)) == (
-        RELEASE_G_AB, RELEASE_G_BA, RELEASE_E_B, RELEASE_D_A, RELEASE_D_B)
+        RELEASE_G_AB,
+        RELEASE_G_BA,
+        RELEASE_E_B,
+        RELEASE_D_A,
+        RELEASE_D_B,
+    )
     # the deterministic encoder (the release's default) omits the logvar head it would not train
     det = i2i.create_method("augcyclegan", architecture="release", augment_a=False)
     assert _count(det.E_B) == RELEASE_E_B - conv(8 * NEF, 16, 1) and _count(det.D_zB) == RELEASE_D_Z

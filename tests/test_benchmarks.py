@@ -14,8 +14,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODE_FIELDS = ("train_it_per_s", "train_images_per_s", "translate_images_per_s", "peak_memory_mib",
-               "tensor_peak_mib", "train_gflop_per_it", "achieved_gflop_per_s")  # fmt: skip
+MODE_FIELDS = (
+    "train_it_per_s",
+    "train_images_per_s",
+    "translate_images_per_s",
+    "peak_memory_mib",
+    "tensor_peak_mib",
+    "train_gflop_per_it",
+    "achieved_gflop_per_s",
+)
 RATIO_FIELDS = ("train_speedup_vs_fp32", "translate_speedup_vs_fp32", "peak_memory_vs_fp32", "tensor_peak_vs_fp32")
 
 
@@ -27,8 +34,14 @@ def _positive(value: object) -> bool:
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("bench") / "cpu_smoke.json"
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    subprocess.run([sys.executable, "benchmarks/run.py", "--smoke", "--out", str(out)], cwd=ROOT, env=env,
-                   check=True, timeout=300, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "benchmarks/run.py", "--smoke", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+        capture_output=True,
+    )
     return json.loads(out.read_text())
 
 
@@ -77,7 +90,13 @@ def test_tensor_peak_counts_weights_optimizer_state_and_the_step() -> None:
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 def test_gpu_check_refuses_without_cuda_instead_of_passing_by_skipping(tmp_path):
-    proc = subprocess.run(["bash", "benchmarks/gpu_check.sh"], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env=dict(os.environ, PYTHON=sys.executable))  # fmt: skip
+    proc = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, PYTHON=sys.executable),
+    )
     assert proc.returncode == 2
     assert "gpu_check: no CUDA device visible to torch" in proc.stderr

@@ -119,10 +119,25 @@ def test_run_flags_are_shorthands(dummy_host):
     from i2i.cli import resolve_run_config
 
     cfg = resolve_run_config(
-        "dummy", None, ["method.lambda_l1=2"], steps=5, batch_size=3, image_size=64, device="cpu",
-        precision="fp32", seed=9, data="/d", out="/o",
+        "dummy",
+        None,
+        ["method.lambda_l1=2"],
+        steps=5,
+        batch_size=3,
+        image_size=64,
+        device="cpu",
+        precision="fp32",
+        seed=9,
+        data="/d",
+        out="/o",
     )
-    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.device, cfg.train.precision, cfg.train.seed) == (5, 3, "cpu", "fp32", 9)
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.device, cfg.train.precision, cfg.train.seed) == (
+        5,
+        3,
+        "cpu",
+        "fp32",
+        9,
+    )
     assert (cfg.data.image_size, cfg.data.root, cfg.out, cfg.method.lambda_l1) == (64, "/d", "/o", 2.0)
     assert cfg.data.load_size == 72  # scaled with the method's load/crop ratio (36/32)
 
@@ -144,8 +159,23 @@ def test_run_counts_skipped_files_at_the_end(tmp_path, capsys, dummy_host):
             Image.new("RGB", (40, 36), (40 * i, 90, 200)).save(folder / f"{i}.png")
         for i in range(2, 5):  # every batch of 4 out of these 5 holds a bad file
             (folder / f"{i}.png").write_bytes(b"\x89PNG broken")
-    args = ["run", "--method", "dummy", "--data", str(tmp_path / "data"), "--steps", "2", "--batch-size", "4",
-            "--out", str(tmp_path / "run"), "--set", "data.num_workers=0", "--set", "train.eval_at_end=false"]
+    args = [
+        "run",
+        "--method",
+        "dummy",
+        "--data",
+        str(tmp_path / "data"),
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--out",
+        str(tmp_path / "run"),
+        "--set",
+        "data.num_workers=0",
+        "--set",
+        "train.eval_at_end=false",
+    ]
     code, out, err = run_main(args, capsys)
     assert code == 0, err
     text = out + err
@@ -161,8 +191,25 @@ def test_resume_from_the_cli_continues_the_saved_run_and_extends_it(tmp_path, ca
 
     data = make_paired(tmp_path / "data")
     out = str(tmp_path / "run")
-    first = ["run", "--method", "dummy", "--data", str(data), "--steps", "2", "--out", out, "--image-size", "16",
-             "--set", "data.num_workers=0", "--set", "train.eval_at_end=false", "--set", "train.checkpoint_every=1"]
+    first = [
+        "run",
+        "--method",
+        "dummy",
+        "--data",
+        str(data),
+        "--steps",
+        "2",
+        "--out",
+        out,
+        "--image-size",
+        "16",
+        "--set",
+        "data.num_workers=0",
+        "--set",
+        "train.eval_at_end=false",
+        "--set",
+        "train.checkpoint_every=1",
+    ]
     code, _, err = run_main(first, capsys)
     assert code == 0, err
     code, _, err = run_main(["run", "--method", "dummy", "--resume", "--out", out, "--steps", "4"], capsys)

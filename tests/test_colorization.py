@@ -8,20 +8,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import i2i_colorization.plugin
 import numpy as np
 import pytest
 import torch
+from i2i_colorization import Colorization, ColorizationConfig
+from i2i_colorization.lab import lab_to_rgb, rgb_to_lab
 from PIL import Image
 
 import i2i
-import i2i_colorization.plugin
 from i2i.cli import main
 from i2i.data import DataConfig, build_data
 from i2i.eval.summary import summarize
 from i2i.plugins import PluginHost, set_host
 from i2i.testing import MethodConformance, dummy_batch, make_context, run_steps
-from i2i_colorization import Colorization, ColorizationConfig
-from i2i_colorization.lab import lab_to_rgb, rgb_to_lab
 
 TINY = dict(next(iter(i2i_colorization.plugin.i2i_register_methods())).test_overrides)
 
@@ -68,8 +68,14 @@ def test_reference_defaults_and_networks(host: PluginHost) -> None:
     m = cfg.method
     assert isinstance(m, ColorizationConfig)
     assert (m.netG, m.netD, m.n_layers_D, m.norm, m.gan_mode, m.lambda_L1, m.lr) == (
-        "unet_256", "patchgan", 3, "batch", "vanilla", 100.0, 2e-4,
-    )  # fmt: skip
+        "unet_256",
+        "patchgan",
+        3,
+        "batch",
+        "vanilla",
+        100.0,
+        2e-4,
+    )
     assert (cfg.data.layout, cfg.data.channels, cfg.data.channels_b, cfg.data.image_size) == ("images", 1, 3, 256)
     method = tiny()
     convs = [mod for mod in method.G.modules() if isinstance(mod, torch.nn.Conv2d)]
@@ -139,7 +145,9 @@ def test_baselines_are_grey_and_mean_ab(host: PluginHost) -> None:
 
 def test_images_layout_pairs_each_photo_with_itself(tmp_path: Path) -> None:
     flat = photo_folder(tmp_path / "flat", 12)
-    config = DataConfig(root=str(flat), layout="images", channels=1, channels_b=3, image_size=32, load_size=32, num_workers=0)
+    config = DataConfig(
+        root=str(flat), layout="images", channels=1, channels_b=3, image_size=32, load_size=32, num_workers=0
+    )
     train = build_data(config, i2i.PAIRED, split="train", batch_size=4)
     test = build_data(config, i2i.PAIRED, split="test", batch_size=4, shuffle=False)
     assert len(train.dataset) == 11 and len(test.dataset) == 1  # every 10th (name order) held out
@@ -156,7 +164,9 @@ def test_images_layout_pairs_each_photo_with_itself(tmp_path: Path) -> None:
 
 def test_held_out_summary_scores_the_baselines(tmp_path: Path, host: PluginHost) -> None:
     root = photo_folder(tmp_path / "photos", 10)
-    config = DataConfig(root=str(root), layout="images", channels=1, channels_b=3, image_size=32, load_size=32, num_workers=0)
+    config = DataConfig(
+        root=str(root), layout="images", channels=1, channels_b=3, image_size=32, load_size=32, num_workers=0
+    )
     data = build_data(config, i2i.PAIRED, split="test", batch_size=2, shuffle=False)
     metrics = summarize(tiny(), data, torch.device("cpu"))
     assert {"psnr", "psnr_grey", "psnr_mean_ab", "psnr_mean_color"} <= set(metrics)
@@ -169,8 +179,21 @@ def test_demo_and_cli_run_then_translate_at_full_resolution(tmp_path: Path, host
 
     data = photo_folder(tmp_path / "photos", 10)
     out = tmp_path / "run"
-    args = ["run", "--method", "colorization", "--data", str(data), "--steps", "2", "--image-size", "32",
-            "--out", str(out), "--set", "data.num_workers=0"]  # fmt: skip
+    args = [
+        "run",
+        "--method",
+        "colorization",
+        "--data",
+        str(data),
+        "--steps",
+        "2",
+        "--image-size",
+        "32",
+        "--out",
+        str(out),
+        "--set",
+        "data.num_workers=0",
+    ]
     args += [f"--set=method.{k}={v!r}".replace("'", '"') for k, v in TINY.items() if k != "image_size"]
     with pytest.raises(SystemExit) as exit_info:
         main(args)
@@ -202,7 +225,19 @@ def test_bad_input_is_a_clear_error(host: PluginHost, tmp_path: Path) -> None:
         i2i.load_config(method="colorization", overrides=["method.image_size=0"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit) as exit_info:
-        main(["run", "--method", "colorization", "--data", str(tmp_path / "empty"), "--steps", "1", "--out", str(tmp_path / "r")])
+        main(
+            [
+                "run",
+                "--method",
+                "colorization",
+                "--data",
+                str(tmp_path / "empty"),
+                "--steps",
+                "1",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
     assert exit_info.value.code == 2
 
 

@@ -51,7 +51,9 @@ def test_conformance(spec):
 def test_uniform_factory_keywords():
     """Methods build any generator/discriminator by name with the same keywords."""
     for spec in REGISTRY.records("generator"):
-        net = spec.create(**{**tiny_kwargs(spec), "input_nc": 1, "output_nc": 2, "ngf": 8, "norm": "instance", "use_dropout": True})
+        net = spec.create(
+            **{**tiny_kwargs(spec), "input_nc": 1, "output_nc": 2, "ngf": 8, "norm": "instance", "use_dropout": True}
+        )
         assert isinstance(net, nn.Module)
     for spec in REGISTRY.records("discriminator"):
         norm = "batch" if spec.name == "latent_mlp" else "instance"
@@ -62,13 +64,20 @@ def test_uniform_factory_keywords():
 def test_tiny_kwargs_follow_the_signature():
     assert tiny_kwargs(REGISTRY.get("generator", "resnet_9blocks")) == {"ngf": 8, "n_blocks": 2}
     assert tiny_kwargs(REGISTRY.get("generator", "stargan")) == {"ngf": 8, "n_blocks": 2, "c_dim": 3}
-    assert tiny_kwargs(REGISTRY.get("discriminator", "stargan")) == {"ndf": 8, "n_layers": 2, "c_dim": 3, "image_size": 32}
+    assert tiny_kwargs(REGISTRY.get("discriminator", "stargan")) == {
+        "ndf": 8,
+        "n_layers": 2,
+        "c_dim": 3,
+        "image_size": 32,
+    }
 
 
 class WrongSize(nn.Module):
     """A broken generator: halves the resolution."""
 
-    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 8, norm: str = "instance", use_dropout: bool = False):
+    def __init__(
+        self, input_nc: int = 3, output_nc: int = 3, ngf: int = 8, norm: str = "instance", use_dropout: bool = False
+    ):
         super().__init__()
         self.input_nc, self.output_nc = input_nc, output_nc
         self.conv = nn.Conv2d(input_nc, output_nc, 3, stride=2, padding=1)
@@ -88,14 +97,16 @@ class Unused(NLayerDiscriminator):
 class NotScriptable(nn.Module):
     """Dynamic Python TorchScript rejects; torch.export still traces it."""
 
-    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 8, norm: str = "instance", use_dropout: bool = False):
+    def __init__(
+        self, input_nc: int = 3, output_nc: int = 3, ngf: int = 8, norm: str = "instance", use_dropout: bool = False
+    ):
         super().__init__()
         self.input_nc, self.output_nc = input_nc, output_nc
         self.convs = {"a": nn.Conv2d(input_nc, output_nc, 3, padding=1)}  # plain dict: invisible to script
         self.conv = self.convs["a"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return getattr(self, "conv")(x) * float(len(self.convs))
+        return self.conv(x) * float(len(self.convs))
 
 
 def test_check_component_catches_broken_components():

@@ -48,8 +48,12 @@ def test_config_show_lists_unset_keys_and_reads_back_unchanged(tmp_path, capsys)
             main(["config", "show", "--method", method])
         text = capsys.readouterr().out
         cfg = i2i.default_config(method)
-        for table, key in (("train", "steps"), ("data", "channels_b"), ("data", "max_dataset_size"),
-                           ("data", "attribute_file")):  # fmt: skip
+        for table, key in (
+            ("train", "steps"),
+            ("data", "channels_b"),
+            ("data", "max_dataset_size"),
+            ("data", "attribute_file"),
+        ):
             if getattr(getattr(cfg, table), key) is None:
                 assert f"\n# {key} (unset): " in text
         if method == "cyclegan":

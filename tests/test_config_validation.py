@@ -73,8 +73,11 @@ def _method_rows() -> list[tuple[str, str, str, Any]]:
     return out
 
 
-CASES = [("cyclegan", key, f, bad) for table, cls in (("train", TrainConfig), ("data", DataConfig))
-         for key, f, bad in _rows(table, cls)] + _method_rows()  # fmt: skip
+CASES = [
+    ("cyclegan", key, f, bad)
+    for table, cls in (("train", TrainConfig), ("data", DataConfig))
+    for key, f, bad in _rows(table, cls)
+] + _method_rows()
 
 
 def _literal(value: Any) -> str:
@@ -96,8 +99,17 @@ def _assert_one_error(err: str, where: str, key: str) -> None:
 
 def test_the_table_covers_the_rules_the_issue_names():
     keys = {(m, k) for m, k, _, _ in CASES}
-    for key in ("train.precision", "train.schedule", "train.ema", "data.direction", "data.preprocess",
-                "data.layout", "train.batch_size", "train.device", "data.image_size"):  # fmt: skip
+    for key in (
+        "train.precision",
+        "train.schedule",
+        "train.ema",
+        "data.direction",
+        "data.preprocess",
+        "data.layout",
+        "train.batch_size",
+        "train.device",
+        "data.image_size",
+    ):
         assert ("cyclegan", key) in keys
     for key in ("method.gan_mode", "method.netG", "method.norm", "method.netD", "method.init_type"):
         assert ("cyclegan", key) in keys and ("pix2pix", key) in keys

@@ -12,15 +12,15 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
-import dummy_plugin  # noqa: E402
-from train_support import dummy_config, make_paired  # noqa: E402
+import dummy_plugin
+from train_support import dummy_config, make_paired
 
-import i2i  # noqa: E402
-from i2i import MethodSpec, hookimpl  # noqa: E402
-from i2i.plugins import PluginHost  # noqa: E402
-from i2i.testing import ConformanceError, MethodCase  # noqa: E402
-from i2i.testing.methods import check_train_steps  # noqa: E402
-from i2i.train.trainer import Trainer  # noqa: E402
+import i2i
+from i2i import MethodSpec, hookimpl
+from i2i.plugins import PluginHost
+from i2i.testing import ConformanceError, MethodCase
+from i2i.testing.methods import check_train_steps
+from i2i.train.trainer import Trainer
 
 
 def _plugin(cls: type) -> types.SimpleNamespace:
@@ -32,7 +32,9 @@ def _plugin(cls: type) -> types.SimpleNamespace:
 
 
 def _case(cls: type) -> MethodCase:
-    return MethodCase.from_registry("m", host=PluginHost(autoload=False, plugins=[("m", _plugin(cls))]), learn_key="G/loss")
+    return MethodCase.from_registry(
+        "m", host=PluginHost(autoload=False, plugins=[("m", _plugin(cls))]), learn_key="G/loss"
+    )
 
 
 class _Players(dummy_plugin.Dummy):

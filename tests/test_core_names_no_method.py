@@ -20,7 +20,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CORE = ROOT / "i2i"
 
 
-
 def _builtin_methods() -> list[str]:
     """The methods the plugins shipped with i2i register (a logger plugin is no method), and
     their package names (``plugins/i2i_stargan`` -> ``stargan``), so a new built-in is covered
@@ -36,7 +35,9 @@ def _builtin_methods() -> list[str]:
 
 BUILTIN_METHODS = _builtin_methods()
 #: ``stargan`` also matches ``StarGAN`` and ``star_gan``.
-PATTERN = re.compile("|".join(r"_?".join(map(re.escape, name.split("_"))).replace("gan", "_?gan") for name in BUILTIN_METHODS), re.I)
+PATTERN = re.compile(
+    "|".join(r"_?".join(map(re.escape, name.split("_"))).replace("gan", "_?gan") for name in BUILTIN_METHODS), re.I
+)
 KEY_LIKE = re.compile(r"^[\w.:/-]+$")
 
 
@@ -45,7 +46,11 @@ def _docstrings(tree: ast.AST) -> set[int]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 found.add(id(first.value))
     return found
 

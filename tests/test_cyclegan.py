@@ -14,7 +14,7 @@ import torch
 import i2i
 import i2i_cyclegan.plugin
 from i2i.plugins import PluginHost, set_host
-from i2i.testing import MethodConformance, dummy_batch, make_context, run_steps, smooth_images
+from i2i.testing import MethodConformance, make_context, run_steps, smooth_images
 from i2i_cyclegan import CycleGAN, CycleGANConfig
 
 TINY = dict(next(iter(i2i_cyclegan.plugin.i2i_register_methods())).test_overrides)
@@ -59,7 +59,12 @@ def test_paper_defaults(host: PluginHost) -> None:
     assert (m.netG, m.netD, m.n_layers_D, m.norm, m.use_dropout) == ("resnet_9blocks", "patchgan", 3, "instance", False)
     assert (m.gan_mode, m.lambda_A, m.lambda_B, m.lambda_identity, m.pool_size) == ("lsgan", 10.0, 10.0, 0.5, 50)
     assert (m.lr, m.beta1, m.beta2) == (2e-4, 0.5, 0.999)
-    assert (cfg.train.batch_size, cfg.train.epochs, cfg.train.epochs_decay, cfg.train.schedule) == (1, 100, 100, "linear")
+    assert (cfg.train.batch_size, cfg.train.epochs, cfg.train.epochs_decay, cfg.train.schedule) == (
+        1,
+        100,
+        100,
+        "linear",
+    )
     assert cfg.train.steps is None  # epochs rule unless steps are given
     assert (cfg.data.image_size, cfg.data.load_size) == (256, 286)
     demo = i2i.default_config("cyclegan", demo=True)
@@ -67,9 +72,11 @@ def test_paper_defaults(host: PluginHost) -> None:
 
 
 def test_networks_pools_and_optimizers(host: PluginHost) -> None:
-    method = tiny(pool_size=7, data_info=i2i.DataInfo(kind=i2i.UNPAIRED, channels_a=1, channels_b=3), lambda_identity=0.0)
+    method = tiny(
+        pool_size=7, data_info=i2i.DataInfo(kind=i2i.UNPAIRED, channels_a=1, channels_b=3), lambda_identity=0.0
+    )
     assert method.generator_names == ("G_A", "G_B") and method.size_multiple == 4
-    first_conv = lambda net: next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))  # noqa: E731
+    first_conv = lambda net: next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
     assert first_conv(method.G_A).in_channels == 1 and first_conv(method.G_B).in_channels == 3
     assert first_conv(method.D_A).in_channels == 3 and first_conv(method.D_B).in_channels == 1  # D_A judges B
     assert method.fake_A_pool.pool_size == method.fake_B_pool.pool_size == 7

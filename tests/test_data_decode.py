@@ -21,7 +21,8 @@ def gradient(width: int = 12, height: int = 8) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
-    "mode", ["RGB", "L", "LA", "RGBA", "P", "CMYK", "1", "I", "F"],
+    "mode",
+    ["RGB", "L", "LA", "RGBA", "P", "CMYK", "1", "I", "F"],
 )
 @pytest.mark.parametrize("channels", [1, 3, 4])
 def test_every_mode_converts_to_the_requested_channels(tmp_path: Path, mode: str, channels: int) -> None:

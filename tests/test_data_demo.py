@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from i2i.data import DataConfig, build_data
-from i2i.data import demo
+from i2i.data import DataConfig, build_data, demo
 from i2i.data.demo import DEMO_TASKS, DEMO_VERSION, demo_root, demo_task
 from i2i.errors import DataError
 
@@ -80,7 +79,14 @@ def test_each_kind_has_a_default_demo_that_trains(kind: str, small_demos: Path) 
 
 def test_edges_photos_unpaired_and_demo_errors(small_demos: Path) -> None:
     dm = build_data(DataConfig(demo="edges_photos_unpaired", image_size=32, load_size=40, num_workers=0), "unpaired")
-    assert dm.info.kind == "unpaired" and set(DEMO_TASKS) == {"edges2photos", "photo2grade", "edges_photos_unpaired", "grades", "photos", "focus"}
+    assert dm.info.kind == "unpaired" and set(DEMO_TASKS) == {
+        "edges2photos",
+        "photo2grade",
+        "edges_photos_unpaired",
+        "grades",
+        "photos",
+        "focus",
+    }
     with pytest.raises(DataError, match="unknown demo 'nope'"):
         demo_task("nope", "paired")
     with pytest.raises(DataError, match="'grades' is labelled data; a paired method needs one of: edges2photos"):

@@ -35,13 +35,17 @@ def _unit(array: np.ndarray) -> torch.Tensor:
 def test_unet_training_crops_a_window_of_real_pixels_for_a_pair(tmp_path: Path, preprocess: str) -> None:
     """A 40x60 photo and a U-Net of multiple 32: a 32x32 window (no 64x64 stretch), A and B aligned."""
     a = _paired(tmp_path, 40, 60)
-    config = DataConfig(root=str(tmp_path), num_workers=0, preprocess=preprocess, load_size=60, image_size=32, flip=False)
+    config = DataConfig(
+        root=str(tmp_path), num_workers=0, preprocess=preprocess, load_size=60, image_size=32, flip=False
+    )
     dm = build_data(config, "paired", size_multiple=32)
     torch.manual_seed(0)
     batch = dm.augment(next(iter(dm.loader)), "cpu", train=True)
     assert batch.a.shape[-2:] == (32, 32)
     whole = _unit(a)
-    windows = [(t, l) for t in range(9) for l in range(29) if torch.allclose(whole[:, t : t + 32, l : l + 32], batch.a[0])]
+    windows = [
+        (t, l) for t in range(9) for l in range(29) if torch.allclose(whole[:, t : t + 32, l : l + 32], batch.a[0])
+    ]
     assert len(windows) == 1  # pixel-identical to one window of the image: nothing resampled
     torch.testing.assert_close(batch.b, -batch.a)  # B cut at the same window
 

@@ -168,7 +168,9 @@ def test_layout_that_cannot_serve_the_kind_is_a_clear_error(tmp_path: Path) -> N
         build_dataset(config(tmp_path), "labelled")
     img(tmp_path / "dom" / "train" / "x" / "0.png")
     img(tmp_path / "dom" / "train" / "y" / "0.png")
-    with pytest.raises(DataError, match="'domains' layout .* cannot serve an unpaired method; unpaired data needs trainA/"):
+    with pytest.raises(
+        DataError, match="'domains' layout .* cannot serve an unpaired method; unpaired data needs trainA/"
+    ):
         build_dataset(config(tmp_path / "dom"), "unpaired")
 
 
@@ -188,8 +190,10 @@ def test_named_layout_and_registry_record(tmp_path: Path) -> None:
         (lambda root: None, "does not exist"),
         (lambda root: root.mkdir(), "cannot tell the layout"),
         (lambda root: (root / "trainA").mkdir(parents=True) or img(root / "trainB" / "b.png"), "no images"),
-        (lambda root: (root / "train").mkdir(parents=True) or (root / "train" / "notes.txt").write_text("x"),
-         "cannot tell the layout"),
+        (
+            lambda root: (root / "train").mkdir(parents=True) or (root / "train" / "notes.txt").write_text("x"),
+            "cannot tell the layout",
+        ),
     ],
     ids=["missing", "empty", "empty-trainA", "no-images"],
 )
@@ -235,7 +239,9 @@ def test_host_lists_builtin_layouts_and_serves_a_plugin_layout(tmp_path: Path) -
     def i2i_register_datasets():
         yield DatasetSpec("frames", frames, "frames/ folder")
 
-    host = PluginHost(autoload=False, plugins=[("frames_plugin", SimpleNamespace(i2i_register_datasets=i2i_register_datasets))])
+    host = PluginHost(
+        autoload=False, plugins=[("frames_plugin", SimpleNamespace(i2i_register_datasets=i2i_register_datasets))]
+    )
     set_host(host)
     assert set(LAYOUTS) | {"frames"} <= set(host.registry.names("dataset"))
     img(tmp_path / "frames" / "0.png")

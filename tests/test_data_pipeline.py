@@ -106,8 +106,9 @@ def test_resume_mid_epoch_reproduces_the_rest_without_decoding_the_skipped(tmp_p
     resumed = build_data(cfg(root), "unpaired", batch_size=2, seed=7)
     calls: list[object] = []
     original = resumed.dataset.__getitem__
-    resumed.loader.dataset.__class__ = type("Counting", (type(resumed.dataset),), {
-        "__getitem__": lambda self, key: calls.append(key) or original(key)})  # fmt: skip
+    resumed.loader.dataset.__class__ = type(
+        "Counting", (type(resumed.dataset),), {"__getitem__": lambda self, key: calls.append(key) or original(key)}
+    )
     resumed.sampler.set_epoch(3)
     resumed.sampler.set_start(2 * 2)  # two batches of two were done
     torch.set_rng_state(states[2])
@@ -140,8 +141,9 @@ def test_ranks_see_disjoint_shards(tmp_path: Path) -> None:
         ("none", (30, 18), 8, (16, 24), (24, 32)),
     ],
 )
-def test_preprocess_modes_give_network_friendly_sizes(tmp_path: Path, preprocess, size, multiple, expected,
-                                                       expected_eval) -> None:  # fmt: skip
+def test_preprocess_modes_give_network_friendly_sizes(
+    tmp_path: Path, preprocess, size, multiple, expected, expected_eval
+) -> None:
     noise(tmp_path / "trainA" / "0.png", size=size)
     noise(tmp_path / "trainB" / "0.png", size=size)
     dm = build_data(cfg(tmp_path, preprocess=preprocess), "unpaired", size_multiple=multiple)

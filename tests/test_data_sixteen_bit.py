@@ -18,7 +18,7 @@ from i2i.data import DataConfig, build_data
 from i2i.image_io import encode_png
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_support import dummy_config, dummy_host  # noqa: E402
+from train_support import dummy_config, dummy_host
 
 
 def _grey16(seed: int = 0, shape=(12, 16)) -> np.ndarray:
@@ -100,8 +100,9 @@ def test_resized_16bit_is_not_quantised_to_8_bits(tmp_path: Path) -> None:
     """resize_and_crop on a 16-bit image resizes in float: values fall between 8-bit steps."""
     ramp = (np.linspace(0, 65535, 40 * 40).reshape(40, 40)).astype(np.uint16)
     root = _unpaired(tmp_path, "0.png", ramp, ramp)
-    config = DataConfig(root=str(root), num_workers=0, preprocess="resize_and_crop", load_size=24, image_size=24,
-                        flip=False, channels=1)  # fmt: skip
+    config = DataConfig(
+        root=str(root), num_workers=0, preprocess="resize_and_crop", load_size=24, image_size=24, flip=False, channels=1
+    )
     dm = build_data(config, "unpaired")
     batch = dm.augment(next(iter(dm.loader)), "cpu", train=False)
     eighths = ((batch.a + 1) / 2 * 255).double()

@@ -120,7 +120,7 @@ def _check_keys(where: str, method: str | None, sets: list[str]) -> None:
         try:
             api.load_config(method=name, overrides=sets)
             return
-        except Exception as exc:  # noqa: BLE001 - collected for the message
+        except Exception as exc:
             errors.append(f"{name}: {exc}")
     pytest.fail(f"{where}: --set {' '.join(sets)} fails: {'; '.join(errors)}")
 

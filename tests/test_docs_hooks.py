@@ -20,9 +20,7 @@ SPEC_ATTR = f"{hookspecs.PROJECT}_spec"  # what pluggy's HookspecMarker sets on 
 
 
 def hookspec_names() -> list[str]:
-    return sorted(
-        name for name, obj in vars(hookspecs).items() if inspect.isfunction(obj) and hasattr(obj, SPEC_ATTR)
-    )
+    return sorted(name for name, obj in vars(hookspecs).items() if inspect.isfunction(obj) and hasattr(obj, SPEC_ATTR))
 
 
 def sections(text: str) -> dict[str, str]:

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from eval_support import make_domains, make_unpaired
+from inference_support import trained_dummy, write_checkpoint
 from torch import nn
+from train_support import dummy_host as make_dummy_host
 
 import i2i
 from i2i.cli import main
@@ -20,9 +23,6 @@ from i2i.eval.runner import EvalSettings, evaluate
 from i2i.eval.swd import swd
 from i2i.method import DataInfo
 from i2i.plugins import PluginHost, set_host
-from eval_support import make_domains, make_unpaired
-from inference_support import trained_dummy, write_checkpoint
-from train_support import dummy_host as make_dummy_host
 
 FAST = dict(classifier_steps=20, classifier_size=16, num_workers=0, samples=3, batch_size=8, max_train_images=24)
 
@@ -103,13 +103,15 @@ def test_rank_normalisation_ignores_colour_statistics() -> None:
 
 
 def test_domain_classifier_learns_structure_not_colour(tmp_path: Path) -> None:
-    from eval_support import pattern
     import numpy as np
+    from eval_support import pattern
 
     rng = np.random.default_rng(0)
 
     def images(kind: str, n: int) -> torch.Tensor:
-        return torch.stack([torch.from_numpy(pattern(kind, 16, rng)).permute(2, 0, 1).float() / 127.5 - 1 for _ in range(n)])
+        return torch.stack(
+            [torch.from_numpy(pattern(kind, 16, rng)).permute(2, 0, 1).float() / 127.5 - 1 for _ in range(n)]
+        )
 
     train = torch.cat([images("horizontal", 24), images("vertical", 24)])
     labels = torch.cat([torch.zeros(24), torch.ones(24)])
@@ -158,7 +160,17 @@ def test_eval_paired_cli_table_json_and_hook(ckpt: Path, tmp_path: Path, dummy_h
     assert "--inception-weights" in stdout  # says how to get FID
     data = json.loads(out.read_text())
     metrics = data["metrics"]
-    for key in ("psnr", "psnr/identity", "psnr/mean_image", "ssim", "ssim/identity", "l1", "l1/mean_image", "swd", "swd/real"):
+    for key in (
+        "psnr",
+        "psnr/identity",
+        "psnr/mean_image",
+        "ssim",
+        "ssim/identity",
+        "l1",
+        "l1/mean_image",
+        "swd",
+        "swd/real",
+    ):
         assert key in metrics, key
     assert data["images"] == 4 and data["step"] == 2 and data["method"] == "dummy"
     assert "fid" not in metrics and "kid_classifier" not in metrics  # never a self-trained "FID"
@@ -173,11 +185,27 @@ def test_eval_paired_cli_table_json_and_hook(ckpt: Path, tmp_path: Path, dummy_h
     assert seen and seen[0][0] is None and seen[0][1] == 2 and seen[0][2]["psnr"] == metrics["psnr"]
 
 
-def test_eval_with_inception_weights_reports_fid_with_floor(ckpt: Path, inception_file: Path, tmp_path: Path,
-                                                           dummy_host, capsys, small_inception) -> None:  # fmt: skip
+def test_eval_with_inception_weights_reports_fid_with_floor(
+    ckpt: Path, inception_file: Path, tmp_path: Path, dummy_host, capsys, small_inception
+) -> None:
     out = tmp_path / "r.json"
-    code, _, err = run_cli(["eval", str(ckpt), "--metrics", "fid,kid", "--inception-weights", str(inception_file),
-                            "--json", str(out), "--workers", "0", "--max-images", "3"], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        [
+            "eval",
+            str(ckpt),
+            "--metrics",
+            "fid,kid",
+            "--inception-weights",
+            str(inception_file),
+            "--json",
+            str(out),
+            "--workers",
+            "0",
+            "--max-images",
+            "3",
+        ],
+        capsys,
+    )
     assert code == 0, err
     metrics = json.loads(out.read_text())["metrics"]
     assert {"fid", "fid/identity", "fid/mean_image", "fid/real", "kid", "kid/real"} <= set(metrics)
@@ -193,19 +221,27 @@ def test_eval_unpaired_and_multimodal(tmp_path: Path) -> None:
             pytest.skip(f"{name} plugin not installed")
     root = make_unpaired(tmp_path / "data")
     settings = EvalSettings(**FAST)
-    cyc = evaluate(i2i.load_checkpoint(write_checkpoint(tmp_path / "c.pt", "cyclegan", host)), data_root=str(root),
-                   settings=settings)  # fmt: skip
+    cyc = evaluate(
+        i2i.load_checkpoint(write_checkpoint(tmp_path / "c.pt", "cyclegan", host)),
+        data_root=str(root),
+        settings=settings,
+    )
     table = cyc.table
     for direction in ("a2b", "b2a"):
-        assert set(table[f"cycle_{direction}"]) == {"model", "identity"} and table[f"cycle_{direction}"]["identity"] == 0
+        assert (
+            set(table[f"cycle_{direction}"]) == {"model", "identity"} and table[f"cycle_{direction}"]["identity"] == 0
+        )
         assert set(table[f"swd_{direction}"]) == {"model", "identity", "mean_image", "real"}
         assert set(table[f"accuracy_{direction}"]) == {"model", "identity", "mean_image", "real"}
         assert table[f"accuracy_{direction}"]["real"] == 1.0  # held-out real accuracy of the classifier
         assert table[f"accuracy_{direction}"]["identity"] == 0.0  # the untouched input is the source domain
         assert "kid_classifier" not in {k.split("_a2b")[0] for k in table} or f"kid_classifier_{direction}" in table
     assert not any(k.startswith("diversity") for k in table)  # CycleGAN is not multimodal
-    aug = evaluate(i2i.load_checkpoint(write_checkpoint(tmp_path / "a.pt", "augcyclegan", host)), data_root=str(root),
-                   settings=settings)  # fmt: skip
+    aug = evaluate(
+        i2i.load_checkpoint(write_checkpoint(tmp_path / "a.pt", "augcyclegan", host)),
+        data_root=str(root),
+        settings=settings,
+    )
     t = aug.table
     assert t["diversity_a2b"]["model"] > 0 and t["diversity_a2b"]["identity"] == 0 and t["diversity_a2b"]["real"] > 0
     # the folder's stems match, so it also reads as aligned pairs: best-of-K <= mean-of-K
@@ -234,9 +270,18 @@ def test_eval_without_data_uses_the_runs_demo_test_split(tmp_path: Path, dummy_h
     from i2i import api
     from i2i.train.trainer import Trainer
 
-    cfg = api.load_config(method="dummy", host=dummy_host, overrides={
-        "train.steps": 1, "train.device": "cpu", "train.precision": "fp32", "data.num_workers": 0,
-        "data.image_size": 16, "data.load_size": 16})  # fmt: skip
+    cfg = api.load_config(
+        method="dummy",
+        host=dummy_host,
+        overrides={
+            "train.steps": 1,
+            "train.device": "cpu",
+            "train.precision": "fp32",
+            "data.num_workers": 0,
+            "data.image_size": 16,
+            "data.load_size": 16,
+        },
+    )
     assert cfg.data.root is None  # trained on the built-in demo
     Trainer(cfg, out_dir=tmp_path / "run", host=dummy_host, progress=False).fit()
     code, stdout, err = run_cli(["eval", str(tmp_path / "run"), "--max-images", "3", "--metrics", "psnr,l1"], capsys)
@@ -258,5 +303,9 @@ def test_eval_cli_errors(case: str, ckpt: Path, tmp_path: Path, dummy_host, caps
     code, _, err = run_cli(args, capsys)
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(errors) == 1, err
-    expected = {"plain": "not an i2i checkpoint", "metric": "unknown metric 'fidd'", "fid_without_weights": "pytorch-fid"}[case]
+    expected = {
+        "plain": "not an i2i checkpoint",
+        "metric": "unknown metric 'fidd'",
+        "fid_without_weights": "pytorch-fid",
+    }[case]
     assert expected in errors[0]

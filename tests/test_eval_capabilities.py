@@ -15,14 +15,14 @@ from types import SimpleNamespace
 import attrs
 import pytest
 import torch
+from eval_support import make_unpaired
+from inference_support import write_checkpoint
 from torch import nn
 
 import i2i
 from i2i import EvalCapabilities, EvalMetric
 from i2i.eval.runner import EvalSettings, check_metrics, evaluate
 from i2i.plugins import PluginHost, set_host
-from eval_support import make_unpaired
-from inference_support import write_checkpoint
 
 FAST = dict(classifier_steps=10, classifier_size=16, num_workers=0, samples=3, batch_size=8, max_train_images=24)
 
@@ -58,7 +58,9 @@ class Swap(i2i.Method):
     def translate(self, x: torch.Tensor, way: str = "forward", **options) -> torch.Tensor:
         return (self.G_A if way == "forward" else self.G_B)(x)
 
-    translate_options = (i2i.TranslateOption("way", choices=("forward", "backward"), help="forward (A -> B) or backward"),)
+    translate_options = (
+        i2i.TranslateOption("way", choices=("forward", "backward"), help="forward (A -> B) or backward"),
+    )
 
 
 class Plain(Swap):
@@ -70,7 +72,9 @@ class Plain(Swap):
 @i2i.hookimpl
 def _register():
     for name, cls in (("swap", Swap), ("plain", Plain)):
-        yield i2i.MethodSpec(name=name, config=SwapConfig, factory=cls, data_kind=i2i.UNPAIRED, description="test method")
+        yield i2i.MethodSpec(
+            name=name, config=SwapConfig, factory=cls, data_kind=i2i.UNPAIRED, description="test method"
+        )
 
 
 @pytest.fixture
@@ -87,8 +91,11 @@ def _private_cache(tmp_path: Path, monkeypatch) -> None:
 
 def test_declared_capabilities_decide_the_metrics(host, tmp_path: Path) -> None:
     root = make_unpaired(tmp_path / "data", n_train=8, n_test=4)
-    swap = evaluate(i2i.load_checkpoint(write_checkpoint(tmp_path / "s.pt", "swap", host)), data_root=str(root),
-                    settings=EvalSettings(**FAST))  # fmt: skip
+    swap = evaluate(
+        i2i.load_checkpoint(write_checkpoint(tmp_path / "s.pt", "swap", host)),
+        data_root=str(root),
+        settings=EvalSettings(**FAST),
+    )
     table = swap.table
     for direction in ("a2b", "b2a"):
         assert set(table[f"cycle_{direction}"]) == {"model", "identity"}
@@ -97,11 +104,16 @@ def test_declared_capabilities_decide_the_metrics(host, tmp_path: Path) -> None:
     # the method's own metric: its rows, its definition under the table, its note
     assert set(table["brightness_a2b"]) == {"model", "identity"}
     text = swap.format()
-    assert "brightness: mean output value in [-1, 1] (a test metric)" in text and "note: brightness: a test metric" in text
+    assert (
+        "brightness: mean output value in [-1, 1] (a test metric)" in text and "note: brightness: a test metric" in text
+    )
     assert "idempotence: L1 on [0,1] between a target-domain image" in text
 
-    plain = evaluate(i2i.load_checkpoint(write_checkpoint(tmp_path / "p.pt", "plain", host)), data_root=str(root),
-                     settings=EvalSettings(**FAST))  # fmt: skip
+    plain = evaluate(
+        i2i.load_checkpoint(write_checkpoint(tmp_path / "p.pt", "plain", host)),
+        data_root=str(root),
+        settings=EvalSettings(**FAST),
+    )
     assert "accuracy_a2b" in plain.table and not any(k.endswith("_b2a") for k in plain.table)
     assert not any(k.startswith(("cycle", "idempotence", "brightness")) for k in plain.table)
     assert any("cycle not computed" in note for note in plain.notes)
@@ -128,7 +140,9 @@ def test_unpaired_test_images_are_each_used_once(host, tmp_path: Path) -> None:
     assert report.counts == {"a": 7, "b": 3}
     assert "7 A + 3 B images (each used once)" in report.format().splitlines()[0]
     assert report.to_json()["counts"] == {"a": 7, "b": 3}
-    capped = evaluate(translator, data_root=str(root), settings=EvalSettings(metrics=("cycle",), **{**FAST, "max_images": 2}))
+    capped = evaluate(
+        translator, data_root=str(root), settings=EvalSettings(metrics=("cycle",), **{**FAST, "max_images": 2})
+    )
     assert capped.counts == {"a": 2, "b": 2}
 
 
@@ -144,11 +158,17 @@ def test_the_domain_classifier_is_trained_once_per_training_set(host, tmp_path: 
     assert not any(m.startswith("training the domain classifier") for m in logs[1])
     assert first.table == second.table
     assert list((tmp_path / "cache" / "eval-classifiers").glob("*.pt"))
-    again = evaluate(translator, data_root=str(root), settings=attrs.evolve(settings, classifier_cache=False), log=logs[2].append)
+    again = evaluate(
+        translator, data_root=str(root), settings=attrs.evolve(settings, classifier_cache=False), log=logs[2].append
+    )
     assert any(m.startswith("training the domain classifier") for m in logs[2]) and again.table == first.table
     # other training images (or settings) are another classifier
-    other = evaluate(translator, data_root=str(make_unpaired(tmp_path / "other", n_train=8, n_test=4, seed=1)),
-                     settings=settings, log=logs[0].append)  # fmt: skip
+    other = evaluate(
+        translator,
+        data_root=str(make_unpaired(tmp_path / "other", n_train=8, n_test=4, seed=1)),
+        settings=settings,
+        log=logs[0].append,
+    )
     assert sum(m.startswith("training the domain classifier") for m in logs[0]) == 2 and other.table
 
 

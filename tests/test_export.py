@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from inference_support import trained_dummy, write_checkpoint
+from train_support import dummy_host as make_dummy_host
 
 from i2i.cli import main
 from i2i.export import export_generators
 from i2i.method import DataInfo
 from i2i.plugins import PluginHost, set_host
 from i2i.train.checkpoint import method_from_checkpoint, read_checkpoint
-from inference_support import trained_dummy, write_checkpoint
-from train_support import dummy_host as make_dummy_host
 
 
 @pytest.fixture(scope="module")
@@ -120,16 +120,18 @@ def test_torchscript_augcyclegan_both_generators_with_latent(tmp_path: Path, hos
 def test_cyclegan_one_generator_and_errors(tmp_path: Path, host: PluginHost, capsys) -> None:
     require_method(host, "cyclegan")
     ckpt = write_checkpoint(tmp_path / "c.pt", "cyclegan", host)
-    code, _, err = run_cli(["export", str(ckpt), "--format", "torchscript", "--out", str(tmp_path / "gb.pt"),
-                            "--generator", "G_B"], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["export", str(ckpt), "--format", "torchscript", "--out", str(tmp_path / "gb.pt"), "--generator", "G_B"], capsys
+    )
     assert code == 0, err
     assert sorted(p.name for p in tmp_path.glob("gb*")) == ["gb.pt", "gb.pt.json"]
     method = rebuilt(ckpt, host)
     x = torch.rand(2, 3, 20, 24) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(load_torchscript(tmp_path / "gb.pt")(x), method.G_B(x), atol=1e-5)
-    code, _, err = run_cli(["export", str(ckpt), "--format", "torchscript", "--out", str(tmp_path / "x.pt"),
-                            "--generator", "D_A"], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["export", str(ckpt), "--format", "torchscript", "--out", str(tmp_path / "x.pt"), "--generator", "D_A"], capsys
+    )
     assert code == 2 and err.count("error:") == 1 and "G_A, G_B" in err
     plain = tmp_path / "plain.pt"
     torch.save(method.G_A.state_dict(), plain)

@@ -54,8 +54,15 @@ def test_two_files_make_a_cyclegan_checkpoint(tmp_path, capsys):
     torch.save(g_b.state_dict(), tmp_path / "latest_net_G_B.pth")
     out = tmp_path / "h2z.pt"
     code, captured = _run(
-        ["import-weights", str(tmp_path / "latest_net_G_A.pth"), str(tmp_path / "latest_net_G_B.pth"),
-         "--format", "cyclegan-ref", "--out", str(out)],
+        [
+            "import-weights",
+            str(tmp_path / "latest_net_G_A.pth"),
+            str(tmp_path / "latest_net_G_B.pth"),
+            "--format",
+            "cyclegan-ref",
+            "--out",
+            str(out),
+        ],
         capsys,
     )
     assert code == 0, captured.err
@@ -71,7 +78,17 @@ def test_stargan_file_with_domain_names(tmp_path, capsys):
     src = tmp_path / "200000-G.ckpt"
     torch.save({f"module.{k}": v for k, v in net.state_dict().items()}, src)
     out = tmp_path / "rafd.pt"
-    args = ["import-weights", str(src), "--format", "stargan-ref", "--domains", "happy,sad,angry", "--one-hot", "--out", str(out)]
+    args = [
+        "import-weights",
+        str(src),
+        "--format",
+        "stargan-ref",
+        "--domains",
+        "happy,sad,angry",
+        "--one-hot",
+        "--out",
+        str(out),
+    ]
     code, captured = _run(args, capsys)
     assert code == 0, captured.err
     translator = i2i.load_checkpoint(out)
@@ -84,13 +101,24 @@ def test_stargan_file_with_domain_names(tmp_path, capsys):
 def test_errors_are_one_line(tmp_path, capsys):
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")
-    code, captured = _run(["import-weights", str(garbage), "--format", "pix2pix-ref", "--out", str(tmp_path / "o.pt")], capsys)
+    code, captured = _run(
+        ["import-weights", str(garbage), "--format", "pix2pix-ref", "--out", str(tmp_path / "o.pt")], capsys
+    )
     assert code == 2 and captured.err.startswith("error: ") and captured.err.count("\n") == 1
     assert "garbage.pth" in captured.err
     net = _reference_like("stargan", ngf=8, c_dim=3, n_blocks=2)
     torch.save(net.state_dict(), tmp_path / "g.ckpt")
     code, captured = _run(
-        ["import-weights", str(tmp_path / "g.ckpt"), "--format", "stargan-ref", "--domains", "a,b", "--out", str(tmp_path / "o.pt")],
+        [
+            "import-weights",
+            str(tmp_path / "g.ckpt"),
+            "--format",
+            "stargan-ref",
+            "--domains",
+            "a,b",
+            "--out",
+            str(tmp_path / "o.pt"),
+        ],
         capsys,
     )
     assert code == 2 and "--domains names 2 labels but the generator was trained with 3" in captured.err
@@ -118,7 +146,9 @@ def test_the_core_registers_no_format():
 def test_format_is_recognised_from_the_file(tmp_path, capsys):
     unet = _reference_like("unet_128", ngf=8, norm="batch")
     torch.save(unet.state_dict(), tmp_path / "latest_net_G.pth")
-    code, captured = _run(["import-weights", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "u.pt")], capsys)
+    code, captured = _run(
+        ["import-weights", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "u.pt")], capsys
+    )
     assert code == 0, captured.err
     assert i2i.load_checkpoint(tmp_path / "u.pt").config.method_name == "pix2pix"
 
@@ -162,11 +192,20 @@ def test_an_in_code_plugin_adds_a_format(tmp_path):
     def build(request):
         (g,) = request.generators
         info = i2i.DataInfo(kind=i2i.PAIRED, channels_a=g.kwargs["input_nc"], channels_b=g.kwargs["output_nc"])
-        return i2i.ImportPlan(method="pix2pix", data_info=info, generators={"G": g.state_dict},
-                              method_config=i2i.image_generator_config(g))  # fmt: skip
+        return i2i.ImportPlan(
+            method="pix2pix",
+            data_info=info,
+            generators={"G": g.state_dict},
+            method_config=i2i.image_generator_config(g),
+        )
 
-    spec = i2i.ImporterSpec(name="toy-ref", description="toy", recognise=lambda sd: any(k.startswith("gen.") for k in sd),
-                            convert=convert, build=build)  # fmt: skip
+    spec = i2i.ImporterSpec(
+        name="toy-ref",
+        description="toy",
+        recognise=lambda sd: any(k.startswith("gen.") for k in sd),
+        convert=convert,
+        build=build,
+    )
     plugin = SimpleNamespace(i2i_register_importers=i2i.hookimpl(lambda: [spec]))
     host = PluginHost(plugins=[("toy", plugin)])
     net = _reference_like("unet_128", ngf=8, norm="batch")

@@ -15,8 +15,12 @@ PRED = torch.tensor([[-2.0, 0.5], [1.5, 3.0]])
 
 
 def test_vanilla_and_lsgan_match_torch():
-    assert torch.allclose(gan_loss(PRED, True, "vanilla"), F.binary_cross_entropy_with_logits(PRED, torch.ones_like(PRED)))
-    assert torch.allclose(gan_loss(PRED, False, "vanilla"), F.binary_cross_entropy_with_logits(PRED, torch.zeros_like(PRED)))
+    assert torch.allclose(
+        gan_loss(PRED, True, "vanilla"), F.binary_cross_entropy_with_logits(PRED, torch.ones_like(PRED))
+    )
+    assert torch.allclose(
+        gan_loss(PRED, False, "vanilla"), F.binary_cross_entropy_with_logits(PRED, torch.zeros_like(PRED))
+    )
     assert torch.allclose(gan_loss(PRED, True, "lsgan"), ((PRED - 1) ** 2).mean())
     assert torch.allclose(gan_loss(PRED, False, "lsgan"), (PRED**2).mean())
     assert torch.allclose(gan_loss(PRED, True, "lsgan", real_label=0.9), ((PRED - 0.9) ** 2).mean())
@@ -98,7 +102,7 @@ def test_gradient_penalty_is_fp32_under_bf16_autocast():
 
 def test_multiscale_gradient_penalty_uses_all_outputs():
     D = Linear(12)
-    both = lambda x: [D(x), D(x)]  # noqa: E731
+    both = lambda x: [D(x), D(x)]
     gp = gradient_penalty(both, torch.randn(2, 3, 2, 2), torch.randn(2, 3, 2, 2), lambda_gp=1.0)
     assert torch.allclose(gp, (2 * D.w.norm() - 1) ** 2, rtol=1e-5)
 
@@ -107,7 +111,16 @@ def test_weighted_l1_and_registered_losses():
     out, target = torch.zeros(2, 3), torch.ones(2, 3)
     assert WeightedL1(10.0)(out, target).item() == pytest.approx(10.0)
     registry = PluginHost(autoload=False).registry
-    assert set(registry.names("loss")) >= {"vanilla", "lsgan", "wgangp", "hinge", "gradient_penalty", "l1", "cycle", "identity"}
+    assert set(registry.names("loss")) >= {
+        "vanilla",
+        "lsgan",
+        "wgangp",
+        "hinge",
+        "gradient_penalty",
+        "l1",
+        "cycle",
+        "identity",
+    }
     for name in ("vanilla", "lsgan", "wgangp", "hinge"):
         spec = registry.get("loss", name)
         assert spec.description

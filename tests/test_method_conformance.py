@@ -12,10 +12,10 @@ import os
 import types
 from typing import Any
 
+import dummy_plugin
 import pytest
 import torch
 
-import dummy_plugin
 import i2i
 from i2i import MethodSpec, PluginHost, hookimpl
 from i2i.testing import (

@@ -53,7 +53,14 @@ def test_reference_state_dict_keys():
         star_g = StarGANGenerator(init_type=None).state_dict()
         star_d = StarGANDiscriminator(init_type=None).state_dict()
         patch = NLayerDiscriminator(init_type=None).state_dict()
-    assert list(resnet)[:6] == ["model.1.weight", "model.1.bias", "model.4.weight", "model.4.bias", "model.7.weight", "model.7.bias"]
+    assert list(resnet)[:6] == [
+        "model.1.weight",
+        "model.1.bias",
+        "model.4.weight",
+        "model.4.bias",
+        "model.7.weight",
+        "model.7.bias",
+    ]
     assert "model.10.conv_block.1.weight" in resnet and "model.10.conv_block.5.weight" in resnet
     assert "model.18.conv_block.5.bias" in resnet and "model.19.weight" in resnet  # first ConvTranspose2d
     assert list(resnet)[-2:] == ["model.26.weight", "model.26.bias"]
@@ -63,10 +70,21 @@ def test_reference_state_dict_keys():
     assert list(star_g)[:3] == ["main.0.weight", "main.1.weight", "main.1.bias"]
     assert "main.9.main.0.weight" in star_g and "main.9.main.4.bias" in star_g
     assert not any("running" in k for k in star_g)
-    assert set(star_d) == {f"main.{i}.{p}" for i in range(0, 12, 2) for p in ("weight", "bias")} | {"conv1.weight", "conv2.weight"}
+    assert set(star_d) == {f"main.{i}.{p}" for i in range(0, 12, 2) for p in ("weight", "bias")} | {
+        "conv1.weight",
+        "conv2.weight",
+    }
     assert list(patch) == [
-        "model.0.weight", "model.0.bias", "model.2.weight", "model.2.bias", "model.5.weight", "model.5.bias",
-        "model.8.weight", "model.8.bias", "model.11.weight", "model.11.bias",
+        "model.0.weight",
+        "model.0.bias",
+        "model.2.weight",
+        "model.2.bias",
+        "model.5.weight",
+        "model.5.bias",
+        "model.8.weight",
+        "model.8.bias",
+        "model.11.weight",
+        "model.11.bias",
     ]
 
 
@@ -76,17 +94,24 @@ def test_instance_norm_matches_torch(affine):
     ours, ref = InstanceNorm(5, affine=affine), nn.InstanceNorm2d(5, affine=affine)
     if affine:
         with torch.no_grad():
-            ours.weight.normal_(); ours.bias.normal_()
+            ours.weight.normal_()
+            ours.bias.normal_()
         ref.load_state_dict(ours.state_dict())
     x = torch.randn(2, 5, 7, 9) * 3 + 1
     torch.testing.assert_close(ours(x), ref(x), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(ours(x.contiguous(memory_format=torch.channels_last)), ref(x), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("norm, cls", [
-    ("batch", nn.BatchNorm2d), ("instance", InstanceNorm), ("instance_affine", InstanceNorm),
-    ("none", nn.Identity), ("syncbatch", nn.SyncBatchNorm),
-])
+@pytest.mark.parametrize(
+    "norm, cls",
+    [
+        ("batch", nn.BatchNorm2d),
+        ("instance", InstanceNorm),
+        ("instance_affine", InstanceNorm),
+        ("none", nn.Identity),
+        ("syncbatch", nn.SyncBatchNorm),
+    ],
+)
 def test_get_norm_layer(norm, cls):
     layer = get_norm_layer(norm)(4)
     assert type(layer) is cls
@@ -197,8 +222,10 @@ def test_image_pool_mixes_history_and_saves_state():
     restored = ImagePool(4)
     restored.load_state_dict(state)
     assert torch.equal(torch.stack(restored.images), torch.stack(pool.images))
-    torch.manual_seed(1); a = pool.query(torch.zeros(3, 1, 2, 2) - 1)
-    torch.manual_seed(1); b = restored.query(torch.zeros(3, 1, 2, 2) - 1)
+    torch.manual_seed(1)
+    a = pool.query(torch.zeros(3, 1, 2, 2) - 1)
+    torch.manual_seed(1)
+    b = restored.query(torch.zeros(3, 1, 2, 2) - 1)
     assert torch.equal(a, b)  # a resumed run continues identically
     assert torch.equal(ImagePool(0).query(batch), batch.detach())  # size 0: pass-through
 

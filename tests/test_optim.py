@@ -98,7 +98,12 @@ def test_channels_last_weights_are_updated_in_place_without_copies():
     before = weight.data_ptr()
     with profile() as prof:
         _train(net, opt, 1)
-    copies = [e for e in prof.events() if e.name in ("aten::clone", "aten::contiguous") and "adam" in str(e.cpu_parent.name if e.cpu_parent else "").lower()]
+    copies = [
+        e
+        for e in prof.events()
+        if e.name in ("aten::clone", "aten::contiguous")
+        and "adam" in str(e.cpu_parent.name if e.cpu_parent else "").lower()
+    ]
     assert copies == []
     assert weight.data_ptr() == before and weight.is_contiguous(memory_format=torch.channels_last)
 

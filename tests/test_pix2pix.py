@@ -54,7 +54,12 @@ def test_paper_defaults(host: PluginHost) -> None:
     assert (m.netG, m.netD, m.n_layers_D, m.norm, m.use_dropout) == ("unet_256", "patchgan", 3, "batch", True)
     assert (m.gan_mode, m.lambda_L1, m.lr, m.beta1, m.beta2) == ("vanilla", 100.0, 2e-4, 0.5, 0.999)
     assert m.train_mode_at_test is False
-    assert (cfg.train.batch_size, cfg.train.epochs, cfg.train.epochs_decay, cfg.train.schedule) == (1, 100, 100, "linear")
+    assert (cfg.train.batch_size, cfg.train.epochs, cfg.train.epochs_decay, cfg.train.schedule) == (
+        1,
+        100,
+        100,
+        "linear",
+    )
     assert (cfg.data.image_size, cfg.data.load_size, cfg.data.flip) == (256, 286, True)
 
 

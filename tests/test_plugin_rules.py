@@ -78,7 +78,9 @@ def violations(source: str, own_package: str, *, is_test: bool, filename: str = 
             if module in ALLOWED_IN_TESTS or any(module.startswith(a + ".") for a in ALLOWED_IN_TESTS):
                 found.append(f"{filename}:{line}: {module} is for tests only")
             else:
-                found.append(f"{filename}:{line}: imports {module}; use the public API (import i2i / from i2i import ...)")
+                found.append(
+                    f"{filename}:{line}: imports {module}; use the public API (import i2i / from i2i import ...)"
+                )
         elif top in other_plugins:
             found.append(f"{filename}:{line}: imports another plugin ({top})")
     return found
@@ -104,7 +106,9 @@ def test_the_scan_sees_every_plugin() -> None:
 
 @pytest.mark.parametrize(("package", "path"), PLUGIN_FILES, ids=[str(p.relative_to(ROOT)) for _, p in PLUGIN_FILES])
 def test_plugin_file_uses_only_the_public_api(package: str, path: Path) -> None:
-    found = violations(path.read_text(encoding="utf-8"), package, is_test=_is_test_file(path), filename=str(path.relative_to(ROOT)))
+    found = violations(
+        path.read_text(encoding="utf-8"), package, is_test=_is_test_file(path), filename=str(path.relative_to(ROOT))
+    )
     assert not found, "\n".join(found)
 
 

@@ -18,11 +18,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from train_support import dummy_config, dummy_host, make_paired
 
 import i2i
 import i2i.testing
 from i2i.plugins import PluginHost, set_host
-from train_support import dummy_config, dummy_host, make_paired
 
 
 class SoftplusGANLoss(nn.Module):
@@ -99,16 +99,28 @@ def test_a_dataset_registered_only_in_the_trainers_host_is_found(tmp_path: Path)
         (tmp_path / "data" / split).mkdir(parents=True)
         for i in range(2):
             Image.fromarray(np.full((16, 32, 3), 40 * i, np.uint8)).save(tmp_path / "data" / split / f"{i}.png")
-    host = PluginHost(autoload=False, plugins=[("dummy", dummy_plugin),
-                                               ("sbs", SimpleNamespace(i2i_register_datasets=register_datasets))])  # fmt: skip
+    host = PluginHost(
+        autoload=False,
+        plugins=[("dummy", dummy_plugin), ("sbs", SimpleNamespace(i2i_register_datasets=register_datasets))],
+    )
     set_host(PluginHost(autoload=False))  # the global host does not know the layout
-    config = i2i.load_config(method="dummy", host=host, overrides={
-        "data.root": str(tmp_path / "data"), "data.layout": "my_sbs", "data.image_size": 16, "data.load_size": 16,
-        "data.num_workers": 0, "train.batch_size": 2, "train.steps": 1, "train.device": "cpu", "train.precision": "fp32",
-    })  # fmt: skip
+    config = i2i.load_config(
+        method="dummy",
+        host=host,
+        overrides={
+            "data.root": str(tmp_path / "data"),
+            "data.layout": "my_sbs",
+            "data.image_size": 16,
+            "data.load_size": 16,
+            "data.num_workers": 0,
+            "train.batch_size": 2,
+            "train.steps": 1,
+            "train.device": "cpu",
+            "train.precision": "fp32",
+        },
+    )
     i2i.Trainer(config, out_dir=tmp_path / "run", host=host, progress=False).fit()
     assert "train" in made and (tmp_path / "run" / "last.pt").is_file()
-
 
 
 def test_hooks_get_a_read_only_view_of_the_run(tmp_path: Path) -> None:

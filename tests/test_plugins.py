@@ -19,7 +19,9 @@ def _method_plugin(name: str, method_name: str) -> types.ModuleType:
 
     @hookimpl
     def i2i_register_methods():
-        yield MethodSpec(name=method_name, config=dummy_plugin.DummyConfig, factory=dummy_plugin.Dummy, data_kind="paired")
+        yield MethodSpec(
+            name=method_name, config=dummy_plugin.DummyConfig, factory=dummy_plugin.Dummy, data_kind="paired"
+        )
 
     module.i2i_register_methods = i2i_register_methods
     return module
@@ -46,12 +48,16 @@ def test_autoload_env_switch_keeps_the_builtin_methods(monkeypatch):
     assert {"pix2pix", "cyclegan", "stargan", "augcyclegan"} <= set(host.registry.names("method"))
     assert all(host.infos[n].distribution == "i2i-translate" for n in host.plugin_names())
     assert "cut" not in host.registry.names("method")  # the example plugin is third-party
-    with pytest.raises(i2i.UsageError, match="method 'cut' is not available: plugin 'cut' is not loaded: I2I_DISABLE_PLUGIN_AUTOLOAD"):
+    with pytest.raises(
+        i2i.UsageError, match="method 'cut' is not available: plugin 'cut' is not loaded: I2I_DISABLE_PLUGIN_AUTOLOAD"
+    ):
         host.registry.get("method", "cut")
 
 
 def test_disabled_plugins_are_named_in_the_error(monkeypatch):
-    with pytest.raises(i2i.UsageError, match="method 'cyclegan' is not available: plugin 'cyclegan' is disabled by --disable-plugin"):
+    with pytest.raises(
+        i2i.UsageError, match="method 'cyclegan' is not available: plugin 'cyclegan' is disabled by --disable-plugin"
+    ):
         PluginHost(disabled=["cyclegan"]).registry.get("method", "cyclegan")
     monkeypatch.setenv("I2I_DISABLED_PLUGINS", "stargan")
     with pytest.raises(i2i.UsageError, match="disabled by I2I_DISABLED_PLUGINS"):
@@ -72,8 +78,12 @@ def test_blocking_by_argument_and_env(monkeypatch):
 
 
 def test_duplicate_names_name_both_plugins():
-    host = PluginHost(autoload=False, plugins=[("first", _method_plugin("m1", "same")), ("second", _method_plugin("m2", "same"))])
-    with pytest.raises(PluginError, match=r"method 'same' is registered twice: by plugin 'first .*' and by plugin 'second .*'"):
+    host = PluginHost(
+        autoload=False, plugins=[("first", _method_plugin("m1", "same")), ("second", _method_plugin("m2", "same"))]
+    )
+    with pytest.raises(
+        PluginError, match=r"method 'same' is registered twice: by plugin 'first .*' and by plugin 'second .*'"
+    ):
         host.registry
 
 
@@ -97,7 +107,9 @@ def test_broken_plugins_are_reported_and_the_rest_work(monkeypatch):
 
 def test_registry_patterns_and_suggestions():
     host = PluginHost(autoload=False)
-    assert host.registry.names("generator", "unet*") == sorted(n for n in host.registry.names("generator") if n.startswith("unet"))
+    assert host.registry.names("generator", "unet*") == sorted(
+        n for n in host.registry.names("generator") if n.startswith("unet")
+    )
     with pytest.raises(i2i.UsageError, match="did you mean 'resnet_9blocks'"):
         host.registry.get("generator", "resnet_9block")
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from train_support import make_paired
 
 from i2i.cli import main
-from train_support import make_paired
 
 
 @attrs.frozen
@@ -177,9 +177,31 @@ RESUME = ("run", "--resume", "--out", "{run}")
 SAVE_EACH = ("--set", "train.checkpoint_every=1")
 RUN_FILES = ("run/last.pt", "run/config.toml", "run/metrics.jsonl", "run/step_00000002.pt")
 CKPTS = ("run/last.pt", "run/step_00000002.pt")
-STARGAN = ("run", "--method", "stargan", "--data", "{tmp}/grades", "--out", "{tmp}/sg", "--steps", "2",
-           "--batch-size", "2", "--image-size", "32", "--set", "method.g_conv_dim=8", "--set", "method.d_conv_dim=8",
-           "--set", "method.g_repeat_num=1", "--set", "method.d_repeat_num=3", "--set", "data.num_workers=0")
+STARGAN = (
+    "run",
+    "--method",
+    "stargan",
+    "--data",
+    "{tmp}/grades",
+    "--out",
+    "{tmp}/sg",
+    "--steps",
+    "2",
+    "--batch-size",
+    "2",
+    "--image-size",
+    "32",
+    "--set",
+    "method.g_conv_dim=8",
+    "--set",
+    "method.d_conv_dim=8",
+    "--set",
+    "method.g_repeat_num=1",
+    "--set",
+    "method.d_repeat_num=3",
+    "--set",
+    "data.num_workers=0",
+)
 DIST = (("WORLD_SIZE", "2"), ("RANK", "0"), ("MASTER_ADDR", "127.0.0.1"))
 
 # fmt: off
@@ -267,8 +289,9 @@ def _digest(path: Path) -> str:
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """A finished 2-step dummy run (8 training pairs, batch 2) with a checkpoint at each step."""
-    import i2i.plugins
     from train_support import dummy_host
+
+    import i2i.plugins
 
     root = tmp_path_factory.mktemp("finished")
     data = make_paired(root / "data")

@@ -15,23 +15,36 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_support import dummy_config, dummy_host, make_paired  # noqa: E402
+from train_support import dummy_config, dummy_host, make_paired
 
-from i2i.train.trainer import Trainer  # noqa: E402
+from i2i.train.trainer import Trainer
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium binary on PATH (.ci/run installs Debian's chromium)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no chromium binary on PATH (.ci/run installs Debian's chromium)"
+)
 
 
 def _check(page: Path, profile: Path) -> dict[str, str]:
     proc = subprocess.run(
         [
-            CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-            "--virtual-time-budget=5000", "--dump-dom", page.resolve().as_uri(),
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            page.resolve().as_uri(),
         ],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     match = re.search(r'<p id="report-check"([^>]*)>', proc.stdout)
     assert match, f"no report-check element in the dumped DOM (rc={proc.returncode}): {proc.stderr[-2000:]}"
     return dict(re.findall(r'data-([a-z-]+)="([^"]*)"', match.group(1)))

@@ -15,8 +15,7 @@ import pytest
 import torch
 from train_support import dummy_config, dummy_host, make_paired, subprocess_env
 
-from i2i.train import checkpoint as ck
-from i2i.train import rundir
+from i2i.train import checkpoint as ck, rundir
 from i2i.train.trainer import Trainer
 
 
@@ -25,12 +24,29 @@ def data(tmp_path_factory):
     return make_paired(tmp_path_factory.mktemp("data"), n_train=8)
 
 
-def _args(
-    data: Path, out: Path | None, steps: int = 4000, workers: int = 0, every: int = 1
-) -> list[str]:
-    args = [sys.executable, "-m", "i2i", "run", "--method", "dummy", "--data", str(data), "--steps", str(steps),
-            "--image-size", "16", "--set", f"data.num_workers={workers}", "--set", "train.eval_at_end=false",
-            "--set", f"train.checkpoint_every={every}", "--set", "train.sample_every=100000"]  # fmt: skip
+def _args(data: Path, out: Path | None, steps: int = 4000, workers: int = 0, every: int = 1) -> list[str]:
+    args = [
+        sys.executable,
+        "-m",
+        "i2i",
+        "run",
+        "--method",
+        "dummy",
+        "--data",
+        str(data),
+        "--steps",
+        str(steps),
+        "--image-size",
+        "16",
+        "--set",
+        f"data.num_workers={workers}",
+        "--set",
+        "train.eval_at_end=false",
+        "--set",
+        f"train.checkpoint_every={every}",
+        "--set",
+        "train.sample_every=100000",
+    ]
     return args + (["--out", str(out)] if out is not None else [])
 
 
@@ -42,15 +58,19 @@ def _wait_for(path: Path, proc: subprocess.Popen) -> None:
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize(
-    "sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"]
-)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_signal_to_the_whole_process_group_saves_and_exits_0(data, tmp_path, sig):
     """What `timeout`, `scancel` and a closed SSH session do: every process of the group,
     the DataLoader workers too, gets the signal."""
     out = tmp_path / "run"
-    proc = subprocess.Popen(_args(data, out, workers=2, every=5), env=subprocess_env(), start_new_session=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        _args(data, out, workers=2, every=5),
+        env=subprocess_env(),
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for(out / "last.pt", proc)
     os.killpg(proc.pid, sig)
     _, err = proc.communicate(timeout=120)
@@ -60,31 +80,27 @@ def test_a_signal_to_the_whole_process_group_saves_and_exits_0(data, tmp_path, s
     assert 0 < stopped < 4000
 
 
-def test_a_second_run_on_a_live_runs_folder_is_refused_and_harms_nothing(
-    data, tmp_path
-):
+def test_a_second_run_on_a_live_runs_folder_is_refused_and_harms_nothing(data, tmp_path):
     out = tmp_path / "run"
-    first = subprocess.Popen(_args(data, out, every=20), env=subprocess_env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)  # fmt: skip
+    first = subprocess.Popen(
+        _args(data, out, every=20), env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         _wait_for(out / "last.pt", first)
         # (plain runs and --resume meet the same lock: see test_reliability's corpus)
-        second = subprocess.run(_args(data, out) + ["--overwrite"], env=subprocess_env(), capture_output=True,
-                                text=True, timeout=120)  # fmt: skip
+        second = subprocess.run(
+            _args(data, out) + ["--overwrite"], env=subprocess_env(), capture_output=True, text=True, timeout=120
+        )
         assert second.returncode == 2, second.stderr
         assert f"in use by another i2i run (process {first.pid}" in second.stderr
         assert first.poll() is None  # the first run goes on
     finally:
         first.send_signal(signal.SIGTERM)
         _, err = first.communicate(timeout=120)
-    assert first.returncode == 0, (
-        err
-    )  # no FileNotFoundError: its temp files were left alone
+    assert first.returncode == 0, err  # no FileNotFoundError: its temp files were left alone
 
 
-def test_default_folders_are_numbered_and_resume_takes_the_newest(
-    data, tmp_path, capsys, monkeypatch
-):
+def test_default_folders_are_numbered_and_resume_takes_the_newest(data, tmp_path, capsys, monkeypatch):
     from i2i.cli import main
 
     monkeypatch.chdir(tmp_path)
@@ -117,8 +133,9 @@ def test_overwrite_starts_over_and_resume_follows_the_new_runs_lineage(data, tmp
         progress=False,
     ).fit()
     old = ck.read_checkpoint(out / "step_00000006.pt")
-    Trainer(dummy_config(host, data, steps=2, checkpoint_every=2), out_dir=out, host=host, overwrite=True,
-            progress=False).fit()  # fmt: skip
+    Trainer(
+        dummy_config(host, data, steps=2, checkpoint_every=2), out_dir=out, host=host, overwrite=True, progress=False
+    ).fit()
     assert sorted(p.name for p in out.glob("step_*.pt")) == ["step_00000002.pt"]
     # an older run's higher-numbered file (left by an older i2i) never wins over the run's own
     torch.save(old, out / "step_00000006.pt")
@@ -137,20 +154,19 @@ def test_overwrite_starts_over_and_resume_follows_the_new_runs_lineage(data, tmp
 def test_last_pt_is_an_independent_file_and_keep_one_leaves_two(data, tmp_path):
     host = dummy_host()
     out = tmp_path / "run"
-    Trainer(dummy_config(host, data, steps=4, checkpoint_every=2, keep_checkpoints=1), out_dir=out, host=host,
-            progress=False).fit()  # fmt: skip
+    Trainer(
+        dummy_config(host, data, steps=4, checkpoint_every=2, keep_checkpoints=1),
+        out_dir=out,
+        host=host,
+        progress=False,
+    ).fit()
     step, last = out / "step_00000004.pt", out / "last.pt"
     assert sorted(p.name for p in out.glob("step_*.pt")) == [step.name]
-    assert (
-        os.stat(step).st_ino != os.stat(last).st_ino
-        and step.read_bytes() == last.read_bytes()
-    )
+    assert os.stat(step).st_ino != os.stat(last).st_ino and step.read_bytes() == last.read_bytes()
     with open(last, "r+b") as fh:  # an in-place edit of last.pt ...
         fh.seek(200)
         fh.write(b"\0" * 64)
-    assert (
-        ck.find_resume_checkpoint(out) == step
-    )  # ... leaves the step file to resume from
+    assert ck.find_resume_checkpoint(out) == step  # ... leaves the step file to resume from
 
 
 def test_start_up_removes_only_temps_no_live_process_owns(tmp_path):

@@ -13,13 +13,13 @@ import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_support import dummy_config, dummy_host, make_paired  # noqa: E402
+from train_support import dummy_config, dummy_host, make_paired
 
-from i2i import api  # noqa: E402
-from i2i.train import progress as progress_mod  # noqa: E402
-from i2i.train.progress import Progress, format_losses  # noqa: E402
-from i2i.train.samples import collect_samples, grid  # noqa: E402
-from i2i.train.trainer import Trainer  # noqa: E402
+from i2i import api
+from i2i.train import progress as progress_mod
+from i2i.train.progress import Progress, format_losses
+from i2i.train.samples import collect_samples, grid
+from i2i.train.trainer import Trainer
 
 
 class _Clock:
@@ -75,7 +75,9 @@ def _unpaired(root: Path, n_a: int, n_b: int, size: tuple[int, int] = (24, 16), 
             folder = root / f"{split}{domain}"
             folder.mkdir(parents=True, exist_ok=True)
             for i in range(n):
-                Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(folder / f"{domain}{i}.png")
+                Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(
+                    folder / f"{domain}{i}.png"
+                )
     return root
 
 
@@ -83,18 +85,24 @@ def test_samples_are_whole_images_at_their_aspect_ratio_without_repeats(tmp_path
     import torch
 
     root = _unpaired(tmp_path / "data", n_a=3, n_b=1, size=(24, 16))  # testB shorter than testA: B would repeat
-    cfg = api.load_config(method="cyclegan", overrides={"data.root": str(root), "data.image_size": 8, "data.load_size": 8})
+    cfg = api.load_config(
+        method="cyclegan", overrides={"data.root": str(root), "data.image_size": 8, "data.load_size": 8}
+    )
     samples = collect_samples(cfg.data, "unpaired", 4, torch.device("cpu"), 4)
     assert samples.split == "test" and len(samples.images) == 1  # B0 may appear in one row only
     batch = samples.images[0].batch
     assert batch.a.shape[-2:] == (8, 12) and batch.b.shape[-2:] == (8, 12)  # shorter side 8, 3:2 kept
 
     root = _unpaired(tmp_path / "wide", n_a=3, n_b=3, size=(24, 16))
-    cfg = api.load_config(method="cyclegan", overrides={"data.root": str(root), "data.image_size": 8, "data.load_size": 8})
+    cfg = api.load_config(
+        method="cyclegan", overrides={"data.root": str(root), "data.image_size": 8, "data.load_size": 8}
+    )
     samples = collect_samples(cfg.data, "unpaired", 4, torch.device("cpu"), 4)
     assert len(samples.images) == 3 and len({im.batch.names_a[0] for im in samples.images}) == 3
-    rows = [{"x": torch.zeros(3, 8, 12, dtype=torch.uint8), "y": torch.zeros(3, 8, 8, dtype=torch.uint8)},
-            {"x": torch.zeros(3, 4, 4, dtype=torch.uint8)}]  # fmt: skip
+    rows = [
+        {"x": torch.zeros(3, 8, 12, dtype=torch.uint8), "y": torch.zeros(3, 8, 8, dtype=torch.uint8)},
+        {"x": torch.zeros(3, 4, 4, dtype=torch.uint8)},
+    ]
     image = grid(rows)
     assert tuple(image.shape) == (3, 2 + 10 + 6, 2 + 2 * 14)  # rows keep their own size, padded white
 
@@ -116,8 +124,19 @@ def test_overview_and_report_say_what_was_read_and_what_was_evaluated_on(tmp_pat
         monkey.undo()
     console = err.getvalue()
     head = console.split("step 2/4")[0]  # the overview comes before the first step
-    for fact in ("paired_folders", "6 pairs", "the training images (no test/ or val/ split)", "1 (1 empty file (0 bytes)",
-                 "16 px", "G Sequential", "cpu", "fp32", "batch        2", "steps        4", str(tmp_path / "out")):
+    for fact in (
+        "paired_folders",
+        "6 pairs",
+        "the training images (no test/ or val/ split)",
+        "1 (1 empty file (0 bytes)",
+        "16 px",
+        "G Sequential",
+        "cpu",
+        "fp32",
+        "batch        2",
+        "steps        4",
+        str(tmp_path / "out"),
+    ):
         assert fact in head, (fact, head)
     assert "evaluation on 6 training images (the data has no test/ or val/ split)" in console
     page = (tmp_path / "out" / "index.html").read_text()
@@ -132,10 +151,19 @@ def test_unpaired_run_reports_swd_with_its_floor_and_the_domain_classifier(tmp_p
     monkeypatch.setattr(evaluation, "CLASSIFIER_STEPS", 5)  # the measures, not the classifier's quality
     root = _unpaired(tmp_path / "data", n_a=6, n_b=6, size=(32, 32))
     overrides = {
-        "data.root": str(root), "data.image_size": 32, "data.load_size": 32, "data.num_workers": 0,
-        "method.ngf": 4, "method.ndf": 4, "method.netG": "resnet_6blocks", "train.steps": 2, "train.device": "cpu",
-        "train.precision": "fp32", "train.eval_images": 6, "train.log_every": 1,
-    }  # fmt: skip
+        "data.root": str(root),
+        "data.image_size": 32,
+        "data.load_size": 32,
+        "data.num_workers": 0,
+        "method.ngf": 4,
+        "method.ndf": 4,
+        "method.netG": "resnet_6blocks",
+        "train.steps": 2,
+        "train.device": "cpu",
+        "train.precision": "fp32",
+        "train.eval_images": 6,
+        "train.log_every": 1,
+    }
     cfg = api.load_config(method="cyclegan", overrides=overrides)
     trainer = Trainer(cfg, out_dir=tmp_path / "out", progress=False)
     metrics = trainer.fit()

@@ -61,7 +61,9 @@ def batch(n: int = 4, multi_label: bool = False, size: int = 32, seed: int = 0) 
     return i2i.Batch(a=a, labels=labels)
 
 
-def run_steps(method: StarGAN, steps: int, multi_label: bool = False) -> tuple[FakeContext, list[dict[str, torch.Tensor]]]:
+def run_steps(
+    method: StarGAN, steps: int, multi_label: bool = False
+) -> tuple[FakeContext, list[dict[str, torch.Tensor]]]:
     ctx = FakeContext(method.configure_optimizers())
     out = []
     for i in range(steps):
@@ -154,7 +156,7 @@ def test_gradient_penalty_finite_under_bf16_and_weighted_by_lambda_gp() -> None:
         method = make(lambda_gp=lambda_gp)
         grads: list[torch.Tensor] = []
         ctx = FakeContext(method.configure_optimizers())
-        record = lambda name: grads.append(torch.cat([p.grad.flatten() for p in method.D.parameters()]))  # noqa: E731
+        record = lambda name: grads.append(torch.cat([p.grad.flatten() for p in method.D.parameters()]))
         ctx.step = record  # type: ignore[method-assign]
         with ctx.autocast():
             method.train_step(batch(), ctx)
@@ -285,8 +287,11 @@ def test_translate_multi_hot_targets() -> None:
     }
     assert [c.tolist() for c in seen[-5:]] == list(expected.values())
     for kwargs, message in [
-        (dict(target="Male"), "leaves Black_Hair, Blond_Hair, Brown_Hair, Young unspecified: pass the inputs' own "
-         r"attributes with --source-labels \(source_labels= from Python\), e.g. 'Black_Hair,Blond_Hair'"),
+        (
+            dict(target="Male"),
+            "leaves Black_Hair, Blond_Hair, Brown_Hair, Young unspecified: pass the inputs' own "
+            r"attributes with --source-labels \(source_labels= from Python\), e.g. 'Black_Hair,Blond_Hair'",
+        ),
         (dict(target="Bald", source_labels=source), r"unknown domain 'Bald' \(valid: Black_Hair"),
         (dict(target="Male,-Male", source_labels=source), "both set and cleared"),
         (dict(target="Male", source_labels=torch.zeros(2, 3)), r"source_labels: expected shape \(2, 5\)"),
@@ -325,7 +330,14 @@ def test_registered_with_paper_defaults_and_consistent_demo_sizes() -> None:
     assert paper.data.image_size == paper.data.load_size == paper.method.image_size == 128
     assert paper.data.attributes == ATTRS
     m = paper.method
-    assert (m.g_conv_dim, m.g_repeat_num, m.n_critic, m.lambda_gp, m.lambda_cls, m.lambda_rec) == (64, 6, 5, 10.0, 1.0, 10.0)
+    assert (m.g_conv_dim, m.g_repeat_num, m.n_critic, m.lambda_gp, m.lambda_cls, m.lambda_rec) == (
+        64,
+        6,
+        5,
+        10.0,
+        1.0,
+        10.0,
+    )
     assert (m.g_lr, m.d_lr, m.beta1, m.beta2) == (1e-4, 1e-4, 0.5, 0.999)
     demo = i2i.default_config("stargan", demo=True)
     assert demo.data.image_size == demo.method.image_size
@@ -366,8 +378,21 @@ def test_end_to_end_cli_run_on_domain_folders(tmp_path: Any) -> None:
             for j in range(3):
                 _write_image(root / split / domain / f"{j}.png", seed=10 * k + j, shade=0.3 * k)
     out = tmp_path / "run"
-    args = ["run", "--method", "stargan", "--data", str(root), "--out", str(out), "--steps", "3", "--batch-size", "2",
-            "--image-size", "32"]  # fmt: skip
+    args = [
+        "run",
+        "--method",
+        "stargan",
+        "--data",
+        str(root),
+        "--out",
+        str(out),
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+    ]
     assert _cli(args, TINY_SETS) == 0  # includes the end-of-run held-out summary, which calls translate(x)
     assert (out / "last.pt").is_file() and list((out / "samples").glob("*.png"))
     translator = i2i.load_checkpoint(out)
@@ -387,8 +412,21 @@ def test_end_to_end_cli_run_on_attribute_list(tmp_path: Any, capsys: Any) -> Non
         lines.append(f"{j:06d}.png " + " ".join(str(v) for v in values))
     (root / "list_attr_celeba.txt").write_text("\n".join(lines) + "\n")
     out = tmp_path / "run"
-    args = ["run", "--method", "stargan", "--data", str(root), "--out", str(out), "--steps", "2", "--batch-size", "2",
-            "--image-size", "32"]  # fmt: skip
+    args = [
+        "run",
+        "--method",
+        "stargan",
+        "--data",
+        str(root),
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+    ]
     assert _cli(args, {**TINY_SETS, "train.eval_at_end": "false"}) == 0
     translator = i2i.load_checkpoint(out)
     assert translator.data_info.domains == ATTRS and translator.data_info.multi_label
@@ -398,7 +436,10 @@ def test_end_to_end_cli_run_on_attribute_list(tmp_path: Any, capsys: Any) -> Non
     # translate without the inputs' attributes: the message names the real flag and the model's own names,
     # and the failed command leaves no (empty) output folder
     translated = tmp_path / "translated"
-    assert _cli(["translate", str(out), str(root / "img_align_celeba"), "--out", str(translated), "--target", "Male"], {}) == 2
+    assert (
+        _cli(["translate", str(out), str(root / "img_align_celeba"), "--out", str(translated), "--target", "Male"], {})
+        == 2
+    )
     err = capsys.readouterr().err
     assert "--source-labels" in err and "e.g. 'Black_Hair,Blond_Hair'" in err and "source_labels " not in err
     assert not translated.exists()

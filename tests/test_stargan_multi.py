@@ -69,7 +69,11 @@ def test_sampler_alternates_groups_batch_by_batch_per_rank_and_resumes() -> None
     assert list(sampler) != order
     for rank in range(2):  # each rank's every batch of 2 comes from one group, the groups in turn
         ranked = list(ResumableSampler(12, seed=3, groups=(6, 6), block=4, rank=rank, world_size=2))
-        assert [[i < 6 for i in ranked[b : b + 2]] for b in range(0, 6, 2)] == [[True, True], [False, False], [True, True]]
+        assert [[i < 6 for i in ranked[b : b + 2]] for b in range(0, 6, 2)] == [
+            [True, True],
+            [False, False],
+            [True, True],
+        ]
     with pytest.raises(ValueError, match="groups"):
         ResumableSampler(10, groups=(4, 4), block=2)
 
@@ -85,13 +89,18 @@ def small_demos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_two_sources_build_a_mask_vector_dataset_whose_batches_alternate(small_demos: Path) -> None:
-    config = DataConfig(sources=(DataSource(demo="grades"), DataSource(demo="focus", load_size=40)), image_size=32,
-                        load_size=32, num_workers=0)  # fmt: skip
+    config = DataConfig(
+        sources=(DataSource(demo="grades"), DataSource(demo="focus", load_size=40)),
+        image_size=32,
+        load_size=32,
+        num_workers=0,
+    )
     data = build_data(config, i2i.LABELLED, batch_size=4)
     info = data.info
     assert [(s.name, s.domains, s.multi_label) for s in info.sources] == [
-        ("grades", ("cool", "faded", "natural", "sepia"), False), ("focus", ("blurred", "plain", "sharpened"), False)
-    ]  # fmt: skip
+        ("grades", ("cool", "faded", "natural", "sepia"), False),
+        ("focus", ("blurred", "plain", "sharpened"), False),
+    ]
     assert info.domains == ("cool", "faded", "natural", "sepia", "blurred", "plain", "sharpened")
     seen = []
     for raw in data.loader:
@@ -120,7 +129,12 @@ def test_sources_from_toml_and_the_cli_and_bad_sources_are_one_line_errors(tmp_p
     )
     cfg = i2i.load_config(toml)
     first, second = cfg.data.sources
-    assert (first.root, first.layout, first.attributes, first.load_size) == ("/data/celeba", "attributes", ("Blond_Hair", "Male"), 178)
+    assert (first.root, first.layout, first.attributes, first.load_size) == (
+        "/data/celeba",
+        "attributes",
+        ("Blond_Hair", "Male"),
+        178,
+    )
     assert (second.name, second.attributes) == ("rafd", None)
     cfg = i2i.load_config(method="stargan", overrides=['data.sources=[{demo="grades"}, {demo="focus"}]'])
     assert [s.demo for s in cfg.data.sources] == ["grades", "focus"]
@@ -128,7 +142,19 @@ def test_sources_from_toml_and_the_cli_and_bad_sources_are_one_line_errors(tmp_p
         i2i.load_config(method="stargan", overrides=['data.sources=[{demo="grades", colour=1}]'])
     for sources, message in (('[{demo="grades"}]', "two or more"), ('[{demo="grades"}, {name="x"}]', "root")):
         with pytest.raises(SystemExit) as exit_info:
-            main(["run", "--method", "stargan", "--steps", "1", "--out", str(tmp_path / "r"), "--set", f"data.sources={sources}"])
+            main(
+                [
+                    "run",
+                    "--method",
+                    "stargan",
+                    "--steps",
+                    "1",
+                    "--out",
+                    str(tmp_path / "r"),
+                    "--set",
+                    f"data.sources={sources}",
+                ]
+            )
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
@@ -149,12 +175,16 @@ def test_classification_loss_uses_only_the_known_part() -> None:
         other[:, 5:] += 3.0 if k == 0 else 0.0
         other[:, :5] += 3.0 if k == 1 else 0.0
         assert torch.equal(method.classification_loss(other, target), base)  # the unknown part is ignored
-    expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :5], labels(0)[:, :5], reduction="sum") / 4
+    expected = (
+        torch.nn.functional.binary_cross_entropy_with_logits(logits[:, :5], labels(0)[:, :5], reduction="sum") / 4
+    )
     assert torch.allclose(method.classification_loss(logits, labels(0)), expected)  # CelebA: summed BCE
     expected = torch.nn.functional.cross_entropy(logits[:, 5:], labels(1)[:, 5:8].argmax(1))
     assert torch.allclose(method.classification_loss(logits, labels(1)), expected)  # RaFD: cross-entropy
     mixed = torch.cat([labels(0, 2), labels(1, 2)])
-    halves = 0.5 * method.classification_loss(logits[:2], mixed[:2]) + 0.5 * method.classification_loss(logits[2:], mixed[2:])
+    halves = 0.5 * method.classification_loss(logits[:2], mixed[:2]) + 0.5 * method.classification_loss(
+        logits[2:], mixed[2:]
+    )
     assert torch.allclose(method.classification_loss(logits, mixed), halves)
 
 
@@ -230,8 +260,23 @@ def test_cli_trains_on_two_datasets_and_translates_to_labels_of_both(tmp_path: P
     moods = _domain_folders(tmp_path / "moods", {"calm": 0.3, "wild": 0.6, "sleepy": 0.5})
     sources = f'[{{root="{colours}"}}, {{root="{moods}", name="mood", load_size=48}}]'
     out = tmp_path / "run"
-    args = ["run", "--method", "stargan", "--steps", "4", "--batch-size", "2", "--image-size", "32", "--out", str(out),
-            "--set", f"data.sources={sources}", "--set", "data.num_workers=0"]  # fmt: skip
+    args = [
+        "run",
+        "--method",
+        "stargan",
+        "--steps",
+        "4",
+        "--batch-size",
+        "2",
+        "--image-size",
+        "32",
+        "--out",
+        str(out),
+        "--set",
+        f"data.sources={sources}",
+        "--set",
+        "data.num_workers=0",
+    ]
     args += [f"--set=method.{k}={v}" for k, v in TINY.items() if k != "image_size"]
     with pytest.raises(SystemExit) as exit_info:
         main(args)
@@ -241,11 +286,25 @@ def test_cli_trains_on_two_datasets_and_translates_to_labels_of_both(tmp_path: P
     inputs = tmp_path / "in"
     inputs.mkdir()
     Image.fromarray(np.full((40, 52, 3), 120, np.uint8)).save(inputs / "x.png")
-    for target, expected in (("all", {"x_warm.png", "x_cold.png", "x_calm.png", "x_wild.png", "x_sleepy.png"}),
-                             ("warm,wild", {"x.png"})):  # fmt: skip
+    for target, expected in (
+        ("all", {"x_warm.png", "x_cold.png", "x_calm.png", "x_wild.png", "x_sleepy.png"}),
+        ("warm,wild", {"x.png"}),
+    ):
         result = tmp_path / f"out-{target}"
         with pytest.raises(SystemExit) as exit_info:
-            main(["translate", str(out / "last.pt"), str(inputs), "--out", str(result), "--target", target, "--device", "cpu"])
+            main(
+                [
+                    "translate",
+                    str(out / "last.pt"),
+                    str(inputs),
+                    "--out",
+                    str(result),
+                    "--target",
+                    target,
+                    "--device",
+                    "cpu",
+                ]
+            )
         assert exit_info.value.code in (0, None)
         assert expected <= {p.name for p in result.iterdir()}
 
@@ -264,8 +323,13 @@ class RefStarGenerator(torch.nn.Module):
         class Block(nn.Module):
             def __init__(self, d: int) -> None:
                 super().__init__()
-                self.main = nn.Sequential(nn.Conv2d(d, d, 3, 1, 1, bias=False), norm(d), nn.ReLU(inplace=True),
-                                          nn.Conv2d(d, d, 3, 1, 1, bias=False), norm(d))  # fmt: skip
+                self.main = nn.Sequential(
+                    nn.Conv2d(d, d, 3, 1, 1, bias=False),
+                    norm(d),
+                    nn.ReLU(inplace=True),
+                    nn.Conv2d(d, d, 3, 1, 1, bias=False),
+                    norm(d),
+                )
 
             def forward(self, x: torch.Tensor) -> torch.Tensor:
                 return x + self.main(x)
@@ -301,18 +365,37 @@ def test_reference_both_checkpoint_imports_and_translates_like_test_multi(tmp_pa
     assert exit_info.value.code in (0, None), capsys.readouterr().err
     translator = i2i.load_checkpoint(out)
     method = translator.method
-    assert [(s.name, len(s.domains), s.multi_label) for s in method.data_info.sources] == [("celeba", 5, True), ("rafd", 8, False)]
+    assert [(s.name, len(s.domains), s.multi_label) for s in method.data_info.sources] == [
+        ("celeba", 5, True),
+        ("rafd", 8, False),
+    ]
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     blond = torch.tensor([[0, 1, 0, 1, 0] + [0] * 8 + [1, 0]] * 2, dtype=torch.float32)  # [c_celeba, zero_rafd, mask]
     happy = torch.zeros(2, 15)
     happy[:, 5 + 4], happy[:, 14] = 1.0, 1.0  # [zero_celeba, c_rafd (happy, ImageFolder order), mask]
     ref.train()  # the reference translates with instance statistics
     with torch.no_grad():
-        assert torch.allclose(translator.translate(x, target="Blond_Hair", source_labels="Male"), ref(x, blond), atol=1e-5)
+        assert torch.allclose(
+            translator.translate(x, target="Blond_Hair", source_labels="Male"), ref(x, blond), atol=1e-5
+        )
         assert torch.allclose(translator.translate(x, target="happy"), ref(x, happy), atol=1e-5)
         grid = translator.translate_variants(x, target="all", source_labels="Male")
-    assert len(grid) == 13 and torch.allclose(grid["surprised"], ref(x, torch.cat([torch.zeros(2, 12), torch.ones(2, 1), torch.tensor([[0.0, 1.0]] * 2)], 1)), atol=1e-5)
+    assert len(grid) == 13 and torch.allclose(
+        grid["surprised"],
+        ref(x, torch.cat([torch.zeros(2, 12), torch.ones(2, 1), torch.tensor([[0.0, 1.0]] * 2)], 1)),
+        atol=1e-5,
+    )
     with pytest.raises(SystemExit) as exit_info:
-        main(["import-weights", str(tmp_path / "200000-G.ckpt"), "--format", "stargan-ref", "--out", str(tmp_path / "x.pt"),
-              "--domains", "celeba:a,b;rafd:c"])  # fmt: skip
+        main(
+            [
+                "import-weights",
+                str(tmp_path / "200000-G.ckpt"),
+                "--format",
+                "stargan-ref",
+                "--out",
+                str(tmp_path / "x.pt"),
+                "--domains",
+                "celeba:a,b;rafd:c",
+            ]
+        )
     assert exit_info.value.code == 2 and "trained with 15" in capsys.readouterr().err

@@ -78,12 +78,16 @@ def meta_reference_method(domains: int, w_hpf: float) -> StarGANv2:
 
 # -- the reference's networks ------------------------------------------------------------------------
 @pytest.mark.parametrize(("domains", "w_hpf", "counts"), [(3, 0.0, ref.AFHQ_COUNTS), (2, 1.0, ref.CELEBA_HQ_COUNTS)])
-def test_256px_networks_have_the_reference_keys_shapes_and_parameter_counts(domains: int, w_hpf: float, counts: dict) -> None:
+def test_256px_networks_have_the_reference_keys_shapes_and_parameter_counts(
+    domains: int, w_hpf: float, counts: dict
+) -> None:
     method = meta_reference_method(domains, w_hpf)
     expected = {
-        "G": ref.generator(w_hpf=w_hpf), "F": ref.mapping_network(num_domains=domains),
-        "E": ref.style_encoder(num_domains=domains), "D": ref.discriminator(num_domains=domains),
-    }  # fmt: skip
+        "G": ref.generator(w_hpf=w_hpf),
+        "F": ref.mapping_network(num_domains=domains),
+        "E": ref.style_encoder(num_domains=domains),
+        "D": ref.discriminator(num_domains=domains),
+    }
     levels = 5 if w_hpf else 4
     assert ref.hand_counts(levels, domains) == counts
     for (name, shapes), (ref_name, total) in zip(expected.items(), counts.items()):
@@ -97,29 +101,55 @@ def test_hand_written_key_lists_of_the_afhq_release() -> None:
     """A few keys written out literally (module indices as in the released files)."""
     method = meta_reference_method(3, 0.0)
     g, f, e, d = (set(getattr(method, n).state_dict()) for n in "GFED")
-    assert {"from_rgb.weight", "encode.0.norm1.weight", "encode.2.conv1x1.weight", "encode.5.conv2.bias",
-            "decode.0.norm1.fc.weight", "decode.5.conv1x1.weight", "to_rgb.0.weight", "to_rgb.2.bias"} <= g  # fmt: skip
+    assert {
+        "from_rgb.weight",
+        "encode.0.norm1.weight",
+        "encode.2.conv1x1.weight",
+        "encode.5.conv2.bias",
+        "decode.0.norm1.fc.weight",
+        "decode.5.conv1x1.weight",
+        "to_rgb.0.weight",
+        "to_rgb.2.bias",
+    } <= g
     assert "encode.3.conv1x1.weight" not in g and "decode.2.conv1x1.weight" not in g  # 512 -> 512: no projection
     assert sorted(f) == sorted(
         [f"shared.{i}.{p}" for i in (0, 2, 4, 6) for p in ("weight", "bias")]
         + [f"unshared.{k}.{i}.{p}" for k in range(3) for i in (0, 2, 4, 6) for p in ("weight", "bias")]
     )
-    assert {"shared.0.weight", "shared.3.conv1x1.weight", "shared.6.conv2.weight", "shared.8.weight", "unshared.2.bias"} <= e
+    assert {
+        "shared.0.weight",
+        "shared.3.conv1x1.weight",
+        "shared.6.conv2.weight",
+        "shared.8.weight",
+        "unshared.2.bias",
+    } <= e
     assert "shared.4.conv1x1.weight" not in e and max(int(k.split(".")[1]) for k in e if k.startswith("shared")) == 8
     assert {"main.0.weight", "main.8.weight", "main.10.weight", "main.10.bias"} <= d
 
 
 def test_reference_shaped_256px_checkpoint_imports_with_the_architecture_read_off_it() -> None:
     for domains, w_hpf in ((3, 0.0), (2, 1.0)):
-        shapes = {"generator": ref.generator(w_hpf=w_hpf), "mapping_network": ref.mapping_network(num_domains=domains),
-                  "style_encoder": ref.style_encoder(num_domains=domains)}  # fmt: skip
+        shapes = {
+            "generator": ref.generator(w_hpf=w_hpf),
+            "mapping_network": ref.mapping_network(num_domains=domains),
+            "style_encoder": ref.style_encoder(num_domains=domains),
+        }
         flat = {f"{net}.{k}": torch.empty(s, device="meta") for net, sd in shapes.items() for k, s in sd.items()}
         assert IMPORTER.recognise(flat)
         converted = IMPORTER.convert(flat, None, "100000_nets_ema.ckpt")
-        assert converted.kwargs["config"] == {"image_size": 256, "latent_dim": 16, "style_dim": 64, "hidden_dim": 512,
-                                              "max_conv_dim": 512, "w_hpf": w_hpf}  # fmt: skip
+        assert converted.kwargs["config"] == {
+            "image_size": 256,
+            "latent_dim": 16,
+            "style_dim": 64,
+            "hidden_dim": 512,
+            "max_conv_dim": 512,
+            "w_hpf": w_hpf,
+        }
         plan = IMPORTER.build(i2i.ImportRequest(sources=("x",), generators=(converted,)))
-        assert plan.method == "stargan_v2" and plan.data_info.domains == ({3: ("cat", "dog", "wild"), 2: ("female", "male")}[domains])
+        assert (
+            plan.method == "stargan_v2"
+            and plan.data_info.domains == ({3: ("cat", "dog", "wild"), 2: ("female", "male")}[domains])
+        )
         method = meta_reference_method(domains, w_hpf)
         for name in ("G", "F", "E"):
             assert set(plan.generators[name]) == set(getattr(method, name).state_dict())
@@ -140,7 +170,8 @@ def test_one_step_updates_in_the_reference_order_and_each_optimizer_only_its_net
     losses = method.train_step(batch(), ctx)
     assert ctx.stepped == ["D", "D", "G", "F", "E", "G"]
     assert set(losses) == {f"D/{k}_{p}" for k in ("latent", "ref") for p in ("real", "fake", "reg")} | {
-        f"G/{k}_{p}" for k in ("latent", "ref") for p in ("adv", "sty", "ds", "cyc")} | {"G/lambda_ds"}  # fmt: skip
+        f"G/{k}_{p}" for k in ("latent", "ref") for p in ("adv", "sty", "ds", "cyc")
+    } | {"G/lambda_ds"}
     assert all(torch.isfinite(v) and not v.requires_grad for v in losses.values())
     for name in "GFED":
         assert any(not torch.equal(b, p) for b, p in zip(before[name], getattr(method, name).parameters())), name
@@ -213,20 +244,33 @@ def test_translate_targets_samples_seeds_and_references() -> None:
         assert list(out) == [f"{d}_s{k}" for d in DOMAINS for k in range(3)]
         assert all(v.shape == x.shape and v.abs().max() <= 1 for v in out.values())
         assert not torch.allclose(out["dog_s0"], out["dog_s1"])  # other codes, other styles
-        assert torch.equal(out["dog_s0"], method.translate(x, target="dog", seed=7))  # sample 0 is the plain translation
+        assert torch.equal(
+            out["dog_s0"], method.translate(x, target="dog", seed=7)
+        )  # sample 0 is the plain translation
         assert torch.equal(method.translate(x, target="dog", seed=7), method.translate(x, target="dog", seed=7))
         assert list(method.translate_variants(x, target="wild", samples=2)) == ["s0", "s1"]
         assert list(method.translate_variants(x)) == list(DOMAINS)
         reference = torch.rand(1, 3, 50, 50) * 2 - 1
         styled = method.translate(x, target="cat", reference=reference)
-        s = method.E(torch.nn.functional.interpolate(reference, size=(32, 32), mode="bilinear", antialias=True).expand(2, -1, -1, -1),
-                     torch.zeros(2, dtype=torch.long))  # fmt: skip
+        s = method.E(
+            torch.nn.functional.interpolate(reference, size=(32, 32), mode="bilinear", antialias=True).expand(
+                2, -1, -1, -1
+            ),
+            torch.zeros(2, dtype=torch.long),
+        )
         assert torch.allclose(styled, method.G(x, s).clamp(-1, 1))
         z = torch.randn(1, 4)
-        assert torch.equal(method.translate(x, target=1, z=z), method.G(x, method.F(z.expand(2, 4), torch.ones(2, dtype=torch.long))).clamp(-1, 1))
-    for options, message in (({"target": "cow"}, "unknown domain 'cow'"), ({"target": "all", "reference": reference}, "one domain"),
-                             ({"reference": reference, "target": None}, "name the reference"), ({"samples": 0}, "at least 1"),
-                             ({"colour": 1}, "unknown translate option")):  # fmt: skip
+        assert torch.equal(
+            method.translate(x, target=1, z=z),
+            method.G(x, method.F(z.expand(2, 4), torch.ones(2, dtype=torch.long))).clamp(-1, 1),
+        )
+    for options, message in (
+        ({"target": "cow"}, "unknown domain 'cow'"),
+        ({"target": "all", "reference": reference}, "one domain"),
+        ({"reference": reference, "target": None}, "name the reference"),
+        ({"samples": 0}, "at least 1"),
+        ({"colour": 1}, "unknown translate option"),
+    ):
         with pytest.raises(i2i.UsageError, match=message):
             method.translate_variants(x, **options)
 
@@ -239,9 +283,23 @@ def test_sample_rows_show_every_domain_twice_and_a_reference_row() -> None:
 
 def test_paper_defaults_and_a_consistent_demo() -> None:
     cfg = i2i.default_config("stargan_v2")
-    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.ema, cfg.train.ema_warmup, cfg.train.schedule) == (100_000, 8, 0.999, False, "constant")
+    assert (cfg.train.steps, cfg.train.batch_size, cfg.train.ema, cfg.train.ema_warmup, cfg.train.schedule) == (
+        100_000,
+        8,
+        0.999,
+        False,
+        "constant",
+    )
     assert cfg.data.image_size == cfg.method.image_size == 256
     m = cfg.method
-    assert (m.latent_dim, m.style_dim, m.lambda_reg, m.lambda_sty, m.lambda_ds, m.lambda_cyc, m.ds_iter) == (16, 64, 1, 1, 1, 1, 100_000)
+    assert (m.latent_dim, m.style_dim, m.lambda_reg, m.lambda_sty, m.lambda_ds, m.lambda_cyc, m.ds_iter) == (
+        16,
+        64,
+        1,
+        1,
+        1,
+        1,
+        100_000,
+    )
     demo = i2i.default_config("stargan_v2", demo=True)
     assert demo.data.image_size == demo.method.image_size == 64 and demo.method.ds_iter == demo.train.steps

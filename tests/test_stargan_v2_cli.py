@@ -19,10 +19,21 @@ import i2i
 
 DOMAINS = ("cat", "dog", "wild")
 SETS = {
-    "method.dim_in": 8, "method.max_conv_dim": 16, "method.hidden_dim": 16, "method.style_dim": 8, "method.latent_dim": 4,
-    "method.ds_iter": 4, "data.num_workers": 0, "data.flip": "false", "train.device": "cpu", "train.precision": "fp32",
-    "train.ema": 0.9, "train.log_every": 1, "train.sample_every": 100, "train.checkpoint_every": 100,
-}  # fmt: skip
+    "method.dim_in": 8,
+    "method.max_conv_dim": 16,
+    "method.hidden_dim": 16,
+    "method.style_dim": 8,
+    "method.latent_dim": 4,
+    "method.ds_iter": 4,
+    "data.num_workers": 0,
+    "data.flip": "false",
+    "train.device": "cpu",
+    "train.precision": "fp32",
+    "train.ema": 0.9,
+    "train.log_every": 1,
+    "train.sample_every": 100,
+    "train.checkpoint_every": 100,
+}
 
 
 def _cli(args: list[str], capsys: Any, sets: dict[str, Any] | None = None) -> tuple[int, str, str]:
@@ -53,12 +64,28 @@ def domains_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run(root: Path, out: Path, steps: int, capsys: Any, *extra: str) -> tuple[int, str, str]:
-    args = ["run", "--method", "stargan_v2", "--data", str(root), "--out", str(out), "--steps", str(steps),
-            "--batch-size", "4", "--image-size", "32", *extra]  # fmt: skip
+    args = [
+        "run",
+        "--method",
+        "stargan_v2",
+        "--data",
+        str(root),
+        "--out",
+        str(out),
+        "--steps",
+        str(steps),
+        "--batch-size",
+        "4",
+        "--image-size",
+        "32",
+        *extra,
+    ]
     return _cli(args, capsys, SETS)
 
 
-def test_run_then_resume_is_exact_including_ema_and_the_diversity_schedule(domains_root: Path, tmp_path: Path, capsys: Any) -> None:
+def test_run_then_resume_is_exact_including_ema_and_the_diversity_schedule(
+    domains_root: Path, tmp_path: Path, capsys: Any
+) -> None:
     code, _, err = _run(domains_root, tmp_path / "straight", 4, capsys)
     assert code == 0, err
     code, _, err = _run(domains_root, tmp_path / "split", 2, capsys, "--set", "train.eval_at_end=false")
@@ -73,42 +100,99 @@ def test_run_then_resume_is_exact_including_ema_and_the_diversity_schedule(domai
     for net in a["ema"]:
         for key in a["ema"][net]:
             assert torch.equal(a["ema"][net][key], b["ema"][net][key]), (net, key)
-    lambdas = [json.loads(line)["losses"]["G/lambda_ds"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
-               if '"losses"' in line]  # fmt: skip
+    lambdas = [
+        json.loads(line)["losses"]["G/lambda_ds"]
+        for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()
+        if '"losses"' in line
+    ]
     assert lambdas == [1.0, 0.75, 0.5, 0.25]  # ds_iter 4: continued across the resume
     assert list((tmp_path / "straight" / "samples").glob("*.png"))
 
 
-def test_translate_and_eval_cli_samples_reference_all_diversity(domains_root: Path, tmp_path: Path, capsys: Any) -> None:
+def test_translate_and_eval_cli_samples_reference_all_diversity(
+    domains_root: Path, tmp_path: Path, capsys: Any
+) -> None:
     code, _, err = _run(domains_root, tmp_path / "run", 1, capsys, "--set", "train.eval_at_end=false")
     assert code == 0, err
     photo = tmp_path / "in.png"
     _image(photo, seed=99, shade=0.2, size=44)  # not a multiple of the size multiple: padded, then cropped back
     out = tmp_path / "out"
-    code, _, err = _cli(["translate", str(tmp_path / "run"), str(photo), "--out", str(out), "--target", "dog",
-                         "--samples", "3", "--seed", "5"], capsys)  # fmt: skip
+    code, _, err = _cli(
+        [
+            "translate",
+            str(tmp_path / "run"),
+            str(photo),
+            "--out",
+            str(out),
+            "--target",
+            "dog",
+            "--samples",
+            "3",
+            "--seed",
+            "5",
+        ],
+        capsys,
+    )
     assert code == 0, err
     names = sorted(p.name for p in out.iterdir())
     assert names == ["in_grid.png", "in_s0.png", "in_s1.png", "in_s2.png"]
     assert Image.open(out / "in_s1.png").size == (44, 44)
     assert not np.array_equal(np.asarray(Image.open(out / "in_s0.png")), np.asarray(Image.open(out / "in_s1.png")))
-    code, _, err = _cli(["translate", str(tmp_path / "run"), str(photo), "--out", str(tmp_path / "all"), "--target", "all"], capsys)
+    code, _, err = _cli(
+        ["translate", str(tmp_path / "run"), str(photo), "--out", str(tmp_path / "all"), "--target", "all"], capsys
+    )
     assert code == 0, err
-    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == ["in_cat.png", "in_dog.png", "in_grid.png", "in_wild.png"]
+    assert sorted(p.name for p in (tmp_path / "all").iterdir()) == [
+        "in_cat.png",
+        "in_dog.png",
+        "in_grid.png",
+        "in_wild.png",
+    ]
     reference = domains_root / "test" / "wild" / "0.png"
-    code, _, err = _cli(["translate", str(tmp_path / "run"), str(photo), "--out", str(tmp_path / "ref"), "--target", "wild",
-                         "--reference", str(reference)], capsys)  # fmt: skip
+    code, _, err = _cli(
+        [
+            "translate",
+            str(tmp_path / "run"),
+            str(photo),
+            "--out",
+            str(tmp_path / "ref"),
+            "--target",
+            "wild",
+            "--reference",
+            str(reference),
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert Image.open(tmp_path / "ref" / "in.png").size == (44, 44)
-    code, _, err = _cli(["eval", str(tmp_path / "run"), "--metrics", "accuracy,diversity", "--samples", "2",
-                         "--classifier-steps", "5", "--json", str(tmp_path / "eval.json")], capsys)  # fmt: skip
+    code, _, err = _cli(
+        [
+            "eval",
+            str(tmp_path / "run"),
+            "--metrics",
+            "accuracy,diversity",
+            "--samples",
+            "2",
+            "--classifier-steps",
+            "5",
+            "--json",
+            str(tmp_path / "eval.json"),
+        ],
+        capsys,
+    )
     assert code == 0, err
     rows = json.loads((tmp_path / "eval.json").read_text())["table"]
     assert {"model", "identity", "mean_image", "real"} <= set(rows["accuracy"])
     assert rows["diversity_latent"]["model"] > 0 and rows["diversity_latent"]["identity"] == 0
     assert rows["diversity_reference"]["real"] > 0
-    code, _, err = _cli(["translate", str(tmp_path / "run"), str(photo), "--out", str(tmp_path / "bad"), "--target", "cow"], capsys)
-    assert code == 2 and err.strip().splitlines()[-1].startswith("error: target: unknown domain 'cow'") and "Traceback" not in err
+    code, _, err = _cli(
+        ["translate", str(tmp_path / "run"), str(photo), "--out", str(tmp_path / "bad"), "--target", "cow"], capsys
+    )
+    assert (
+        code == 2
+        and err.strip().splitlines()[-1].startswith("error: target: unknown domain 'cow'")
+        and "Traceback" not in err
+    )
 
 
 def _reference_file(path: Path, method: Any) -> None:
@@ -120,24 +204,34 @@ def _reference_file(path: Path, method: Any) -> None:
 def test_import_weights_of_a_reference_checkpoint_translates_as_the_original(tmp_path: Path, capsys: Any) -> None:
     torch.manual_seed(0)
     info = i2i.DataInfo(kind=i2i.LABELLED, domains=("a", "b", "c"))
-    original = i2i.create_method("stargan_v2", data_info=info, image_size=32, dim_in=8, max_conv_dim=16, hidden_dim=16,
-                                 style_dim=8, latent_dim=4).eval()  # fmt: skip
+    original = i2i.create_method(
+        "stargan_v2", data_info=info, image_size=32, dim_in=8, max_conv_dim=16, hidden_dim=16, style_dim=8, latent_dim=4
+    ).eval()
     _reference_file(tmp_path / "100000_nets_ema.ckpt", original)
     out = tmp_path / "imported.pt"
-    code, _, err = _cli(["import-weights", str(tmp_path / "100000_nets_ema.ckpt"), "--domains", "x,y,z", "--out", str(out)], capsys)
+    code, _, err = _cli(
+        ["import-weights", str(tmp_path / "100000_nets_ema.ckpt"), "--domains", "x,y,z", "--out", str(out)], capsys
+    )
     assert code == 0, err  # the format is recognised from the file
     translator = i2i.load_checkpoint(out)
     method = translator.method
     assert method.domains == ("x", "y", "z")
-    assert (method.config.image_size, method.config.dim_in, method.config.style_dim, method.config.latent_dim) == (32, 8, 8, 4)
+    assert (method.config.image_size, method.config.dim_in, method.config.style_dim, method.config.latent_dim) == (
+        32,
+        8,
+        8,
+        4,
+    )
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     z = torch.randn(1, 4)
     got = translator.translate(x, target="y", z=z)
     with torch.no_grad():
         expected = original.G(x, original.F(z.expand(2, 4), torch.ones(2, dtype=torch.long))).clamp(-1, 1)
     assert torch.allclose(got, expected, atol=1e-5)
-    code, _, err = _cli(["import-weights", str(tmp_path / "100000_nets_ema.ckpt"), "--domains", "x,y", "--out",
-                         str(tmp_path / "o.pt")], capsys)  # fmt: skip
+    code, _, err = _cli(
+        ["import-weights", str(tmp_path / "100000_nets_ema.ckpt"), "--domains", "x,y", "--out", str(tmp_path / "o.pt")],
+        capsys,
+    )
     assert code == 2 and "names 2 domains" in err and not (tmp_path / "o.pt").exists()
 
 
@@ -146,8 +240,9 @@ def test_export_generator_mapping_network_and_style_encoder_with_parity(tmp_path
 
     torch.manual_seed(0)
     info = i2i.DataInfo(kind=i2i.LABELLED, domains=DOMAINS)
-    method = i2i.create_method("stargan_v2", data_info=info, image_size=32, dim_in=8, max_conv_dim=16, hidden_dim=16,
-                               style_dim=8, latent_dim=4).eval()  # fmt: skip
+    method = i2i.create_method(
+        "stargan_v2", data_info=info, image_size=32, dim_in=8, max_conv_dim=16, hidden_dim=16, style_dim=8, latent_dim=4
+    ).eval()
     paths = export_generators(method, "torchscript", tmp_path / "v2.pt", example=torch.rand(2, 3, 32, 32) * 2 - 1)
     assert [p.name for p in paths] == ["v2_G.pt", "v2_F.pt", "v2_E.pt"]
     with warnings.catch_warnings():

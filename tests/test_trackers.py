@@ -12,12 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import i2i_mlflow.plugin
+import i2i_wandb.plugin
 import pytest
 import torch
 from train_support import dummy_config, make_paired
 
-import i2i_mlflow.plugin
-import i2i_wandb.plugin
 from i2i.errors import UsageError
 from i2i.hookspecs import hookimpl
 from i2i.plugins import PluginHost, set_host
@@ -58,7 +58,9 @@ class RecorderPlugin:
     @hookimpl
     def i2i_register_loggers(self):
         yield LoggerSpec("recorder", Recorder, "records events")
-        yield LoggerSpec("needs_pkg", Recorder, "needs a missing package", requires=("no_such_module_i2i",), extra="extra9")
+        yield LoggerSpec(
+            "needs_pkg", Recorder, "needs a missing package", requires=("no_such_module_i2i",), extra="extra9"
+        )
 
 
 def _host(*plugins):
@@ -75,7 +77,10 @@ def test_logger_names_are_checked_before_training(tmp_path):
     data = make_paired(tmp_path / "data")
     with pytest.raises(UsageError, match=r"train.loggers: unknown logger 'recorderr'; did you mean 'recorder'"):
         Trainer(dummy_config(host, data, loggers=["recorderr"]), out_dir=tmp_path / "a", host=host)
-    with pytest.raises(UsageError, match=r"logger 'needs_pkg' needs the 'no_such_module_i2i' package: pip install 'i2i-translate\[extra9\]'"):
+    with pytest.raises(
+        UsageError,
+        match=r"logger 'needs_pkg' needs the 'no_such_module_i2i' package: pip install 'i2i-translate\[extra9\]'",
+    ):
         Trainer(dummy_config(host, data, loggers=["needs_pkg"]), out_dir=tmp_path / "b", host=host)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
@@ -84,7 +89,9 @@ def test_dispatcher_feeds_every_event_and_resume_skips_logged_steps(tmp_path):
     host = _host(("recorder", RecorderPlugin()))
     data = make_paired(tmp_path / "data")
     Recorder.events = []
-    cfg = dummy_config(host, data, loggers=["recorder"], steps=4, log_every=1, sample_every=2, tracking={"log_checkpoint": True})
+    cfg = dummy_config(
+        host, data, loggers=["recorder"], steps=4, log_every=1, sample_every=2, tracking={"log_checkpoint": True}
+    )
     Trainer(cfg, out_dir=tmp_path / "out", host=host, progress=False).fit()
     ev = Recorder.events
     assert ev[0] == ("start", 0, {}, "train")
@@ -225,7 +232,9 @@ def test_mlflow_file_store_records_resumes_and_takes_eval(tmp_path, monkeypatch)
 
     cfg8 = dummy_config(host, data, loggers=["mlflow"], steps=8, log_every=2, sample_every=4, tracking=tracking_cfg)
     Trainer(cfg8, out_dir=tmp_path / "out", resume=True, host=host, progress=False).fit()
-    assert read_checkpoint(tmp_path / "out" / "last.pt")["plugin_state"]["loggers"]["mlflow"]["run_id"] == run.info.run_id
+    assert (
+        read_checkpoint(tmp_path / "out" / "last.pt")["plugin_state"]["loggers"]["mlflow"]["run_id"] == run.info.run_id
+    )
     assert [m.step for m in client.get_metric_history(run.info.run_id, "G/loss")] == [2, 4, 6, 8]
     assert run.data.params["train.steps"] == client.get_run(run.info.run_id).data.params["train.steps"]
     assert len(client.search_runs([run.info.experiment_id])) == 1
@@ -246,20 +255,46 @@ def test_cli_rejects_an_unknown_logger_before_anything_is_written(tmp_path, subp
     data = make_paired(tmp_path / "data")
     out = tmp_path / "out"
     proc = subprocess.run(
-        [sys.executable, "-m", "i2i", "run", "--method", "dummy", "--data", str(data), "--out", str(out),
-         "--steps", "1", "--logger", "wandbb"],
-        env=subprocess_env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "i2i",
+            "run",
+            "--method",
+            "dummy",
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--steps",
+            "1",
+            "--logger",
+            "wandbb",
+        ],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("error: train.loggers: unknown logger 'wandbb'; did you mean 'wandb'")
+    assert (
+        proc.stderr.strip()
+        .splitlines()[-1]
+        .startswith("error: train.loggers: unknown logger 'wandbb'; did you mean 'wandb'")
+    )
     assert "Traceback" not in proc.stderr and not out.exists()
 
 
 def test_config_check_rejects_an_unknown_logger(tmp_path, subprocess_env):
     toml = tmp_path / "c.toml"
     toml.write_text('[method]\nname = "dummy"\n[train]\nloggers = ["tensorbord"]\n')
-    proc = subprocess.run([sys.executable, "-m", "i2i", "config", "check", str(toml)],
-                          env=subprocess_env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "i2i", "config", "check", str(toml)],
+        env=subprocess_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 2 and "unknown logger 'tensorbord'; did you mean 'tensorboard'" in proc.stderr
 
 
@@ -270,20 +305,46 @@ def test_cli_trains_into_mlflow_and_eval_adds_to_the_same_run(tmp_path, subproce
 
     data = make_paired(tmp_path / "data")
     uri = (tmp_path / "mlruns").as_uri()
-    env = {**subprocess_env, "MLFLOW_TRACKING_URI": uri, "MLFLOW_ALLOW_FILE_STORE": "true",
-           "MLFLOW_EXPERIMENT_NAME": "from-env"}  # fmt: skip
+    env = {
+        **subprocess_env,
+        "MLFLOW_TRACKING_URI": uri,
+        "MLFLOW_ALLOW_FILE_STORE": "true",
+        "MLFLOW_EXPERIMENT_NAME": "from-env",
+    }
     common = ["--method", "dummy", "--data", str(data), "--out", str(tmp_path / "out")]
-    sets = ["--set", "data.image_size=16", "--set", "data.load_size=16", "--set", "train.device=cpu",
-            "--set", "train.log_every=1", "--set", "data.num_workers=0", "--set", "train.batch_size=2"]  # fmt: skip
-    run = subprocess.run([sys.executable, "-m", "i2i", "run", *common, *sets, "--steps", "2", "--logger", "mlflow"],
-                         env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    sets = [
+        "--set",
+        "data.image_size=16",
+        "--set",
+        "data.load_size=16",
+        "--set",
+        "train.device=cpu",
+        "--set",
+        "train.log_every=1",
+        "--set",
+        "data.num_workers=0",
+        "--set",
+        "train.batch_size=2",
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "i2i", "run", *common, *sets, "--steps", "2", "--logger", "mlflow"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("from-env")
     (found,) = client.search_runs([experiment.experiment_id])
     assert [m.step for m in client.get_metric_history(found.info.run_id, "D/loss")] == [1, 2]
-    ev = subprocess.run([sys.executable, "-m", "i2i", "eval", str(tmp_path / "out" / "last.pt"), "--data", str(data)],
-                        env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    ev = subprocess.run(
+        [sys.executable, "-m", "i2i", "eval", str(tmp_path / "out" / "last.pt"), "--data", str(data)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert ev.returncode == 0, ev.stderr
     assert len(client.get_metric_history(found.info.run_id, "eval/psnr")) == 2  # end of training + i2i eval
 
@@ -302,7 +363,9 @@ def test_logger_sample_images_are_uint8(tmp_path):
             yield LoggerSpec("probe", Probe)
 
     host = _host(("probe", ProbePlugin()))
-    cfg = dummy_config(host, make_paired(tmp_path / "data"), loggers=["probe"], steps=2, sample_every=2, eval_at_end=False)
+    cfg = dummy_config(
+        host, make_paired(tmp_path / "data"), loggers=["probe"], steps=2, sample_every=2, eval_at_end=False
+    )
     Trainer(cfg, out_dir=tmp_path / "out", host=host, progress=False).fit()
     assert seen and all(t.dtype == torch.uint8 and t.dim() == 3 for t in seen)
     assert glob.glob(str(tmp_path / "out" / "samples" / "*.png"))

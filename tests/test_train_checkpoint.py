@@ -11,11 +11,11 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_support import dummy_config, dummy_host, make_paired  # noqa: E402
+from train_support import dummy_config, dummy_host, make_paired
 
-from i2i.errors import CheckpointError  # noqa: E402
-from i2i.train import checkpoint as ck  # noqa: E402
-from i2i.train.trainer import Trainer  # noqa: E402
+from i2i.errors import CheckpointError
+from i2i.train import checkpoint as ck
+from i2i.train.trainer import Trainer
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,13 @@ def test_checkpoint_is_self_describing_and_weights_only(run):
     assert data["method"] == "dummy" and data["step"] == 8
     assert data["config"]["method"]["name"] == "dummy"
     assert data["config"]["train"]["steps"] == 8
-    assert data["data_info"] == {"kind": "paired", "channels_a": 3, "channels_b": 3, "domains": [], "multi_label": False}
+    assert data["data_info"] == {
+        "kind": "paired",
+        "channels_a": 3,
+        "channels_b": 3,
+        "domains": [],
+        "multi_label": False,
+    }
     assert set(data["optimizers"]) == {"G", "D"} and set(data["schedulers"]) == {"G", "D"}
     assert set(data["ema"]) == {"G"}
     assert {"python", "numpy", "torch"} <= set(data["rng"][0])

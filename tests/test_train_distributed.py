@@ -10,18 +10,27 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_support import make_paired, subprocess_env  # noqa: E402
+from train_support import make_paired, subprocess_env
 
 STEPS = 6
 
 
 def _args(data: Path, out: Path) -> list[str]:
     sets = {
-        "data.image_size": 16, "data.load_size": 16, "data.flip": "false", "data.num_workers": 0,
-        "train.batch_size": 4, "train.device": "cpu", "train.precision": "fp32", "train.steps": STEPS,
-        "train.log_every": 2, "train.sample_every": 3, "train.checkpoint_every": 3, "train.grad_clip": 0.5,
+        "data.image_size": 16,
+        "data.load_size": 16,
+        "data.flip": "false",
+        "data.num_workers": 0,
+        "train.batch_size": 4,
+        "train.device": "cpu",
+        "train.precision": "fp32",
+        "train.steps": STEPS,
+        "train.log_every": 2,
+        "train.sample_every": 3,
+        "train.checkpoint_every": 3,
+        "train.grad_clip": 0.5,
         "train.eval_at_end": "false",
-    }  # fmt: skip
+    }
     args = ["-m", "i2i", "run", "--method", "dummy", "--data", str(data), "--out", str(out)]
     for key, value in sets.items():
         args += ["--set", f"{key}={value}"]

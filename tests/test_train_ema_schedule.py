@@ -10,13 +10,13 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_support import dummy_config, dummy_host, make_paired  # noqa: E402
+from train_support import dummy_config, dummy_host, make_paired
 
-from i2i.errors import ConfigError  # noqa: E402
-from i2i.train.config import TrainConfig  # noqa: E402
-from i2i.train.ema import EMA  # noqa: E402
-from i2i.train.schedule import Schedules  # noqa: E402
-from i2i.train.trainer import Trainer  # noqa: E402
+from i2i.errors import ConfigError
+from i2i.train.config import TrainConfig
+from i2i.train.ema import EMA
+from i2i.train.schedule import Schedules
+from i2i.train.trainer import Trainer
 
 
 def test_ema_decay_warms_up_like_timm_and_tensorflow():
@@ -39,7 +39,7 @@ def test_short_run_ema_tracks_the_weights_instead_of_the_random_init():
     for step in range(800):
         warm.update(step)
         plain.update(step)
-    share = lambda e: ((e.shadow["G"]["weight"] - init - 1.0).abs().mean()).item()  # noqa: E731
+    share = lambda e: ((e.shadow["G"]["weight"] - init - 1.0).abs().mean()).item()
     assert share(plain) == pytest.approx(0.999**800, rel=1e-3)  # ~0.45: mostly the init
     assert share(warm) < 0.02
 
@@ -78,7 +78,11 @@ def test_plateau_defaults_are_the_references():
     opt = torch.optim.SGD([w], lr=1.0)
     sched = Schedules({"G": opt}, TrainConfig(schedule="plateau"), 4).schedulers["G"]
     assert (sched.mode, sched.factor, sched.threshold, sched.patience, sched.threshold_mode) == (
-        "min", 0.2, 0.01, 5, "rel"
+        "min",
+        0.2,
+        0.01,
+        5,
+        "rel",
     )
 
 

@@ -14,19 +14,22 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-import dummy_plugin  # noqa: E402
-from train_support import dummy_config, dummy_host, make_paired  # noqa: E402
+import dummy_plugin
+from train_support import dummy_config, dummy_host, make_paired
 
-from i2i import MethodSpec, hookimpl  # noqa: E402
-from i2i import config  # noqa: E402
-from i2i.errors import ConfigError, UsageError  # noqa: E402
-from i2i.plugins import PluginHost  # noqa: E402
-from i2i.train.config import TrainConfig  # noqa: E402
-from i2i.train.context import NonFiniteError, TrainContext  # noqa: E402
-from i2i.train.precision import Precision, resolve_precision  # noqa: E402
-from i2i.train.progress import Progress  # noqa: E402
-from i2i.train.schedule import lr_factor  # noqa: E402
-from i2i.train.trainer import Trainer  # noqa: E402
+from i2i import (
+    MethodSpec,
+    config,
+    hookimpl,
+)
+from i2i.errors import ConfigError, UsageError
+from i2i.plugins import PluginHost
+from i2i.train.config import TrainConfig
+from i2i.train.context import NonFiniteError, TrainContext
+from i2i.train.precision import Precision, resolve_precision
+from i2i.train.progress import Progress
+from i2i.train.schedule import lr_factor
+from i2i.train.trainer import Trainer
 
 
 class Recorder:
@@ -80,9 +83,17 @@ def test_run_writes_everything_and_calls_hooks(data, tmp_path):
     metrics = Trainer(cfg, out_dir=out, host=host, progress=False).fit()
 
     assert recorder.calls == [
-        ("start", 0), ("step", 4), ("sample", 6), ("checkpoint", 6), ("step", 8),
-        ("step", 12), ("sample", 12), ("checkpoint", 12), ("eval", 12), ("finished", 12),
-    ]  # fmt: skip
+        ("start", 0),
+        ("step", 4),
+        ("sample", 6),
+        ("checkpoint", 6),
+        ("step", 8),
+        ("step", 12),
+        ("sample", 12),
+        ("checkpoint", 12),
+        ("eval", 12),
+        ("finished", 12),
+    ]
     assert set(recorder.images) == {"input", "output", "target"}
     assert recorder.images["output"].dtype == torch.uint8 and recorder.images["output"].shape[0] == 3
 
@@ -135,7 +146,9 @@ def test_linear_schedule_and_lr_in_metrics(data, tmp_path):
 
 def test_plateau_schedule_runs(data, tmp_path):
     host = dummy_host()
-    cfg = dummy_config(host, data, steps=12, schedule="plateau", plateau_patience=0, plateau_factor=0.5, eval_at_end=False)
+    cfg = dummy_config(
+        host, data, steps=12, schedule="plateau", plateau_patience=0, plateau_factor=0.5, eval_at_end=False
+    )
     trainer = Trainer(cfg, out_dir=tmp_path, host=host, progress=False)
     trainer.fit()
     assert trainer.epoch == 2  # 4 batches per epoch; plateau stepped at the two epoch ends
@@ -205,7 +218,9 @@ def test_a_second_forward_after_an_update_sees_the_new_weights_under_bf16():
 def test_grad_clip_and_nonfinite_skip():
     w = torch.nn.Parameter(torch.zeros(3))
     opt = torch.optim.SGD([w], lr=1.0)
-    ctx = TrainContext({"G": opt}, Precision.create("fp32", torch.device("cpu")), device=torch.device("cpu"), grad_clip=1.0)
+    ctx = TrainContext(
+        {"G": opt}, Precision.create("fp32", torch.device("cpu")), device=torch.device("cpu"), grad_clip=1.0
+    )
     ctx.backward((w * torch.tensor([30.0, 40.0, 0.0])).sum())  # gradient norm 50
     ctx.step("G")
     assert w.detach().norm().item() == pytest.approx(1.0, rel=1e-4)  # clipped to norm 1
@@ -241,11 +256,22 @@ def test_nonfinite_losses_stop_with_a_clear_error(data, tmp_path):
     host = PluginHost(autoload=False, plugins=[("dummy", dummy_plugin), ("nan", NanPlugin())])
     from i2i import api
 
-    cfg = api.load_config(method="nan", host=host, overrides={
-        "data.root": str(data), "data.image_size": 16, "data.load_size": 16, "data.num_workers": 0,
-        "train.device": "cpu", "train.precision": "fp32", "train.steps": 50, "train.max_bad_steps": 4,
-        "train.log_every": 1, "train.batch_size": 2,
-    })  # fmt: skip
+    cfg = api.load_config(
+        method="nan",
+        host=host,
+        overrides={
+            "data.root": str(data),
+            "data.image_size": 16,
+            "data.load_size": 16,
+            "data.num_workers": 0,
+            "train.device": "cpu",
+            "train.precision": "fp32",
+            "train.steps": 50,
+            "train.max_bad_steps": 4,
+            "train.log_every": 1,
+            "train.batch_size": 2,
+        },
+    )
     trainer = Trainer(cfg, out_dir=tmp_path, host=host, progress=False)
     with pytest.raises(NonFiniteError, match=r"4 consecutive steps .*train.max_bad_steps"):
         trainer.fit()

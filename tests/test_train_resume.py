@@ -13,18 +13,27 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_support import make_paired, subprocess_env  # noqa: E402
+from train_support import make_paired, subprocess_env
 
 STEPS = 120
 
 
 def _run_args(data: Path, out: Path) -> list[str]:
     sets = {
-        "data.image_size": 16, "data.load_size": 16, "data.flip": "false", "data.num_workers": 0,
-        "train.batch_size": 2, "train.device": "cpu", "train.precision": "fp32", "train.steps": STEPS,
-        "train.log_every": 7, "train.sample_every": 50, "train.checkpoint_every": 10, "train.ema": 0.9,
+        "data.image_size": 16,
+        "data.load_size": 16,
+        "data.flip": "false",
+        "data.num_workers": 0,
+        "train.batch_size": 2,
+        "train.device": "cpu",
+        "train.precision": "fp32",
+        "train.steps": STEPS,
+        "train.log_every": 7,
+        "train.sample_every": 50,
+        "train.checkpoint_every": 10,
+        "train.ema": 0.9,
         "train.eval_at_end": "false",
-    }  # fmt: skip
+    }
     args = [sys.executable, "-m", "i2i", "run", "--method", "dummy", "--data", str(data), "--out", str(out)]
     for key, value in sets.items():
         args += ["--set", f"{key}={value}"]
@@ -34,8 +43,11 @@ def _run_args(data: Path, out: Path) -> list[str]:
 def _resume(out: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "i2i", "run", "--resume", "--out", str(out)],
-        env=subprocess_env(), capture_output=True, text=True, timeout=240,
-    )  # fmt: skip
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def _final(out: Path) -> dict:
@@ -116,9 +128,9 @@ def test_sigkill_and_sigterm_then_resume_is_bit_identical(data, reference, tmp_p
 
 
 def test_resume_of_an_empty_folder_is_a_usage_error(tmp_path, capsys, monkeypatch):
-    import i2i.plugins
     from train_support import dummy_host
 
+    import i2i.plugins
     from i2i.cli import main
 
     monkeypatch.setattr(i2i.plugins, "_default_host", dummy_host())  # the CLI's process-wide host

@@ -11,13 +11,13 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from train_support import dummy_config, dummy_host, make_paired  # noqa: E402
+from train_support import dummy_config, dummy_host, make_paired
 
-from i2i.data.batch import Batch  # noqa: E402
-from i2i.eval.summary import format_table, summarize  # noqa: E402
-from i2i.method import DataInfo  # noqa: E402
-from i2i.train import loggers  # noqa: E402
-from i2i.train.trainer import Trainer  # noqa: E402
+from i2i.data.batch import Batch
+from i2i.eval.summary import format_table, summarize
+from i2i.method import DataInfo
+from i2i.train import loggers
+from i2i.train.trainer import Trainer
 
 
 class FakeData:
@@ -59,7 +59,13 @@ def test_paired_psnr_with_baselines():
     assert identity["psnr"] == pytest.approx(identity["psnr_identity"])
     # the mean-colour baseline: a constant image of the targets' mean colour scores exactly that
     mean = torch.cat([b.b for b in data.loader])[:5].mean(dim=(0, 2, 3)).view(1, 3, 1, 1)
-    flat = summarize(Fixed(lambda x: mean.expand_as(x)), data, torch.device("cpu"), torch.autocast("cpu", enabled=False), max_images=5)
+    flat = summarize(
+        Fixed(lambda x: mean.expand_as(x)),
+        data,
+        torch.device("cpu"),
+        torch.autocast("cpu", enabled=False),
+        max_images=5,
+    )
     assert flat["psnr"] == pytest.approx(identity["psnr_mean_color"], rel=1e-6)
     assert 0 < identity["psnr_identity"] < identity["psnr_mean_color"] < perfect["psnr"]
     table = format_table(identity)

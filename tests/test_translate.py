@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from inference_support import save_rgb, trained_dummy, write_checkpoint
 from PIL import Image
+from train_support import dummy_host as make_dummy_host
 
 import i2i
 from i2i.cli import main
@@ -16,8 +18,6 @@ from i2i.errors import CheckpointError, UsageError
 from i2i.image_io import png_bit_depth, read_image, write_png
 from i2i.inference import prepare_size
 from i2i.method import DataInfo
-from inference_support import save_rgb, trained_dummy, write_checkpoint
-from train_support import dummy_host as make_dummy_host
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +103,19 @@ def test_translate_files_folders_globs_keeps_stems_and_sizes(ckpt: Path, tmp_pat
     (src / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
     code, stdout, err = run_cli(
-        ["translate", str(ckpt), str(src), str(src / "sub" / "*.png"), str(tmp_path / "single.bmp"),
-         "--out", str(out), "--batch-size", "3"], capsys)  # fmt: skip
+        [
+            "translate",
+            str(ckpt),
+            str(src),
+            str(src / "sub" / "*.png"),
+            str(tmp_path / "single.bmp"),
+            "--out",
+            str(out),
+            "--batch-size",
+            "3",
+        ],
+        capsys,
+    )
     assert code == 0, err
     sizes = {p.name: Image.open(p).size for p in out.glob("*.png")}
     assert sizes == {"a.png": (40, 30), "a_png.png": (41, 29), "wide.png": (50, 9), "single.png": (12, 12)}
@@ -116,7 +127,9 @@ def test_unreadable_input_warns_and_the_rest_go_on(ckpt: Path, tmp_path: Path, d
     src = tmp_path / "in"
     save_rgb(src / "good.png", 8, 8)
     (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    code, _, err = run_cli(["translate", str(ckpt), str(src), str(tmp_path / "nope.png"), "--out", str(tmp_path / "o")], capsys)
+    code, _, err = run_cli(
+        ["translate", str(ckpt), str(src), str(tmp_path / "nope.png"), "--out", str(tmp_path / "o")], capsys
+    )
     assert code == 0
     assert (tmp_path / "o" / "good.png").is_file() and not (tmp_path / "o" / "broken.png").exists()
     assert re.search(r"warning: skipping unreadable image .*broken\.png", err)
@@ -124,8 +137,9 @@ def test_unreadable_input_warns_and_the_rest_go_on(ckpt: Path, tmp_path: Path, d
 
 
 def test_grey_checkpoint_writes_grey_and_16bit_round_trips(tmp_path: Path, dummy_host, capsys) -> None:
-    grey = write_checkpoint(tmp_path / "grey.pt", "dummy", dummy_host,
-                            data_info=DataInfo(kind="paired", channels_a=1, channels_b=1))  # fmt: skip
+    grey = write_checkpoint(
+        tmp_path / "grey.pt", "dummy", dummy_host, data_info=DataInfo(kind="paired", channels_a=1, channels_b=1)
+    )
     src = tmp_path / "in"
     save_rgb(src / "colour.png", 10, 14)  # a colour photo into a grey model: read as grey
     deep = (np.random.default_rng(0).random((1, 10, 12)) * 0.8 + 0.1).astype(np.float32)
@@ -135,7 +149,9 @@ def test_grey_checkpoint_writes_grey_and_16bit_round_trips(tmp_path: Path, dummy
     assert {p.name: Image.open(p).mode for p in (tmp_path / "o8").glob("*.png")} == {"colour.png": "L", "deep.png": "L"}
     assert png_bit_depth(tmp_path / "o8" / "deep.png") == 8
     # 16-bit in, 16-bit out is the default (--keep-16bit, its old spelling, still works)
-    code, _, err = run_cli(["translate", str(grey), str(src), "--out", str(tmp_path / "o16"), "--precision", "fp32"], capsys)
+    code, _, err = run_cli(
+        ["translate", str(grey), str(src), "--out", str(tmp_path / "o16"), "--precision", "fp32"], capsys
+    )
     assert code == 0, err
     assert png_bit_depth(tmp_path / "o16" / "deep.png") == 16
     assert png_bit_depth(tmp_path / "o16" / "colour.png") == 8  # 8-bit inputs stay 8-bit
@@ -152,7 +168,9 @@ def test_html_gallery_links_inputs_outputs_and_targets(ckpt: Path, tmp_path: Pat
     save_rgb(src / "y.tif", 8, 8, seed=1)
     save_rgb(targets / "x 1.jpg", 8, 12, seed=2)
     out = tmp_path / "o"
-    code, _, err = run_cli(["translate", str(ckpt), str(src), "--out", str(out), "--html", "--targets", str(targets)], capsys)
+    code, _, err = run_cli(
+        ["translate", str(ckpt), str(src), "--out", str(out), "--html", "--targets", str(targets)], capsys
+    )
     assert code == 0, err
     page = (out / "index.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<script" not in page
@@ -200,7 +218,9 @@ def test_variants_write_one_file_each_and_a_grid(tmp_path: Path, capsys) -> None
     run_cli([*args, "--out", str(tmp_path / "o2")], capsys)
     for name in names:
         assert (tmp_path / "o1" / name).read_bytes() == (tmp_path / "o2" / name).read_bytes()
-    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o3"), "--target", "x"], capsys)
+    code, _, err = run_cli(
+        ["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o3"), "--target", "x"], capsys
+    )
     assert code == 2 and "has no option 'target'" in err and "samples" in err
 
 
@@ -226,6 +246,11 @@ def test_cli_errors_are_one_line_exit_2(case: str, ckpt: Path, tmp_path: Path, d
     assert code == 2
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in err, err
-    expected = {"missing": "not found", "plain": "not an i2i checkpoint", "corrupt": "corrupt",
-                "bad_option": "no option 'target'", "no_inputs": "no input images"}[case]  # fmt: skip
+    expected = {
+        "missing": "not found",
+        "plain": "not an i2i checkpoint",
+        "corrupt": "corrupt",
+        "bad_option": "no option 'target'",
+        "no_inputs": "no input images",
+    }[case]
     assert expected in errors[0]

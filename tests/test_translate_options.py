@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from inference_support import save_rgb, write_checkpoint
 from PIL import Image
 
 import i2i
@@ -17,7 +18,6 @@ from i2i.errors import UsageError
 from i2i.inference.spec import check_options
 from i2i.method import DataInfo
 from i2i.plugins import get_host
-from inference_support import save_rgb, write_checkpoint
 
 DIRECTION = i2i.TranslateOption("direction", choices=("a2b", "b2a"), default="a2b", value_aliases={"AtoB": "a2b"})
 SAMPLES = i2i.TranslateOption("samples", type=int, minimum=1, aliases=("n_samples",))
@@ -34,14 +34,19 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 @pytest.fixture
 def cyclegan(tmp_path: Path) -> Path:
     info = DataInfo(kind="unpaired", channels_a=3, channels_b=1)
-    return write_checkpoint(tmp_path / "cyc.pt", "cyclegan", get_host(), data_info=info, overrides={"lambda_identity": 0.0})
+    return write_checkpoint(
+        tmp_path / "cyc.pt", "cyclegan", get_host(), data_info=info, overrides={"lambda_identity": 0.0}
+    )
 
 
 # -- the records ---------------------------------------------------------------------------------------
 def test_values_are_converted_and_checked_with_one_line_messages() -> None:
     declared = (DIRECTION, SAMPLES, FLAG)
     assert check_options(declared, {"direction": "b2a", "samples": "3", "sharp": "yes"}, "m") == {
-        "direction": "b2a", "samples": 3, "sharp": True}  # fmt: skip
+        "direction": "b2a",
+        "samples": 3,
+        "sharp": True,
+    }
     assert check_options(declared, {"direction": "AtoB", "n_samples": 2}, "m") == {"direction": "a2b", "samples": 2}
     assert check_options(declared, {"direction": "A2B"}, "m") == {"direction": "a2b"}  # case and -_ ignored
     assert check_options(declared, {"direction": None}, "m") == {}  # None means "not given"
@@ -52,9 +57,12 @@ def test_values_are_converted_and_checked_with_one_line_messages() -> None:
         ({"samples": 0}, r"samples: expected at least 1, got 0"),
         ({"sharp": "maybe"}, r"sharp: expected true or false"),
         ({"samples": 2, "n_samples": 3}, r"samples: given twice"),
-        ({"sampels": 2}, r"method 'm' has no option 'sampels' \(its translate options: direction, samples, sharp\); "
-                         r"did you mean 'samples'\?"),
-    ]:  # fmt: skip
+        (
+            {"sampels": 2},
+            r"method 'm' has no option 'sampels' \(its translate options: direction, samples, sharp\); "
+            r"did you mean 'samples'\?",
+        ),
+    ]:
         with pytest.raises(UsageError, match=message):
             check_options(declared, options, "m")
 
@@ -97,8 +105,19 @@ def test_old_and_new_direction_spellings_and_the_generic_option_agree(cyclegan: 
     save_rgb(tmp_path / "in" / "x.png", 20, 24)
     outs = []
     for i, flags in enumerate([["--direction", "b2a"], ["--direction", "BtoA"], ["--option", "direction=b2a"]]):
-        code, _, err = run_cli(["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / f"o{i}"),
-                                "--precision", "fp32", *flags], capsys)  # fmt: skip
+        code, _, err = run_cli(
+            [
+                "translate",
+                str(cyclegan),
+                str(tmp_path / "in"),
+                "--out",
+                str(tmp_path / f"o{i}"),
+                "--precision",
+                "fp32",
+                *flags,
+            ],
+            capsys,
+        )
         assert code == 0, err
         outs.append((tmp_path / f"o{i}" / "x.png").read_bytes())
     assert outs[0] == outs[1] == outs[2]
@@ -110,14 +129,17 @@ def test_old_and_new_direction_spellings_and_the_generic_option_agree(cyclegan: 
 
 def test_cli_and_api_give_the_same_message(cyclegan: Path, tmp_path: Path, capsys) -> None:
     save_rgb(tmp_path / "in" / "x.png", 16, 16)
-    code, _, err = run_cli(["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / "o"),
-                            "--direction", "sideways"], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--direction", "sideways"],
+        capsys,
+    )
     assert code == 2
     with pytest.raises(UsageError) as exc:
         i2i.load_checkpoint(cyclegan).translate(torch.zeros(3, 16, 16), direction="sideways")
     assert err.strip() == f"error: {exc.value}" and "direction: expected one of a2b, b2a" in err
-    code, _, err = run_cli(["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / "o"),
-                            "--target", "x"], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--target", "x"], capsys
+    )
     assert code == 2 and "method 'cyclegan' has no option 'target'" in err and "--direction" in err
     assert not (tmp_path / "o").exists()  # nothing written by a command that failed
 
@@ -137,8 +159,22 @@ def test_stargan_takes_each_images_labels_from_an_attribute_file(tmp_path: Path,
     save_rgb(tmp_path / "in" / "b.png", 32, 32, seed=2)
     # rows are matched by file name, else by stem (the list names the original JPEGs)
     listing = _attribute_file(tmp_path / "list_attr.txt", {"a.jpg": [1, -1, 1], "b.jpg": [-1, 1, -1]}, list(attrs_))
-    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--precision",
-                            "fp32", "--target", "Blond_Hair", "--attribute-file", str(listing)], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        [
+            "translate",
+            str(ckpt),
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "o"),
+            "--precision",
+            "fp32",
+            "--target",
+            "Blond_Hair",
+            "--attribute-file",
+            str(listing),
+        ],
+        capsys,
+    )
     assert code == 0, err
     t = i2i.load_checkpoint(ckpt)
     for name, own in [("a", "Black_Hair,Male"), ("b", "Blond_Hair")]:
@@ -152,13 +188,27 @@ def test_stargan_takes_each_images_labels_from_an_attribute_file(tmp_path: Path,
     # a missing row is reported for that image and the others go on; a bad column is one error line
     save_rgb(tmp_path / "in2" / "c.png", 32, 32)
     save_rgb(tmp_path / "in2" / "a.png", 32, 32)
-    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in2"), "--out", str(tmp_path / "o2"),
-                            "--target", "Male", "--attribute-file", str(listing)], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        [
+            "translate",
+            str(ckpt),
+            str(tmp_path / "in2"),
+            "--out",
+            str(tmp_path / "o2"),
+            "--target",
+            "Male",
+            "--attribute-file",
+            str(listing),
+        ],
+        capsys,
+    )
     assert code == 0 and "cannot translate" in err and "no entry for c.png" in err
     assert (tmp_path / "o2" / "a.png").is_file() and not (tmp_path / "o2" / "c.png").exists()
     bad = _attribute_file(tmp_path / "bad.txt", {"a.png": [1]}, ["Smiling"])
-    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o3"),
-                            "--attribute-file", str(bad)], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o3"), "--attribute-file", str(bad)],
+        capsys,
+    )
     assert code == 2 and "--attribute-file" in err and "no column 'Black_Hair'" in err and "Smiling" in err
 
 
@@ -166,12 +216,34 @@ def test_augcyclegan_reference_is_a_declared_file_option(tmp_path: Path, capsys)
     ckpt = write_checkpoint(tmp_path / "a.pt", "augcyclegan", get_host())
     save_rgb(tmp_path / "in" / "x.png", 32, 32, seed=1)
     style = save_rgb(tmp_path / "style.png", 40, 40, seed=2)
-    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o"),
-                            "--reference", str(style), "--precision", "fp32"], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        [
+            "translate",
+            str(ckpt),
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "o"),
+            "--reference",
+            str(style),
+            "--precision",
+            "fp32",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["x.png"]  # one output: the reference's style
-    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o2"),
-                            "--reference", str(tmp_path / "missing.png")], capsys)  # fmt: skip
+    code, _, err = run_cli(
+        [
+            "translate",
+            str(ckpt),
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "o2"),
+            "--reference",
+            str(tmp_path / "missing.png"),
+        ],
+        capsys,
+    )
     assert code == 2 and "--reference" in err and "no such file" in err
 
 
@@ -186,7 +258,9 @@ def test_side_by_side_pairs_split_and_warn(tmp_path: Path, capsys) -> None:
 
     t = i2i.load_checkpoint(ckpt)
     with pytest.warns(UserWarning, match="side-by-side A\\|B pair"):
-        translate_files(t, [pair], tmp_path / "o2", progress=False, warn_pair=lambda image: image.shape[-1] == 2 * image.shape[-2])
+        translate_files(
+            t, [pair], tmp_path / "o2", progress=False, warn_pair=lambda image: image.shape[-1] == 2 * image.shape[-2]
+        )
 
 
 def test_a_plugin_written_before_the_records_keeps_its_options() -> None:

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from inference_support import save_rgb, write_checkpoint
 from PIL import Image
 
 import i2i
 from i2i.cli import main
 from i2i.method import DataInfo
 from i2i.plugins import get_host
-from inference_support import save_rgb, write_checkpoint
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -45,12 +45,15 @@ def test_export_never_replaces_the_checkpoint(cyclegan: Path, tmp_path: Path, ca
     ckpt = tmp_path / "c.pt"
     ckpt.write_bytes(cyclegan.read_bytes())
     before = ckpt.read_bytes()
-    code, _, err = run_cli(["export", str(ckpt), "--format", "torchscript", "--generator", "G_A", "--out", str(ckpt)], capsys)
+    code, _, err = run_cli(
+        ["export", str(ckpt), "--format", "torchscript", "--generator", "G_A", "--out", str(ckpt)], capsys
+    )
     assert code == 2 and err.count("error:") == 1 and "would overwrite the input" in err
     assert ckpt.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["c.pt"]
     # several generators: c_G_A.pt ... next to a run folder's checkpoint is fine, the checkpoint itself is not
-    code, _, err = run_cli(["export", str(tmp_path), "--format", "torchscript", "--generator", "G_B", "--out", str(ckpt)],
-                           capsys)  # fmt: skip
+    code, _, err = run_cli(
+        ["export", str(tmp_path), "--format", "torchscript", "--generator", "G_B", "--out", str(ckpt)], capsys
+    )
     assert code == 2 and ckpt.read_bytes() == before
 
 
@@ -59,7 +62,9 @@ def test_tiny_and_extreme_aspect_images_translate_and_keep_their_size(cyclegan: 
     sizes = {"dot": (1, 1), "strip": (3, 200), "small": (5, 7), "normal": (24, 32)}
     for name, (h, w) in sizes.items():
         save_rgb(src / f"{name}.png", h, w)
-    code, _, err = run_cli(["translate", str(cyclegan), str(src), "--out", str(tmp_path / "o"), "--batch-size", "8"], capsys)
+    code, _, err = run_cli(
+        ["translate", str(cyclegan), str(src), "--out", str(tmp_path / "o"), "--batch-size", "8"], capsys
+    )
     assert code == 0, err
     for name, (h, w) in sizes.items():
         assert Image.open(tmp_path / "o" / f"{name}.png").size == (w, h)
@@ -75,8 +80,13 @@ def test_impossible_sizes_and_devices_are_refused_before_any_output(cyclegan: Pa
     base = ["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / "o")]
     code, _, err = run_cli([*base, "--size", "100000"], capsys)
     assert code == 2 and "--size 100000" in err and "use a smaller --size" in err
-    for device, message in [("meta", "hold no data"), ("xla", "not available"), ("mps", "not available"),
-                            ("tpu9", "unknown device"), ("cuda:7", "")]:  # fmt: skip
+    for device, message in [
+        ("meta", "hold no data"),
+        ("xla", "not available"),
+        ("mps", "not available"),
+        ("tpu9", "unknown device"),
+        ("cuda:7", ""),
+    ]:
         code, _, err = run_cli([*base, "--device", device], capsys)
         assert code == 2 and err.count("error:") == 1 and "--device" in err and message in err, err
         assert "available here: auto, cpu" in err
@@ -117,7 +127,10 @@ def test_pil_images_are_translated_upright_as_the_cli_does(cyclegan: Path, tmp_p
     code, _, err = run_cli(["translate", str(cyclegan), str(path), "--out", str(tmp_path / "o")], capsys)
     assert code == 0, err
     assert out.size == Image.open(tmp_path / "o" / "phone.png").size == (20, 32)
-    assert np.abs(np.asarray(out).astype(int) - np.asarray(Image.open(tmp_path / "o" / "phone.png")).astype(int)).max() <= 1
+    assert (
+        np.abs(np.asarray(out).astype(int) - np.asarray(Image.open(tmp_path / "o" / "phone.png")).astype(int)).max()
+        <= 1
+    )
 
 
 def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:

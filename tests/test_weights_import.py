@@ -28,8 +28,13 @@ class RefResnetBlock(nn.Module):
     def __init__(self, dim, norm_layer, use_bias):
         super().__init__()
         self.conv_block = nn.Sequential(
-            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, padding=0, bias=use_bias), norm_layer(dim), nn.ReLU(True),
-            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3, padding=0, bias=use_bias), norm_layer(dim),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3, padding=0, bias=use_bias),
+            norm_layer(dim),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3, padding=0, bias=use_bias),
+            norm_layer(dim),
         )
 
     def forward(self, x):
@@ -41,16 +46,26 @@ class RefResnetGenerator(nn.Module):
         super().__init__()
         norm_layer = {"instance": nn.InstanceNorm2d, "batch": nn.BatchNorm2d, "none": lambda c: nn.Identity()}[norm]
         use_bias = norm == "instance"  # the reference's type check: False for batch *and* none
-        model = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7, padding=0, bias=use_bias), norm_layer(ngf), nn.ReLU(True)]
+        model = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(input_nc, ngf, 7, padding=0, bias=use_bias),
+            norm_layer(ngf),
+            nn.ReLU(True),
+        ]
         for i in range(2):
             m = 2**i
-            model += [nn.Conv2d(ngf * m, ngf * m * 2, 3, stride=2, padding=1, bias=use_bias), norm_layer(ngf * m * 2), nn.ReLU(True)]
+            model += [
+                nn.Conv2d(ngf * m, ngf * m * 2, 3, stride=2, padding=1, bias=use_bias),
+                norm_layer(ngf * m * 2),
+                nn.ReLU(True),
+            ]
         model += [RefResnetBlock(ngf * 4, norm_layer, use_bias) for _ in range(n_blocks)]
         for i in range(2):
             m = 2 ** (2 - i)
             model += [
                 nn.ConvTranspose2d(ngf * m, ngf * m // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias),
-                norm_layer(ngf * m // 2), nn.ReLU(True),
+                norm_layer(ngf * m // 2),
+                nn.ReLU(True),
             ]
         model += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7, padding=0), nn.Tanh()]
         self.model = nn.Sequential(*model)
@@ -68,11 +83,23 @@ class RefUnetBlock(nn.Module):
         if outermost:
             model = [downconv, submodule, nn.ReLU(True), nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1), nn.Tanh()]
         elif innermost:
-            model = [nn.LeakyReLU(0.2, True), downconv, nn.ReLU(True),
-                     nn.ConvTranspose2d(inner_nc, outer_nc, 4, 2, 1, bias=False), nn.BatchNorm2d(outer_nc)]
+            model = [
+                nn.LeakyReLU(0.2, True),
+                downconv,
+                nn.ReLU(True),
+                nn.ConvTranspose2d(inner_nc, outer_nc, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(outer_nc),
+            ]
         else:
-            model = [nn.LeakyReLU(0.2, True), downconv, nn.BatchNorm2d(inner_nc), submodule, nn.ReLU(True),
-                     nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1, bias=False), nn.BatchNorm2d(outer_nc)]
+            model = [
+                nn.LeakyReLU(0.2, True),
+                downconv,
+                nn.BatchNorm2d(inner_nc),
+                submodule,
+                nn.ReLU(True),
+                nn.ConvTranspose2d(inner_nc * 2, outer_nc, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(outer_nc),
+            ]
         self.model = nn.Sequential(*model)
 
     def forward(self, x):
@@ -98,9 +125,11 @@ class RefStarResidualBlock(nn.Module):
     def __init__(self, dim):
         super().__init__()
         self.main = nn.Sequential(
-            nn.Conv2d(dim, dim, 3, 1, 1, bias=False), nn.InstanceNorm2d(dim, affine=True, track_running_stats=True),
+            nn.Conv2d(dim, dim, 3, 1, 1, bias=False),
+            nn.InstanceNorm2d(dim, affine=True, track_running_stats=True),
             nn.ReLU(inplace=True),
-            nn.Conv2d(dim, dim, 3, 1, 1, bias=False), nn.InstanceNorm2d(dim, affine=True, track_running_stats=True),
+            nn.Conv2d(dim, dim, 3, 1, 1, bias=False),
+            nn.InstanceNorm2d(dim, affine=True, track_running_stats=True),
         )
 
     def forward(self, x):
@@ -110,17 +139,26 @@ class RefStarResidualBlock(nn.Module):
 class RefStarGenerator(nn.Module):
     def __init__(self, conv_dim, c_dim, repeat_num):
         super().__init__()
-        layers = [nn.Conv2d(3 + c_dim, conv_dim, 7, 1, 3, bias=False),
-                  nn.InstanceNorm2d(conv_dim, affine=True, track_running_stats=True), nn.ReLU(inplace=True)]
+        layers = [
+            nn.Conv2d(3 + c_dim, conv_dim, 7, 1, 3, bias=False),
+            nn.InstanceNorm2d(conv_dim, affine=True, track_running_stats=True),
+            nn.ReLU(inplace=True),
+        ]
         d = conv_dim
         for _ in range(2):
-            layers += [nn.Conv2d(d, d * 2, 4, 2, 1, bias=False), nn.InstanceNorm2d(d * 2, affine=True, track_running_stats=True),
-                       nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(d, d * 2, 4, 2, 1, bias=False),
+                nn.InstanceNorm2d(d * 2, affine=True, track_running_stats=True),
+                nn.ReLU(inplace=True),
+            ]
             d *= 2
         layers += [RefStarResidualBlock(d) for _ in range(repeat_num)]
         for _ in range(2):
-            layers += [nn.ConvTranspose2d(d, d // 2, 4, 2, 1, bias=False),
-                       nn.InstanceNorm2d(d // 2, affine=True, track_running_stats=True), nn.ReLU(inplace=True)]
+            layers += [
+                nn.ConvTranspose2d(d, d // 2, 4, 2, 1, bias=False),
+                nn.InstanceNorm2d(d // 2, affine=True, track_running_stats=True),
+                nn.ReLU(inplace=True),
+            ]
             d //= 2
         layers += [nn.Conv2d(d, 3, 7, 1, 3, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
@@ -170,7 +208,15 @@ def test_resnet_reference_keys_are_i2i_keys(registry):
 def test_old_cyclegan_checkpoint_with_instance_norm_stats(registry, tmp_path):
     ref = randomize(RefResnetGenerator(3, 3, 8, 9)).eval()
     sd = ref.state_dict()
-    for layer in ("model.2", "model.5", "model.8", "model.10.conv_block.2", "model.12.conv_block.6", "model.20", "model.23"):
+    for layer in (
+        "model.2",
+        "model.5",
+        "model.8",
+        "model.10.conv_block.2",
+        "model.12.conv_block.6",
+        "model.20",
+        "model.23",
+    ):
         sd[f"{layer}.running_mean"], sd[f"{layer}.running_var"] = torch.zeros(1), torch.ones(1)
         sd[f"{layer}.num_batches_tracked"] = torch.tensor(0)
     torch.save(sd, tmp_path / "latest_net_G.pth")
@@ -186,7 +232,9 @@ def test_resnet_without_norm_gets_zero_biases(registry, tmp_path):
     ref = randomize(RefResnetGenerator(2, 1, 4, 6, norm="none")).eval()
     torch.save(ref.state_dict(), tmp_path / "horse2zebra.pth")
     name, kwargs, net = import_into_i2i(registry, tmp_path / "horse2zebra.pth", "cyclegan-ref")
-    assert name == "resnet_6blocks" and kwargs["norm"] == "none" and kwargs["input_nc"] == 2 and kwargs["output_nc"] == 1
+    assert (
+        name == "resnet_6blocks" and kwargs["norm"] == "none" and kwargs["input_nc"] == 2 and kwargs["output_nc"] == 1
+    )
     x = torch.randn(1, 2, 16, 20)
     with torch.no_grad():
         torch.testing.assert_close(net(x), ref(x), atol=1e-5, rtol=1e-5)

@@ -13,8 +13,13 @@ import click
 @click.command("export")
 @click.argument("checkpoint", type=click.Path())
 @click.option("--format", "fmt", required=True, type=click.Choice(["torchscript", "onnx"]), help="Output format.")
-@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False),
-              help="Output file; with several generators, one file per generator: STEM_<name>.SUFFIX.")  # fmt: skip
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Output file; with several generators, one file per generator: STEM_<name>.SUFFIX.",
+)
 @click.option("--generator", help="Export only this generator (e.g. G_B), to --out itself.")
 @click.option("--raw-weights", is_flag=True, help="Export the raw weights, not the EMA, when the run kept one.")
 def export(checkpoint: str, fmt: str, out: str, generator: str | None, raw_weights: bool) -> None:

@@ -28,16 +28,34 @@ _LIST = "list"
 
 @click.command("import-weights")
 @click.argument("sources", nargs=-1, type=click.Path(dir_okay=False))
-@click.option("--format", "fmt", is_flag=False, flag_value=_LIST, default=None, metavar="NAME",
-              help="Which reference code wrote SOURCES (`--format` alone lists the registered formats; "
-                   "default: the one that recognises the file).")  # fmt: skip
+@click.option(
+    "--format",
+    "fmt",
+    is_flag=False,
+    flag_value=_LIST,
+    default=None,
+    metavar="NAME",
+    help="Which reference code wrote SOURCES (`--format` alone lists the registered formats; "
+    "default: the one that recognises the file).",
+)
 @click.option("--generator", help="Registry name of the generator (inferred from the weights when omitted).")
-@click.option("--domains", help="Labelled models: comma-separated label names, in the order the model was trained with.")
-@click.option("--one-hot/--multi-label", "one_hot", default=None,
-              help="Labelled models: the labels are exclusive domains or independent attributes (default: the format's).")  # fmt: skip
+@click.option(
+    "--domains", help="Labelled models: comma-separated label names, in the order the model was trained with."
+)
+@click.option(
+    "--one-hot/--multi-label",
+    "one_hot",
+    default=None,
+    help="Labelled models: the labels are exclusive domains or independent attributes (default: the format's).",
+)
 @click.option("--out", type=click.Path(dir_okay=False), help="The i2i checkpoint to write.")
 def import_weights(
-    sources: tuple[str, ...], fmt: str | None, generator: str | None, domains: str | None, one_hot: bool | None, out: str | None
+    sources: tuple[str, ...],
+    fmt: str | None,
+    generator: str | None,
+    domains: str | None,
+    one_hot: bool | None,
+    out: str | None,
 ) -> None:
     """Convert generator weights written by reference code into an i2i checkpoint.
 
@@ -55,7 +73,9 @@ def import_weights(
     if out is None:
         raise UsageError("import-weights: --out FILE is required (the i2i checkpoint to write)")
     labels = None if domains is None else tuple(d.strip() for d in domains.split(",") if d.strip())
-    path = import_reference_checkpoint([Path(s) for s in sources], fmt, out, generator=generator, domains=labels, one_hot=one_hot)
+    path = import_reference_checkpoint(
+        [Path(s) for s in sources], fmt, out, generator=generator, domains=labels, one_hot=one_hot
+    )
     click.echo(f"wrote {path}")
 
 
@@ -112,8 +132,12 @@ def import_reference_checkpoint(
     if len(sources) not in spec.files:
         raise UsageError(f"--format {spec.name} takes {files_phrase(spec.files)}, got {len(sources)}")
     converted = [spec.convert(sd, generator, str(src)) for sd, src in zip(raw, sources)]
-    request = ImportRequest(sources=tuple(str(s) for s in sources), generators=converted,
-                            labels=None if domains is None else tuple(domains), one_hot=one_hot)  # fmt: skip
+    request = ImportRequest(
+        sources=tuple(str(s) for s in sources),
+        generators=converted,
+        labels=None if domains is None else tuple(domains),
+        one_hot=one_hot,
+    )
     plan = spec.build(request)
     return write_imported(plan, out, request.sources, host=host)
 
@@ -132,12 +156,16 @@ def write_imported(plan: ImportPlan, out: str | Path, sources: Sequence[str], *,
     if info.domains:
         overrides["data.attributes"] = list(info.domains)
     # the paper's settings (not the demo's): an imported model is a full-size model
-    cfg = resolve_config(lambda name: api.get_method(name, host=host), overrides=overrides, method=plan.method, demo=False)
+    cfg = resolve_config(
+        lambda name: api.get_method(name, host=host), overrides=overrides, method=plan.method, demo=False
+    )
     built = spec.factory(cfg.method, info)
     generators = built.generators()
     if set(plan.generators) - set(generators):
-        raise PluginError(f"importer: {plan.method} has no generator {sorted(set(plan.generators) - set(generators))} "
-                          f"(its generator_names: {', '.join(generators)})")  # fmt: skip
+        raise PluginError(
+            f"importer: {plan.method} has no generator {sorted(set(plan.generators) - set(generators))} "
+            f"(its generator_names: {', '.join(generators)})"
+        )
     for name, state in plan.generators.items():
         generators[name].load_state_dict(dict(state), strict=True)
     payload = inference_payload(built, cfg, info, plugin=spec.plugin)

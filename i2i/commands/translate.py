@@ -21,8 +21,18 @@ from i2i.inference.spec import declared_options
 #: Prefix of the click parameter names of method options (never clashes with generic ones).
 _PREFIX = "method_option__"
 #: Generic flags that take a value (to find CKPT among the raw arguments before parsing).
-_VALUE_FLAGS = {"--out", "-o", "--batch-size", "--device", "--precision", "--size", "--fit", "--option", "--targets",
-                "--split"}  # fmt: skip
+_VALUE_FLAGS = {
+    "--out",
+    "-o",
+    "--batch-size",
+    "--device",
+    "--precision",
+    "--size",
+    "--fit",
+    "--option",
+    "--targets",
+    "--split",
+}
 
 
 class TranslateCommand(click.Command):
@@ -119,35 +129,91 @@ def method_flags(method: Any, config: Any, generic: Sequence[click.Parameter] = 
             pairs = [f"{d}/--no-{d[2:]}" for d in decls]
             flags.append(click.Option([*pairs, _PREFIX + option.name], default=None, help=option.describe()))
             continue
-        metavar = option.metavar or ("FILE" if option.is_file else "[" + "|".join(option.choices) + "]" if option.choices
-                                     else {int: "INT", float: "NUMBER"}.get(option.type, "TEXT"))  # fmt: skip
-        flags.append(click.Option([*decls, _PREFIX + option.name], default=None, metavar=metavar, help=option.describe()))
+        metavar = option.metavar or (
+            "FILE"
+            if option.is_file
+            else "[" + "|".join(option.choices) + "]"
+            if option.choices
+            else {int: "INT", float: "NUMBER"}.get(option.type, "TEXT")
+        )
+        flags.append(
+            click.Option([*decls, _PREFIX + option.name], default=None, metavar=metavar, help=option.describe())
+        )
     return flags
 
 
 @click.command("translate", cls=TranslateCommand)
 @click.argument("checkpoint", type=click.Path(dir_okay=True))
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("--out", "-o", required=True, type=click.Path(file_okay=False), help="Output folder (created; never one holding the inputs).")
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Output folder (created; never one holding the inputs).",
+)
 @click.option("--batch-size", default=4, show_default=True, type=click.IntRange(min=1), help="Images per forward pass.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, or mps/xla where torch has them.")
-@click.option("--precision", default="auto", show_default=True, type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
-              help="auto: bf16 where the hardware has it (as training), else fp32.")  # fmt: skip
-@click.option("--size", type=click.IntRange(min=1), help="Resize the shorter side to N for the network (outputs keep the input size).")
-@click.option("--fit", default="pad", show_default=True, type=click.Choice(["pad", "resize"]),
-              help="Reach the network's size multiple by reflect-padding (then cropping) or by resizing.")  # fmt: skip
-@click.option("--split", type=click.Choice(["left", "right"]),
-              help="Inputs are side-by-side A|B pairs: translate their left (A) or right (B) half.")  # fmt: skip
-@click.option("--8bit", "eight_bit", is_flag=True, help="Write 8-bit PNGs for 16-bit inputs too (default: 16-bit in, 16-bit out).")
+@click.option(
+    "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N, or mps/xla where torch has them."
+)
+@click.option(
+    "--precision",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "fp32", "bf16", "fp16"]),
+    help="auto: bf16 where the hardware has it (as training), else fp32.",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(min=1),
+    help="Resize the shorter side to N for the network (outputs keep the input size).",
+)
+@click.option(
+    "--fit",
+    default="pad",
+    show_default=True,
+    type=click.Choice(["pad", "resize"]),
+    help="Reach the network's size multiple by reflect-padding (then cropping) or by resizing.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["left", "right"]),
+    help="Inputs are side-by-side A|B pairs: translate their left (A) or right (B) half.",
+)
+@click.option(
+    "--8bit", "eight_bit", is_flag=True, help="Write 8-bit PNGs for 16-bit inputs too (default: 16-bit in, 16-bit out)."
+)
 @click.option("--keep-16bit", is_flag=True, hidden=True, help="The default now (kept for old scripts).")
 @click.option("--option", "extra", multiple=True, metavar="KEY=VALUE", help="A translate option of the method by name.")
 @click.option("--html", is_flag=True, help="Also write OUT/index.html, a static gallery of inputs and outputs.")
-@click.option("--targets", type=click.Path(file_okay=False, exists=True), help="Folder of ground-truth images (same stems) to show in the gallery.")
-@click.option("--raw-weights", is_flag=True, help="Use the generators' raw weights, not their EMA, when the run kept one.")
+@click.option(
+    "--targets",
+    type=click.Path(file_okay=False, exists=True),
+    help="Folder of ground-truth images (same stems) to show in the gallery.",
+)
+@click.option(
+    "--raw-weights", is_flag=True, help="Use the generators' raw weights, not their EMA, when the run kept one."
+)
 @click.pass_context
-def translate(ctx: click.Context, checkpoint: str, inputs: tuple[str, ...], out: str, batch_size: int, device: str,
-              precision: str, size: int | None, fit: str, split: str | None, eight_bit: bool, keep_16bit: bool,
-              extra: tuple[str, ...], html: bool, targets: str | None, raw_weights: bool, **method_options: Any) -> None:  # fmt: skip
+def translate(
+    ctx: click.Context,
+    checkpoint: str,
+    inputs: tuple[str, ...],
+    out: str,
+    batch_size: int,
+    device: str,
+    precision: str,
+    size: int | None,
+    fit: str,
+    split: str | None,
+    eight_bit: bool,
+    keep_16bit: bool,
+    extra: tuple[str, ...],
+    html: bool,
+    targets: str | None,
+    raw_weights: bool,
+    **method_options: Any,
+) -> None:
     """Translate image files (files, folders or globs) with the method stored in CHECKPOINT.
 
     \b
@@ -157,28 +223,40 @@ def translate(ctx: click.Context, checkpoint: str, inputs: tuple[str, ...], out:
     """
     from i2i.config import parse_override
     from i2i.inference.files import collect_inputs, translate_files
-    from i2i.outputs import removed_if_left_empty
     from i2i.inference.translator import Translator, load_checkpoint, resolve_device, resolve_precision
+    from i2i.outputs import removed_if_left_empty
 
     options: dict[str, Any] = {}
     for item in extra:
         key, value = parse_override(item)
         options[key.replace("-", "_")] = value
-    options.update({k[len(_PREFIX):]: v for k, v in method_options.items() if v is not None})  # fmt: skip
+    options.update({k[len(_PREFIX) :]: v for k, v in method_options.items() if v is not None})
     loaded = ctx.meta.get("i2i.translate.loaded")
     if loaded is not None and Path(loaded[2]) == Path(checkpoint):
         dev = resolve_device(device)
         resolve_precision(precision, dev)
-        translator = Translator(loaded[0], loaded[1], device=dev, precision=precision, source=checkpoint,
-                                step=loaded[3])  # fmt: skip
+        translator = Translator(
+            loaded[0], loaded[1], device=dev, precision=precision, source=checkpoint, step=loaded[3]
+        )
     else:
         translator = load_checkpoint(checkpoint, device=device, precision=precision, prefer_ema=not raw_weights)
     translator.check_options(options)
     paths = collect_inputs(inputs)
     with removed_if_left_empty(Path(out)):  # a failed command leaves no empty output folder behind
-        written = translate_files(translator, paths, Path(out), batch_size=batch_size, size=size, fit=fit,
-                                  keep_16bit=not eight_bit, options=options, html=html, split=split,
-                                  targets=Path(targets) if targets else None, warn_pair=_pair_check(translator))  # fmt: skip
+        written = translate_files(
+            translator,
+            paths,
+            Path(out),
+            batch_size=batch_size,
+            size=size,
+            fit=fit,
+            keep_16bit=not eight_bit,
+            options=options,
+            html=html,
+            split=split,
+            targets=Path(targets) if targets else None,
+            warn_pair=_pair_check(translator),
+        )
     click.echo(f"wrote {written} image(s) to {out}" + (f" (gallery: {Path(out) / 'index.html'})" if html else ""))
 
 

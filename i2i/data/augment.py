@@ -104,13 +104,18 @@ class DeviceAugment:
         if c.flip:
             ops.append(K.RandomHorizontalFlip(p=0.5))
         if c.rotation > 0:
-            ops.append(K.RandomAffine(degrees=c.rotation, p=0.5, padding_mode="reflection"))  # a rotation that reflects, not zero-pads
+            ops.append(
+                K.RandomAffine(degrees=c.rotation, p=0.5, padding_mode="reflection")
+            )  # a rotation that reflects, not zero-pads
         if c.affine:
-            ops.append(K.RandomAffine(degrees=0.0, translate=(0.1, 0.1), scale=(0.9, 1.1), p=0.5, padding_mode="reflection"))
+            ops.append(
+                K.RandomAffine(degrees=0.0, translate=(0.1, 0.1), scale=(0.9, 1.1), p=0.5, padding_mode="reflection")
+            )
         return ops
 
-    def __call__(self, a: torch.Tensor, b: torch.Tensor | None = None, *, train: bool = True
-                 ) -> tuple[torch.Tensor, torch.Tensor | None]:  # fmt: skip
+    def __call__(
+        self, a: torch.Tensor, b: torch.Tensor | None = None, *, train: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         a = to_unit(a)
         b = None if b is None else to_unit(b)
         m = self.size_multiple
@@ -150,6 +155,10 @@ class DeviceAugment:
         h, w = images.shape[-2:]
         if h < size or w < size:
             scale = size / min(h, w)
-            images = F.interpolate(images, size=(max(size, round(h * scale)), max(size, round(w * scale))),
-                                   mode="bicubic", align_corners=False).clamp_(0.0, 1.0)  # fmt: skip
+            images = F.interpolate(
+                images,
+                size=(max(size, round(h * scale)), max(size, round(w * scale))),
+                mode="bicubic",
+                align_corners=False,
+            ).clamp_(0.0, 1.0)
         return center_crop(images, size, size)

@@ -28,13 +28,13 @@ class Batch:
     def __len__(self) -> int:
         return self.a.shape[0]
 
-    def to(self, device: torch.device | str, **kwargs: Any) -> "Batch":
+    def to(self, device: torch.device | str, **kwargs: Any) -> Batch:
         def move(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device, non_blocking=True, **kwargs)
 
         return attrs.evolve(self, a=move(self.a), b=move(self.b), labels=move(self.labels))
 
-    def select(self, index: slice | torch.Tensor) -> "Batch":
+    def select(self, index: slice | torch.Tensor) -> Batch:
         """Rows ``index`` of every tensor field (names are kept only for slices)."""
 
         def pick(t: torch.Tensor | None) -> torch.Tensor | None:

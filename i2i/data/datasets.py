@@ -103,8 +103,14 @@ class UnpairedDataset(FolderDataset):
     """Two independent file lists (``trainA``/``trainB``), as the reference's unaligned dataset:
     ``len`` is the larger of the two, A is ``index % len(A)``, B a partner drawn per key."""
 
-    def __init__(self, files_a: Sequence[Path], files_b: Sequence[Path], options: LoadOptions,
-                 scan_skipped: Sequence[tuple[str, str]] = (), root: str = "") -> None:
+    def __init__(
+        self,
+        files_a: Sequence[Path],
+        files_b: Sequence[Path],
+        options: LoadOptions,
+        scan_skipped: Sequence[tuple[str, str]] = (),
+        root: str = "",
+    ) -> None:
         super().__init__(options, scan_skipped)
         self.files_a, self.files_b, self.root = list(files_a), list(files_b), root
 
@@ -117,14 +123,23 @@ class UnpairedDataset(FolderDataset):
     def __getitem__(self, key: Any) -> dict[str, Any]:
         index, token = split_key(key)
         o = self.options
-        a, skipped_a = self.first_good(index % len(self.files_a), len(self.files_a), lambda i: (i, _load_named(self, self.files_a[i], o.channels_a)))
+        a, skipped_a = self.first_good(
+            index % len(self.files_a),
+            len(self.files_a),
+            lambda i: (i, _load_named(self, self.files_a[i], o.channels_a)),
+        )
         b, skipped_b = self.first_good(
-            self.b_index(index, token), len(self.files_b), lambda i: (i, _load_named(self, self.files_b[i], o.channels_b))
+            self.b_index(index, token),
+            len(self.files_b),
+            lambda i: (i, _load_named(self, self.files_b[i], o.channels_b)),
         )
         return {
-            "a": a[1], "b": b[1], "name_a": self.files_a[a[0]].name, "name_b": self.files_b[b[0]].name,
+            "a": a[1],
+            "b": b[1],
+            "name_a": self.files_a[a[0]].name,
+            "name_b": self.files_b[b[0]].name,
             "skipped": skipped_a + skipped_b,
-        }  # fmt: skip
+        }
 
     def describe(self) -> str:
         return f"unpaired data {self.root}"
@@ -137,8 +152,15 @@ class AlignedDataset(FolderDataset):
     sampler's token picks (two decodes per item; the pairing is thrown away on purpose).
     """
 
-    def __init__(self, files: Sequence[Path], options: LoadOptions, direction: str = "AtoB",
-                 scan_skipped: Sequence[tuple[str, str]] = (), root: str = "", unpaired: bool = False) -> None:
+    def __init__(
+        self,
+        files: Sequence[Path],
+        options: LoadOptions,
+        direction: str = "AtoB",
+        scan_skipped: Sequence[tuple[str, str]] = (),
+        root: str = "",
+        unpaired: bool = False,
+    ) -> None:
         super().__init__(options, scan_skipped)
         self.files, self.direction, self.root, self.unpaired = list(files), direction, root, unpaired
 
@@ -152,8 +174,9 @@ class AlignedDataset(FolderDataset):
         if key in self._bad:
             raise _with_path(BadImageError(self._bad[key]), path)
         try:
-            whole = open_image(path, 4 if 4 in (o.channels_a, o.channels_b) else 3, o.max_image_pixels,
-                               keep_depth=o.keep_depth)  # fmt: skip
+            whole = open_image(
+                path, 4 if 4 in (o.channels_a, o.channels_b) else 3, o.max_image_pixels, keep_depth=o.keep_depth
+            )
             width, height = whole.size
             if width < 2:
                 raise BadImageError(f"{width}x{height} image is too narrow to hold two side-by-side halves")
@@ -163,10 +186,17 @@ class AlignedDataset(FolderDataset):
         half = width // 2
         left, right = whole.crop((0, 0, half, height)), whole.crop((half, 0, 2 * half, height))
         first, second = (left, right) if self.direction == "AtoB" else (right, left)
-        a = prepare(convert_channels(first, o.channels_a), mode=o.preprocess, load_size=o.load_size, image_size=o.image_size)
+        a = prepare(
+            convert_channels(first, o.channels_a), mode=o.preprocess, load_size=o.load_size, image_size=o.image_size
+        )
         size = (a.shape[2], a.shape[1])
-        b = prepare(convert_channels(second, o.channels_b), mode=o.preprocess, load_size=o.load_size,
-                    image_size=o.image_size, size=size)  # fmt: skip
+        b = prepare(
+            convert_channels(second, o.channels_b),
+            mode=o.preprocess,
+            load_size=o.load_size,
+            image_size=o.image_size,
+            size=size,
+        )
         return a, b
 
     def __getitem__(self, key: Any) -> dict[str, Any]:
@@ -186,8 +216,13 @@ class AlignedDataset(FolderDataset):
 class PairedFoldersDataset(FolderDataset):
     """Two folders whose files match by stem (``A/x.png`` + ``B/x.jpg``); B is resized to A's size."""
 
-    def __init__(self, pairs: Sequence[tuple[Path, Path]], options: LoadOptions,
-                 scan_skipped: Sequence[tuple[str, str]] = (), root: str = "") -> None:
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Path, Path]],
+        options: LoadOptions,
+        scan_skipped: Sequence[tuple[str, str]] = (),
+        root: str = "",
+    ) -> None:
         super().__init__(options, scan_skipped)
         self.pairs, self.root = list(pairs), root
 
@@ -213,11 +248,20 @@ class PairedFoldersDataset(FolderDataset):
 class LabelledDataset(FolderDataset):
     """Images with a label vector each: one-hot (domain folders) or multi-hot (attribute list)."""
 
-    def __init__(self, items: Sequence[tuple[Path, Sequence[float]]], domains: Sequence[str], options: LoadOptions,
-                 multi_label: bool = False, scan_skipped: Sequence[tuple[str, str]] = (), root: str = "") -> None:
+    def __init__(
+        self,
+        items: Sequence[tuple[Path, Sequence[float]]],
+        domains: Sequence[str],
+        options: LoadOptions,
+        multi_label: bool = False,
+        scan_skipped: Sequence[tuple[str, str]] = (),
+        root: str = "",
+    ) -> None:
         super().__init__(options, scan_skipped)
         self.files = [path for path, _ in items]
-        self.labels = torch.tensor([list(label) for _, label in items], dtype=torch.float32).reshape(len(items), len(domains))
+        self.labels = torch.tensor([list(label) for _, label in items], dtype=torch.float32).reshape(
+            len(items), len(domains)
+        )
         self.domains, self.multi_label, self.root = tuple(domains), multi_label, root
 
     def __len__(self) -> int:

@@ -35,8 +35,9 @@ class BadImageError(Exception):
     """The file cannot be used as an image; the message says why (internal, never user-facing)."""
 
 
-def open_image(path: str | Path, channels: int, max_pixels: int, draft: DraftFn | None = None,
-               keep_depth: bool = False) -> Image.Image | DeepImage:  # fmt: skip
+def open_image(
+    path: str | Path, channels: int, max_pixels: int, draft: DraftFn | None = None, keep_depth: bool = False
+) -> Image.Image | DeepImage:
     """Decode ``path`` to a PIL image with ``channels`` (1, 3 or 4), EXIF orientation applied.
 
     ``keep_depth``: a file with more than 8 bits per sample comes back as a :class:`DeepImage`
@@ -171,8 +172,9 @@ def _decode_png16(path: str | Path) -> DeepImage:
         import torchvision.io as tvio
 
         try:
-            data = tvio.decode_png(tvio.read_file(str(path)), mode=tvio.ImageReadMode.UNCHANGED,
-                                   apply_exif_orientation=True)  # fmt: skip
+            data = tvio.decode_png(
+                tvio.read_file(str(path)), mode=tvio.ImageReadMode.UNCHANGED, apply_exif_orientation=True
+            )
         except RuntimeError as exc:
             raise BadImageError(f"cannot decode 16-bit PNG: {exc}") from None
     return DeepImage.from_array(data.permute(1, 2, 0).to(dtype=torch.float32).numpy() / 65535.0)
@@ -189,7 +191,9 @@ def _deep_from_pillow(img: Image.Image) -> DeepImage | None:
     if img.mode == "I":
         return DeepImage.from_array(array / 65535.0) if peak > 255 else None  # 8-bit values in an I image
     # float data: [0, 1] as is; otherwise the same scales as the 8-bit path (0..255, else 0..65535)
-    return DeepImage.from_array(np.clip(array if peak <= 1.0 else array / (255.0 if peak <= 255 else 65535.0), 0.0, 1.0))
+    return DeepImage.from_array(
+        np.clip(array if peak <= 1.0 else array / (255.0 if peak <= 255 else 65535.0), 0.0, 1.0)
+    )
 
 
 def _finite(array: np.ndarray) -> np.ndarray:

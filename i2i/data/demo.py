@@ -252,14 +252,38 @@ def build_photos(out: Path) -> None:
 DEMO_TASKS: dict[str, DemoTask] = {
     task.name: task
     for task in (
-        DemoTask("edges2photos", PAIRED, "paired_folders", "Canny edges -> photo crops (paired)", build_edges2photos,
-                 (PAIRED, UNPAIRED)),  # fmt: skip
-        DemoTask("photo2grade", UNPAIRED, "unpaired", "photos <-> sepia-graded photos (unpaired)", build_photo2grade,
-                 (UNPAIRED, LABELLED)),  # fmt: skip
-        DemoTask("edges_photos_unpaired", UNPAIRED, "unpaired", "edge maps <-> photos (unpaired)",
-                 build_edges_photos_unpaired, (UNPAIRED, LABELLED)),  # fmt: skip
-        DemoTask("grades", LABELLED, "domains", "natural/sepia/cool/faded colour grades (labelled)", build_grades,
-                 (LABELLED,)),  # fmt: skip
+        DemoTask(
+            "edges2photos",
+            PAIRED,
+            "paired_folders",
+            "Canny edges -> photo crops (paired)",
+            build_edges2photos,
+            (PAIRED, UNPAIRED),
+        ),
+        DemoTask(
+            "photo2grade",
+            UNPAIRED,
+            "unpaired",
+            "photos <-> sepia-graded photos (unpaired)",
+            build_photo2grade,
+            (UNPAIRED, LABELLED),
+        ),
+        DemoTask(
+            "edges_photos_unpaired",
+            UNPAIRED,
+            "unpaired",
+            "edge maps <-> photos (unpaired)",
+            build_edges_photos_unpaired,
+            (UNPAIRED, LABELLED),
+        ),
+        DemoTask(
+            "grades",
+            LABELLED,
+            "domains",
+            "natural/sepia/cool/faded colour grades (labelled)",
+            build_grades,
+            (LABELLED,),
+        ),
         DemoTask("photos", PAIRED, "images", "colour photo crops, each its own pair (paired)", build_photos, (PAIRED,)),
         DemoTask("focus", LABELLED, "domains", "blurred/plain/sharpened crops (labelled)", build_focus, (LABELLED,)),
     )
@@ -278,7 +302,9 @@ def demo_task(name: str | None, data_kind: str) -> DemoTask:
         raise DataError(f"data.demo: unknown demo {name!r} (known: {', '.join(DEMO_TASKS)})")
     if data_kind not in task.serves:
         fits = [t.name for t in DEMO_TASKS.values() if data_kind in t.serves]
-        raise DataError(f"data.demo: {name!r} is {task.kind} data; {article(data_kind)} method needs one of: {', '.join(fits)}")
+        raise DataError(
+            f"data.demo: {name!r} is {task.kind} data; {article(data_kind)} method needs one of: {', '.join(fits)}"
+        )
     return task
 
 

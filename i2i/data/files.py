@@ -16,8 +16,18 @@ from i2i.errors import DataError
 
 #: File name suffixes treated as images (lower-case); anything else in a folder is ignored.
 IMAGE_EXTENSIONS = (
-    ".jpg", ".jpeg", ".png", ".ppm", ".pgm", ".pbm", ".bmp", ".tif", ".tiff", ".webp", ".gif",
-)  # fmt: skip
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".ppm",
+    ".pgm",
+    ".pbm",
+    ".bmp",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".gif",
+)
 
 
 class SkippedImageWarning(UserWarning):
@@ -63,8 +73,9 @@ def _dir_key(path: str) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def list_images(folder: Path, *, strict: bool = False, skipped: list[tuple[str, str]] | None = None,
-                recursive: bool = False) -> list[Path]:  # fmt: skip
+def list_images(
+    folder: Path, *, strict: bool = False, skipped: list[tuple[str, str]] | None = None, recursive: bool = False
+) -> list[Path]:
     """Image files in ``folder`` (and its sub-folders if ``recursive``, as the reference
     ``make_dataset`` walks them), sorted by relative path.
 
@@ -144,8 +155,10 @@ def warn_skip(path: str, reason: str, count: int, stacklevel: int = 3) -> None:
     elif count == WARN_LIMIT + 1:
         warnings.warn(
             f"skipping image {path}: {reason}; more than {WARN_LIMIT} image files skipped, the rest are "
-            "counted, not listed", SkippedImageWarning, stacklevel=stacklevel,
-        )  # fmt: skip
+            "counted, not listed",
+            SkippedImageWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def report_skip(path: str, reason: str, *, strict: bool, skipped: list[tuple[str, str]] | None) -> None:

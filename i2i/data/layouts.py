@@ -99,8 +99,13 @@ def _split_dir(root: Path, split: str, predicate: Callable[[Path], bool]) -> tup
 
 
 def _info(kind: str, options: LoadOptions, domains: Sequence[str] = (), multi_label: bool = False) -> DataInfo:
-    return DataInfo(kind=kind, channels_a=options.channels_a, channels_b=options.channels_b,
-                    domains=tuple(domains), multi_label=multi_label)  # fmt: skip
+    return DataInfo(
+        kind=kind,
+        channels_a=options.channels_a,
+        channels_b=options.channels_b,
+        domains=tuple(domains),
+        multi_label=multi_label,
+    )
 
 
 def _match_stems(dir_a: Path, files_a: list[Path], dir_b: Path, files_b: list[Path]) -> list[tuple[Path, Path]]:
@@ -180,8 +185,9 @@ def build_paired_folders(config: DataConfig, split: str = "train", data_kind: st
     if config.direction == "BtoA":
         dir_a, dir_b, files_a, files_b = dir_b, dir_a, files_b, files_a
     if data_kind == UNPAIRED:
-        dataset: FolderDataset = UnpairedDataset(_limit(files_a, config), _limit(files_b, config), options, skipped,
-                                                 root=str(root))  # fmt: skip
+        dataset: FolderDataset = UnpairedDataset(
+            _limit(files_a, config), _limit(files_b, config), options, skipped, root=str(root)
+        )
         dataset.info = _info(UNPAIRED, options)
         return dataset
     pairs = _limit(_match_stems(dir_a, files_a, dir_b, files_b), config)
@@ -232,15 +238,21 @@ def build_attributes(config: DataConfig, split: str = "train", data_kind: str | 
     listed = {name for name, _ in rows}
     unlisted = sorted(set(on_disk) - listed)
     if unlisted and config.strict:
-        raise DataError(f"{image_dir / unlisted[0]} is not in {attribute_file} ({len(unlisted)} images unlisted; data.strict = true)")
+        raise DataError(
+            f"{image_dir / unlisted[0]} is not in {attribute_file} ({len(unlisted)} images unlisted; data.strict = true)"
+        )
     if unlisted:
         warnings.warn(f"{len(unlisted)} images in {image_dir} are not in {attribute_file}; ignoring them", stacklevel=2)
     items: list[tuple[Path, list[float]]] = []
     for name, values in split_rows(rows, split):
         path = on_disk.get(name)
         if path is None:
-            report_skip(str(image_dir / name), f"listed in {attribute_file.name} but missing", strict=config.strict,
-                        skipped=skipped)  # fmt: skip
+            report_skip(
+                str(image_dir / name),
+                f"listed in {attribute_file.name} but missing",
+                strict=config.strict,
+                skipped=skipped,
+            )
             continue
         if path.stat().st_size == 0:
             report_skip(str(path), "empty file (0 bytes)", strict=config.strict, skipped=skipped)
@@ -289,13 +301,23 @@ def build_images(config: DataConfig, split: str = "train", data_kind: str | None
 LAYOUTS: dict[str, Layout] = {
     layout.name: layout
     for layout in (
-        Layout("unpaired", (UNPAIRED, PAIRED, LABELLED), "trainA/ trainB/ (+ testA/ testB/) folders (CycleGAN)",
-               build_unpaired),  # fmt: skip
-        Layout("aligned", (PAIRED, UNPAIRED), "side-by-side A|B images in train/ (+ val/ test/) (pix2pix)", build_aligned),
-        Layout("paired_folders", (PAIRED, UNPAIRED), "train/A/ + train/B/ with matching file names", build_paired_folders),
+        Layout(
+            "unpaired",
+            (UNPAIRED, PAIRED, LABELLED),
+            "trainA/ trainB/ (+ testA/ testB/) folders (CycleGAN)",
+            build_unpaired,
+        ),
+        Layout(
+            "aligned", (PAIRED, UNPAIRED), "side-by-side A|B images in train/ (+ val/ test/) (pix2pix)", build_aligned
+        ),
+        Layout(
+            "paired_folders", (PAIRED, UNPAIRED), "train/A/ + train/B/ with matching file names", build_paired_folders
+        ),
         Layout("domains", (LABELLED,), "one folder per domain, train/<domain>/ (one-hot labels)", build_domains),
         Layout("attributes", (LABELLED,), "images + list_attr_celeba.txt (multi-hot labels)", build_attributes),
-        Layout("images", (PAIRED,), "one folder of images, each its own pair (train/ + test/, or the folder)", build_images),
+        Layout(
+            "images", (PAIRED,), "one folder of images, each its own pair (train/ + test/, or the folder)", build_images
+        ),
     )
 }
 

@@ -35,8 +35,18 @@ from i2i.train.signals import ignore_stop_signals
 class DataModule:
     """The dataset, its sampler and loader, and the device augmentation, for one split."""
 
-    def __init__(self, *, config: DataConfig, info: DataInfo, dataset: Dataset, sampler: ResumableSampler,
-                 loader: DataLoader, augmenter: DeviceAugment, batch_size: int, drop_last: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        config: DataConfig,
+        info: DataInfo,
+        dataset: Dataset,
+        sampler: ResumableSampler,
+        loader: DataLoader,
+        augmenter: DeviceAugment,
+        batch_size: int,
+        drop_last: bool,
+    ) -> None:
         self.config, self.info, self.dataset, self.sampler, self.loader = config, info, dataset, sampler, loader
         self.augmenter, self.batch_size, self.drop_last = augmenter, batch_size, drop_last
         self._skipped: dict[str, str] = dict(getattr(dataset, "scan_skipped", ()))
@@ -68,8 +78,13 @@ class DataModule:
         a, b = self.augmenter(a, b, train=train)
         labels = raw_batch.get("labels")
         labels = None if labels is None else labels.to(device, non_blocking=True)
-        return Batch(a=a, b=b, labels=labels, names_a=list(raw_batch.get("names_a", [])),
-                     names_b=list(raw_batch.get("names_b", [])))  # fmt: skip
+        return Batch(
+            a=a,
+            b=b,
+            labels=labels,
+            names_a=list(raw_batch.get("names_a", [])),
+            names_b=list(raw_batch.get("names_b", [])),
+        )
 
     def skipped(self) -> list[str]:
         """Paths of the files skipped so far (at scan and in the batches augmented so far)."""
@@ -80,7 +95,9 @@ class DataModule:
         n = len(self._skipped)
         if not n:
             return None
-        return f"{n} image file{'s were' if n > 1 else ' was'} skipped (unreadable, empty or too large); see the warnings"
+        return (
+            f"{n} image file{'s were' if n > 1 else ' was'} skipped (unreadable, empty or too large); see the warnings"
+        )
 
     def _note_skipped(self, entries: Any) -> None:
         for path, reason in entries:
@@ -120,9 +137,20 @@ def _plugin_dataset(config: DataConfig, name: str, split: str, host: Any = None)
     return spec.create(config=config, split=split)
 
 
-def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batch_size: int = 1, seed: int = 0,
-               rank: int = 0, world_size: int = 1, size_multiple: int = 4, shuffle: bool | None = None,
-               drop_last: bool | None = None, host: Any = None) -> DataModule:  # fmt: skip
+def build_data(
+    config: DataConfig,
+    data_kind: str,
+    *,
+    split: str = "train",
+    batch_size: int = 1,
+    seed: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    size_multiple: int = 4,
+    shuffle: bool | None = None,
+    drop_last: bool | None = None,
+    host: Any = None,
+) -> DataModule:
     """Build the data for a method of ``data_kind`` (``"paired"``, ``"unpaired"``, ``"labelled"``).
 
     A dataset with ``groups`` (sizes of consecutive index ranges, as ``data.sources`` makes) gets
@@ -144,8 +172,9 @@ def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batc
             from i2i.data.demo import demo_root, demo_task
 
             task = demo_task(config.demo, data_kind)
-            config = attrs.evolve(config, root=str(demo_root(task.name)), layout=task.layout, attribute_file=None,
-                                  direction="AtoB")  # fmt: skip
+            config = attrs.evolve(
+                config, root=str(demo_root(task.name)), layout=task.layout, attribute_file=None, direction="AtoB"
+            )
         dataset = build_dataset(config, data_kind, split, host=host)
     if len(dataset) == 0:  # type: ignore[arg-type]
         raise DataError(f"no samples in {config.root} for the {split} split")
@@ -154,22 +183,44 @@ def build_data(config: DataConfig, data_kind: str, *, split: str = "train", batc
         shuffle = split == "train" and not config.serial_batches
     if drop_last is None:
         drop_last = split == "train"
-    sampler = ResumableSampler(len(dataset), shuffle=shuffle, seed=seed, rank=rank, world_size=world_size,  # type: ignore[arg-type]
-                               drop_last=False, with_tokens=getattr(dataset, "accepts_keys", False),
-                               groups=tuple(getattr(dataset, "groups", ())), block=batch_size * world_size)  # fmt: skip
+    sampler = ResumableSampler(
+        len(dataset),
+        shuffle=shuffle,
+        seed=seed,
+        rank=rank,
+        world_size=world_size,  # type: ignore[arg-type]
+        drop_last=False,
+        with_tokens=getattr(dataset, "accepts_keys", False),
+        groups=tuple(getattr(dataset, "groups", ())),
+        block=batch_size * world_size,
+    )
     drop_last = drop_last and sampler.num_samples >= batch_size  # a tiny folder still yields a batch
     workers = max(0, config.num_workers)
     loader = DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, num_workers=workers, collate_fn=collate,
-        drop_last=drop_last, pin_memory=torch.cuda.is_available(), persistent_workers=workers > 0,
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        drop_last=drop_last,
+        pin_memory=torch.cuda.is_available(),
+        persistent_workers=workers > 0,
         # Its own generator: starting an epoch's iterator must not draw from the global RNG
         # (the augmentation's stream), or a resumed run would augment differently.
         generator=torch.Generator().manual_seed(seed),
         worker_init_fn=ignore_stop_signals,  # a signal to the process group stops the run, not a worker
-    )  # fmt: skip
+    )
     augmenter = DeviceAugment(config, info.kind, size_multiple)
-    return DataModule(config=config, info=info, dataset=dataset, sampler=sampler, loader=loader, augmenter=augmenter,
-                      batch_size=batch_size, drop_last=drop_last)  # fmt: skip
+    return DataModule(
+        config=config,
+        info=info,
+        dataset=dataset,
+        sampler=sampler,
+        loader=loader,
+        augmenter=augmenter,
+        batch_size=batch_size,
+        drop_last=drop_last,
+    )
 
 
 def _default_info(config: DataConfig, data_kind: str) -> DataInfo:

@@ -14,9 +14,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from i2i.data.decode import DeepImage
-
 from i2i.data.config import PREPROCESS_MODES  # noqa: F401  (the modes data.preprocess accepts)
+from i2i.data.decode import DeepImage
 
 
 def target_size(width: int, height: int, *, mode: str, load_size: int, image_size: int) -> tuple[int, int]:
@@ -35,8 +34,9 @@ def target_size(width: int, height: int, *, mode: str, load_size: int, image_siz
     return width, height
 
 
-def prepare(img: Image.Image | DeepImage, *, mode: str, load_size: int, image_size: int,
-            size: tuple[int, int] | None = None) -> torch.Tensor:  # fmt: skip
+def prepare(
+    img: Image.Image | DeepImage, *, mode: str, load_size: int, image_size: int, size: tuple[int, int] | None = None
+) -> torch.Tensor:
     """Resize ``img`` for ``mode`` (or to ``size`` if given) and return a uint8 ``(C, H, W)`` tensor
     (float32 in ``[0, 1]`` for a :class:`~i2i.data.decode.DeepImage`: a 16-bit image keeps its bits)."""
     if size is None:

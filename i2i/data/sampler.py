@@ -48,9 +48,19 @@ class ResumableSampler(Sampler):
     plain indices. ``set_start`` applies to the next pass only.
     """
 
-    def __init__(self, size: int, *, shuffle: bool = True, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 drop_last: bool = False, with_tokens: bool = False, groups: tuple[int, ...] = (),
-                 block: int = 1) -> None:  # fmt: skip
+    def __init__(
+        self,
+        size: int,
+        *,
+        shuffle: bool = True,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        drop_last: bool = False,
+        with_tokens: bool = False,
+        groups: tuple[int, ...] = (),
+        block: int = 1,
+    ) -> None:
         if world_size < 1 or not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is not in [0, world_size={world_size})")
         if size < 1:

@@ -37,8 +37,14 @@ class MultiSourceDataset(Dataset):
         self.widths, self.total = widths, sum(widths)
         first = getattr(self.datasets[0], "info", None) or DataInfo(kind=LABELLED)
         domains = tuple(name for s in sources for name in s.domains)
-        self.info = DataInfo(kind=LABELLED, channels_a=first.channels_a, channels_b=first.channels_b, domains=domains,
-                             multi_label=True, sources=tuple(sources))  # fmt: skip
+        self.info = DataInfo(
+            kind=LABELLED,
+            channels_a=first.channels_a,
+            channels_b=first.channels_b,
+            domains=domains,
+            multi_label=True,
+            sources=tuple(sources),
+        )
         self.scan_skipped = [entry for d in self.datasets for entry in getattr(d, "scan_skipped", ())]
 
     def __len__(self) -> int:
@@ -79,12 +85,17 @@ def source_config(config: DataConfig, source: DataSource, data_kind: str) -> Dat
         raise DataError("data.sources: every source needs a root (a data folder) or a demo (a built-in demo task)")
     try:
         return attrs.evolve(
-            config, root=root, demo=None, layout=layout, attribute_file=attribute_file, sources=(),
+            config,
+            root=root,
+            demo=None,
+            layout=layout,
+            attribute_file=attribute_file,
+            sources=(),
             attributes=config.attributes if source.attributes is None else source.attributes,
             load_size=config.load_size if source.load_size is None else source.load_size,
             preprocess=config.preprocess if source.preprocess is None else source.preprocess,
             max_dataset_size=config.max_dataset_size if source.max_dataset_size is None else source.max_dataset_size,
-        )  # fmt: skip
+        )
     except ValueError as exc:  # the [data] validators, e.g. a source's load_size below the crop
         raise DataError(f"data.sources ({source.name or source.demo or root}): {exc}") from None
 
@@ -107,7 +118,7 @@ def build_sources(config: DataConfig, data_kind: str, split: str = "train", host
         sub = source_config(config, source, data_kind)
         name = source_name(source, sub)
         if name in names:
-            raise DataError(f"data.sources[{i}]: two sources are named {name!r}; set name = \"...\" on one")
+            raise DataError(f'data.sources[{i}]: two sources are named {name!r}; set name = "..." on one')
         names.add(name)
         dataset = build_dataset(sub, data_kind, split, host=host)
         if len(dataset) == 0:  # type: ignore[arg-type]

@@ -43,7 +43,9 @@ def rank_normalize(x: torch.Tensor) -> torch.Tensor:
     """
     n, c, h, w = x.shape
     levels = ((x.float().clamp(-1, 1) + 1) * ((RANK_LEVELS - 1) / 2)).round().long().reshape(n * c, h * w)
-    counts = torch.zeros(n * c, RANK_LEVELS, device=x.device).scatter_add_(1, levels, torch.ones_like(levels, dtype=torch.float32))
+    counts = torch.zeros(n * c, RANK_LEVELS, device=x.device).scatter_add_(
+        1, levels, torch.ones_like(levels, dtype=torch.float32)
+    )
     cdf = counts.cumsum(1) / (h * w)
     return (cdf.gather(1, levels) * 2 - 1).reshape(n, c, h, w)
 
@@ -67,7 +69,9 @@ class DomainClassifier(nn.Module):
     ``multi_label``: independent sigmoid outputs (CelebA-style attributes) instead of a softmax.
     """
 
-    def __init__(self, classes: int, *, multi_label: bool = False, width: int = 32, input_size: int = INPUT_SIZE) -> None:
+    def __init__(
+        self, classes: int, *, multi_label: bool = False, width: int = 32, input_size: int = INPUT_SIZE
+    ) -> None:
         super().__init__()
         self.classes, self.multi_label, self.input_size = classes, multi_label, input_size
         layers: list[nn.Module] = []
@@ -92,21 +96,34 @@ class DomainClassifier(nn.Module):
         """Class indices (single-label) or 0/1 attribute matrix (multi-label) for [-1, 1] images."""
         self.eval()
         dev = self.head.weight.device
-        logits = torch.cat([self(prepare(images[i : i + batch].to(dev), self.input_size)).cpu()
-                            for i in range(0, len(images), batch)])  # fmt: skip
+        logits = torch.cat(
+            [self(prepare(images[i : i + batch].to(dev), self.input_size)).cpu() for i in range(0, len(images), batch)]
+        )
         return (logits > 0).long() if self.multi_label else logits.argmax(1)
 
     @torch.no_grad()
     def embed(self, images: torch.Tensor, batch: int = 64) -> torch.Tensor:
         self.eval()
         dev = self.head.weight.device
-        return torch.cat([self.features(prepare(images[i : i + batch].to(dev), self.input_size)).cpu()
-                          for i in range(0, len(images), batch)])  # fmt: skip
+        return torch.cat(
+            [
+                self.features(prepare(images[i : i + batch].to(dev), self.input_size)).cpu()
+                for i in range(0, len(images), batch)
+            ]
+        )
 
 
-def train_classifier(batches: Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]], classes: int, *,
-                     multi_label: bool = False, steps: int = 300, lr: float = 1e-3, seed: int = 0,
-                     input_size: int = INPUT_SIZE, device: torch.device | str = "cpu") -> DomainClassifier:  # fmt: skip
+def train_classifier(
+    batches: Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]],
+    classes: int,
+    *,
+    multi_label: bool = False,
+    steps: int = 300,
+    lr: float = 1e-3,
+    seed: int = 0,
+    input_size: int = INPUT_SIZE,
+    device: torch.device | str = "cpu",
+) -> DomainClassifier:
     """Train on ``batches()`` of ``(images in [-1, 1], targets)`` (class indices, or float 0/1
     attribute rows), re-iterated until ``steps`` updates; random flips and small shifts augment."""
     torch.manual_seed(seed)
@@ -125,8 +142,11 @@ def train_classifier(batches: Callable[[], Iterable[tuple[torch.Tensor, torch.Te
             x = torch.roll(x, shifts=shift, dims=(2, 3))
             logits = model(x)
             targets = targets.to(device)
-            loss = (F.binary_cross_entropy_with_logits(logits, targets.float()) if multi_label
-                    else F.cross_entropy(logits, targets.long()))  # fmt: skip
+            loss = (
+                F.binary_cross_entropy_with_logits(logits, targets.float())
+                if multi_label
+                else F.cross_entropy(logits, targets.long())
+            )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -161,10 +181,20 @@ def _cache_key(images: torch.Tensor, targets: torch.Tensor, **settings: object) 
 CACHE_VERSION = 1
 
 
-def classifier_for(images: torch.Tensor, targets: torch.Tensor, classes: int, *, multi_label: bool = False,
-                   steps: int = 300, seed: int = 0, input_size: int = INPUT_SIZE, batch_size: int = 32,
-                   device: torch.device | str = "cpu", cache: bool = True,
-                   log: Callable[[str], None] = lambda _: None) -> DomainClassifier:  # fmt: skip
+def classifier_for(
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    classes: int,
+    *,
+    multi_label: bool = False,
+    steps: int = 300,
+    seed: int = 0,
+    input_size: int = INPUT_SIZE,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    cache: bool = True,
+    log: Callable[[str], None] = lambda _: None,
+) -> DomainClassifier:
     """The domain classifier for these training ``images`` (``[-1, 1]``) and ``targets``.
 
     Training it is most of an evaluation's time on a CPU, and it depends only on the training
@@ -175,7 +205,9 @@ def classifier_for(images: torch.Tensor, targets: torch.Tensor, classes: int, *,
     from i2i.atomic import atomic_file
     from i2i.data.demo import cache_dir
 
-    settings = dict(classes=classes, multi_label=multi_label, steps=steps, seed=seed, input_size=input_size, batch_size=batch_size)
+    settings = dict(
+        classes=classes, multi_label=multi_label, steps=steps, seed=seed, input_size=input_size, batch_size=batch_size
+    )
     path = cache_dir() / "eval-classifiers" / f"{_cache_key(images, targets, **settings)}.pt"
     if cache and path.is_file():
         try:
@@ -200,8 +232,9 @@ def classifier_for(images: torch.Tensor, targets: torch.Tensor, classes: int, *,
             for i in range(0, len(perm), batch_size):
                 yield images[perm[i : i + batch_size]], targets[perm[i : i + batch_size]]
 
-        model = train_classifier(batches, classes, multi_label=multi_label, steps=steps, seed=seed,
-                                 input_size=input_size, device=device)  # fmt: skip
+        model = train_classifier(
+            batches, classes, multi_label=multi_label, steps=steps, seed=seed, input_size=input_size, device=device
+        )
     if cache:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -64,7 +64,9 @@ def _mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return sum_xx + sum_yy - 2 * kxy.mean()
 
 
-def kid(x: torch.Tensor, y: torch.Tensor, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+def kid(
+    x: torch.Tensor, y: torch.Tensor, *, subsets: int = 100, subset_size: int = 1000, seed: int = 0
+) -> tuple[float, float]:
     """KID (mean, std over subsets) between features ``x`` and ``y``; the subset size shrinks to
     the smaller set when the sets are small. Needs at least 2 samples in each set."""
     x, y = x.double(), y.double()

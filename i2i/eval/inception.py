@@ -112,8 +112,19 @@ class FIDFeatures(nn.Module):
         x = F.max_pool2d(x, kernel_size=3, stride=2)
         x = n.Conv2d_4a_3x3(n.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, kernel_size=3, stride=2)
-        for name in ("Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e",
-                     "Mixed_7a", "Mixed_7b", "Mixed_7c"):  # fmt: skip
+        for name in (
+            "Mixed_5b",
+            "Mixed_5c",
+            "Mixed_5d",
+            "Mixed_6a",
+            "Mixed_6b",
+            "Mixed_6c",
+            "Mixed_6d",
+            "Mixed_6e",
+            "Mixed_7a",
+            "Mixed_7b",
+            "Mixed_7c",
+        ):
             x = getattr(n, name)(x)
         return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
@@ -134,7 +145,9 @@ def load_fid_inception(path: str | Path | None, device: torch.device | str = "cp
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise UsageError(f"--inception-weights {path}: not a readable PyTorch weight file ({type(exc).__name__})") from None
+        raise UsageError(
+            f"--inception-weights {path}: not a readable PyTorch weight file ({type(exc).__name__})"
+        ) from None
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     with torch.device("meta"):  # no random init of 24M weights that the file replaces anyway
@@ -144,5 +157,7 @@ def load_fid_inception(path: str | Path | None, device: torch.device | str = "cp
         net.load_state_dict(state, strict=True)
     except (RuntimeError, TypeError, AttributeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"--inception-weights {path}: not the FID Inception weights {WEIGHTS_NAME} ({first})") from None
+        raise UsageError(
+            f"--inception-weights {path}: not the FID Inception weights {WEIGHTS_NAME} ({first})"
+        ) from None
     return FIDFeatures(net).to(device)

@@ -25,8 +25,10 @@ def evaluate_labelled(ev: Evaluation, test: Split) -> None:
         raise DataError("the test split holds no labels")
     caps = ev.caps
     if not caps.target:
-        raise UsageError(f"method {ev.report.method!r} declares no target option (eval_capabilities.target); "
-                         "cannot evaluate it on labelled data")  # fmt: skip
+        raise UsageError(
+            f"method {ev.report.method!r} declares no target option (eval_capabilities.target); "
+            "cannot evaluate it on labelled data"
+        )
     info = ev.method.data_info
     domains = list(info.domains)
     multi = bool(info.multi_label)
@@ -65,16 +67,30 @@ def evaluate_labelled(ev: Evaluation, test: Split) -> None:
             reference_features = model.embed(reference)
             for column, images in {**candidates, "real": floor}.items():
                 if images is not None and len(images) >= 2:
-                    ev.report.add("kid_classifier", column, kid(model.embed(images), reference_features, seed=ev.settings.seed)[0])
+                    ev.report.add(
+                        "kid_classifier", column, kid(model.embed(images), reference_features, seed=ev.settings.seed)[0]
+                    )
     if "cycle" in ev.wanted:
         if multi:
-            ev.report.notes.append("cycle skipped: attribute (multi-label) data has no single source domain to return to")
+            ev.report.notes.append(
+                "cycle skipped: attribute (multi-label) data has no single source domain to return to"
+            )
         else:
             labelled_cycle(ev, variants, names, domains, x, labels)
 
 
-def target_accuracy(ev: Evaluation, model: Any, variants: dict[str, torch.Tensor], names: list[str], domains: list[str],
-                    x: torch.Tensor, labels: torch.Tensor, mean: torch.Tensor, multi: bool, set_labels: set[str]) -> None:  # fmt: skip
+def target_accuracy(
+    ev: Evaluation,
+    model: Any,
+    variants: dict[str, torch.Tensor],
+    names: list[str],
+    domains: list[str],
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    mean: torch.Tensor,
+    multi: bool,
+    set_labels: set[str],
+) -> None:
     """Share of one-per-label translations the classifier assigns to their target (one-hot), or
     share of target attributes it reads as set as asked (multi-label: each attribute toggled,
     one of ``set_labels`` set - the method's convention for its all-targets value)."""
@@ -99,8 +115,14 @@ def target_accuracy(ev: Evaluation, model: Any, variants: dict[str, torch.Tensor
     ev.report.add("accuracy", "real", float((predicted == truth).float().mean()))
 
 
-def labelled_cycle(ev: Evaluation, variants: dict[str, torch.Tensor], names: list[str], domains: list[str],
-                   x: torch.Tensor, labels: torch.Tensor) -> None:  # fmt: skip
+def labelled_cycle(
+    ev: Evaluation,
+    variants: dict[str, torch.Tensor],
+    names: list[str],
+    domains: list[str],
+    x: torch.Tensor,
+    labels: torch.Tensor,
+) -> None:
     target = ev.caps.target
     assert target is not None
     source = labels.argmax(1)

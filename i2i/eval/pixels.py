@@ -34,7 +34,9 @@ def psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-image SSIM (see the module docstring for the exact variant)."""
     valid = min(pred.shape[-2:]) >= SSIM_WINDOW
-    ssim_map = kornia.metrics.ssim(pred, target, SSIM_WINDOW, max_val=1.0, eps=0.0, padding="valid" if valid else "same")
+    ssim_map = kornia.metrics.ssim(
+        pred, target, SSIM_WINDOW, max_val=1.0, eps=0.0, padding="valid" if valid else "same"
+    )
     return ssim_map.mean(dim=(1, 2, 3))
 
 

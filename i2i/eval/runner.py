@@ -38,8 +38,20 @@ from i2i.eval.swd import PATCH, swd
 from i2i.inference import Translator, adapt_channels
 
 #: Names ``--metrics`` accepts (besides a method's own); ``best_of_k`` also yields ``mean_of_k``.
-METRICS = ("psnr", "ssim", "l1", "cycle", "swd", "accuracy", "kid_classifier", "diversity", "best_of_k", "idempotence",
-           "fid", "kid")  # fmt: skip
+METRICS = (
+    "psnr",
+    "ssim",
+    "l1",
+    "cycle",
+    "swd",
+    "accuracy",
+    "kid_classifier",
+    "diversity",
+    "best_of_k",
+    "idempotence",
+    "fid",
+    "kid",
+)
 _BY_KIND = {
     "paired": ("psnr", "ssim", "l1", "swd", "fid", "kid"),
     "unpaired": ("cycle", "swd", "accuracy", "kid_classifier", "diversity", "best_of_k", "idempotence", "fid", "kid"),
@@ -87,8 +99,14 @@ def capabilities_of(method: Any) -> EvalCapabilities:
     return caps if isinstance(caps, EvalCapabilities) else EvalCapabilities()
 
 
-def evaluate(translator: Translator, *, data_root: str | None = None, settings: EvalSettings | None = None,
-             host: Any = None, log: Callable[[str], None] | None = None) -> EvalReport:  # fmt: skip
+def evaluate(
+    translator: Translator,
+    *,
+    data_root: str | None = None,
+    settings: EvalSettings | None = None,
+    host: Any = None,
+    log: Callable[[str], None] | None = None,
+) -> EvalReport:
     """Evaluate ``translator`` on the test split of ``data_root`` (default: the run's own data,
     the built-in demo when it trained on the demo); calls the ``i2i_eval_result`` hook."""
     settings = settings or EvalSettings()
@@ -108,8 +126,14 @@ def evaluate(translator: Translator, *, data_root: str | None = None, settings: 
 class Evaluation:
     """One evaluation: its data, translations and report (the per-kind parts take it as ``ev``)."""
 
-    def __init__(self, translator: Translator, data_root: str | None, settings: EvalSettings,
-                 log: Callable[[str], None], host: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        translator: Translator,
+        data_root: str | None,
+        settings: EvalSettings,
+        log: Callable[[str], None],
+        host: Any = None,
+    ) -> None:
         self.t = translator
         self.method = translator.method
         self.kind = self.method.data_kind
@@ -129,8 +153,13 @@ class Evaluation:
             wanted = (*wanted, "fid", "kid")
         self.wanted = set(wanted)
         where = data.root if data.root is not None else f"the built-in demo ({data.demo or 'default for ' + self.kind})"
-        self.report = EvalReport(method=translator.method_name, checkpoint=translator.source, step=translator.step,
-                                 data=f"{where}, test split", images=0)  # fmt: skip
+        self.report = EvalReport(
+            method=translator.method_name,
+            checkpoint=translator.source,
+            step=translator.step,
+            data=f"{where}, test split",
+            images=0,
+        )
         for name in sorted(self.wanted - set(applicable)):
             self.report.notes.append(f"{name} does not apply to a {self.kind} method; skipped")
         self._classifier: Any = None
@@ -148,16 +177,26 @@ class Evaluation:
 
         kind = kind or self.kind
         config = attrs.evolve(self.data_config, serial_batches=True) if kind == "unpaired" else self.data_config
-        module = build_data(config, kind, split=split, batch_size=self.settings.batch_size,
-                            size_multiple=int(getattr(self.method, "size_multiple", 1) or 1), shuffle=True,
-                            seed=self.settings.seed, drop_last=False, host=self.host)  # fmt: skip
+        module = build_data(
+            config,
+            kind,
+            split=split,
+            batch_size=self.settings.batch_size,
+            size_multiple=int(getattr(self.method, "size_multiple", 1) or 1),
+            shuffle=True,
+            seed=self.settings.seed,
+            drop_last=False,
+            host=self.host,
+        )
         parts: dict[str, list[torch.Tensor]] = {"a": [], "b": [], "labels": []}
         names: dict[str, set[str]] = {"a": set(), "b": set()}
         for raw in module.loader:
             batch = module.augment(raw, "cpu", train=False)
             if kind == "unpaired":  # partners repeat when the domains differ in size: keep each file once
-                rows = {"a": _fresh(batch.names_a, names["a"], limit, len(batch)),
-                        "b": _fresh(batch.names_b, names["b"], limit, len(batch))}  # fmt: skip
+                rows = {
+                    "a": _fresh(batch.names_a, names["a"], limit, len(batch)),
+                    "b": _fresh(batch.names_b, names["b"], limit, len(batch)),
+                }
             else:  # each sample is read once already (and file names repeat across domain folders)
                 rows = {"a": _fresh([], names["a"], limit, len(batch)), "b": None}
             for key in parts:
@@ -176,8 +215,12 @@ class Evaluation:
             if not items:
                 return None
             size = items[0].shape[-2:]
-            return torch.cat([x if x.dim() != 4 or x.shape[-2:] == size else F.interpolate(x, size=size, mode="bilinear")
-                              for x in items])  # fmt: skip
+            return torch.cat(
+                [
+                    x if x.dim() != 4 or x.shape[-2:] == size else F.interpolate(x, size=size, mode="bilinear")
+                    for x in items
+                ]
+            )
 
         return Split(a=cat(parts["a"]), b=cat(parts["b"]), labels=cat(parts["labels"]))  # type: ignore[arg-type]
 
@@ -197,8 +240,9 @@ class Evaluation:
                 self._truth = None
         return self._truth  # type: ignore[return-value]
 
-    def translate(self, x: torch.Tensor, *, single: bool = True, per_sample: dict[str, torch.Tensor] | None = None,
-                  **options: Any) -> dict[str, torch.Tensor]:  # fmt: skip
+    def translate(
+        self, x: torch.Tensor, *, single: bool = True, per_sample: dict[str, torch.Tensor] | None = None, **options: Any
+    ) -> dict[str, torch.Tensor]:
         """Batched ``translator.run``; ``per_sample`` options are sliced along with ``x``."""
         outs: dict[str, list[torch.Tensor]] = {}
         size = self.settings.batch_size
@@ -212,7 +256,9 @@ class Evaluation:
     def run(self) -> EvalReport:
         from i2i.eval import labelled, unpaired  # the per-kind parts import this module
 
-        self.log(f"reading up to {self.settings.max_images} test images{' per domain' if self.kind == 'unpaired' else ''}")
+        self.log(
+            f"reading up to {self.settings.max_images} test images{' per domain' if self.kind == 'unpaired' else ''}"
+        )
         test = self.collect("test", self.settings.max_images)
         self.test = test
         self.report.images = test.a.shape[0]
@@ -234,7 +280,9 @@ class Evaluation:
             )
         smallest = min(self.report.counts.values()) if self.report.counts else self.report.images
         if smallest < 50 and self.wanted & {"swd", "kid_classifier", "fid", "kid"}:
-            self.report.notes.append(f"only {smallest} test images: distribution metrics are noisy; compare with the 'real' column")
+            self.report.notes.append(
+                f"only {smallest} test images: distribution metrics are noisy; compare with the 'real' column"
+            )
         return self.report
 
     def method_metrics(self) -> None:
@@ -256,7 +304,9 @@ class Evaluation:
         train = self.train_split()
         images = train.b if target == "b" and train.b is not None else train.a
         mean = images.mean(0, keepdim=True)
-        mean = mean if mean.shape[-2:] == like.shape[-2:] else F.interpolate(mean, size=like.shape[-2:], mode="bilinear")
+        mean = (
+            mean if mean.shape[-2:] == like.shape[-2:] else F.interpolate(mean, size=like.shape[-2:], mode="bilinear")
+        )
         return adapt_channels(mean, like.shape[1]).expand(like.shape[0], -1, -1, -1).clone()
 
     def paired(self, test: Split) -> None:
@@ -274,8 +324,13 @@ class Evaluation:
                         self.report.add(name, column, float(fn(to_unit(pred), to_unit(target)).mean()))
         self.distribution_metrics("", candidates, target, self.train_split().b)
 
-    def distribution_metrics(self, suffix: str, candidates: dict[str, torch.Tensor | None], real: torch.Tensor,
-                             other_real: torch.Tensor | None) -> None:  # fmt: skip
+    def distribution_metrics(
+        self,
+        suffix: str,
+        candidates: dict[str, torch.Tensor | None],
+        real: torch.Tensor,
+        other_real: torch.Tensor | None,
+    ) -> None:
         """SWD, FID, KID of each candidate set against the ``real`` reference set; the ``real``
         column (the floor) scores ``other_real``, real images of the other split."""
         n = real.shape[0]
@@ -330,20 +385,41 @@ class Evaluation:
                 targets = torch.cat([torch.zeros(len(small[0])), torch.ones(len(small[1]))])
                 classes, multi = 2, False
             s = self.settings
-            self._classifier = classifier_for(images, targets, classes, multi_label=multi, steps=s.classifier_steps,
-                                              seed=s.seed, input_size=s.classifier_size, batch_size=s.batch_size * 2,
-                                              device=self.t.device, cache=s.classifier_cache, log=self.log)  # fmt: skip
+            self._classifier = classifier_for(
+                images,
+                targets,
+                classes,
+                multi_label=multi,
+                steps=s.classifier_steps,
+                seed=s.seed,
+                input_size=s.classifier_size,
+                batch_size=s.batch_size * 2,
+                device=self.t.device,
+                cache=s.classifier_cache,
+                log=self.log,
+            )
         return self._classifier
 
     def _small(self, images: torch.Tensor) -> torch.Tensor:
         size = self.settings.classifier_size
         if images.shape[-2:] == (size, size):
             return images
-        return F.interpolate(images.float(), size=(size, size), mode="bilinear", align_corners=False,
-                             antialias=min(images.shape[-2:]) > size)  # fmt: skip
+        return F.interpolate(
+            images.float(),
+            size=(size, size),
+            mode="bilinear",
+            align_corners=False,
+            antialias=min(images.shape[-2:]) > size,
+        )
 
-    def classifier_metrics(self, suffix: str, candidates: dict[str, torch.Tensor | None], real: torch.Tensor,
-                           target_class: torch.Tensor, real_train: torch.Tensor | None) -> None:  # fmt: skip
+    def classifier_metrics(
+        self,
+        suffix: str,
+        candidates: dict[str, torch.Tensor | None],
+        real: torch.Tensor,
+        target_class: torch.Tensor,
+        real_train: torch.Tensor | None,
+    ) -> None:
         """Target-domain accuracy of each candidate; real column = held-out real accuracy."""
         model = self.classifier()
         if "accuracy" in self.wanted:
@@ -356,7 +432,11 @@ class Evaluation:
             floor = real_train[: real.shape[0]] if real_train is not None else None
             for column, images in {**candidates, "real": floor}.items():
                 if images is not None and len(images) >= 2:
-                    self.report.add(f"kid_classifier{suffix}", column, kid(model.embed(images), real_features, seed=self.settings.seed)[0])
+                    self.report.add(
+                        f"kid_classifier{suffix}",
+                        column,
+                        kid(model.embed(images), real_features, seed=self.settings.seed)[0],
+                    )
 
 
 def _fresh(names: list[str], seen: set[str], limit: int, count: int) -> list[int]:

@@ -36,7 +36,9 @@ def _psnr(mse: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def summarize(method: Any, data_module_test: Any, device: torch.device, autocast_ctx: Any = None, max_images: int = 64) -> dict[str, float]:
+def summarize(
+    method: Any, data_module_test: Any, device: torch.device, autocast_ctx: Any = None, max_images: int = 64
+) -> dict[str, float]:
     """Score ``method`` on up to ``max_images`` held-out images; returns plain floats.
 
     ``autocast_ctx`` is a context manager (or a factory of one) for the forward passes.

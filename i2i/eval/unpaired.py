@@ -38,8 +38,11 @@ def evaluate_unpaired(ev: Evaluation, test: Split) -> None:
         suffix = f"_{direction.name}"
         identity = adapt_channels(source, target.shape[1])
         like = target.new_empty(len(source), target.shape[1], *target.shape[-2:])
-        candidates = {"model": out, "identity": identity if identity.shape[-2:] == target.shape[-2:] else None,
-                      "mean_image": ev.mean_image(direction.target, like)}  # fmt: skip
+        candidates = {
+            "model": out,
+            "identity": identity if identity.shape[-2:] == target.shape[-2:] else None,
+            "mean_image": ev.mean_image(direction.target, like),
+        }
         back = by_source.get(direction.target)
         if "cycle" in ev.wanted and back is not None:
             rec = ev.translate(out, **back.options)[""]

@@ -134,11 +134,23 @@ def split_pair(image: torch.Tensor, half: str) -> torch.Tensor:
     return image[..., :width] if half == "left" else image[..., width : 2 * width]
 
 
-def translate_files(translator: Any, paths: Sequence[Path], out: Path, *, batch_size: int = 4, size: int | None = None,
-                    fit: str = "pad", keep_16bit: bool = True, options: dict[str, Any] | None = None,
-                    html: bool = False, targets: Path | None = None, progress: bool = True,
-                    split: str | None = None, warn_pair: Callable[[torch.Tensor], bool] | None = None,
-                    workers: int = 2) -> int:  # fmt: skip
+def translate_files(
+    translator: Any,
+    paths: Sequence[Path],
+    out: Path,
+    *,
+    batch_size: int = 4,
+    size: int | None = None,
+    fit: str = "pad",
+    keep_16bit: bool = True,
+    options: dict[str, Any] | None = None,
+    html: bool = False,
+    targets: Path | None = None,
+    progress: bool = True,
+    split: str | None = None,
+    warn_pair: Callable[[torch.Tensor], bool] | None = None,
+    workers: int = 2,
+) -> int:
     """Translate ``paths`` into ``out``; returns the number of PNGs written (grids included).
 
     Images are read ``batch_size`` at a time; those of one size run as one batch. ``split``
@@ -157,8 +169,19 @@ def translate_files(translator: Any, paths: Sequence[Path], out: Path, *, batch_
     check_out_folder(out, paths)
     translator.method_options(options)  # bad options and unreadable option files fail before any output
     out.mkdir(parents=True, exist_ok=True)
-    job = _Job(translator, out, size=size, fit=fit, options=options, html=html, targets=targets,
-               channels=translator.input_channels(**options), keep_16bit=keep_16bit, split=split, warn_pair=warn_pair)  # fmt: skip
+    job = _Job(
+        translator,
+        out,
+        size=size,
+        fit=fit,
+        options=options,
+        html=html,
+        targets=targets,
+        channels=translator.input_channels(**options),
+        keep_16bit=keep_16bit,
+        split=split,
+        warn_pair=warn_pair,
+    )
     chunks = list(_chunks(list(zip(paths, output_stems(paths))), batch_size))
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
     job.pool = pool
@@ -221,8 +244,10 @@ class _Job:
                 image = split_pair(image, s["split"])
             elif s["warn_pair"] is not None and not self.warned_pair and s["warn_pair"](image):
                 self.warned_pair = True
-                loaded.append(f"{path.name} is {image.shape[-1]}x{image.shape[-2]}, a side-by-side A|B pair like the "
-                              "training data: pass --split left (or right) to translate one half")  # fmt: skip
+                loaded.append(
+                    f"{path.name} is {image.shape[-1]}x{image.shape[-2]}, a side-by-side A|B pair like the "
+                    "training data: pass --split left (or right) to translate one half"
+                )
             loaded.append(FileJob(path, stem, image, bits))
         return loaded
 
@@ -240,8 +265,9 @@ class _Job:
         s = self.settings
         batch = torch.stack([job.image for job in group]) * 2 - 1
         try:
-            outputs = self.translator.run(batch, size=s["size"], fit=s["fit"], names=[job.path.name for job in group],
-                                          **s["options"])  # fmt: skip
+            outputs = self.translator.run(
+                batch, size=s["size"], fit=s["fit"], names=[job.path.name for job in group], **s["options"]
+            )
         except (UsageError, RuntimeError, ValueError, MemoryError) as exc:
             if len(group) > 1:  # find the image at fault: one at a time
                 for job in group:
@@ -282,12 +308,18 @@ class _Job:
 
     def warn_failures(self) -> None:
         if len(self.failures) > 1:
-            warnings.warn(f"{len(self.failures)} image(s) could not be translated (listed above); the others were written")
+            warnings.warn(
+                f"{len(self.failures)} image(s) could not be translated (listed above); the others were written"
+            )
 
 
 def _reason(exc: Exception) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in text.lower() or "can't allocate" in text.lower():
+    if (
+        isinstance(exc, (torch.OutOfMemoryError, MemoryError))
+        or "out of memory" in text.lower()
+        or "can't allocate" in text.lower()
+    ):
         return "out of memory at this size; pass --size N or a smaller --batch-size"
     return text if isinstance(exc, UsageError) else f"{type(exc).__name__}: {text}"
 

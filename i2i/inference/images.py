@@ -161,4 +161,13 @@ def image_name(x: Any) -> str | None:
     return Path(name).name
 
 
-__all__ = ["to_batch", "from_batch", "to_uint8", "pil_to_tensor", "tensor_to_pil", "adapt_channels", "is_pil", "image_name"]
+__all__ = [
+    "to_batch",
+    "from_batch",
+    "to_uint8",
+    "pil_to_tensor",
+    "tensor_to_pil",
+    "adapt_channels",
+    "is_pil",
+    "image_name",
+]

@@ -68,8 +68,9 @@ def check_work_size(batch: int, height: int, width: int, multiple: int, size: in
         )
 
 
-def prepare_size(x: torch.Tensor, multiple: int, *, size: int | None = None, fit: str = "pad",
-                 min_side: int = 1) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:  # fmt: skip
+def prepare_size(
+    x: torch.Tensor, multiple: int, *, size: int | None = None, fit: str = "pad", min_side: int = 1
+) -> tuple[torch.Tensor, Callable[[torch.Tensor], torch.Tensor]]:
     """Bring ``x`` to a size the network accepts and return it with the function that maps
     an output back to ``x``'s size.
 
@@ -106,6 +107,14 @@ def resize(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return out.to(x.dtype)
 
 
-__all__ = ["FIT_MODES", "MIN_SIDE", "MAX_WORK_PIXELS", "working_size", "prepare_size", "resize", "check_work_size",
-           "check_size_flag", "scaled_size"]  # fmt: skip
-
+__all__ = [
+    "FIT_MODES",
+    "MIN_SIDE",
+    "MAX_WORK_PIXELS",
+    "working_size",
+    "prepare_size",
+    "resize",
+    "check_work_size",
+    "check_size_flag",
+    "scaled_size",
+]

@@ -89,7 +89,9 @@ class TranslateOption:
     @type.validator
     def _check_type(self, attribute: Any, value: Any) -> None:
         if value not in OPTION_TYPES:
-            raise ValueError(f"translate option {self.name!r}: type must be one of str, int, float, bool, got {value!r}")
+            raise ValueError(
+                f"translate option {self.name!r}: type must be one of str, int, float, bool, got {value!r}"
+            )
 
     @property
     def keyword(self) -> str:
@@ -187,7 +189,9 @@ def declared_options(method: Any) -> tuple[TranslateOption, ...]:
     options = tuple(declared)
     bad = [o for o in options if not isinstance(o, TranslateOption)]
     if bad:
-        raise TypeError(f"{type(method).__name__}.translate_options must hold i2i.TranslateOption records, got {bad[0]!r}")
+        raise TypeError(
+            f"{type(method).__name__}.translate_options must hold i2i.TranslateOption records, got {bad[0]!r}"
+        )
     return options
 
 
@@ -201,7 +205,9 @@ def option_table(declared: tuple[TranslateOption, ...]) -> dict[str, TranslateOp
     return table
 
 
-def check_options(declared: tuple[TranslateOption, ...], options: Mapping[str, Any], method_name: str) -> dict[str, Any]:
+def check_options(
+    declared: tuple[TranslateOption, ...], options: Mapping[str, Any], method_name: str
+) -> dict[str, Any]:
     """Validate ``options`` (by name or alias) against ``declared``; returns ``{name: value}``
     with canonical names and converted values, ``None`` values dropped.
 
@@ -246,4 +252,13 @@ def image_input(x: torch.Tensor, name: str = "image") -> ExportInput:
     return ExportInput(name, x, {0: "batch", 2: "height", 3: "width"})
 
 
-__all__ = ["TranslateOption", "ExportInput", "image_input", "check_options", "option_table", "declared_options", "OPTION_TYPES", "Loader"]
+__all__ = [
+    "TranslateOption",
+    "ExportInput",
+    "image_input",
+    "check_options",
+    "option_table",
+    "declared_options",
+    "OPTION_TYPES",
+    "Loader",
+]

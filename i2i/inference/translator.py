@@ -25,7 +25,16 @@ import torch
 
 from i2i.data.decode import BadImageError
 from i2i.errors import UsageError
-from i2i.inference.images import adapt_channels, from_batch, image_name, is_pil, pil_to_tensor, tensor_to_pil, to_batch, to_uint8
+from i2i.inference.images import (
+    adapt_channels,
+    from_batch,
+    image_name,
+    is_pil,
+    pil_to_tensor,
+    tensor_to_pil,
+    to_batch,
+    to_uint8,
+)
 from i2i.inference.sizes import FIT_MODES, MIN_SIDE, check_work_size, prepare_size, working_size
 from i2i.inference.spec import TranslateOption, check_options, declared_options
 from i2i.train.precision import DTYPES, resolve_device as _resolve_device, resolve_precision as _resolve_precision
@@ -42,8 +51,14 @@ def resolve_precision(name: str, device: torch.device) -> str:
     return _resolve_precision(name, device, what="--precision")
 
 
-def load_checkpoint(path: str | Path, device: str | torch.device = "cpu", precision: str = "fp32", *,
-                    prefer_ema: bool = True, host: Any = None) -> "Translator":  # fmt: skip
+def load_checkpoint(
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    precision: str = "fp32",
+    *,
+    prefer_ema: bool = True,
+    host: Any = None,
+) -> Translator:
     """Rebuild the method stored in an i2i checkpoint (a file, or a run folder: its newest
     valid checkpoint) and return a :class:`Translator` on ``device``.
 
@@ -77,8 +92,16 @@ class Translator:
     given a path loads it (once; cached).
     """
 
-    def __init__(self, method: Any, config: Any = None, *, device: torch.device | str = "cpu", precision: str = "fp32",
-                 step: int = 0, source: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        method: Any,
+        config: Any = None,
+        *,
+        device: torch.device | str = "cpu",
+        precision: str = "fp32",
+        step: int = 0,
+        source: str = "",
+    ) -> None:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.method = method.to(self.device).eval()
@@ -112,7 +135,9 @@ class Translator:
         unknown one is a one-line error listing the method's options."""
         return check_options(self.declared_options, options, self.method_name)
 
-    def method_options(self, options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[TranslateOption, Any]]]:
+    def method_options(
+        self, options: Mapping[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, tuple[TranslateOption, Any]]]:
         """Checked options as the method's keywords, file options loaded: ``(fixed, per_image)``,
         ``per_image`` holding ``keyword -> (option, {file name: value})``."""
         checked = self.check_options(options)
@@ -165,8 +190,9 @@ class Translator:
         variants = self.translate_variants(x, size=size, fit=fit, _single=True, **options)
         return next(iter(variants.values()))
 
-    def translate_variants(self, x: Any, *, size: int | None = None, fit: str = "pad", _single: bool = False,
-                           **options: Any) -> dict[str, Any]:  # fmt: skip
+    def translate_variants(
+        self, x: Any, *, size: int | None = None, fit: str = "pad", _single: bool = False, **options: Any
+    ) -> dict[str, Any]:
         """All named outputs of the method (StarGAN ``target="all"``: one per domain; Augmented
         CycleGAN ``samples=K``: K samples), each of the same kind as ``x``."""
         if fit not in FIT_MODES:
@@ -187,8 +213,16 @@ class Translator:
         return torch.autocast(self.device.type, dtype=dtype)
 
     @torch.inference_mode()
-    def run(self, x: torch.Tensor, *, size: int | None = None, fit: str = "pad", single: bool = False,
-            names: Sequence[str] | None = None, **options: Any) -> dict[str, torch.Tensor]:  # fmt: skip
+    def run(
+        self,
+        x: torch.Tensor,
+        *,
+        size: int | None = None,
+        fit: str = "pad",
+        single: bool = False,
+        names: Sequence[str] | None = None,
+        **options: Any,
+    ) -> dict[str, torch.Tensor]:
         """``(N, C, H, W)`` in ``[-1, 1]`` -> named ``(N, C', H, W)`` float32 CPU tensors in ``[-1, 1]``.
 
         ``names``: the inputs' file names, for per-image options (a label file's rows).
@@ -212,8 +246,16 @@ class Translator:
         # a tiny image (1x1, 3x2000) some layer cannot take: once more, padded to MIN_SIDE
         return self._forward(x, multiple, size, fit, MIN_SIDE, single, fixed)
 
-    def _forward(self, x: torch.Tensor, multiple: int, size: int | None, fit: str, min_side: int, single: bool,
-                 options: Mapping[str, Any]) -> dict[str, torch.Tensor]:  # fmt: skip
+    def _forward(
+        self,
+        x: torch.Tensor,
+        multiple: int,
+        size: int | None,
+        fit: str,
+        min_side: int,
+        single: bool,
+        options: Mapping[str, Any],
+    ) -> dict[str, torch.Tensor]:
         work, undo = prepare_size(x, multiple, size=size, fit=fit, min_side=min_side)
         fixed = {k: _fit_option(v, work, self.device) for k, v in options.items()}
         if self.precision != "fp32":
@@ -251,7 +293,9 @@ def _fit_option(value: Any, work: torch.Tensor, device: torch.device) -> Any:
     size. Other tensors (labels, codes) only move to the device."""
     from i2i.inference.sizes import resize
 
-    image_like = is_pil(value) or (isinstance(value, torch.Tensor) and value.dim() in (3, 4) and value.is_floating_point())
+    image_like = is_pil(value) or (
+        isinstance(value, torch.Tensor) and value.dim() in (3, 4) and value.is_floating_point()
+    )
     if not image_like:
         return value.to(device) if isinstance(value, torch.Tensor) else value  # names, numbers, labels, codes
     tensor, _ = to_batch(value)
@@ -263,5 +307,16 @@ def _fit_option(value: Any, work: torch.Tensor, device: torch.device) -> Any:
     return tensor
 
 
-__all__ = ["load_checkpoint", "Translator", "prepare_size", "working_size", "resolve_device", "resolve_precision",
-           "pil_to_tensor", "tensor_to_pil", "to_uint8", "adapt_channels", "FIT_MODES"]  # fmt: skip
+__all__ = [
+    "load_checkpoint",
+    "Translator",
+    "prepare_size",
+    "working_size",
+    "resolve_device",
+    "resolve_precision",
+    "pil_to_tensor",
+    "tensor_to_pil",
+    "to_uint8",
+    "adapt_channels",
+    "FIT_MODES",
+]

@@ -55,8 +55,9 @@ class NLayerDiscriminator(ImageNet):
         return self.model(x)
 
 
-def basic_patchgan(input_nc: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance", **kwargs: object
-                   ) -> NLayerDiscriminator:  # fmt: skip
+def basic_patchgan(
+    input_nc: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "instance", **kwargs: object
+) -> NLayerDiscriminator:
     """The reference ``--netD basic``: the 70x70 PatchGAN, always 3 layers (as the reference,
     which ignores ``--n_layers_D`` for ``basic``; ``n_layers`` is accepted and unused)."""
     return NLayerDiscriminator(input_nc, ndf, n_layers=3, norm=norm, **kwargs)  # type: ignore[arg-type]

@@ -88,7 +88,9 @@ class ResnetGenerator(ImageNet):
         for i in range(n_down):
             mult = 2 ** (n_down - i)
             model += [
-                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias),
+                nn.ConvTranspose2d(
+                    ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1, bias=use_bias
+                ),
                 norm_layer(ngf * mult // 2),
                 nn.ReLU(True),
             ]

@@ -74,9 +74,14 @@ def fit_generator_to_size(config: Any, explicit: Collection[str], *, field: str 
     if data.preprocess in _CROP_MODES:
         multiple = generator_size_multiple(name, host)
         if data.image_size < multiple:
-            hint = (f"use {unet_for_size(data.image_size)!r} for {data.image_size} px, or leave method.{field} "
-                    "unset to pick the U-Net depth from the image size") if name.startswith("unet_") else (
-                    f"raise data.image_size to {multiple} or pick another generator")  # fmt: skip
+            hint = (
+                (
+                    f"use {unet_for_size(data.image_size)!r} for {data.image_size} px, or leave method.{field} "
+                    "unset to pick the U-Net depth from the image size"
+                )
+                if name.startswith("unet_")
+                else (f"raise data.image_size to {multiple} or pick another generator")
+            )
             raise ConfigError(
                 f"method.{field}: {name!r} needs images of at least {multiple} px (a multiple of {multiple}), "
                 f"but data.image_size is {data.image_size}; {hint}"

@@ -18,8 +18,7 @@ from torch import nn
 from i2i.errors import UsageError
 from i2i.nets.base import ImageNet, full_precision
 from i2i.nets.init import maybe_init
-from i2i.nets.norm import NormBuilder, get_norm_layer
-from i2i.nets.norm import conv_bias as _conv_bias
+from i2i.nets.norm import NormBuilder, conv_bias as _conv_bias, get_norm_layer
 
 
 class UnetSkipConnectionBlock(nn.Module):

@@ -71,7 +71,9 @@ def tiny_kwargs(spec: ComponentSpec) -> dict[str, Any]:
     return {k: v for k, v in TINY_VALUES.items() if k in params}
 
 
-def example_inputs(module: nn.Module, batch_size: int = 2, size: tuple[int, int] = (32, 32)) -> tuple[torch.Tensor, ...]:
+def example_inputs(
+    module: nn.Module, batch_size: int = 2, size: tuple[int, int] = (32, 32)
+) -> tuple[torch.Tensor, ...]:
     """The module's own example inputs, or one random image of ``module.input_nc`` (default 3) channels."""
     own = getattr(module, "example_inputs", None)
     if callable(own):
@@ -99,7 +101,9 @@ def _to_channels_last(t: torch.Tensor) -> torch.Tensor:
     return t.contiguous(memory_format=torch.channels_last) if t.dim() == 4 else t
 
 
-def _check_forward(spec: ComponentSpec, module: nn.Module, inputs: tuple[torch.Tensor, ...], size: tuple[int, int]) -> list[torch.Tensor]:
+def _check_forward(
+    spec: ComponentSpec, module: nn.Module, inputs: tuple[torch.Tensor, ...], size: tuple[int, int]
+) -> list[torch.Tensor]:
     outputs = _flatten(module(*inputs))
     n = inputs[0].shape[0]
     assert outputs, f"{spec.name}: forward returned no tensors"
@@ -199,7 +203,9 @@ def check_component(
         fast = copy.deepcopy(module).to(memory_format=torch.channels_last)
         fast_inputs = tuple(_to_channels_last(t) for t in inputs)
         cl_error = _rel_error(ref, _flatten(fast(*fast_inputs)))
-        assert cl_error < channels_last_tol, f"{spec.name}: channels_last output differs (relative error {cl_error:.2e})"
+        assert cl_error < channels_last_tol, (
+            f"{spec.name}: channels_last output differs (relative error {cl_error:.2e})"
+        )
         with torch.autocast("cpu", dtype=torch.bfloat16):
             bf16_out = _flatten(fast(*fast_inputs))
         bf16_error = _rel_error(ref, bf16_out)

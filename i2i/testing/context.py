@@ -63,7 +63,9 @@ class CheckingContext(TrainContext):
       ``register_step_post_hook``, which runs inside ``ctx.step`` and is therefore allowed.
     """
 
-    def __init__(self, method: Method, optimizers: Mapping[str, torch.optim.Optimizer], precision: str = "fp32") -> None:
+    def __init__(
+        self, method: Method, optimizers: Mapping[str, torch.optim.Optimizer], precision: str = "fp32"
+    ) -> None:
         super().__init__(dict(optimizers), Precision.create(precision, CPU), device=CPU)
         self.method = method
         self.params = _named_params(method)
@@ -82,7 +84,9 @@ class CheckingContext(TrainContext):
         self._window: dict[str, torch.Tensor] = {}
 
     def _unused(self, name: str) -> bool:
-        return any(name == u or name.startswith(u if u.endswith(".") else u + ".") for u in self.method.unused_parameters)
+        return any(
+            name == u or name.startswith(u if u.endswith(".") else u + ".") for u in self.method.unused_parameters
+        )
 
     def backward(self, loss: torch.Tensor) -> None:
         if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
@@ -118,6 +122,7 @@ class CheckingContext(TrainContext):
                 "parameters); freeze the other networks with i2i.set_requires_grad(net, False) while their "
                 "loss is backpropagated, or detach their inputs"
             )
+
     def step_optimizer(self, name: str) -> None:
         if name not in self.optimizers:
             raise ConformanceError(f"ctx.step({name!r}): configure_optimizers returned only {sorted(self.optimizers)}")

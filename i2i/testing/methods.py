@@ -78,9 +78,7 @@ def smooth_images(n: int, channels: int, height: int, width: int, *, seed: int =
     return torch.tanh(F.interpolate(low, size=(height, width), mode="bilinear", align_corners=False))
 
 
-def dummy_batch(
-    data_info: DataInfo, *, batch_size: int = 2, size: int | tuple[int, int] = 32, seed: int = 0
-) -> Batch:
+def dummy_batch(data_info: DataInfo, *, batch_size: int = 2, size: int | tuple[int, int] = 32, seed: int = 0) -> Batch:
     """A batch of ``data_info.kind`` that is trivially learnable: paired targets and unpaired B
     images equal the A images (the identity is a perfect translation), labelled data gets
     one-hot (or multi-hot) labels of ``data_info.domains``."""
@@ -131,7 +129,7 @@ class MethodCase:
         make_batch: Callable[[], Batch] | None = None,
         learn_key: str | None = None,
         translate_options: Mapping[str, Any] | None = None,
-    ) -> "MethodCase":
+    ) -> MethodCase:
         """A case for registered method ``name``: its spec's ``test_overrides`` and a generic
         dummy batch of its data kind unless given."""
         spec = get_method(name, host=host)
@@ -178,13 +176,17 @@ def run_steps(method: Method, batch: Batch, steps: int, ctx: CheckingContext | N
 
 def _check_losses(out: Any, step: int) -> dict[str, float]:
     if not isinstance(out, Mapping) or not out:
-        raise ConformanceError(f"step {step}: train_step must return a non-empty dict of losses, got {type(out).__name__}")
+        raise ConformanceError(
+            f"step {step}: train_step must return a non-empty dict of losses, got {type(out).__name__}"
+        )
     values: dict[str, float] = {}
     for key, value in out.items():
         if not isinstance(key, str):
             raise ConformanceError(f"step {step}: loss keys must be strings, got {key!r}")
         if not isinstance(value, torch.Tensor) or value.dim() != 0:
-            raise ConformanceError(f"step {step}: loss {key!r} must be a 0-dim tensor, got {getattr(value, 'shape', type(value))}")
+            raise ConformanceError(
+                f"step {step}: loss {key!r} must be a 0-dim tensor, got {getattr(value, 'shape', type(value))}"
+            )
         if value.requires_grad or value.grad_fn is not None:
             raise ConformanceError(f"step {step}: loss {key!r} still holds its graph; return loss.detach()")
         number = float(value)
@@ -211,7 +213,9 @@ def check_builds(case: MethodCase) -> Method:
     seen: dict[int, str] = {}
     for opt_name, opt in optimizers.items():
         if not isinstance(opt, torch.optim.Optimizer):
-            raise ConformanceError(f"{case.name}: optimizer {opt_name!r} is a {type(opt).__name__}, not a torch optimizer")
+            raise ConformanceError(
+                f"{case.name}: optimizer {opt_name!r} is a {type(opt).__name__}, not a torch optimizer"
+            )
         for group in opt.param_groups:
             for p in group["params"]:
                 if id(p) not in own:
@@ -220,7 +224,9 @@ def check_builds(case: MethodCase) -> Method:
                         "it would be missing from state_dict() and checkpoints"
                     )
                 if id(p) in seen:
-                    raise ConformanceError(f"{case.name}: a parameter is in optimizers {seen[id(p)]!r} and {opt_name!r}")
+                    raise ConformanceError(
+                        f"{case.name}: a parameter is in optimizers {seen[id(p)]!r} and {opt_name!r}"
+                    )
                 seen[id(p)] = opt_name
     for name in method.generator_names:
         if not isinstance(getattr(method, name, None), nn.Module):
@@ -292,8 +298,11 @@ def _same(x: Any, y: Any) -> bool:
     """Exact equality of state-dict values: tensors, and nested extra state (an image pool's)."""
     if isinstance(x, torch.Tensor) or isinstance(y, torch.Tensor):
         return (
-            isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)
-            and x.shape == y.shape and x.dtype == y.dtype and torch.equal(x, y)
+            isinstance(x, torch.Tensor)
+            and isinstance(y, torch.Tensor)
+            and x.shape == y.shape
+            and x.dtype == y.dtype
+            and torch.equal(x, y)
         )
     if isinstance(x, Mapping) and isinstance(y, Mapping):
         return set(x) == set(y) and all(_same(x[k], y[k]) for k in x)

@@ -62,7 +62,7 @@ def copy_checkpoint(src: Path, dst: Path) -> None:
 def rotate(out_dir: str | Path, keep: int) -> None:
     """Delete all but the newest ``keep`` ``step_XXXXXXXX.pt`` files (``last.pt`` is kept)."""
     files = sorted(_step_files(Path(out_dir)), reverse=True)
-    for _, path in files[max(keep, 0):]:
+    for _, path in files[max(keep, 0) :]:
         path.unlink(missing_ok=True)
 
 
@@ -89,8 +89,7 @@ def inference_payload(method: Any, config: Any, data_info: Any, *, plugin: str =
     The trainer adds its training state (optimizers, schedules, RNG, position) on top;
     ``i2i import-weights`` writes just this.
     """
-    from i2i import __version__
-    from i2i import config as _config
+    from i2i import __version__, config as _config
 
     return {
         "format": FORMAT,
@@ -150,17 +149,23 @@ def _check(path: Path, data: Any) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not an i2i checkpoint (it holds {what}, perhaps from another tool)")
     version = data.get("version")
     if not isinstance(version, int) or version > VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {version!r} is newer than this i2i reads ({VERSION}); upgrade i2i")
+        raise CheckpointError(
+            f"{path}: checkpoint format version {version!r} is newer than this i2i reads ({VERSION}); upgrade i2i"
+        )
     for key in ("method", "config", "data_info", "model", "step"):
         if key not in data:
             raise CheckpointError(f"{path}: corrupt checkpoint (no {key!r} entry)")
     for key, kind in (("method", str), ("config", dict), ("data_info", dict), ("model", dict)):
         if not isinstance(data[key], kind):
-            raise CheckpointError(f"{path}: checkpoint entry {key!r} is a {type(data[key]).__name__}, expected a {kind.__name__} (written by another version?)")
+            raise CheckpointError(
+                f"{path}: checkpoint entry {key!r} is a {type(data[key]).__name__}, expected a {kind.__name__} (written by another version?)"
+            )
     for key in ("step", "epoch", "position"):
         value = data.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise CheckpointError(f"{path}: checkpoint entry {key!r} is {value!r}, expected a non-negative integer (written by another version?)")
+            raise CheckpointError(
+                f"{path}: checkpoint entry {key!r} is {value!r}, expected a non-negative integer (written by another version?)"
+            )
     return data
 
 
@@ -223,7 +228,10 @@ def describe_mismatch(expected: Any, given: Any, limit: int = 4) -> str:
     shapes = [
         f"{k} {tuple(given[k].shape)} vs {tuple(expected[k].shape)} expected"
         for k in expected
-        if k in given and hasattr(given[k], "shape") and hasattr(expected[k], "shape") and given[k].shape != expected[k].shape
+        if k in given
+        and hasattr(given[k], "shape")
+        and hasattr(expected[k], "shape")
+        and given[k].shape != expected[k].shape
     ]
     parts = []
     for label, keys in (("missing keys", missing), ("unexpected keys", unexpected), ("other shapes", shapes)):
@@ -276,7 +284,10 @@ def data_info_from_checkpoint(ckpt: dict[str, Any]) -> Any:
     fields = dict(ckpt["data_info"])
     extra = sorted(str(k) for k in fields if k not in known)
     if extra:
-        warnings.warn(f"checkpoint data_info field(s) {', '.join(extra)} unknown to this i2i (written by a newer version?); ignored", stacklevel=2)
+        warnings.warn(
+            f"checkpoint data_info field(s) {', '.join(extra)} unknown to this i2i (written by a newer version?); ignored",
+            stacklevel=2,
+        )
     fields = {k: v for k, v in fields.items() if k in known}
     domains = fields.get("domains", ())
     if not isinstance(domains, (list, tuple)) or not all(isinstance(d, str) for d in domains):
@@ -298,7 +309,9 @@ def data_info_dict(info: Any) -> dict[str, Any]:
     }
     sources = getattr(info, "sources", ())
     if sources:  # several labelled data sources (data.sources)
-        data["sources"] = [{"name": s.name, "domains": list(s.domains), "multi_label": bool(s.multi_label)} for s in sources]
+        data["sources"] = [
+            {"name": s.name, "domains": list(s.domains), "multi_label": bool(s.multi_label)} for s in sources
+        ]
     return data
 
 
@@ -334,7 +347,13 @@ def capture_rng() -> dict[str, Any]:
     np_state = np.random.get_state()
     state: dict[str, Any] = {
         "python": [version, list(internal), gauss],
-        "numpy": [np_state[0], torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)), int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "numpy": [
+            np_state[0],
+            torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -347,7 +366,9 @@ def restore_rng(state: dict[str, Any]) -> None:
     try:
         _restore_rng(state)
     except (TypeError, ValueError, KeyError, IndexError, RuntimeError, AttributeError) as exc:
-        raise CheckpointError(f"checkpoint RNG state is unreadable ({type(exc).__name__}: {exc}); written by another version?") from None
+        raise CheckpointError(
+            f"checkpoint RNG state is unreadable ({type(exc).__name__}: {exc}); written by another version?"
+        ) from None
 
 
 def _restore_rng(state: dict[str, Any]) -> None:

@@ -24,4 +24,3 @@ def check_device(device: torch.device, name: str) -> None:
         raise ConfigError(f"train.device: {name!r} requested but MPS (an Apple GPU) is not available here")
     if device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"train.device: training runs on cpu, cuda or mps, not {name!r}")
-

@@ -67,12 +67,41 @@ def _warn_as_int(name: str) -> Any:
 
 
 for _name in (
-    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__mod__", "__rmod__",
-    "__floordiv__", "__rfloordiv__", "__truediv__", "__rtruediv__", "__divmod__", "__pow__",
-    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__int__", "__index__", "__float__",
-    "__bool__", "__neg__", "__abs__", "__and__", "__or__", "__xor__", "__lshift__", "__rshift__",
-    "__format__", "__str__", "__repr__",
-):  # fmt: skip
+    "__add__",
+    "__radd__",
+    "__sub__",
+    "__rsub__",
+    "__mul__",
+    "__rmul__",
+    "__mod__",
+    "__rmod__",
+    "__floordiv__",
+    "__rfloordiv__",
+    "__truediv__",
+    "__rtruediv__",
+    "__divmod__",
+    "__pow__",
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__int__",
+    "__index__",
+    "__float__",
+    "__bool__",
+    "__neg__",
+    "__abs__",
+    "__and__",
+    "__or__",
+    "__xor__",
+    "__lshift__",
+    "__rshift__",
+    "__format__",
+    "__str__",
+    "__repr__",
+):
     setattr(StepCounter, _name, _warn_as_int(_name))
 
 
@@ -176,5 +205,6 @@ class TrainContext:
             return self.optimizers[name]
         except KeyError:
             known = ", ".join(self.optimizers)
-            raise KeyError(f"ctx.step({name!r}): no optimizer named {name!r} (configure_optimizers returned {known})") from None
-
+            raise KeyError(
+                f"ctx.step({name!r}): no optimizer named {name!r} (configure_optimizers returned {known})"
+            ) from None

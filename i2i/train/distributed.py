@@ -102,15 +102,21 @@ def init_from_env(device: torch.device, stop: Any = None) -> tuple[int, int]:
         what = f"the {world} processes of WORLD_SIZE={world} to meet at {addr}:{port} (this is RANK={rank})"
         meet = datetime.timedelta(seconds=timeout)
         # torch's own env:// rendezvous (it knows torchrun's agent store), bounded and watched
-        store, rank, world = _watched(lambda: next(dist.rendezvous("env://", rank, world, timeout=meet)), what, timeout, stop)
+        store, rank, world = _watched(
+            lambda: next(dist.rendezvous("env://", rank, world, timeout=meet)), what, timeout, stop
+        )
         collective = datetime.timedelta(minutes=30)
         store.set_timeout(collective)
         backend = "nccl" if device.type == "cuda" else "gloo"
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(
-            backend=backend, store=dist.PrefixStore("default_pg", store), rank=rank, world_size=world, timeout=collective
-        )  # fmt: skip
+            backend=backend,
+            store=dist.PrefixStore("default_pg", store),
+            rank=rank,
+            world_size=world,
+            timeout=collective,
+        )
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -169,7 +175,10 @@ def average_gradients(params: Iterable[nn.Parameter], world_size: int) -> None:
     ref = next((p.grad for p in params if p.grad is not None), None)
     dtype = ref.dtype if ref is not None else params[0].dtype
     device = params[0].device
-    flats = [p.grad.reshape(-1).to(dtype) if p.grad is not None else torch.zeros(p.numel(), dtype=dtype, device=device) for p in params]
+    flats = [
+        p.grad.reshape(-1).to(dtype) if p.grad is not None else torch.zeros(p.numel(), dtype=dtype, device=device)
+        for p in params
+    ]
     mask = torch.tensor([p.grad is not None for p in params], dtype=dtype, device=device)
     buffer = torch.cat(flats + [mask])
     dist.all_reduce(buffer, op=dist.ReduceOp.SUM)

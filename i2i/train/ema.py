@@ -54,7 +54,9 @@ class EMA:
     @contextlib.contextmanager
     def swapped(self) -> Iterator[None]:
         """Temporarily load the averaged weights into the generators."""
-        backup = {name: {k: v.detach().clone() for k, v in g.state_dict().items()} for name, g in self.generators.items()}
+        backup = {
+            name: {k: v.detach().clone() for k, v in g.state_dict().items()} for name, g in self.generators.items()
+        }
         try:
             for name, g in self.generators.items():
                 g.load_state_dict(self.shadow[name])

@@ -60,7 +60,9 @@ def evaluate_run(trainer: Any, *, test_is_train: bool, log: Any = None) -> RunEv
 
     t0 = time.monotonic()
     try:
-        data = trainer._build_data("test", trainer.per_rank_batch, trainer.size_multiple, shuffle=False, drop_last=False)
+        data = trainer._build_data(
+            "test", trainer.per_rank_batch, trainer.size_multiple, shuffle=False, drop_last=False
+        )
     except DataError as exc:
         if log:
             log(f"no evaluation: {exc}")
@@ -68,23 +70,33 @@ def evaluate_run(trainer: Any, *, test_is_train: bool, log: Any = None) -> RunEv
     swap = trainer.ema.swapped() if trainer.ema is not None else contextlib.nullcontext()
     kind = trainer.spec.data_kind
     with swap:
-        basic = summarize(trainer.method, data, trainer.device, trainer.precision.autocast, trainer.config.train.eval_images)
+        basic = summarize(
+            trainer.method, data, trainer.device, trainer.precision.autocast, trainer.config.train.eval_images
+        )
         n = int(basic.get("images", 0))
         split = "training images (the data has no test/ or val/ split)" if test_is_train else "held-out test images"
-        result = RunEvaluation(on=f"{n} {split} of {_data_name(trainer)}", held_out=not test_is_train, metrics=dict(basic))
+        result = RunEvaluation(
+            on=f"{n} {split} of {_data_name(trainer)}", held_out=not test_is_train, metrics=dict(basic)
+        )
         if kind == "paired":
             for key, value in basic.items():  # psnr, psnr_<baseline>: the model and its baselines
                 if key == "psnr" or key.startswith("psnr_"):
                     result.table.setdefault("psnr", {})["model" if key == "psnr" else key[5:]] = value
-            result.definitions["psnr"] = ("dB on [0,1] images, mean over images (higher is better); identity: the input "
-                                          "as the prediction; mean_color: every pixel the mean colour of the targets")  # fmt: skip
+            result.definitions["psnr"] = (
+                "dB on [0,1] images, mean over images (higher is better); identity: the input "
+                "as the prediction; mean_color: every pixel the mean colour of the targets"
+            )
         else:
             if "l1_change" in basic:
                 result.table["l1_change"] = {"model": basic["l1_change"]}
-                result.definitions["l1_change"] = "mean |output - input| on [0,1]: how much the method changes its input, not a quality measure"
+                result.definitions["l1_change"] = (
+                    "mean |output - input| on [0,1]: how much the method changes its input, not a quality measure"
+                )
             _quality(trainer, result, log)
     if trainer.ema is not None:  # the raw weights beside the EMA ones, so a bad average shows
-        raw = summarize(trainer.method, data, trainer.device, trainer.precision.autocast, trainer.config.train.eval_images)
+        raw = summarize(
+            trainer.method, data, trainer.device, trainer.precision.autocast, trainer.config.train.eval_images
+        )
         result.metrics.update({f"raw/{k}": v for k, v in raw.items()})
         for key in ("psnr", "l1_change"):
             if key in raw:
@@ -115,17 +127,31 @@ def _quality(trainer: Any, result: RunEvaluation, log: Any) -> None:
     method = trainer.method
     was_training = method.training
     n = trainer.config.train.eval_images
-    settings = EvalSettings(metrics=QUALITY_METRICS, max_images=n, max_train_images=max(4 * n, 64),
-                            seed=trainer.config.train.seed, classifier_steps=CLASSIFIER_STEPS,
-                            classifier_size=min(64, trainer.config.data.image_size), num_workers=0)  # fmt: skip
+    settings = EvalSettings(
+        metrics=QUALITY_METRICS,
+        max_images=n,
+        max_train_images=max(4 * n, 64),
+        seed=trainer.config.train.seed,
+        classifier_steps=CLASSIFIER_STEPS,
+        classifier_size=min(64, trainer.config.data.image_size),
+        num_workers=0,
+    )
     # evaluate() reports to the i2i_eval_result hook itself; the trainer reports the run's merged numbers once.
     quiet = _NoEvalReport(trainer.host)
     try:
-        translator = Translator(method, trainer.config, device=trainer.device, precision=trainer.precision.name,
-                                step=trainer.step, source=str(trainer.out_dir / "last.pt"))  # fmt: skip
+        translator = Translator(
+            method,
+            trainer.config,
+            device=trainer.device,
+            precision=trainer.precision.name,
+            step=trainer.step,
+            source=str(trainer.out_dir / "last.pt"),
+        )
         report = evaluate(translator, settings=settings, host=quiet, log=(lambda m: log(f"eval: {m}")) if log else None)
-    except Exception as exc:  # noqa: BLE001 - the run has finished; a failed extra measure must not lose it
-        result.notes.append(f"SWD / domain-classifier measures failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    except Exception as exc:
+        result.notes.append(
+            f"SWD / domain-classifier measures failed: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
         return
     finally:
         method.train(was_training)
@@ -136,9 +162,11 @@ def _quality(trainer: Any, result: RunEvaluation, log: Any) -> None:
     for key, value in report.metrics().items():
         if key != "images":
             result.metrics[key] = value
-    result.definitions["columns"] = ("identity: the input unchanged; mean_image: the mean training image of the target "
-                                     "domain; real: real images instead of translations (SWD: two disjoint real sets, "
-                                     "the floor; accuracy: held-out real images, the ceiling)")  # fmt: skip
+    result.definitions["columns"] = (
+        "identity: the input unchanged; mean_image: the mean training image of the target "
+        "domain; real: real images instead of translations (SWD: two disjoint real sets, "
+        "the floor; accuracy: held-out real images, the ceiling)"
+    )
     result.notes += [n for n in report.notes if not n.startswith("FID/KID")]
     result.notes.append(f"the domain classifier trained {CLASSIFIER_STEPS} steps; `i2i eval` trains it longer")
 

@@ -18,9 +18,7 @@ from i2i.train.samples import sample_rows
 
 
 def fork_rng(run: Any) -> Any:
-    return torch.random.fork_rng(
-        devices=[run.device.index or 0] if run.device.type == "cuda" else []
-    )
+    return torch.random.fork_rng(devices=[run.device.index or 0] if run.device.type == "cuda" else [])
 
 
 def held_out_batch(run: Any) -> Any:
@@ -31,13 +29,9 @@ def held_out_batch(run: Any) -> Any:
     minutes into the run."""
     n = run.config.train.sample_images
     try:
-        data = run._build_data(
-            "test", n, run.size_multiple, workers=False, shuffle=False, drop_last=False
-        )
+        data = run._build_data("test", n, run.size_multiple, workers=False, shuffle=False, drop_last=False)
     except DataError:
-        data = run._build_data(
-            "train", n, run.size_multiple, workers=False, shuffle=False, drop_last=False
-        )
+        data = run._build_data("train", n, run.size_multiple, workers=False, shuffle=False, drop_last=False)
     check_same_data(run, data, "sample images")
     with fork_rng(run):
         raw = next(iter(data.loader))

@@ -61,6 +61,9 @@ class TensorBoardLogger:
 @hookimpl
 def i2i_register_loggers() -> Iterator[LoggerSpec]:
     yield LoggerSpec(
-        "tensorboard", TensorBoardLogger, "TensorBoard event files in OUT/tensorboard/",
-        requires=("tensorboard",), extra="tensorboard",
-    )  # fmt: skip
+        "tensorboard",
+        TensorBoardLogger,
+        "TensorBoard event files in OUT/tensorboard/",
+        requires=("tensorboard",),
+        extra="tensorboard",
+    )

@@ -88,7 +88,7 @@ def layout_name(data_config: Any, split: str = "train") -> str:
 
     try:
         return detect_layout(Path(data_config.root).expanduser(), split)
-    except Exception:  # noqa: BLE001 - a description must not fail a run that built its data
+    except Exception:
         return "auto"
 
 
@@ -113,7 +113,7 @@ def describe_networks(method: Any) -> str:
     """``"G_A ResnetGenerator 7.84M, G_B ResnetGenerator 7.84M params"``."""
     try:
         generators = method.generators()
-    except Exception:  # noqa: BLE001 - optional part of the protocol
+    except Exception:
         generators = {}
     parts = [f"{name} {type(g).__name__} {_parameters(g)}" for name, g in generators.items()]
     total = _parameters(method)
@@ -159,12 +159,24 @@ def overview(trainer: Any) -> Overview:
     facts.append(("images", f"{describe_preprocess(d)}, {channels} channels, flip {'on' if d.flip else 'off'}"))
     facts.append(("method", f"{config.method_name}: {describe_networks(trainer.method)}"))
     t = config.train
-    precision = trainer.precision.name + (" + channels_last" if t.channels_last else "") + (" + compile" if t.compile else "")
-    facts.append(("device", f"{trainer.device} ({trainer.world_size} process{'es' if trainer.world_size > 1 else ''}), "
-                            f"precision {precision}"))  # fmt: skip
+    precision = (
+        trainer.precision.name + (" + channels_last" if t.channels_last else "") + (" + compile" if t.compile else "")
+    )
+    facts.append(
+        (
+            "device",
+            f"{trainer.device} ({trainer.world_size} process{'es' if trainer.world_size > 1 else ''}), "
+            f"precision {precision}",
+        )
+    )
     epochs = trainer.total_steps / max(trainer.batches_per_epoch, 1)
     facts.append(("batch", f"{t.batch_size} ({trainer.batches_per_epoch} batches per epoch)"))
-    facts.append(("steps", f"{trainer.total_steps} (~{epochs:.3g} epochs)" + (f", resuming at {trainer.step}" if trainer.step else "")))
+    facts.append(
+        (
+            "steps",
+            f"{trainer.total_steps} (~{epochs:.3g} epochs)" + (f", resuming at {trainer.step}" if trainer.step else ""),
+        )
+    )
     facts.append(("output", str(trainer.out_dir)))
     return Overview(facts=tuple(facts), test_is_train=test_is_train)
 

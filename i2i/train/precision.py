@@ -17,8 +17,8 @@ import attrs
 import torch
 
 from i2i.errors import ConfigError
-
 from i2i.train.config import PRECISIONS  # the one list; translate's --precision is checked here too
+
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 #: Device types torch may run on, beyond CPU and CUDA: each needs its backend here.
@@ -118,7 +118,7 @@ class Precision:
     scaler: torch.amp.GradScaler | None = None
 
     @classmethod
-    def create(cls, name: str, device: torch.device) -> "Precision":
+    def create(cls, name: str, device: torch.device) -> Precision:
         resolved = resolve_precision(name, device)
         scaler = torch.amp.GradScaler(device.type) if resolved == "fp16" else None
         return cls(device, resolved, scaler)

@@ -23,7 +23,6 @@ def format_time(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
-
 def group_losses(losses: Mapping[str, float]) -> dict[str, dict[str, float]]:
     """Loss keys grouped by player: ``{"G": {"gan_A": ..}, "D": {"A": ..}}``; keys without a
     ``/`` go to the group ``""`` under their own name."""
@@ -51,7 +50,9 @@ class Progress:
     from the first step this process completed.
     """
 
-    def __init__(self, total: int, *, start: int = 0, enabled: bool | None = None, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, total: int, *, start: int = 0, enabled: bool | None = None, stream: TextIO | None = None
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.tty = self.stream.isatty() if enabled is None else enabled
         self.total = total
@@ -88,7 +89,6 @@ class Progress:
         """Steps per second after the first step; 0 until two steps are done."""
         seconds, steps = self.train_seconds(), self.steps_timed()
         return steps / seconds if seconds > 0 and steps > 0 else 0.0
-
 
     def first_step_seconds(self) -> float:
         """From creating the display (the end of start-up) to the end of the first step."""

@@ -54,7 +54,9 @@ def _finite(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def svg_curves(title: str, series: Mapping[str, Sequence[tuple[float, float]]], width: int = 420, height: int = 220) -> str:
+def svg_curves(
+    title: str, series: Mapping[str, Sequence[tuple[float, float]]], width: int = 420, height: int = 220
+) -> str:
     """One chart: a polyline per series over (step, value) points, with axis labels."""
     pts = [(x, y) for s in series.values() for x, y in s if _finite(x) and _finite(y)]
     if not pts:
@@ -92,7 +94,9 @@ def svg_curves(title: str, series: Mapping[str, Sequence[tuple[float, float]]], 
         if len(good) == 1:
             good = good * 2
         d = "M" + " L".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in good)
-        parts.append(f'<path class="line" d="{d}" fill="none" stroke="{color}" stroke-width="1.5"><title>{html.escape(name)}</title></path>')
+        parts.append(
+            f'<path class="line" d="{d}" fill="none" stroke="{color}" stroke-width="1.5"><title>{html.escape(name)}</title></path>'
+        )
         legend.append(f'<span style="color:{color}">&#9632; {html.escape(name)}</span>')
     parts.append("</svg>")
     return f'<figure>{"".join(parts)}<figcaption class="legend">{"".join(legend)}</figcaption></figure>'
@@ -151,8 +155,10 @@ def _sample_figure(step: int, rel: str, size: tuple[int, int] | None, large: boo
         width, height = size
         zoom = max(1, min(4, _PAGE_WIDTH // max(width, 1))) if large else 1
         attrs_ = f' width="{width * zoom}" height="{height * zoom}"'
-    return (f'<figure><a href="{src}"><img class="grid" src="{src}"{attrs_} alt="samples at step {step}"></a>'
-            f"<figcaption>step {step}</figcaption></figure>")  # fmt: skip
+    return (
+        f'<figure><a href="{src}"><img class="grid" src="{src}"{attrs_} alt="samples at step {step}"></a>'
+        f"<figcaption>step {step}</figcaption></figure>"
+    )
 
 
 def _png_size(path: Path) -> tuple[int, int] | None:
@@ -198,13 +204,17 @@ def render(
     if translate_command:
         body.append(f"<p>Translate with this run:</p><pre>{html.escape(translate_command)}</pre>")
     if config_text:
-        body.append('<p>Config: <a href="config.toml">config.toml</a> (reproduce with '
-                    "<code>i2i run --config config.toml</code>)</p>")
+        body.append(
+            '<p>Config: <a href="config.toml">config.toml</a> (reproduce with '
+            "<code>i2i run --config config.toml</code>)</p>"
+        )
         body.append(f"<details><summary>show the config</summary><pre>{html.escape(config_text)}</pre></details>")
     if samples:
         body.append("<h2>Samples</h2>")
         if columns:
-            body.append(f"<p>One image per row; columns: {html.escape(' | '.join(columns))}. {html.escape(sample_note)}</p>")
+            body.append(
+                f"<p>One image per row; columns: {html.escape(' | '.join(columns))}. {html.escape(sample_note)}</p>"
+            )
         ordered = sorted(samples, reverse=True)
         for i, (step, rel) in enumerate(ordered):
             size = _png_size(base / rel) if base is not None else None
@@ -215,12 +225,16 @@ def render(
             body.append("</details>")
     if losses:
         at = f" at step {loss_step}" if loss_step is not None else ""
-        body.append(f"<h2>Training losses{at}</h2><p><small>Averaged over the steps since the previous log line; "
-                    "training batches, not an evaluation.</small></p>" + _losses_table(losses))  # fmt: skip
+        body.append(
+            f"<h2>Training losses{at}</h2><p><small>Averaged over the steps since the previous log line; "
+            "training batches, not an evaluation.</small></p>" + _losses_table(losses)
+        )
     if evaluation is not None:
-        body.append(f"<h2>Evaluation</h2><p>On {html.escape(evaluation.on)}"
-                    f"{'' if evaluation.held_out else ' - <strong>not held out</strong>: these images were trained on'}"
-                    f"; took {evaluation.seconds:.1f} s.</p>")  # fmt: skip
+        body.append(
+            f"<h2>Evaluation</h2><p>On {html.escape(evaluation.on)}"
+            f"{'' if evaluation.held_out else ' - <strong>not held out</strong>: these images were trained on'}"
+            f"; took {evaluation.seconds:.1f} s.</p>"
+        )
         if evaluation.table:
             body.append(_eval_table(evaluation.table))
         items = [f"<li><em>{html.escape(k)}</em>: {html.escape(v)}</li>" for k, v in evaluation.definitions.items()]
@@ -244,7 +258,7 @@ def render(
     # Filled in by the inline script for the browser test; never shown.
     body.append('<p id="report-check" hidden></p>')
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head>\n<body>\n"
         + "\n".join(body)
         + f"\n<script>{_CHECK_SCRIPT}</script>\n</body></html>\n"

@@ -23,12 +23,30 @@ from i2i.errors import UsageError
 #: What a resumed run may change: how long, where and how fast it trains, how it reports, and
 #: where its data lives (``data.root``: the data moved).
 RESUMABLE_KEYS = frozenset(
-    {f"train.{k}" for k in ("steps", "epochs", "epochs_decay", "device", "precision", "channels_last", "compile",
-                            "log_every", "sample_every", "checkpoint_every", "keep_checkpoints", "max_bad_steps",
-                            "eval_at_end", "sample_images", "eval_images", "loggers")}
+    {
+        f"train.{k}"
+        for k in (
+            "steps",
+            "epochs",
+            "epochs_decay",
+            "device",
+            "precision",
+            "channels_last",
+            "compile",
+            "log_every",
+            "sample_every",
+            "checkpoint_every",
+            "keep_checkpoints",
+            "max_bad_steps",
+            "eval_at_end",
+            "sample_images",
+            "eval_images",
+            "loggers",
+        )
+    }
     | {f"train.tracking.{k}" for k in ("project", "name", "tags", "entity", "uri", "log_checkpoint")}
     | {"data.num_workers", "data.root"}
-)  # fmt: skip
+)
 
 
 def differences(given: _config.RunConfig, saved: _config.RunConfig) -> dict[str, Any]:
@@ -59,7 +77,9 @@ def _evolve_dotted(obj: Any, changes: dict[str, Any]) -> Any:
     return attrs.evolve(obj, **direct)
 
 
-def resumed_config(given: _config.RunConfig, saved: _config.RunConfig) -> tuple[_config.RunConfig, list[str], list[str]]:
+def resumed_config(
+    given: _config.RunConfig, saved: _config.RunConfig
+) -> tuple[_config.RunConfig, list[str], list[str]]:
     """The saved config with ``given``'s run-control changes; returns it, the changes applied
     and the ones ignored (as ``key=value``)."""
     diff = differences(given, saved)
@@ -76,17 +96,11 @@ def data_moved_note(saved: _config.RunConfig, config: _config.RunConfig) -> str 
     return f"note: the data moved: this run now reads {config.data.root} (it was trained on {saved.data.root})"
 
 
-def check_left_to_do(
-    out_dir: Path, step: int, total: int, config: _config.RunConfig
-) -> None:
+def check_left_to_do(out_dir: Path, step: int, total: int, config: _config.RunConfig) -> None:
     """Refuse a resume with nothing to train (before config.toml or anything else is rewritten)."""
     if step < total:
         return
-    what = (
-        "train.steps"
-        if config.train.steps is not None
-        else "train.epochs + train.epochs_decay"
-    )
+    what = "train.steps" if config.train.steps is not None else "train.epochs + train.epochs_decay"
     if step == total:
         raise UsageError(
             f"{out_dir}: the run already finished at step {step} ({what} = {total}); "

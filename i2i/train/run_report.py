@@ -23,7 +23,7 @@ def option_flags(method: Any) -> list[str]:
     if callable(options):
         try:
             options = options()
-        except Exception:  # noqa: BLE001 - a description must not fail the run
+        except Exception:
             options = None
     if isinstance(options, Mapping):
         return ["--" + str(k).replace("_", "-") for k in options]
@@ -40,7 +40,9 @@ def translate_command(trainer: Any) -> str:
     command = f"i2i translate {out / 'last.pt'} PHOTOS/ --out {out / 'translated'} --html"
     flags = option_flags(trainer.method)
     if flags:
-        command += f"\n# options of {trainer.config.method_name}: {', '.join(flags)} (i2i translate {out / 'last.pt'} --help)"
+        command += (
+            f"\n# options of {trainer.config.method_name}: {', '.join(flags)} (i2i translate {out / 'last.pt'} --help)"
+        )
     return command
 
 
@@ -58,7 +60,9 @@ def timing(trainer: Any) -> str:
     steps, rate = progress.steps_timed(), progress.rate()
     if steps and rate:
         images = rate * trainer.config.train.batch_size
-        parts.append(f"then {steps} steps in {format_time(progress.train_seconds())} ({rate:.2f} it/s, {images:.1f} images/s)")
+        parts.append(
+            f"then {steps} steps in {format_time(progress.train_seconds())} ({rate:.2f} it/s, {images:.1f} images/s)"
+        )
     return ", ".join(parts)
 
 
@@ -116,7 +120,9 @@ def done_lines(trainer: Any) -> list[str]:
         lines.append(format_eval_table(evaluation.table))
         lines += [f"note: {n}" for n in evaluation.notes]
     spent = timing(trainer)
-    lines.append(f"done: step {trainer.step}" + (f"; {spent}" if spent else "") + f"; report {trainer.out_dir / 'index.html'}")
+    lines.append(
+        f"done: step {trainer.step}" + (f"; {spent}" if spent else "") + f"; report {trainer.out_dir / 'index.html'}"
+    )
     return lines
 
 
@@ -128,7 +134,9 @@ def format_eval_table(table: Mapping[str, Mapping[str, float]]) -> str:
     width = max(len("metric"), *(len(m) for m in table))
     lines = ["  ".join(["metric".ljust(width), *(c.rjust(10) for c in columns)])]
     for metric, row in table.items():
-        lines.append("  ".join([metric.ljust(width), *((f"{row[c]:.4g}" if c in row else "").rjust(10) for c in columns)]))
+        lines.append(
+            "  ".join([metric.ljust(width), *((f"{row[c]:.4g}" if c in row else "").rjust(10) for c in columns)])
+        )
     return "\n".join(lines)
 
 

@@ -78,9 +78,7 @@ class RunLock:
         try:
             fh = open(self.path, "a+", encoding="utf-8")
         except OSError as exc:
-            raise RunFolderError(
-                f"{self.path}: cannot create the run lock: {exc.strerror or exc}"
-            ) from None
+            raise RunFolderError(f"{self.path}: cannot create the run lock: {exc.strerror or exc}") from None
         if fcntl is not None:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -141,9 +139,7 @@ def make_folder(directory: Path) -> None:
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise RunFolderError(
-            f"--out {directory}: cannot create the run folder: {exc.strerror or exc}"
-        ) from None
+        raise RunFolderError(f"--out {directory}: cannot create the run folder: {exc.strerror or exc}") from None
 
 
 def run_files(directory: Path) -> list[str]:
@@ -155,29 +151,25 @@ def run_files(directory: Path) -> list[str]:
     except OSError:
         return []
     return [
-        n for n in names
+        n
+        for n in names
         if ((n in RUN_FILES or _STEP_FILE.match(n)) and (directory / n).is_file())
         or (n in RUN_DIRS and _non_empty(directory / n))
-    ]  # fmt: skip
+    ]
 
 
 def _non_empty(path: Path) -> bool:
     """A run's sub-folder counts once it holds something (a failed start leaves it empty);
     a file or folder in a wrong place is not a run (:func:`check_writable` names it)."""
     try:
-        return path.is_dir() and any(
-            not name.startswith(".") for name in os.listdir(path)
-        )
+        return path.is_dir() and any(not name.startswith(".") for name in os.listdir(path))
     except OSError:
         return True
 
 
 def holds_run(directory: Path) -> bool:
     """Whether ``directory`` holds a run's checkpoints or config (not just an empty ``samples/``)."""
-    return any(
-        n in ("config.toml", "last.pt", "metrics.jsonl") or _STEP_FILE.match(n)
-        for n in run_files(directory)
-    )
+    return any(n in ("config.toml", "last.pt", "metrics.jsonl") or _STEP_FILE.match(n) for n in run_files(directory))
 
 
 def refuse_existing(directory: Path) -> None:
@@ -202,9 +194,7 @@ def clear_run(directory: Path) -> None:
             else:
                 path.unlink()
         except OSError as exc:
-            raise RunFolderError(
-                f"--overwrite: cannot delete {path}: {exc.strerror or exc}"
-            ) from None
+            raise RunFolderError(f"--overwrite: cannot delete {path}: {exc.strerror or exc}") from None
 
 
 def check_writable(directory: Path) -> None:
@@ -213,15 +203,11 @@ def check_writable(directory: Path) -> None:
     for name in RUN_FILES:
         path = directory / name
         if path.is_dir():
-            raise RunFolderError(
-                f"{path}: is a folder; the run writes a file there (move it away)"
-            )
+            raise RunFolderError(f"{path}: is a folder; the run writes a file there (move it away)")
     for name in RUN_DIRS[:1]:
         path = directory / name
         if path.exists() and not path.is_dir():
-            raise RunFolderError(
-                f"{path}: is a file; the run writes its sample images into a folder there"
-            )
+            raise RunFolderError(f"{path}: is a file; the run writes its sample images into a folder there")
     samples = directory / "samples"
     for folder in (directory, samples):
         try:
@@ -230,9 +216,7 @@ def check_writable(directory: Path) -> None:
             probe.write_bytes(b"")
             probe.unlink()
         except OSError as exc:
-            raise RunFolderError(
-                f"{folder}: cannot write the run's files there: {exc.strerror or exc}"
-            ) from None
+            raise RunFolderError(f"{folder}: cannot write the run's files there: {exc.strerror or exc}") from None
 
 
 def remove_stale_temps(directory: Path) -> None:
@@ -278,16 +262,16 @@ def claim_default(base: Path) -> tuple[Path, RunLock]:
             lock.acquire()
         except RunFolderError:
             continue
-        if run_files(
-            candidate
-        ):  # another run claimed it between the check and the lock
+        if run_files(candidate):  # another run claimed it between the check and the lock
             lock.release()
             continue
         return candidate, lock
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def claim(out_dir: Path, *, explicit: bool, resume: bool, overwrite: bool, main: bool) -> tuple[Path, RunLock, list[str]]:
+def claim(
+    out_dir: Path, *, explicit: bool, resume: bool, overwrite: bool, main: bool
+) -> tuple[Path, RunLock, list[str]]:
     """Pick and lock the run's folder; returns it, its lock and notes for the user.
 
     ``--resume`` without an explicit folder continues the newest numbered default folder; a new
@@ -311,4 +295,3 @@ def claim(out_dir: Path, *, explicit: bool, resume: bool, overwrite: bool, main:
     claimed, lock = claim_default(out_dir)
     notes = [f"note: {out_dir} holds another run; this one goes to {claimed}"] if claimed != out_dir else []
     return claimed, lock, notes
-

@@ -60,7 +60,13 @@ def eval_mode(module: torch.nn.Module) -> Iterator[None]:
 def sample_rows(method: Any, batch: Any, autocast: Any, ema: Any = None) -> dict[str, torch.Tensor]:
     """``method.sample(batch)`` as uint8 CPU tensors, without disturbing training state."""
     swap = ema.swapped() if ema is not None else contextlib.nullcontext()
-    with torch.random.fork_rng(devices=_rng_devices(batch.a.device)), eval_mode(method), torch.no_grad(), swap, enter(autocast):
+    with (
+        torch.random.fork_rng(devices=_rng_devices(batch.a.device)),
+        eval_mode(method),
+        torch.no_grad(),
+        swap,
+        enter(autocast),
+    ):
         rows = method.sample(batch)
         return {name: to_uint8(x) for name, x in rows.items()}
 
@@ -106,7 +112,9 @@ class SampleSet:
         out = []
         for image in self.images:
             named = sample_rows(method, image.batch, autocast, ema)
-            out.append({name: image.undo(x.float()).round().clamp(0, 255).to(torch.uint8)[0] for name, x in named.items()})
+            out.append(
+                {name: image.undo(x.float()).round().clamp(0, 255).to(torch.uint8)[0] for name, x in named.items()}
+            )
         return out
 
 
@@ -131,8 +139,17 @@ def fit_display(x: torch.Tensor, short: int, *, square: bool = False) -> torch.T
     return x[..., top : top + th, left : left + tw]
 
 
-def collect_samples(data_config: Any, data_kind: str, count: int, device: torch.device, size_multiple: int, *,
-                    seed: int = 0, square: bool = False, host: Any = None) -> SampleSet:  # fmt: skip
+def collect_samples(
+    data_config: Any,
+    data_kind: str,
+    count: int,
+    device: torch.device,
+    size_multiple: int,
+    *,
+    seed: int = 0,
+    square: bool = False,
+    host: Any = None,
+) -> SampleSet:
     """The first ``count`` distinct images of the test split (else the training split)."""
     from i2i.data.batch import Batch
     from i2i.data.pipeline import build_data
@@ -145,8 +162,17 @@ def collect_samples(data_config: Any, data_kind: str, count: int, device: torch.
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the training run has already said what it found
-                module = build_data(whole, data_kind, split=split, batch_size=1, seed=seed,
-                                    size_multiple=size_multiple, shuffle=False, drop_last=False, host=host)  # fmt: skip
+                module = build_data(
+                    whole,
+                    data_kind,
+                    split=split,
+                    batch_size=1,
+                    seed=seed,
+                    size_multiple=size_multiple,
+                    shuffle=False,
+                    drop_last=False,
+                    host=host,
+                )
             break
         except DataError:
             if split == "train":
@@ -210,7 +236,9 @@ def grid(rows: dict[str, torch.Tensor] | Sequence[dict[str, torch.Tensor]], padd
         w = max(int(t.shape[2]) for t in row.values())
         strips.append(_strip([fit_tile(t, h, w) for t in row.values()], padding))
     width = max(int(s.shape[2]) for s in strips)
-    out = torch.full((3, sum(int(s.shape[1]) for s in strips) - padding * (len(strips) - 1), width), 255, dtype=torch.uint8)
+    out = torch.full(
+        (3, sum(int(s.shape[1]) for s in strips) - padding * (len(strips) - 1), width), 255, dtype=torch.uint8
+    )
     top = 0
     for strip in strips:
         out[:, top : top + strip.shape[1], : strip.shape[2]] = strip

@@ -18,9 +18,10 @@ import torch
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
 
 from i2i.errors import ConfigError
-from i2i.train.config import TrainConfig
-
-from i2i.train.config import SCHEDULES  # noqa: F401  (the values train.schedule accepts)
+from i2i.train.config import (
+    SCHEDULES,
+    TrainConfig,
+)
 
 
 def total_steps(train: TrainConfig, batches_per_epoch: int) -> int:
@@ -66,13 +67,18 @@ def lr_factor(train: TrainConfig, batches_per_epoch: int) -> Callable[[int], flo
 class Schedules:
     """The run's schedulers: ``step()`` after every optimisation step, ``epoch_end(losses)``."""
 
-    def __init__(self, optimizers: dict[str, torch.optim.Optimizer], train: TrainConfig, batches_per_epoch: int) -> None:
+    def __init__(
+        self, optimizers: dict[str, torch.optim.Optimizer], train: TrainConfig, batches_per_epoch: int
+    ) -> None:
         self.plateau = train.schedule == "plateau"
         self.schedulers: dict[str, LRScheduler | ReduceLROnPlateau] = {}
         for name, opt in optimizers.items():
             if self.plateau:
                 self.schedulers[name] = ReduceLROnPlateau(
-                    opt, mode="min", factor=train.plateau_factor, threshold=train.plateau_threshold,
+                    opt,
+                    mode="min",
+                    factor=train.plateau_factor,
+                    threshold=train.plateau_threshold,
                     patience=train.plateau_patience,
                 )  # the reference's defaults: factor 0.2, threshold 0.01 (relative), patience 5
             else:

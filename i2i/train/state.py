@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from i2i.train import checkpoint as ckpt_io
-from i2i.train import distributed as dist_utils
+from i2i.train import checkpoint as ckpt_io, distributed as dist_utils
 from i2i.train.context import NonFiniteError
 
 
@@ -27,9 +26,7 @@ def seed_everything(seed: int) -> None:
 
 def training_payload(run: Any) -> dict[str, Any]:
     rng = dist_utils.gather_objects(ckpt_io.capture_rng(), run.world_size)
-    payload = ckpt_io.inference_payload(
-        run.method, run.config, run.data.info, plugin=run.spec.plugin, step=run.step
-    )  # fmt: skip
+    payload = ckpt_io.inference_payload(run.method, run.config, run.data.info, plugin=run.spec.plugin, step=run.step)
     payload["versions"]["plugin_version"] = _plugin_version(run)
     return {
         **payload,
@@ -41,16 +38,12 @@ def training_payload(run: Any) -> dict[str, Any]:
         "ema": run.ema.state_dict() if run.ema is not None else None,
         "optimizers": {name: opt.state_dict() for name, opt in run.optimizers.items()},
         "schedulers": run.schedules.state_dict(),
-        "scaler": run.precision.scaler.state_dict()
-        if run.precision.scaler is not None
-        else None,
+        "scaler": run.precision.scaler.state_dict() if run.precision.scaler is not None else None,
         "rng": rng,
         "skipped": dict(run.ctx.skipped),
         "loss_sums": {k: v.detach().cpu() for k, v in run.losses.sums.items()},
         "loss_count": run.losses.count,
-        "epoch_loss_sums": {
-            k: v.detach().cpu() for k, v in run.epoch_losses.sums.items()
-        },
+        "epoch_loss_sums": {k: v.detach().cpu() for k, v in run.epoch_losses.sums.items()},
         "epoch_loss_count": run.epoch_losses.count,
         "plugin_state": _plugin_state(run),
     }
@@ -77,13 +70,8 @@ def load_training_state(run: Any, state: dict[str, Any]) -> None:
         for name, opt in run.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
     except (RuntimeError, KeyError, ValueError) as exc:
-        detail = (
-            ckpt_io.describe_mismatch(run.method.state_dict(), state["model"])
-            or str(exc).strip().splitlines()[0]
-        )
-        raise ckpt_io.CheckpointError(
-            f"{run.resume_path}: does not fit this run's method: {detail}"
-        ) from None
+        detail = ckpt_io.describe_mismatch(run.method.state_dict(), state["model"]) or str(exc).strip().splitlines()[0]
+        raise ckpt_io.CheckpointError(f"{run.resume_path}: does not fit this run's method: {detail}") from None
     run.schedules.load_state_dict(state.get("schedulers") or {})
     if run.ema is not None and state.get("ema"):
         run.ema.load_state_dict(state["ema"])
@@ -96,26 +84,20 @@ def load_training_state(run: Any, state: dict[str, Any]) -> None:
         int(state["position"]),
     )
     for averager, key in ((run.losses, "loss"), (run.epoch_losses, "epoch_loss")):
-        averager.sums = {
-            k: v.to(run.device) for k, v in (state.get(f"{key}_sums") or {}).items()
-        }
+        averager.sums = {k: v.to(run.device) for k, v in (state.get(f"{key}_sums") or {}).items()}
         averager.count = int(state.get(f"{key}_count") or 0)
     rngs = state.get("rng") or []
     if len(rngs) == run.world_size:
         ckpt_io.restore_rng(rngs[run.rank])
     else:  # a different number of processes: exact continuation is impossible anyway
-        seed_everything(
-            (run.config.train.seed + run.rank + 1_000_003 * run.step) % 2**63
-        )
+        seed_everything((run.config.train.seed + run.rank + 1_000_003 * run.step) % 2**63)
     run.ctx.step = run.step
 
 
 def check_finite(run: Any) -> None:
     """Non-finite weights are never saved over a good checkpoint, nor reported as done."""
     params = [p for p in run.method.parameters() if p.is_floating_point()]
-    if params and not bool(
-        torch.stack([torch.isfinite(p).all() for p in params]).all()
-    ):
+    if params and not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):
         raise NonFiniteError(
             f"the weights are not finite (NaN or inf) at step {run.step}; not saved{kept_note(run)}; "
             "lower the learning rate, set train.grad_clip, or use train.precision=fp32"

@@ -132,12 +132,14 @@ class _RunLoggers:
         self.logged[name] = max(step, self.logged.get(name, -1))
 
     def save(self) -> None:
-        states = {n: {"state": dict(lg.state()), "logged_step": self.logged.get(n, -1)} for n, lg in self.loggers.items()}
+        states = {
+            n: {"state": dict(lg.state()), "logged_step": self.logged.get(n, -1)} for n, lg in self.loggers.items()
+        }
         atomic_write_bytes(self.out_dir / STATE_FILE, json.dumps(states, indent=1, sort_keys=True).encode())
 
 
 #: run -> its loggers; weak, so a finished run's loggers go with it
-_runs: "weakref.WeakKeyDictionary[Any, _RunLoggers]" = weakref.WeakKeyDictionary()
+_runs: weakref.WeakKeyDictionary[Any, _RunLoggers] = weakref.WeakKeyDictionary()
 
 
 def _host_registry(run: Any) -> Any:
@@ -163,7 +165,9 @@ def _saved_logged_steps(out_dir: Path, states: Mapping[str, Any]) -> dict[str, i
     return out
 
 
-def open_loggers(names: tuple[str, ...], registry: Any, run: TrackedRun, saved: Mapping[str, Any]) -> dict[str, RunLogger]:
+def open_loggers(
+    names: tuple[str, ...], registry: Any, run: TrackedRun, saved: Mapping[str, Any]
+) -> dict[str, RunLogger]:
     loggers: dict[str, RunLogger] = {}
     for name in names:
         logger = registry.get("logger", name).factory()
@@ -180,9 +184,12 @@ def i2i_train_start(run: Any) -> None:
         return
     saved = dict((getattr(run, "plugin_state", None) or {}).get("loggers", {}))
     tracked = TrackedRun(
-        out_dir=Path(run.out_dir), method=run.config.method_name, step=run.step,
-        params=_flat_params(run.config), tracking=run.config.train.tracking,
-    )  # fmt: skip
+        out_dir=Path(run.out_dir),
+        method=run.config.method_name,
+        step=run.step,
+        params=_flat_params(run.config),
+        tracking=run.config.train.tracking,
+    )
     logged = _saved_logged_steps(Path(run.out_dir), saved) if saved else {}
     for name in names:
         logged.setdefault(name, run.step if name in saved else -1)
@@ -241,9 +248,13 @@ def _log_checkpoint_eval(checkpoint: str, step: int, metrics: Mapping[str, float
     config = config_from_checkpoint(ckpt)
     names = tuple(n for n in check_loggers(config.train.loggers, registry) if n in saved)
     tracked = TrackedRun(
-        out_dir=Path(checkpoint).parent, method=config.method_name, step=int(ckpt.get("step", step)),
-        params=_flat_params(config), tracking=config.train.tracking, purpose="eval",
-    )  # fmt: skip
+        out_dir=Path(checkpoint).parent,
+        method=config.method_name,
+        step=int(ckpt.get("step", step)),
+        params=_flat_params(config),
+        tracking=config.train.tracking,
+        purpose="eval",
+    )
     for logger in open_loggers(names, registry, tracked, saved).values():
         try:
             logger.log_summary(metrics, step)

@@ -29,15 +29,20 @@ from i2i import config as _config
 from i2i.atomic import DiskFullError, atomic_write_bytes, is_disk_full
 from i2i.errors import ConfigError, DataError, UsageError
 from i2i.plugins import PluginHost, get_host
-from i2i.train import checkpoint as ckpt_io
-from i2i.train import distributed as dist_utils
-from i2i.train import checks, heldout, rundir, state
-from i2i.train import resume as _resume
+from i2i.train import (
+    checkpoint as ckpt_io,
+    checks,
+    distributed as dist_utils,
+    heldout,
+    resume as _resume,
+    rundir,
+    state,
+)
 from i2i.train.context import NonFiniteError, TrainContext
 from i2i.train.ema import EMA
 from i2i.train.metrics import LossAverager, MetricsLog
-from i2i.train.precision import Precision, resolve_device
 from i2i.train.overview import overview
+from i2i.train.precision import Precision, resolve_device
 from i2i.train.progress import Progress
 from i2i.train.run_report import done_lines, write_run_report
 from i2i.train.samples import collect_samples, grid, row_grids, write_png
@@ -103,7 +108,7 @@ class Trainer:
             check_loggers(config.train.loggers, self.host.registry)
         self.out_dir, self._lock, self._notes = rundir.claim(
             self.out_dir, explicit=explicit, resume=resume, overwrite=self.overwrite, main=main
-        )  # fmt: skip
+        )
         try:
             if resume:
                 config = self._read_resume(config, method)
@@ -167,14 +172,22 @@ class Trainer:
         return self.rank == 0
 
     # -- building ------------------------------------------------------------------------------
-    def _build_data(self, split: str, batch_size: int, size_multiple: int, *, workers: bool = True, **kwargs: Any) -> Any:
+    def _build_data(
+        self, split: str, batch_size: int, size_multiple: int, *, workers: bool = True, **kwargs: Any
+    ) -> Any:
         from i2i.data import build_data  # lazy: the data stack imports kornia
 
         data_config = self.config.data if workers else attrs.evolve(self.config.data, num_workers=0)
         return build_data(
-            data_config, self.spec.data_kind, split=split, batch_size=batch_size, seed=self.config.train.seed,
-            size_multiple=size_multiple, host=self.host, **kwargs,
-        )  # fmt: skip
+            data_config,
+            self.spec.data_kind,
+            split=split,
+            batch_size=batch_size,
+            seed=self.config.train.seed,
+            size_multiple=size_multiple,
+            host=self.host,
+            **kwargs,
+        )
 
     def _setup(self) -> None:
         train = self.config.train
@@ -229,9 +242,13 @@ class Trainer:
         self.ema = EMA(method.generators(), train.ema, warmup=train.ema_warmup) if train.ema else None
         self.schedules = Schedules(self.optimizers, train, self.batches_per_epoch)
         self.ctx = TrainContext(
-            self.optimizers, self.precision, device=self.device, rank=self.rank, world_size=self.world_size,
+            self.optimizers,
+            self.precision,
+            device=self.device,
+            rank=self.rank,
+            world_size=self.world_size,
             grad_clip=train.grad_clip,
-        )  # fmt: skip
+        )
         self.losses = LossAverager()
         self.epoch_losses = LossAverager()
         self.bad_in_a_row = 0
@@ -245,16 +262,26 @@ class Trainer:
         if self._resume_state is not None:
             state.load_training_state(self, self._resume_state)
             _resume.check_left_to_do(self.out_dir, self.step, self.total_steps, self.config)
-            for note in (_resume.schedule_note(self.schedules.schedulers, self.total_steps),
-                         _resume.dataset_note(self._resume_state.get("batches_per_epoch"), self.batches_per_epoch)):
+            for note in (
+                _resume.schedule_note(self.schedules.schedulers, self.total_steps),
+                _resume.dataset_note(self._resume_state.get("batches_per_epoch"), self.batches_per_epoch),
+            ):
                 if note:
                     self._notes.append(note)
         self._prepare_out_dir()
 
     def _held_out_samples(self, square: bool = False) -> Any:
         """The fixed images of the sample grids: the test split, else the first training images."""
-        return collect_samples(self.config.data, self.spec.data_kind, self.config.train.sample_images, self.device,
-                               self.size_multiple, seed=self.config.train.seed, square=square, host=self.host)  # fmt: skip
+        return collect_samples(
+            self.config.data,
+            self.spec.data_kind,
+            self.config.train.sample_images,
+            self.device,
+            self.size_multiple,
+            seed=self.config.train.seed,
+            square=square,
+            host=self.host,
+        )
 
     def _prepare_out_dir(self) -> None:
         if not self.is_main:
@@ -312,8 +339,10 @@ class Trainer:
                 self._stop = stop  # the distributed rendezvous honours it while waiting
                 self._setup()
                 self.progress = Progress(
-                    self.total_steps, start=self.step, enabled=self.progress_mode if self.is_main else False,
-                )  # fmt: skip
+                    self.total_steps,
+                    start=self.step,
+                    enabled=self.progress_mode if self.is_main else False,
+                )
                 if self.is_main:
                     self.host.train_start(run=self.view)
                     if self._resume_state is not None:

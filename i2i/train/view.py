@@ -93,8 +93,13 @@ def method_spec_for(host: Any, config: Any, method: Any) -> MethodSpec:
     if method is None or config.method_name in host.registry.names("method"):
         spec: MethodSpec = host.registry.get("method", config.method_name)
         return spec
-    return MethodSpec(name=config.method_name, config=type(method.config), factory=lambda *_: method,
-                      data_kind=method.data_kind, plugin="in-code")  # fmt: skip
+    return MethodSpec(
+        name=config.method_name,
+        config=type(method.config),
+        factory=lambda *_: method,
+        data_kind=method.data_kind,
+        plugin="in-code",
+    )
 
 
 def check_given_method(method: Any, info: Any) -> None:

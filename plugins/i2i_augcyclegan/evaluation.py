@@ -76,7 +76,9 @@ def latent_reconstruction(ctx: EvalContext) -> Mapping[str, Mapping[str, float]]
             row["identity"] = _l1(source, target)
         rows[f"latent_rec_{name}"] = row
     if aligned is None and rows:
-        ctx.note("latent_rec: no aligned ground truth, so each target image is reconstructed from the model's own translation")
+        ctx.note(
+            "latent_rec: no aligned ground truth, so each target image is reconstructed from the model's own translation"
+        )
     return rows
 
 

@@ -87,12 +87,18 @@ def _load_reference(path: PurePath, method: Any, options: Mapping[str, Any]) -> 
 
 TRANSLATE_OPTIONS = (
     DIRECTION,
-    i2i.TranslateOption("samples", type=int, default=4, minimum=1,
-                        help="diverse outputs per input, saved as <name>_s0, _s1, ..."),  # fmt: skip
-    i2i.TranslateOption("seed", type=int, default=0,
-                        help="seed of the latent codes (the same seed gives the same outputs)"),  # fmt: skip
-    i2i.TranslateOption("reference", is_file=True, load=_load_reference,
-                        help="an image of the output domain whose style (latent code) is transferred"),  # fmt: skip
+    i2i.TranslateOption(
+        "samples", type=int, default=4, minimum=1, help="diverse outputs per input, saved as <name>_s0, _s1, ..."
+    ),
+    i2i.TranslateOption(
+        "seed", type=int, default=0, help="seed of the latent codes (the same seed gives the same outputs)"
+    ),
+    i2i.TranslateOption(
+        "reference",
+        is_file=True,
+        load=_load_reference,
+        help="an image of the output domain whose style (latent code) is transferred",
+    ),
     i2i.TranslateOption("z", help="explicit latent codes (Python API: a (N or 1, nlatent) tensor)"),
 )
 #: Posterior codes are clamped like the release's ``gauss_reparametrize``.
@@ -185,18 +191,34 @@ class AugCycleGAN(i2i.Method):
                 return release_nets.ReleaseLatentGenerator(input_nc, output_nc, c.ngf, c.nlatent, c.n_blocks)
             return release_nets.ReleaseResnetGenerator(input_nc, output_nc, c.ngf, c.n_blocks)
         return i2i.create_generator(
-            "augcyclegan_resnet", input_nc=input_nc, output_nc=output_nc, ngf=c.ngf, nlatent=c.nlatent,
-            n_blocks=c.n_blocks, use_dropout=c.use_dropout, init_type=c.init_type, init_gain=c.init_gain,
-        )  # fmt: skip
+            "augcyclegan_resnet",
+            input_nc=input_nc,
+            output_nc=output_nc,
+            ngf=c.ngf,
+            nlatent=c.nlatent,
+            n_blocks=c.n_blocks,
+            use_dropout=c.use_dropout,
+            init_type=c.init_type,
+            init_gain=c.init_gain,
+        )
 
     def _encoder(self, source_nc: int, target_nc: int) -> nn.Module:
         c = self.config
         if self.release:
-            return release_nets.ReleaseEncoder(source_nc, target_nc, c.nef, c.nlatent, c.norm_encoder, c.stochastic_encoder)
+            return release_nets.ReleaseEncoder(
+                source_nc, target_nc, c.nef, c.nlatent, c.norm_encoder, c.stochastic_encoder
+            )
         return i2i.create_generator(
-            "augcyclegan_encoder", input_nc=source_nc, output_nc=target_nc, ngf=c.nef, nlatent=c.nlatent,
-            norm=c.norm_encoder, gaussian=c.stochastic_encoder, init_type=c.init_type, init_gain=c.init_gain,
-        )  # fmt: skip
+            "augcyclegan_encoder",
+            input_nc=source_nc,
+            output_nc=target_nc,
+            ngf=c.nef,
+            nlatent=c.nlatent,
+            norm=c.norm_encoder,
+            gaussian=c.stochastic_encoder,
+            init_type=c.init_type,
+            init_gain=c.init_gain,
+        )
 
     def _image_discriminator(self, input_nc: int, edges: bool = False) -> nn.Module:
         c = self.config
@@ -205,16 +227,25 @@ class AugCycleGAN(i2i.Method):
                 return release_nets.ReleaseEdgeDiscriminator(input_nc, 32, c.norm_d)
             return release_nets.ReleaseDiscriminator(input_nc, c.ndf, c.norm_d)
         return i2i.create_discriminator(
-            "patchgan", input_nc=input_nc, ndf=c.ndf, n_layers=c.n_layers_d, norm=c.norm_d,
-            init_type=c.init_type, init_gain=c.init_gain,
-        )  # fmt: skip
+            "patchgan",
+            input_nc=input_nc,
+            ndf=c.ndf,
+            n_layers=c.n_layers_d,
+            norm=c.norm_d,
+            init_type=c.init_type,
+            init_gain=c.init_gain,
+        )
 
     def _latent_discriminator(self) -> nn.Module:
         c = self.config
         return i2i.create_discriminator(
-            "latent_mlp", ndf=c.ndf_latent, nlatent=c.nlatent, norm=c.norm_latent_d,
-            init_type=c.init_type, init_gain=c.init_gain,
-        )  # fmt: skip
+            "latent_mlp",
+            ndf=c.ndf_latent,
+            nlatent=c.nlatent,
+            norm=c.norm_latent_d,
+            init_type=c.init_type,
+            init_gain=c.init_gain,
+        )
 
     def _present(self, *names: str) -> list[nn.Module]:
         return [m for m in (getattr(self, n) for n in names) if m is not None]
@@ -245,7 +276,9 @@ class AugCycleGAN(i2i.Method):
             return torch.ones(shape, device=like.device)
         return torch.randn(shape, device=like.device)
 
-    def _infer(self, encoder: nn.Module | None, source: torch.Tensor, target: torch.Tensor, *, sample: bool) -> _Posterior:
+    def _infer(
+        self, encoder: nn.Module | None, source: torch.Tensor, target: torch.Tensor, *, sample: bool
+    ) -> _Posterior:
         """The code mapping ``source`` to ``target``; constant ones when that side is not augmented."""
         if encoder is None:
             ones = torch.ones(source.shape[0], self.config.nlatent, device=source.device)
@@ -267,7 +300,7 @@ class AugCycleGAN(i2i.Method):
         if small and self.latent_gan and self.config.norm_latent_d == "batch":
             raise UsageError(
                 "augcyclegan: the latent discriminators use batch norm, so train.batch_size must be at least 2 "
-                "(or set method.norm_latent_d = \"none\")"
+                '(or set method.norm_latent_d = "none")'
             )
 
     def train_step(self, batch: Batch, ctx: StepContext) -> dict[str, torch.Tensor]:
@@ -293,9 +326,17 @@ class AugCycleGAN(i2i.Method):
         return {**logs, **g_logs}
 
     def _discriminator_step(
-        self, a: torch.Tensor, b: torch.Tensor, fake_a: torch.Tensor, fake_b: torch.Tensor,
-        z_a: torch.Tensor, z_b: torch.Tensor, post_a: _Posterior, post_b: _Posterior, ctx: StepContext,
-    ) -> dict[str, torch.Tensor]:  # fmt: skip
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        fake_a: torch.Tensor,
+        fake_b: torch.Tensor,
+        z_a: torch.Tensor,
+        z_b: torch.Tensor,
+        post_a: _Posterior,
+        post_b: _Posterior,
+        ctx: StepContext,
+    ) -> dict[str, torch.Tensor]:
         """Real vs generated images, prior vs inferred codes; nothing reaches G or E (detached)."""
         gan = self.gan_loss
         losses = {
@@ -319,9 +360,15 @@ class AugCycleGAN(i2i.Method):
         return {k: v.detach() for k, v in losses.items()}
 
     def _generator_loss(
-        self, batch: Batch, fake_a: torch.Tensor, fake_b: torch.Tensor, z_a: torch.Tensor, z_b: torch.Tensor,
-        post_a: _Posterior, post_b: _Posterior,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:  # fmt: skip
+        self,
+        batch: Batch,
+        fake_a: torch.Tensor,
+        fake_b: torch.Tensor,
+        z_a: torch.Tensor,
+        z_b: torch.Tensor,
+        post_a: _Posterior,
+        post_b: _Posterior,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.config
         a, b = batch.a, batch.b
         gan = self.gan_loss
@@ -396,14 +443,18 @@ class AugCycleGAN(i2i.Method):
         codes = [torch.randn(n, self.config.nlatent, generator=generator) for _ in range(samples)]
         return torch.stack(codes).to(device)
 
-    def _code(self, x: torch.Tensor, direction: str, z: torch.Tensor | None, reference: torch.Tensor | None, seed: int | None) -> torch.Tensor:
+    def _code(
+        self, x: torch.Tensor, direction: str, z: torch.Tensor | None, reference: torch.Tensor | None, seed: int | None
+    ) -> torch.Tensor:
         """The target-domain code for each row of ``x``."""
         n, nlatent = x.shape[0], self.config.nlatent
         _, reverse, encoder, augmented = self._side(direction)
         if not augmented:
             if z is not None or reference is not None:
                 side = "b" if direction == "a2b" else "a"
-                raise UsageError(f"direction {direction}: domain {side.upper()} is not augmented (method.augment_{side} = false), so it takes no z or reference")
+                raise UsageError(
+                    f"direction {direction}: domain {side.upper()} is not augmented (method.augment_{side} = false), so it takes no z or reference"
+                )
             return torch.ones(n, nlatent, device=x.device)
         if z is not None and reference is not None:
             raise UsageError("translate: give either z or reference, not both")
@@ -437,7 +488,9 @@ class AugCycleGAN(i2i.Method):
         the target domain (through its encoder), or a seeded prior draw (default seed 0, so the
         same input gives the same output; ``seed=None`` draws fresh codes)."""
         if options:
-            raise UsageError(f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(o.name for o in self.translate_options)})")
+            raise UsageError(
+                f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(o.name for o in self.translate_options)})"
+            )
         direction = _direction(direction)
         generator = self._side(direction)[0]
         return generator(x, self._code(x, direction, z, reference, seed))
@@ -455,7 +508,9 @@ class AugCycleGAN(i2i.Method):
             return {"": self.translate(x, direction=direction, seed=seed, **options)}
         options = {k: v for k, v in options.items() if k not in ("z", "reference")}
         if options:
-            raise UsageError(f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(o.name for o in self.translate_options)})")
+            raise UsageError(
+                f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(o.name for o in self.translate_options)})"
+            )
         samples = _as_int("samples", samples)
         if samples < 1:
             raise UsageError(f"samples: expected at least 1, got {samples}")

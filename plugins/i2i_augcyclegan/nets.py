@@ -48,7 +48,9 @@ class CondInstanceNorm(nn.Module):
 class CINConvBlock(nn.Module):
     """conv -> conditional instance norm -> ReLU; ``transposed`` upsamples 2x instead."""
 
-    def __init__(self, in_nc: int, out_nc: int, nlatent: int, kernel: int, stride: int, padding: int, transposed: bool = False) -> None:
+    def __init__(
+        self, in_nc: int, out_nc: int, nlatent: int, kernel: int, stride: int, padding: int, transposed: bool = False
+    ) -> None:
         super().__init__()
         conv = nn.ConvTranspose2d if transposed else nn.Conv2d
         self.conv = conv(in_nc, out_nc, kernel, stride=stride, padding=padding)
@@ -144,7 +146,11 @@ class LatentEncoder(nn.Module):
         layers: list[nn.Module] = [nn.Conv2d(input_nc + output_nc, ngf, 3, stride=2, padding=1), nn.ReLU(True)]
         dim = ngf
         for _ in range(3):
-            layers += [nn.Conv2d(dim, dim * 2, 3, stride=2, padding=1, bias=use_bias), norm_layer(dim * 2), nn.ReLU(True)]
+            layers += [
+                nn.Conv2d(dim, dim * 2, 3, stride=2, padding=1, bias=use_bias),
+                norm_layer(dim * 2),
+                nn.ReLU(True),
+            ]
             if use_dropout:
                 layers.append(nn.Dropout(0.5))
             dim *= 2

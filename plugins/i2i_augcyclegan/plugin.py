@@ -59,11 +59,17 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
 @hookimpl
 def i2i_register_generators() -> Iterator[ComponentSpec]:
     yield GeneratorSpec(
-        "augcyclegan_resnet", LatentResnetGenerator, "Augmented CycleGAN generator with latent-conditioned instance norm, G(x, z)"
+        "augcyclegan_resnet",
+        LatentResnetGenerator,
+        "Augmented CycleGAN generator with latent-conditioned instance norm, G(x, z)",
     )
-    yield GeneratorSpec("augcyclegan_encoder", LatentEncoder, "Augmented CycleGAN latent encoder E(a, b) -> (mu, logvar)")
+    yield GeneratorSpec(
+        "augcyclegan_encoder", LatentEncoder, "Augmented CycleGAN latent encoder E(a, b) -> (mu, logvar)"
+    )
 
 
 @hookimpl
 def i2i_register_discriminators() -> Iterator[ComponentSpec]:
-    yield DiscriminatorSpec("latent_mlp", LatentMLPDiscriminator, "MLP discriminator on latent codes (Augmented CycleGAN)")
+    yield DiscriminatorSpec(
+        "latent_mlp", LatentMLPDiscriminator, "MLP discriminator on latent codes (Augmented CycleGAN)"
+    )

@@ -58,7 +58,9 @@ class ReleaseCondInstanceNorm(nn.Module):
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         n, c, h, w = x.shape
         flat = x.float().reshape(n, c, h * w)
-        normed = ((flat - flat.mean(2, keepdim=True)) * torch.rsqrt(flat.var(2, keepdim=True) + self.eps)).reshape(n, c, h, w)
+        normed = ((flat - flat.mean(2, keepdim=True)) * torch.rsqrt(flat.var(2, keepdim=True) + self.eps)).reshape(
+            n, c, h, w
+        )
         return (normed * self.scale_conv(z).float() + self.shift_conv(z).float()).to(x.dtype)
 
 
@@ -77,8 +79,14 @@ class _CINResnetBlock(nn.Module):
 class _ResnetBlock(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
-        self.block = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), nn.ReLU(True),
-                                   nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), ReleaseInstanceNorm(dim))  # fmt: skip
+        self.block = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3),
+            nn.ReLU(True),
+            nn.ReflectionPad2d(1),
+            nn.Conv2d(dim, dim, 3),
+            ReleaseInstanceNorm(dim),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.relu(x + self.block(x))
@@ -100,8 +108,12 @@ class ReleaseLatentGenerator(nn.Module):
         self.down = nn.ModuleList(nn.Conv2d(i, o, k, s, p) for i, o, k, s, p, _ in _layer_sizes(ngf))
         self.down_norms = nn.ModuleList(ReleaseCondInstanceNorm(o, nlatent) for _, o, *_ in _layer_sizes(ngf))
         self.blocks = nn.ModuleList(_CINResnetBlock(4 * ngf, nlatent) for _ in range(n_blocks))
-        self.up = nn.ModuleList([nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, output_padding=1), nn.Conv2d(2 * ngf, ngf, 3, 1, 1)])
-        self.up_norms = nn.ModuleList([ReleaseCondInstanceNorm(2 * ngf, nlatent), ReleaseCondInstanceNorm(ngf, nlatent)])
+        self.up = nn.ModuleList(
+            [nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, output_padding=1), nn.Conv2d(2 * ngf, ngf, 3, 1, 1)]
+        )
+        self.up_norms = nn.ModuleList(
+            [ReleaseCondInstanceNorm(2 * ngf, nlatent), ReleaseCondInstanceNorm(ngf, nlatent)]
+        )
         self.head = nn.Sequential(nn.Conv2d(ngf, output_nc, 7, padding=3), nn.Tanh())
         release_init(self)
 
@@ -122,13 +134,25 @@ class ReleaseResnetGenerator(nn.Module):
 
     def __init__(self, input_nc: int, output_nc: int, ngf: int = 32, n_blocks: int = 3) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7), ReleaseInstanceNorm(ngf), nn.ReLU(True)]
+        layers: list[nn.Module] = [
+            nn.ReflectionPad2d(3),
+            nn.Conv2d(input_nc, ngf, 7),
+            ReleaseInstanceNorm(ngf),
+            nn.ReLU(True),
+        ]
         for i, o, k, s, p, _ in _layer_sizes(ngf):
             layers += [nn.Conv2d(i, o, k, s, p), ReleaseInstanceNorm(o), nn.ReLU(True)]
         layers += [_ResnetBlock(4 * ngf) for _ in range(n_blocks)]
-        layers += [nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, output_padding=1), ReleaseInstanceNorm(2 * ngf), nn.ReLU(True),
-                   nn.Conv2d(2 * ngf, ngf, 3, 1, 1), ReleaseInstanceNorm(ngf), nn.ReLU(True),
-                   nn.Conv2d(ngf, output_nc, 7, padding=3), nn.Tanh()]  # fmt: skip
+        layers += [
+            nn.ConvTranspose2d(4 * ngf, 2 * ngf, 3, 2, 1, output_padding=1),
+            ReleaseInstanceNorm(2 * ngf),
+            nn.ReLU(True),
+            nn.Conv2d(2 * ngf, ngf, 3, 1, 1),
+            ReleaseInstanceNorm(ngf),
+            nn.ReLU(True),
+            nn.Conv2d(ngf, output_nc, 7, padding=3),
+            nn.Tanh(),
+        ]
         self.model = nn.Sequential(*layers)
         release_init(self)
 
@@ -159,7 +183,9 @@ class ReleaseEdgeDiscriminator(_Stack):
         chans = [input_nc, ndf, 2 * ndf, 4 * ndf, 4 * ndf]
         layers: list[nn.Module] = []
         for i, (c_in, c_out) in enumerate(zip(chans, chans[1:])):
-            layers += [nn.Conv2d(c_in, c_out, 3, 2, 1)] + ([_norm(norm, c_out)] if i else []) + [nn.LeakyReLU(0.2, True)]
+            layers += (
+                [nn.Conv2d(c_in, c_out, 3, 2, 1)] + ([_norm(norm, c_out)] if i else []) + [nn.LeakyReLU(0.2, True)]
+            )
         layers.append(nn.Conv2d(4 * ndf, 1, 4, 1, 0))
         self._build(layers)
 
@@ -184,8 +210,15 @@ class ReleaseEncoder(nn.Module):
     ``gaussian=True`` is the release's.
     """
 
-    def __init__(self, input_nc: int, output_nc: int, nef: int = 32, nlatent: int = 16, norm: str = "batch",
-                 gaussian: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        input_nc: int,
+        output_nc: int,
+        nef: int = 32,
+        nlatent: int = 16,
+        norm: str = "batch",
+        gaussian: bool = False,
+    ) -> None:
         super().__init__()
         self.gaussian = gaussian
         layers: list[nn.Module] = [nn.Conv2d(input_nc + output_nc, nef, 3, 2, 1), nn.ReLU(True)]
@@ -201,7 +234,9 @@ class ReleaseEncoder(nn.Module):
         if a.shape[-1] != RELEASE_SIDE or a.shape[-2] != RELEASE_SIDE:
             from i2i import UsageError
 
-            raise UsageError(f"architecture 'release': the encoder takes {RELEASE_SIDE} px images, got {tuple(a.shape[-2:])}")
+            raise UsageError(
+                f"architecture 'release': the encoder takes {RELEASE_SIDE} px images, got {tuple(a.shape[-2:])}"
+            )
         h = self.conv_modules(torch.cat([a, b], 1))
         mu = self.enc_mu(h).flatten(1)
         return (mu, self.enc_logvar(h).flatten(1)) if self.enc_logvar is not None else mu

@@ -39,7 +39,9 @@ class Colorization(Method):
         # keeps its exact Lab L; outputs are RGB.
         super().__init__(config, attrs.evolve(data_info, channels_a=3, channels_b=3))
         c = config
-        self.G = i2i.create_generator(c.netG, input_nc=1, output_nc=2, ngf=c.ngf, norm=c.norm, use_dropout=c.use_dropout)
+        self.G = i2i.create_generator(
+            c.netG, input_nc=1, output_nc=2, ngf=c.ngf, norm=c.norm, use_dropout=c.use_dropout
+        )
         self.D = i2i.create_discriminator(c.netD, input_nc=3, ndf=c.ndf, n_layers=c.n_layers_D, norm=c.norm)
         i2i.init_weights(self.G, c.init_type, c.init_gain)
         i2i.init_weights(self.D, c.init_type, c.init_gain)
@@ -148,4 +150,3 @@ class Colorization(Method):
         height, width = self.working_size(*x.shape[-2:])
         example = torch.zeros(x.shape[0], 1, height, width, device=x.device, dtype=x.dtype)
         return {"G": (self.G, (example,))}
-

@@ -32,7 +32,9 @@ def recognise(state_dict: Mapping[str, Any]) -> bool:
     return i2i.image_generator_family(state_dict) == "resnet"
 
 
-def convert(state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict") -> ConvertedGenerator:
+def convert(
+    state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict"
+) -> ConvertedGenerator:
     return i2i.convert_image_generator(state_dict, generator, source, format=FORMAT)
 
 
@@ -40,15 +42,27 @@ def build(request: ImportRequest) -> ImportPlan:
     first = request.generators[0]
     config = i2i.image_generator_config(first, request.sources[0])
     for source, other in zip(request.sources[1:], request.generators[1:]):
-        if (other.name, other.kwargs["ngf"], other.kwargs["norm"]) != (first.name, first.kwargs["ngf"], first.kwargs["norm"]):
+        if (other.name, other.kwargs["ngf"], other.kwargs["norm"]) != (
+            first.name,
+            first.kwargs["ngf"],
+            first.kwargs["norm"],
+        ):
             raise UsageError(f"{request.sources[0]} and {source} hold different generator architectures")
     channels = {"channels_a": first.kwargs["input_nc"], "channels_b": first.kwargs["output_nc"]}
     if len(request.generators) == 1:
-        return ImportPlan(method="pix2pix", data_info=DataInfo(kind=i2i.PAIRED, **channels),
-                          generators={"G": first.state_dict}, method_config=config)  # fmt: skip
+        return ImportPlan(
+            method="pix2pix",
+            data_info=DataInfo(kind=i2i.PAIRED, **channels),
+            generators={"G": first.state_dict},
+            method_config=config,
+        )
     g_a, g_b = request.generators
-    return ImportPlan(method="cyclegan", data_info=DataInfo(kind=i2i.UNPAIRED, **channels),
-                      generators={"G_A": g_a.state_dict, "G_B": g_b.state_dict}, method_config=config)  # fmt: skip
+    return ImportPlan(
+        method="cyclegan",
+        data_info=DataInfo(kind=i2i.UNPAIRED, **channels),
+        generators={"G_A": g_a.state_dict, "G_B": g_b.state_dict},
+        method_config=config,
+    )
 
 
 IMPORTER = ImporterSpec(

@@ -11,6 +11,9 @@ from i2i_mlflow.logger import MlflowLogger
 @hookimpl
 def i2i_register_loggers() -> Iterator[LoggerSpec]:
     yield LoggerSpec(
-        "mlflow", MlflowLogger, "MLflow: config as params, losses, learning rates, samples, metrics",
-        requires=("mlflow",), extra="mlflow",
-    )  # fmt: skip
+        "mlflow",
+        MlflowLogger,
+        "MLflow: config as params, losses, learning rates, samples, metrics",
+        requires=("mlflow",),
+        extra="mlflow",
+    )

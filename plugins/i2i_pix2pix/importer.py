@@ -20,7 +20,9 @@ def recognise(state_dict: Mapping[str, Any]) -> bool:
     return i2i.image_generator_family(state_dict) == "unet"
 
 
-def convert(state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict") -> ConvertedGenerator:
+def convert(
+    state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict"
+) -> ConvertedGenerator:
     return i2i.convert_image_generator(state_dict, generator, source, format=FORMAT)
 
 

@@ -49,7 +49,9 @@ class Pix2Pix(Method):
     def __init__(self, config: Pix2PixConfig, data_info: DataInfo) -> None:
         super().__init__(config, data_info)
         c, nc_a, nc_b = config, data_info.channels_a, data_info.channels_b
-        self.G = i2i.create_generator(c.netG, input_nc=nc_a, output_nc=nc_b, ngf=c.ngf, norm=c.norm, use_dropout=c.use_dropout)
+        self.G = i2i.create_generator(
+            c.netG, input_nc=nc_a, output_nc=nc_b, ngf=c.ngf, norm=c.norm, use_dropout=c.use_dropout
+        )
         self.D = i2i.create_discriminator(c.netD, input_nc=nc_a + nc_b, ndf=c.ndf, n_layers=c.n_layers_D, norm=c.norm)
         i2i.init_weights(self.G, c.init_type, c.init_gain)
         i2i.init_weights(self.D, c.init_type, c.init_gain)

@@ -33,25 +33,39 @@ def recognise(state_dict: Mapping[str, Any]) -> bool:
     return "main.0.weight" in state_dict and any(re.match(r"main\.\d+\.main\.", k) for k in state_dict)
 
 
-def convert(state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict") -> ConvertedGenerator:
+def convert(
+    state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict"
+) -> ConvertedGenerator:
     sd = dict(state_dict)
     if "conv1.weight" in sd or "conv2.weight" in sd:
         raise CheckpointError(f"{source}: is a StarGAN discriminator; import the generator (*-G.ckpt)")
     if not recognise(sd):
-        raise CheckpointError(f"{source}: keys do not look like a {FORMAT} generator (first keys: {', '.join(list(sd)[:4])})")
+        raise CheckpointError(
+            f"{source}: keys do not look like a {FORMAT} generator (first keys: {', '.join(list(sd)[:4])})"
+        )
     if generator is not None and generator != "stargan":
         raise CheckpointError(f"{source}: holds a stargan generator, which cannot be loaded as {generator!r}")
     try:
         stem = sd["main.0.weight"]
         blocks = {int(m.group(1)) for k in sd if (m := re.match(r"main\.(\d+)\.main\.", k))}
-        convs = [(int(k.split(".")[1]), v) for k, v in sd.items() if re.fullmatch(r"main\.\d+\.weight", k) and v.dim() == 4]
+        convs = [
+            (int(k.split(".")[1]), v) for k, v in sd.items() if re.fullmatch(r"main\.\d+\.weight", k) and v.dim() == 4
+        ]
         last = max(convs, key=lambda iv: iv[0])[1]
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"{source}: incomplete {FORMAT} generator (missing {exc})") from None
     input_nc = 3  # the reference always feeds RGB; the rest of the stem's inputs are labels
-    kwargs = dict(input_nc=input_nc, output_nc=last.shape[0], ngf=stem.shape[0], norm="instance_affine",
-                  c_dim=stem.shape[1] - input_nc, n_blocks=len(blocks))  # fmt: skip
-    clean = i2i.convert_generator_state_dict(i2i.drop_norm_statistics(sd, every_layer=True), "stargan", kwargs, source=source)
+    kwargs = dict(
+        input_nc=input_nc,
+        output_nc=last.shape[0],
+        ngf=stem.shape[0],
+        norm="instance_affine",
+        c_dim=stem.shape[1] - input_nc,
+        n_blocks=len(blocks),
+    )
+    clean = i2i.convert_generator_state_dict(
+        i2i.drop_norm_statistics(sd, every_layer=True), "stargan", kwargs, source=source
+    )
     return ConvertedGenerator(name="stargan", kwargs=kwargs, state_dict=clean)
 
 
@@ -92,8 +106,10 @@ def _sources(names: tuple[str, ...] | None, c_dim: int) -> tuple[i2i.LabelSource
         sources.append(i2i.LabelSource(name=name, domains=parsed, multi_label=name.lower() == "celeba"))
     wanted = sum(len(s.domains) for s in sources) + len(sources)
     if wanted != c_dim:
-        raise UsageError(f"--domains names {wanted - len(sources)} labels in {len(sources)} datasets "
-                         f"({wanted} with the mask) but the generator was trained with {c_dim}")  # fmt: skip
+        raise UsageError(
+            f"--domains names {wanted - len(sources)} labels in {len(sources)} datasets "
+            f"({wanted} with the mask) but the generator was trained with {c_dim}"
+        )
     return tuple(sources)
 
 
@@ -103,15 +119,30 @@ def build(request: ImportRequest) -> ImportPlan:
     method_config = {"g_conv_dim": kwargs["ngf"], "g_repeat_num": kwargs["n_blocks"]}
     sources = _sources(request.labels, kwargs["c_dim"])
     if sources:  # trained on several datasets: labels [c_1, ..., c_K, mask]
-        info = DataInfo(kind=i2i.LABELLED, channels_a=kwargs["input_nc"], channels_b=kwargs["output_nc"],
-                        domains=[d for s in sources for d in s.domains], multi_label=True, sources=sources)  # fmt: skip
+        info = DataInfo(
+            kind=i2i.LABELLED,
+            channels_a=kwargs["input_nc"],
+            channels_b=kwargs["output_nc"],
+            domains=[d for s in sources for d in s.domains],
+            multi_label=True,
+            sources=sources,
+        )
         return ImportPlan(method="stargan", data_info=info, generators={"G": g.state_dict}, method_config=method_config)
     labels = _labels(request.labels, kwargs["c_dim"])
     multi_label = (len(labels) == 5 and request.labels is None) if request.one_hot is None else not request.one_hot
-    info = DataInfo(kind=i2i.LABELLED, channels_a=kwargs["input_nc"], channels_b=kwargs["output_nc"], domains=labels,
-                    multi_label=multi_label)  # fmt: skip
-    return ImportPlan(method="stargan", data_info=info, generators={"G": g.state_dict},
-                      method_config={"g_conv_dim": kwargs["ngf"], "g_repeat_num": kwargs["n_blocks"]})  # fmt: skip
+    info = DataInfo(
+        kind=i2i.LABELLED,
+        channels_a=kwargs["input_nc"],
+        channels_b=kwargs["output_nc"],
+        domains=labels,
+        multi_label=multi_label,
+    )
+    return ImportPlan(
+        method="stargan",
+        data_info=info,
+        generators={"G": g.state_dict},
+        method_config={"g_conv_dim": kwargs["ngf"], "g_repeat_num": kwargs["n_blocks"]},
+    )
 
 
 IMPORTER = ImporterSpec(

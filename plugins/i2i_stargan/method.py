@@ -37,9 +37,9 @@ import torch.nn.functional as F
 
 import i2i
 from i2i_stargan.config import StarGANConfig
-from i2i_stargan.translate_options import OPTIONS
 from i2i_stargan.sources import LabelLayout
 from i2i_stargan.targets import SourceLabels, Target, all_targets, source_matrix, target_labels
+from i2i_stargan.translate_options import OPTIONS
 
 D_KEYS = ("D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp")
 G_KEYS = ("G/loss_fake", "G/loss_rec", "G/loss_cls")
@@ -72,11 +72,19 @@ class StarGAN(i2i.Method):
         channels, c_dim = data_info.channels_a, len(self.domains)
         self.c_dim = self.layout.g_dim if self.layout else c_dim  # the generator's label width
         self.G = i2i.create_generator(
-            "stargan", input_nc=channels, output_nc=channels, ngf=config.g_conv_dim, c_dim=self.c_dim,
+            "stargan",
+            input_nc=channels,
+            output_nc=channels,
+            ngf=config.g_conv_dim,
+            c_dim=self.c_dim,
             n_blocks=config.g_repeat_num,
-        )  # fmt: skip
+        )
         self.D = i2i.create_discriminator(
-            "stargan", input_nc=channels, ndf=config.d_conv_dim, n_layers=config.d_repeat_num, c_dim=c_dim,
+            "stargan",
+            input_nc=channels,
+            ndf=config.d_conv_dim,
+            n_layers=config.d_repeat_num,
+            c_dim=c_dim,
             image_size=config.image_size,
         )
         #: critic iterations so far; travels in state_dict() through get/set_extra_state
@@ -137,7 +145,9 @@ class StarGAN(i2i.Method):
         losses.update(zip(G_KEYS, self.last_g_losses.clone()))
         return {k: v.detach().float() for k, v in losses.items()}
 
-    def _generator_step(self, x: torch.Tensor, c_org: torch.Tensor, c_trg: torch.Tensor, ctx: i2i.StepContext) -> torch.Tensor:
+    def _generator_step(
+        self, x: torch.Tensor, c_org: torch.Tensor, c_trg: torch.Tensor, ctx: i2i.StepContext
+    ) -> torch.Tensor:
         """One G update; returns its (fake, rec, cls) losses. D is frozen so it collects no gradient."""
         cfg = self.config
         i2i.set_requires_grad(self.D, False)
@@ -161,7 +171,9 @@ class StarGAN(i2i.Method):
 
     def _check_batch(self, batch: i2i.Batch) -> torch.Tensor:
         if batch.labels is None:
-            raise i2i.UsageError("stargan needs labelled data: train/<domain>/ folders or a CelebA-style attribute list")
+            raise i2i.UsageError(
+                "stargan needs labelled data: train/<domain>/ folders or a CelebA-style attribute list"
+            )
         labels = batch.labels.float()
         if self.layout is not None:
             self.layout.check(labels)
@@ -180,8 +192,9 @@ class StarGAN(i2i.Method):
         return labels
 
     # -- inference ------------------------------------------------------------------------
-    def translate(self, x: torch.Tensor, target: Target | None = None, source_labels: SourceLabels = None,
-                  **options: Any) -> torch.Tensor:  # fmt: skip
+    def translate(
+        self, x: torch.Tensor, target: Target | None = None, source_labels: SourceLabels = None, **options: Any
+    ) -> torch.Tensor:
         """``x`` translated to ``target`` (a domain name; for attributes ``"Blond_Hair,-Male"``).
 
         With no target, image ``i`` goes to the ``i mod D``-th domain of ``target="all"`` (what
@@ -197,21 +210,32 @@ class StarGAN(i2i.Method):
                 x = self.G(x, c)  # one dataset's labels at a time, in the order named
             return x
         source = source_matrix(source_labels, self.domains, x.shape[0], x.device)
-        c = target_labels(target, self.domains, self.data_info.multi_label, source, self.config.exclusive_attributes,
-                          x.shape[0], x.device)  # fmt: skip
+        c = target_labels(
+            target,
+            self.domains,
+            self.data_info.multi_label,
+            source,
+            self.config.exclusive_attributes,
+            x.shape[0],
+            x.device,
+        )
         return self.G(x, c)
 
-    def translate_variants(self, x: torch.Tensor, target: Target | None = "all", source_labels: SourceLabels = None,
-                           **options: Any) -> dict[str, torch.Tensor]:  # fmt: skip
+    def translate_variants(
+        self, x: torch.Tensor, target: Target | None = "all", source_labels: SourceLabels = None, **options: Any
+    ) -> dict[str, torch.Tensor]:
         """``target="all"`` (the default): one output per domain, keyed by its name."""
         _reject_unknown(options)
         if not (isinstance(target, str) and target.strip().lower() == "all"):
             return {"": self.translate(x, target=target, source_labels=source_labels)}
         if self.layout is not None:
-            return {name: self.G(x, c) for name, c in self.layout.all_targets(source_labels, x.shape[0], x.device).items()}
+            return {
+                name: self.G(x, c) for name, c in self.layout.all_targets(source_labels, x.shape[0], x.device).items()
+            }
         source = source_matrix(source_labels, self.domains, x.shape[0], x.device)
-        labels = all_targets(self.domains, self.data_info.multi_label, source, self.config.exclusive_attributes,
-                             x.shape[0], x.device)  # fmt: skip
+        labels = all_targets(
+            self.domains, self.data_info.multi_label, source, self.config.exclusive_attributes, x.shape[0], x.device
+        )
         return {name: self.G(x, c) for name, c in labels.items()}
 
     translate_options = OPTIONS
@@ -243,5 +267,6 @@ class StarGAN(i2i.Method):
 def _reject_unknown(options: Mapping[str, Any]) -> None:
     if options:
         name = sorted(options)[0]
-        raise i2i.UsageError(f"stargan: unknown translate option {name!r} (known: target (--target), "
-                             "source_labels (--source-labels))")
+        raise i2i.UsageError(
+            f"stargan: unknown translate option {name!r} (known: target (--target), source_labels (--source-labels))"
+        )

@@ -67,7 +67,11 @@ class StarGANGenerator(nn.Module):
         ]
         dim = ngf
         for _ in range(2):
-            layers += [nn.Conv2d(dim, dim * 2, 4, stride=2, padding=1, bias=use_bias), norm_layer(dim * 2), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(dim, dim * 2, 4, stride=2, padding=1, bias=use_bias),
+                norm_layer(dim * 2),
+                nn.ReLU(inplace=True),
+            ]
             dim *= 2
         layers += [ResidualBlock(dim, norm_layer, use_bias, use_dropout) for _ in range(n_blocks)]
         for _ in range(2):
@@ -112,7 +116,9 @@ class StarGANDiscriminator(nn.Module):
         super().__init__()
         kernel = image_size // 2**n_layers
         if kernel < 1:
-            raise UsageError(f"image_size: {image_size} is too small for {n_layers} stride-2 layers (need >= {2**n_layers})")
+            raise UsageError(
+                f"image_size: {image_size} is too small for {n_layers} stride-2 layers (need >= {2**n_layers})"
+            )
         self.input_nc, self.c_dim = input_nc, c_dim
         norm_layer, use_bias = get_norm_layer(norm), norm == "none" or conv_bias(norm)
         with_norm = norm != "none"

@@ -38,12 +38,16 @@ from i2i_stargan.nets import StarGANDiscriminator, StarGANGenerator
 
 @hookimpl
 def i2i_register_generators() -> Iterator[ComponentSpec]:
-    yield GeneratorSpec("stargan", StarGANGenerator, "StarGAN generator: ResNet conditioned on tiled domain labels, G(x, c)")
+    yield GeneratorSpec(
+        "stargan", StarGANGenerator, "StarGAN generator: ResNet conditioned on tiled domain labels, G(x, c)"
+    )
 
 
 @hookimpl
 def i2i_register_discriminators() -> Iterator[ComponentSpec]:
-    yield DiscriminatorSpec("stargan", StarGANDiscriminator, "StarGAN discriminator: patch real/fake head + domain classifier")
+    yield DiscriminatorSpec(
+        "stargan", StarGANDiscriminator, "StarGAN discriminator: patch real/fake head + domain classifier"
+    )
 
 
 _opt = i2i.ReferenceOption
@@ -60,7 +64,10 @@ def _dataset(value: object, options: dict) -> dict[str, object]:
             found["data.attribute_file"] = str(options["attr_path"])
         return found
     if name == "RaFD":
-        return {"data.layout": "domains", **({"data.root": str(options["rafd_image_dir"])} if "rafd_image_dir" in options else {})}
+        return {
+            "data.layout": "domains",
+            **({"data.root": str(options["rafd_image_dir"])} if "rafd_image_dir" in options else {}),
+        }
     raise ValueError("i2i trains on one dataset at a time (CelebA or RaFD), not 'Both'")
 
 
@@ -129,7 +136,9 @@ REFERENCE = i2i.ReferenceSpec(
         "log_step": _opt.sets("train.log_every", _opt.as_int),
         "sample_step": _opt.sets("train.sample_every", _opt.as_int),
         "model_save_step": _opt.sets("train.checkpoint_every", _opt.as_int),
-        "lr_update_step": _opt.unmapped("i2i decays the rates every step along the same line (the reference: a staircase)"),
+        "lr_update_step": _opt.unmapped(
+            "i2i decays the rates every step along the same line (the reference: a staircase)"
+        ),
     },
 )
 
@@ -173,7 +182,12 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         reference=REFERENCE,
         # n_critic 1: the suite's few steps must step both optimizers (tests/test_stargan.py checks n_critic 5)
         test_overrides={
-            "g_conv_dim": 8, "d_conv_dim": 8, "g_repeat_num": 1, "d_repeat_num": 3, "image_size": 32, "n_critic": 1,
+            "g_conv_dim": 8,
+            "d_conv_dim": 8,
+            "g_repeat_num": 1,
+            "d_repeat_num": 3,
+            "image_size": 32,
+            "n_critic": 1,
         },
     )
 

@@ -87,7 +87,9 @@ def _one_hot(index: int, size: int, n: int, device: torch.device) -> torch.Tenso
 def one_hot_target(target: Target, domains: Sequence[str], n: int, device: torch.device) -> torch.Tensor:
     names = split_names(target)
     if len(names) != 1:
-        raise i2i.UsageError(f"target: the domains are one-hot, name exactly one of {', '.join(domains)} (got {target!r})")
+        raise i2i.UsageError(
+            f"target: the domains are one-hot, name exactly one of {', '.join(domains)} (got {target!r})"
+        )
     name = names[0]
     if name.startswith("-"):
         raise i2i.UsageError(
@@ -99,7 +101,12 @@ def one_hot_target(target: Target, domains: Sequence[str], n: int, device: torch
 
 
 def multi_hot_target(
-    target: Target, domains: Sequence[str], source: torch.Tensor | None, exclusive: Sequence[str], n: int, device: torch.device
+    target: Target,
+    domains: Sequence[str],
+    source: torch.Tensor | None,
+    exclusive: Sequence[str],
+    n: int,
+    device: torch.device,
 ) -> torch.Tensor:
     wanted: dict[str, float] = {}
     for item in split_names(target):
@@ -148,7 +155,12 @@ def target_labels(
 
 
 def all_targets(
-    domains: Sequence[str], multi_label: bool, source: torch.Tensor | None, exclusive: Sequence[str], n: int, device: torch.device
+    domains: Sequence[str],
+    multi_label: bool,
+    source: torch.Tensor | None,
+    exclusive: Sequence[str],
+    n: int,
+    device: torch.device,
 ) -> dict[str, torch.Tensor]:
     """Domain name -> ``(n, D)`` labels for ``target="all"`` (the reference's ``create_labels``)."""
     if not multi_label:
@@ -172,7 +184,12 @@ def all_targets(
 
 
 def spread_targets(
-    domains: Sequence[str], multi_label: bool, source: torch.Tensor | None, exclusive: Sequence[str], n: int, device: torch.device
+    domains: Sequence[str],
+    multi_label: bool,
+    source: torch.Tensor | None,
+    exclusive: Sequence[str],
+    n: int,
+    device: torch.device,
 ) -> torch.Tensor:
     """No target named: image ``i`` gets the ``i mod D``-th of the ``"all"`` label sets.
 

@@ -38,7 +38,9 @@ def _beta(instance: object, attribute: attrs.Attribute, value: float) -> None:
 
 def _power_of_two(instance: object, attribute: attrs.Attribute, value: int) -> None:
     if value < 32 or value & (value - 1):
-        raise UsageError(f"method.image_size: expected a power of two >= 32 (the networks halve it to 4x4), got {value}")
+        raise UsageError(
+            f"method.image_size: expected a power of two >= 32 (the networks halve it to 4x4), got {value}"
+        )
 
 
 def _optional_positive(instance: object, attribute: attrs.Attribute, value: int | None) -> None:

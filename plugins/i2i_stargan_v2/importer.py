@@ -53,7 +53,9 @@ def split_networks(state_dict: Mapping[str, torch.Tensor], source: str) -> dict[
             nets[name][rest.removeprefix("module.")] = value
     missing = [name for name, sd in nets.items() if not sd]
     if missing:
-        raise CheckpointError(f"{source}: no {' or '.join(missing)} in this {FORMAT} file (a *_nets_ema.ckpt holds all three)")
+        raise CheckpointError(
+            f"{source}: no {' or '.join(missing)} in this {FORMAT} file (a *_nets_ema.ckpt holds all three)"
+        )
     return nets
 
 
@@ -63,7 +65,9 @@ def _indices(sd: Mapping[str, Any], prefix: str) -> list[int]:
     return sorted({int(m.group(1)) for k in sd if (m := pattern.match(k))})
 
 
-def architecture(nets: Mapping[str, Mapping[str, torch.Tensor]], source: str = "state dict") -> tuple[dict[str, Any], int, int]:
+def architecture(
+    nets: Mapping[str, Mapping[str, torch.Tensor]], source: str = "state dict"
+) -> tuple[dict[str, Any], int, int]:
     """``(method config values, number of domains, image channels)`` read off the shapes."""
     g, f, e = nets["generator"], nets["mapping_network"], nets["style_encoder"]
     try:
@@ -79,24 +83,36 @@ def architecture(nets: Mapping[str, Mapping[str, torch.Tensor]], source: str = "
     except (KeyError, IndexError) as exc:
         raise CheckpointError(f"{source}: incomplete {FORMAT} networks (missing {exc})") from None
     if domains_f != domains_e or domains_f < 2:
-        raise CheckpointError(f"{source}: the mapping network has {domains_f} domain heads, the style encoder {domains_e}")
+        raise CheckpointError(
+            f"{source}: the mapping network has {domains_f} domain heads, the style encoder {domains_e}"
+        )
     extra = levels - (int(math.log2(image_size)) - 4)
     if extra not in (0, 1):
         raise CheckpointError(f"{source}: a {levels}-level generator does not fit {image_size} px networks")
     config: dict[str, Any] = {
-        "image_size": image_size, "latent_dim": latent_dim, "style_dim": style_dim, "hidden_dim": hidden_dim,
-        "max_conv_dim": bottom, "w_hpf": float(extra),
-    }  # fmt: skip
+        "image_size": image_size,
+        "latent_dim": latent_dim,
+        "style_dim": style_dim,
+        "hidden_dim": hidden_dim,
+        "max_conv_dim": bottom,
+        "w_hpf": float(extra),
+    }
     if width != 2**14 // image_size:
         config["dim_in"] = width
     return config, domains_f, channels
 
 
-def convert(state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict") -> ConvertedGenerator:
+def convert(
+    state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict"
+) -> ConvertedGenerator:
     if not recognise(state_dict):
-        raise CheckpointError(f"{source}: keys do not look like a {FORMAT} checkpoint (first keys: {', '.join(list(state_dict)[:4])})")
+        raise CheckpointError(
+            f"{source}: keys do not look like a {FORMAT} checkpoint (first keys: {', '.join(list(state_dict)[:4])})"
+        )
     if generator is not None:
-        raise UsageError(f"--generator: {FORMAT} files hold a fixed set of networks (generator, mapping network, style encoder)")
+        raise UsageError(
+            f"--generator: {FORMAT} files hold a fixed set of networks (generator, mapping network, style encoder)"
+        )
     nets = split_networks(state_dict, source)
     config, n_domains, channels = architecture(nets, source)
     kwargs = {"config": config, "domains": n_domains, "channels": channels}
@@ -105,25 +121,39 @@ def convert(state_dict: Mapping[str, Any], generator: str | None = None, source:
     return ConvertedGenerator(name="stargan_v2", kwargs=kwargs, state_dict=flat)
 
 
-def _check_shapes(flat: Mapping[str, torch.Tensor], config: Mapping[str, Any], n_domains: int, channels: int, source: str) -> None:
+def _check_shapes(
+    flat: Mapping[str, torch.Tensor], config: Mapping[str, Any], n_domains: int, channels: int, source: str
+) -> None:
     """Keys and shapes against the i2i networks of that architecture, built on the meta device."""
     from .config import StarGANv2Config
     from .method import StarGANv2
 
-    info = i2i.DataInfo(kind=i2i.LABELLED, channels_a=channels, channels_b=channels,
-                        domains=tuple(f"domain_{i}" for i in range(n_domains)))  # fmt: skip
+    info = i2i.DataInfo(
+        kind=i2i.LABELLED,
+        channels_a=channels,
+        channels_b=channels,
+        domains=tuple(f"domain_{i}" for i in range(n_domains)),
+    )
     with torch.device("meta"):
         method = StarGANv2(StarGANv2Config(**config), info)
     expected = {f"{name}.{k}": v for name in NETWORKS.values() for k, v in getattr(method, name).state_dict().items()}
     missing = [k for k in expected if k not in flat]
     unexpected = [k for k in flat if k not in expected]
     if missing or unexpected:
-        detail = "; ".join(p for p in (f"missing {', '.join(missing[:3])}" if missing else "",
-                                        f"unexpected {', '.join(unexpected[:3])}" if unexpected else "") if p)  # fmt: skip
+        detail = "; ".join(
+            p
+            for p in (
+                f"missing {', '.join(missing[:3])}" if missing else "",
+                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
+            )
+            if p
+        )
         raise CheckpointError(f"{source}: keys do not fit i2i's stargan_v2 networks ({detail})")
     for key, ref in expected.items():
         if tuple(flat[key].shape) != tuple(ref.shape):
-            raise CheckpointError(f"{source}: {key} has shape {tuple(flat[key].shape)}, i2i's network expects {tuple(ref.shape)}")
+            raise CheckpointError(
+                f"{source}: {key} has shape {tuple(flat[key].shape)}, i2i's network expects {tuple(ref.shape)}"
+            )
 
 
 def build(request: ImportRequest) -> ImportPlan:
@@ -143,7 +173,9 @@ def build(request: ImportRequest) -> ImportPlan:
     for key, value in converted.state_dict.items():
         name, _, rest = key.partition(".")
         parts[name][rest] = value
-    return ImportPlan(method="stargan_v2", data_info=info, generators=parts, method_config=dict(converted.kwargs["config"]))
+    return ImportPlan(
+        method="stargan_v2", data_info=info, generators=parts, method_config=dict(converted.kwargs["config"])
+    )
 
 
 IMPORTER = ImporterSpec(

@@ -86,9 +86,12 @@ class StarGANv2(i2i.Method):
     #: ``i2i eval``: ``target="all"`` gives one output per domain (accuracy, SWD, KID, cycle), and
     #: the method's own diversity rows (:mod:`.evaluation`) use K latent codes and K references.
     eval_capabilities = i2i.EvalCapabilities(
-        target="target", all_targets="all", samples="samples", seed="seed",
+        target="target",
+        all_targets="all",
+        samples="samples",
+        seed="seed",
         metrics=(i2i.EvalMetric("diversity", DESCRIPTION, diversity),),
-    )  # fmt: skip
+    )
 
     def __init__(self, config: StarGANv2Config, data_info: i2i.DataInfo) -> None:
         if not data_info.domains:
@@ -132,7 +135,10 @@ class StarGANv2(i2i.Method):
         refs = pick_references(y_org)
         x_ref, x_ref2, y_trg = x[refs.ref], x[refs.ref2], y_org[refs.ref]
         n, device = x.shape[0], x.device
-        z, z2 = torch.randn(n, self.config.latent_dim, device=device), torch.randn(n, self.config.latent_dim, device=device)
+        z, z2 = (
+            torch.randn(n, self.config.latent_dim, device=device),
+            torch.randn(n, self.config.latent_dim, device=device),
+        )
         lambda_ds = self.config.lambda_ds_at(int(ctx.step))
         losses: dict[str, torch.Tensor] = {}
         losses.update(self._discriminator_step("latent", x, y_org, y_trg, ctx, z=z))
@@ -154,9 +160,17 @@ class StarGANv2(i2i.Method):
             (grad,) = torch.autograd.grad(logits.sum(), x, create_graph=True)
             return logits, 0.5 * grad.pow(2).flatten(1).sum(1).mean()
 
-    def _discriminator_step(self, kind: str, x: torch.Tensor, y_org: torch.Tensor, y_trg: torch.Tensor,
-                            ctx: i2i.StepContext, *, z: torch.Tensor | None = None,
-                            ref: torch.Tensor | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
+    def _discriminator_step(
+        self,
+        kind: str,
+        x: torch.Tensor,
+        y_org: torch.Tensor,
+        y_trg: torch.Tensor,
+        ctx: i2i.StepContext,
+        *,
+        z: torch.Tensor | None = None,
+        ref: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
         with torch.no_grad():
             fake = self.G(x, self._style(kind, z if kind == "latent" else ref, y_trg))  # type: ignore[arg-type]
         real_logits, r1 = self._real_scores(x, y_org)
@@ -165,8 +179,18 @@ class StarGANv2(i2i.Method):
         ctx.step("D")
         return {f"D/{kind}_{k}": v for k, v in zip(PARTS, (loss_real, loss_fake, r1))}
 
-    def _generator_step(self, kind: str, x: torch.Tensor, y_org: torch.Tensor, y_trg: torch.Tensor, lambda_ds: float,
-                        ctx: i2i.StepContext, *, first: torch.Tensor, second: torch.Tensor) -> dict[str, torch.Tensor]:  # fmt: skip
+    def _generator_step(
+        self,
+        kind: str,
+        x: torch.Tensor,
+        y_org: torch.Tensor,
+        y_trg: torch.Tensor,
+        lambda_ds: float,
+        ctx: i2i.StepContext,
+        *,
+        first: torch.Tensor,
+        second: torch.Tensor,
+    ) -> dict[str, torch.Tensor]:
         """One generator update; ``first``/``second`` are the two codes (or the two references)."""
         c = self.config
         frozen = [self.D] if kind == "latent" else [self.D, self.E]
@@ -192,7 +216,9 @@ class StarGANv2(i2i.Method):
     def _check_batch(self, batch: i2i.Batch) -> torch.Tensor:
         """The batch's domain indices ``(N,)``, after checking labels and image size."""
         if batch.labels is None:
-            raise i2i.UsageError("stargan_v2 needs labelled data: one folder per domain (train/<domain>/, val/<domain>/)")
+            raise i2i.UsageError(
+                "stargan_v2 needs labelled data: one folder per domain (train/<domain>/, val/<domain>/)"
+            )
         labels = batch.labels
         if labels.dim() != 2 or labels.shape[1] != len(self.domains):
             raise i2i.UsageError(
@@ -237,12 +263,16 @@ class StarGANv2(i2i.Method):
         resized to ``image_size`` (the size the style encoder reads)."""
         n = y.shape[0]
         if not isinstance(reference, torch.Tensor) or reference.dim() != 4 or reference.shape[0] not in (1, n):
-            raise i2i.UsageError(f"reference: expected (1 or {n}, C, H, W) images in [-1, 1], got {getattr(reference, 'shape', type(reference).__name__)}")
+            raise i2i.UsageError(
+                f"reference: expected (1 or {n}, C, H, W) images in [-1, 1], got {getattr(reference, 'shape', type(reference).__name__)}"
+            )
         reference = reference.to(y.device, torch.float32)
         size = self.config.image_size
         if reference.shape[-2:] != (size, size):
             shrinking = min(reference.shape[-2:]) > size
-            reference = F.interpolate(reference, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking)
+            reference = F.interpolate(
+                reference, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking
+            )
         return self.E(reference.expand(n, -1, -1, -1), y)
 
     def _code_style(self, z: Any, y: torch.Tensor) -> torch.Tensor:
@@ -253,8 +283,15 @@ class StarGANv2(i2i.Method):
             raise i2i.UsageError(f"z: expected (1 or {n}, {dim}) latent codes, got shape {tuple(z.shape)}")
         return self.F(z.expand(n, dim), y)
 
-    def translate(self, x: torch.Tensor, target: Any = None, seed: int | None = 0, z: Any = None, reference: Any = None,
-                  **options: Any) -> torch.Tensor:  # fmt: skip
+    def translate(
+        self,
+        x: torch.Tensor,
+        target: Any = None,
+        seed: int | None = 0,
+        z: Any = None,
+        reference: Any = None,
+        **options: Any,
+    ) -> torch.Tensor:
         """``x`` in domain ``target``, with the style of ``reference`` (an image of that domain),
         of latent codes ``z``, or of a seeded latent draw (default seed 0: the same input gives
         the same output). No target: row ``i`` goes to domain ``i mod D``."""
@@ -265,7 +302,9 @@ class StarGANv2(i2i.Method):
             raise i2i.UsageError("translate: give either z or reference, not both")
         n = x.shape[0]
         if reference is not None and target is None:
-            raise i2i.UsageError(f"reference: name the reference image's domain with target ({', '.join(self.domains)})")
+            raise i2i.UsageError(
+                f"reference: name the reference image's domain with target ({', '.join(self.domains)})"
+            )
         y = self.domain_index(target, n, x.device)
         if reference is not None:
             s = self.reference_style(reference, y)
@@ -273,8 +312,16 @@ class StarGANv2(i2i.Method):
             s = self._code_style(self.draw_codes(1, n, seed, x.device)[0] if z is None else z, y)
         return self.G(x, s).clamp(-1, 1)
 
-    def translate_variants(self, x: torch.Tensor, target: Any = "all", samples: int = 1, seed: int | None = 0,
-                           z: Any = None, reference: Any = None, **options: Any) -> dict[str, torch.Tensor]:  # fmt: skip
+    def translate_variants(
+        self,
+        x: torch.Tensor,
+        target: Any = "all",
+        samples: int = 1,
+        seed: int | None = 0,
+        z: Any = None,
+        reference: Any = None,
+        **options: Any,
+    ) -> dict[str, torch.Tensor]:
         """Named outputs: one per domain for ``target="all"`` (keyed by domain name), times
         ``samples`` latent codes (``s0`` ... ``s{K-1}``; ``cat_s0`` ... with ``all``). Sample
         ``k`` uses the same code in every domain. With ``z`` or ``reference`` the style is fixed,
@@ -285,11 +332,15 @@ class StarGANv2(i2i.Method):
             raise i2i.UsageError(f"samples: expected at least 1, got {samples}")
         targets: list[Any] = list(self.domains) if _is_all(target) else [target]
         if reference is not None and _is_all(target):
-            raise i2i.UsageError(f"reference: a reference image has one domain; name it with target ({', '.join(self.domains)})")
+            raise i2i.UsageError(
+                f"reference: a reference image has one domain; name it with target ({', '.join(self.domains)})"
+            )
         if reference is not None or z is not None:
             if samples > 1:
                 raise i2i.UsageError("samples: a reference image or explicit z fixes the style; samples must be 1")
-            return {(t if _is_all(target) else ""): self.translate(x, target=t, z=z, reference=reference) for t in targets}
+            return {
+                (t if _is_all(target) else ""): self.translate(x, target=t, z=z, reference=reference) for t in targets
+            }
         codes = self.draw_codes(samples, x.shape[0], seed, x.device)
         out: dict[str, torch.Tensor] = {}
         for t in targets:
@@ -300,16 +351,29 @@ class StarGANv2(i2i.Method):
         return out
 
     translate_options = (
-        i2i.TranslateOption("target", default="all",
-                            help="domain to translate to (one of the model's domains); 'all' writes one output per domain"),
-        i2i.TranslateOption("samples", type=int, default=1, minimum=1,
-                            help="diverse outputs per input and domain from different latent codes, saved as <name>_s0, _s1, ..."),
-        i2i.TranslateOption("seed", type=int, default=0,
-                            help="seed of the latent codes (the same input gives the same outputs)"),
-        i2i.TranslateOption("reference", is_file=True, load=_load_reference,
-                            help="an image of the target domain whose style is taken (needs --target naming its domain)"),
+        i2i.TranslateOption(
+            "target",
+            default="all",
+            help="domain to translate to (one of the model's domains); 'all' writes one output per domain",
+        ),
+        i2i.TranslateOption(
+            "samples",
+            type=int,
+            default=1,
+            minimum=1,
+            help="diverse outputs per input and domain from different latent codes, saved as <name>_s0, _s1, ...",
+        ),
+        i2i.TranslateOption(
+            "seed", type=int, default=0, help="seed of the latent codes (the same input gives the same outputs)"
+        ),
+        i2i.TranslateOption(
+            "reference",
+            is_file=True,
+            load=_load_reference,
+            help="an image of the target domain whose style is taken (needs --target naming its domain)",
+        ),
         i2i.TranslateOption("z", help="explicit latent codes (Python API: a (N or 1, latent_dim) tensor)"),
-    )  # fmt: skip
+    )
 
     def sample(self, batch: i2i.Batch) -> dict[str, torch.Tensor]:
         """Inputs; each domain with two latent codes (the domain changes down the rows, the style
@@ -338,4 +402,6 @@ class StarGANv2(i2i.Method):
 
 def _reject_unknown(options: Mapping[str, Any]) -> None:
     if options:
-        raise i2i.UsageError(f"stargan_v2: unknown translate option {sorted(options)[0]!r} (known: {', '.join(OPTIONS)})")
+        raise i2i.UsageError(
+            f"stargan_v2: unknown translate option {sorted(options)[0]!r} (known: {', '.join(OPTIONS)})"
+        )

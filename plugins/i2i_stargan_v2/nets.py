@@ -95,7 +95,9 @@ class AdainResBlk(nn.Module):
     ``w_hpf == 0``) the upsampled, 1x1-projected input is added and the sum scaled by 1/sqrt(2);
     the face layout (``w_hpf > 0``) keeps the residual path alone."""
 
-    def __init__(self, dim_in: int, dim_out: int, style_dim: int, *, upsample: bool = False, shortcut: bool = True) -> None:
+    def __init__(
+        self, dim_in: int, dim_out: int, style_dim: int, *, upsample: bool = False, shortcut: bool = True
+    ) -> None:
         super().__init__()
         self.upsample, self.shortcut = upsample, shortcut
         self.conv1 = nn.Conv2d(dim_in, dim_out, 3, 1, 1)
@@ -125,8 +127,16 @@ class Generator(nn.Module):
     and two bottleneck blocks at the lowest resolution, which sets ``size_multiple = 2**levels``.
     """
 
-    def __init__(self, img_size: int = 256, style_dim: int = 64, max_conv_dim: int = 512, w_hpf: float = 0.0, *,
-                 width: int | None = None, channels: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        img_size: int = 256,
+        style_dim: int = 64,
+        max_conv_dim: int = 512,
+        w_hpf: float = 0.0,
+        *,
+        width: int | None = None,
+        channels: int = 3,
+    ) -> None:
         super().__init__()
         width = width if width is not None else 2**14 // img_size
         self.levels = int(math.log2(img_size)) - 4 + (1 if w_hpf > 0 else 0)
@@ -137,7 +147,10 @@ class Generator(nn.Module):
         down = [ResBlk(widths[i], widths[i + 1], normalize=True, downsample=True) for i in range(self.levels)]
         bottom = widths[-1]
         self.encode = nn.ModuleList(down + [ResBlk(bottom, bottom, normalize=True) for _ in range(2)])
-        up = [AdainResBlk(widths[i + 1], widths[i], style_dim, upsample=True, shortcut=shortcut) for i in reversed(range(self.levels))]
+        up = [
+            AdainResBlk(widths[i + 1], widths[i], style_dim, upsample=True, shortcut=shortcut)
+            for i in reversed(range(self.levels))
+        ]
         self.decode = nn.ModuleList([AdainResBlk(bottom, bottom, style_dim, shortcut=shortcut) for _ in range(2)] + up)
         self.to_rgb = nn.Sequential(_affine_norm(width), nn.LeakyReLU(0.2), nn.Conv2d(width, channels, 1, 1, 0))
 
@@ -190,11 +203,21 @@ def _encoder_trunk(img_size: int, width: int, max_conv_dim: int, channels: int) 
 class StyleEncoder(nn.Module):
     """``E(x, y)``: an ``img_size`` image to its style code as domain ``y`` sees it."""
 
-    def __init__(self, img_size: int = 256, style_dim: int = 64, num_domains: int = 2, max_conv_dim: int = 512, *,
-                 width: int | None = None, channels: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        img_size: int = 256,
+        style_dim: int = 64,
+        num_domains: int = 2,
+        max_conv_dim: int = 512,
+        *,
+        width: int | None = None,
+        channels: int = 3,
+    ) -> None:
         super().__init__()
         self.img_size = img_size
-        blocks, out = _encoder_trunk(img_size, width if width is not None else 2**14 // img_size, max_conv_dim, channels)
+        blocks, out = _encoder_trunk(
+            img_size, width if width is not None else 2**14 // img_size, max_conv_dim, channels
+        )
         self.shared = nn.Sequential(*blocks)
         self.unshared = nn.ModuleList(nn.Linear(out, style_dim) for _ in range(num_domains))
 
@@ -206,10 +229,19 @@ class StyleEncoder(nn.Module):
 class Discriminator(nn.Module):
     """``D(x, y)``: one real/fake logit per image, from the head of domain ``y``."""
 
-    def __init__(self, img_size: int = 256, num_domains: int = 2, max_conv_dim: int = 512, *,
-                 width: int | None = None, channels: int = 3) -> None:  # fmt: skip
+    def __init__(
+        self,
+        img_size: int = 256,
+        num_domains: int = 2,
+        max_conv_dim: int = 512,
+        *,
+        width: int | None = None,
+        channels: int = 3,
+    ) -> None:
         super().__init__()
-        blocks, out = _encoder_trunk(img_size, width if width is not None else 2**14 // img_size, max_conv_dim, channels)
+        blocks, out = _encoder_trunk(
+            img_size, width if width is not None else 2**14 // img_size, max_conv_dim, channels
+        )
         self.main = nn.Sequential(*blocks, nn.Conv2d(out, num_domains, 1, 1, 0))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

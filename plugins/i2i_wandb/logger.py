@@ -27,9 +27,13 @@ class WandbLogger:
         t = run.tracking
         run_id = (run.state or {}).get("id")
         kwargs: dict[str, Any] = {
-            "project": t.project, "entity": t.entity, "name": t.name, "tags": list(t.tags) or None,
-            "dir": str(run.out_dir), "job_type": "eval" if run.purpose == "eval" else "train",
-        }  # fmt: skip
+            "project": t.project,
+            "entity": t.entity,
+            "name": t.name,
+            "tags": list(t.tags) or None,
+            "dir": str(run.out_dir),
+            "job_type": "eval" if run.purpose == "eval" else "train",
+        }
         if run_id:
             kwargs.update(id=run_id, resume="allow")
         else:

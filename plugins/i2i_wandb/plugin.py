@@ -11,6 +11,9 @@ from i2i_wandb.logger import WandbLogger
 @hookimpl
 def i2i_register_loggers() -> Iterator[LoggerSpec]:
     yield LoggerSpec(
-        "wandb", WandbLogger, "Weights & Biases: config, losses, learning rates, samples, metrics",
-        requires=("wandb",), extra="wandb",
-    )  # fmt: skip
+        "wandb",
+        WandbLogger,
+        "Weights & Biases: config, losses, learning rates, samples, metrics",
+        requires=("wandb",),
+        extra="wandb",
+    )

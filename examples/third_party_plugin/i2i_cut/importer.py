@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import i2i
-from i2i import CheckpointError, ConvertedGenerator, DataInfo, ImportPlan, ImportRequest, ImporterSpec
+from i2i import CheckpointError, ConvertedGenerator, DataInfo, ImporterSpec, ImportPlan, ImportRequest
 
 FORMAT = "cut-ref"
 
@@ -27,10 +27,14 @@ def _antialiased(state_dict: Mapping[str, Any]) -> bool:
 def recognise(state_dict: Mapping[str, Any]) -> bool:
     """A ResNet generator with the reference's blur kernels (CUT's default) is certainly CUT's;
     one without them also looks like ``cyclegan-ref`` (``--format`` then decides)."""
-    return i2i.image_generator_family(state_dict) == "resnet" or (_antialiased(state_dict) and "model.1.weight" in state_dict)
+    return i2i.image_generator_family(state_dict) == "resnet" or (
+        _antialiased(state_dict) and "model.1.weight" in state_dict
+    )
 
 
-def convert(state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict") -> ConvertedGenerator:
+def convert(
+    state_dict: Mapping[str, Any], generator: str | None = None, source: str = "state dict"
+) -> ConvertedGenerator:
     if _antialiased(state_dict):
         raise CheckpointError(
             f"{source}: a CUT generator trained with anti-aliased sampling (the reference default); i2i-cut's "
@@ -43,7 +47,9 @@ def build(request: ImportRequest) -> ImportPlan:
     (g,) = request.generators
     kwargs = g.kwargs
     if kwargs.get("padding_type", "reflect") != "reflect" or kwargs.get("use_dropout"):
-        raise CheckpointError(f"{request.sources[0]}: generator options {dict(kwargs)} have no i2i-cut config equivalent")
+        raise CheckpointError(
+            f"{request.sources[0]}: generator options {dict(kwargs)} have no i2i-cut config equivalent"
+        )
     info = DataInfo(kind=i2i.UNPAIRED, channels_a=kwargs["input_nc"], channels_b=kwargs["output_nc"])
     config = {"netG": g.name, "ngf": kwargs["ngf"], "normG": kwargs["norm"], "n_blocks": kwargs["n_blocks"]}
     if kwargs["input_nc"] != kwargs["output_nc"]:

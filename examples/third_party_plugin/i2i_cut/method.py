@@ -34,8 +34,13 @@ class CUT(Method):
     #: ``i2i translate CKPT --strength 0.5`` (and ``translator.translate(x, strength=0.5)``):
     #: i2i turns this record into the flag, its help, and the checks of its value.
     translate_options = (
-        i2i.TranslateOption("strength", type=float, default=1.0, minimum=0.0,
-                            help="blend of translation and input: 1 the translation, 0 the input unchanged"),  # fmt: skip
+        i2i.TranslateOption(
+            "strength",
+            type=float,
+            default=1.0,
+            minimum=0.0,
+            help="blend of translation and input: 1 the translation, 0 the input unchanged",
+        ),
     )
 
     def __init__(self, config: CUTConfig, data_info: DataInfo) -> None:
@@ -47,7 +52,9 @@ class CUT(Method):
                 f"channels, got {nc_a} (A) and {nc_b} (B); set method.nce_idt=false"
             )
         blocks: dict[str, Any] = {} if c.n_blocks is None else {"n_blocks": c.n_blocks}
-        self.G = i2i.create_generator(c.netG, input_nc=nc_a, output_nc=nc_b, ngf=c.ngf, norm=c.normG, use_dropout=False, **blocks)
+        self.G = i2i.create_generator(
+            c.netG, input_nc=nc_a, output_nc=nc_b, ngf=c.ngf, norm=c.normG, use_dropout=False, **blocks
+        )
         self.D = i2i.create_discriminator(c.netD, input_nc=nc_b, ndf=c.ndf, n_layers=c.n_layers_D, norm=c.normD)
         for net in (self.G, self.D):
             i2i.init_weights(net, c.init_type, c.init_gain)

@@ -91,11 +91,11 @@ class PatchSampleMLP(nn.Module):
     for the queries, so query and key patches correspond.
     """
 
-    def __init__(self, in_channels: Sequence[int], nc: int = 256, init_type: str = "xavier", init_gain: float = 0.02) -> None:
+    def __init__(
+        self, in_channels: Sequence[int], nc: int = 256, init_type: str = "xavier", init_gain: float = 0.02
+    ) -> None:
         super().__init__()
-        self.mlps = nn.ModuleList(
-            nn.Sequential(nn.Linear(c, nc), nn.ReLU(), nn.Linear(nc, nc)) for c in in_channels
-        )
+        self.mlps = nn.ModuleList(nn.Sequential(nn.Linear(c, nc), nn.ReLU(), nn.Linear(nc, nc)) for c in in_channels)
         i2i.init_weights(self, init_type, init_gain)
 
     def forward(
@@ -116,7 +116,11 @@ class PatchSampleMLP(nn.Module):
 
 
 def patch_nce_loss(
-    feat_q: torch.Tensor, feat_k: torch.Tensor, batch_size: int, temperature: float = 0.07, all_negatives_from_minibatch: bool = False
+    feat_q: torch.Tensor,
+    feat_k: torch.Tensor,
+    batch_size: int,
+    temperature: float = 0.07,
+    all_negatives_from_minibatch: bool = False,
 ) -> torch.Tensor:
     """Per-patch InfoNCE loss (the reference ``PatchNCELoss``), in fp32.
 

@@ -115,7 +115,15 @@ def test_identity_nce_needs_equal_channels() -> None:
     with pytest.raises(i2i.ConfigError, match="nce_idt"):
         i2i.create_method("cut", host=cut_host(), data_info=info, ngf=8, ndf=8, n_blocks=2, nce_layers=[0, 4])
     method = i2i.create_method(
-        "fastcut", host=cut_host(), data_info=info, ngf=8, ndf=8, n_blocks=2, nce_layers=[0, 4], num_patches=8, netF_nc=8
+        "fastcut",
+        host=cut_host(),
+        data_info=info,
+        ngf=8,
+        ndf=8,
+        n_blocks=2,
+        nce_layers=[0, 4],
+        num_patches=8,
+        netF_nc=8,
     )
     assert method.translate(torch.zeros(1, 1, 16, 16)).shape == (1, 3, 16, 16)
 
@@ -149,26 +157,52 @@ def test_installed_entry_point_registers_cut_and_fastcut() -> None:
 def test_cli_trains_cut_on_the_demo_data(tmp_path: Path) -> None:
     env = dict(os.environ, OMP_NUM_THREADS="1", I2I_CACHE_DIR=str(tmp_path / "cache"))
     cmd = [
-        sys.executable, "-m", "i2i", "run", "--method", "cut", "--steps", "2", "--image-size", "32",
-        "--precision", "fp32", "--out", str(tmp_path / "run"),
-        "--set", "method.ngf=8", "--set", "method.ndf=8", "--set", "method.n_blocks=2",
-        "--set", "method.nce_layers=[0,4,7,10]", "--set", "train.eval_at_end=false",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "i2i",
+        "run",
+        "--method",
+        "cut",
+        "--steps",
+        "2",
+        "--image-size",
+        "32",
+        "--precision",
+        "fp32",
+        "--out",
+        str(tmp_path / "run"),
+        "--set",
+        "method.ngf=8",
+        "--set",
+        "method.ndf=8",
+        "--set",
+        "method.n_blocks=2",
+        "--set",
+        "method.nce_layers=[0,4,7,10]",
+        "--set",
+        "train.eval_at_end=false",
+    ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "run" / "last.pt").is_file()
     # the declared translate option is a flag of `i2i translate` for this checkpoint, with its help
     ckpt = str(tmp_path / "run" / "last.pt")
-    shown = subprocess.run([sys.executable, "-m", "i2i", "translate", ckpt, "--help"], env=env, capture_output=True, text=True)
+    shown = subprocess.run(
+        [sys.executable, "-m", "i2i", "translate", ckpt, "--help"], env=env, capture_output=True, text=True
+    )
     assert shown.returncode == 0 and "--strength" in shown.stdout and "blend of translation" in shown.stdout
     from PIL import Image
 
     Image.new("RGB", (32, 32), (200, 40, 90)).save(tmp_path / "photo.png")
     translate = [sys.executable, "-m", "i2i", "translate", ckpt, str(tmp_path / "photo.png"), "--precision", "fp32"]
-    done = subprocess.run([*translate, "--out", str(tmp_path / "o"), "--strength", "0"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*translate, "--out", str(tmp_path / "o"), "--strength", "0"], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert Image.open(tmp_path / "o" / "photo.png").getpixel((5, 5)) == (200, 40, 90)  # strength 0: the input
-    bad = subprocess.run([*translate, "--out", str(tmp_path / "o2"), "--strength", "-1"], env=env, capture_output=True, text=True)
+    bad = subprocess.run(
+        [*translate, "--out", str(tmp_path / "o2"), "--strength", "-1"], env=env, capture_output=True, text=True
+    )
     assert bad.returncode == 2 and bad.stderr.strip() == "error: strength: expected at least 0, got '-1'"
 
 
@@ -186,7 +220,15 @@ def test_cut_reference_generator_imports_and_translates_like_the_reference(tmp_p
     listed = _i2i("import-weights", "--format", tmp_path=tmp_path)
     assert listed.returncode == 0 and "cut-ref" in listed.stdout and "i2i-cut" in listed.stdout
     out = tmp_path / "cut.pt"
-    done = _i2i("import-weights", str(tmp_path / "latest_net_G.pth"), "--format", "cut-ref", "--out", str(out), tmp_path=tmp_path)
+    done = _i2i(
+        "import-weights",
+        str(tmp_path / "latest_net_G.pth"),
+        "--format",
+        "cut-ref",
+        "--out",
+        str(out),
+        tmp_path=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     translator = i2i.load_checkpoint(out)
     assert translator.config.method_name == "cut" and translator.method.config.n_blocks == 9
@@ -194,7 +236,9 @@ def test_cut_reference_generator_imports_and_translates_like_the_reference(tmp_p
     with torch.no_grad():
         torch.testing.assert_close(translator.translate(x), reference(x), atol=1e-5, rtol=1e-5)
     # without --format the file also reads as a CycleGAN generator: the user is asked to choose
-    ambiguous = _i2i("import-weights", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "x.pt"), tmp_path=tmp_path)
+    ambiguous = _i2i(
+        "import-weights", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "x.pt"), tmp_path=tmp_path
+    )
     assert ambiguous.returncode == 2 and "cut-ref" in ambiguous.stderr and "pass --format" in ambiguous.stderr
 
 
@@ -202,7 +246,9 @@ def test_anti_aliased_cut_generators_are_refused_with_a_reason(tmp_path: Path) -
     sd = dict(i2i.create_generator("resnet_9blocks", ngf=8, n_blocks=2).state_dict())
     sd["model.5.filt"] = torch.ones(16, 1, 3, 3)  # the reference's Downsample blur kernel
     torch.save(sd, tmp_path / "latest_net_G.pth")
-    done = _i2i("import-weights", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "x.pt"), tmp_path=tmp_path)
+    done = _i2i(
+        "import-weights", str(tmp_path / "latest_net_G.pth"), "--out", str(tmp_path / "x.pt"), tmp_path=tmp_path
+    )
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "anti-aliased" in done.stderr and "--no_antialias" in done.stderr
     assert not (tmp_path / "x.pt").exists()
@@ -213,15 +259,40 @@ def test_declared_capability_makes_i2i_eval_report_idempotence(tmp_path: Path) -
     import json
 
     assert CUT.eval_capabilities.keeps_target_domain
-    cfg = i2i.load_config(method="cut", host=cut_host(), overrides=[
-        "method.ngf=8", "method.ndf=8", "method.n_blocks=2", "method.nce_layers=[0,4,7,10]", "method.num_patches=16",
-        "method.netF_nc=16", "train.steps=1", "train.eval_at_end=false", "train.device=cpu", "train.precision=fp32",
-        "data.image_size=32", "data.load_size=32", "data.num_workers=0",
-    ])  # fmt: skip
+    cfg = i2i.load_config(
+        method="cut",
+        host=cut_host(),
+        overrides=[
+            "method.ngf=8",
+            "method.ndf=8",
+            "method.n_blocks=2",
+            "method.nce_layers=[0,4,7,10]",
+            "method.num_patches=16",
+            "method.netF_nc=16",
+            "train.steps=1",
+            "train.eval_at_end=false",
+            "train.device=cpu",
+            "train.precision=fp32",
+            "data.image_size=32",
+            "data.load_size=32",
+            "data.num_workers=0",
+        ],
+    )
     i2i.run(cfg, out=tmp_path / "run", host=cut_host(), progress=False)
     report = tmp_path / "eval.json"
-    done = _i2i("eval", str(tmp_path / "run" / "last.pt"), "--metrics", "idempotence,swd", "--max-images", "4",
-                "--workers", "0", "--json", str(report), tmp_path=tmp_path)  # fmt: skip
+    done = _i2i(
+        "eval",
+        str(tmp_path / "run" / "last.pt"),
+        "--metrics",
+        "idempotence,swd",
+        "--max-images",
+        "4",
+        "--workers",
+        "0",
+        "--json",
+        str(report),
+        tmp_path=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     table = json.loads(report.read_text())["table"]
     assert table["idempotence_a2b"]["identity"] == 0.0 and table["idempotence_a2b"]["model"] >= 0
@@ -241,8 +312,10 @@ def test_strength_is_checked_the_same_way_in_the_python_api() -> None:
 
 def test_reference_options_convert_through_the_plugins_own_table() -> None:
     """``MethodSpec.reference``: a CUT command line of the reference becomes an i2i config."""
-    line = ("python train.py --dataroot ./datasets/grumpifycat --name grumpycat_FastCUT --CUT_mode FastCUT "
-            "--model cut --nce_layers 0,4,8 --lambda_NCE 5")  # fmt: skip
+    line = (
+        "python train.py --dataroot ./datasets/grumpifycat --name grumpycat_FastCUT --CUT_mode FastCUT "
+        "--model cut --nce_layers 0,4,8 --lambda_NCE 5"
+    )
     config, conversion = i2i.convert_reference(line, host=cut_host())
     m = config.method
     assert config.method_name == "cut" and config.data.root == "./datasets/grumpifycat"
@@ -254,5 +327,8 @@ def test_reference_options_convert_through_the_plugins_own_table() -> None:
 def test_finalize_config_rejects_a_generator_deeper_than_the_crop() -> None:
     """``MethodSpec.finalize_config``: checked when the run config is resolved."""
     with pytest.raises(i2i.ConfigError, match="method.netG: 'unet_256' needs images of at least 256 px"):
-        i2i.load_config(method="cut", host=cut_host(), overrides={
-            "data.root": "/d", "data.image_size": 64, "data.load_size": 72, "method.netG": "unet_256"})
+        i2i.load_config(
+            method="cut",
+            host=cut_host(),
+            overrides={"data.root": "/d", "data.image_size": 64, "data.load_size": 72, "method.netG": "unet_256"},
+        )
