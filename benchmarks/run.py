@@ -350,7 +350,7 @@ def markdown(result: dict) -> str:
     for m in result["methods"]:
         for name, r in m["modes"].items():
 
-            def x(key: str) -> str:
+            def x(key: str, r: dict = r) -> str:
                 return f"{r[key]:.2f}" if r.get(key) else "1"
 
             share = f"{100 * r['share_of_conv_peak']:.0f}%" if r.get("share_of_conv_peak") else "-"
@@ -372,7 +372,7 @@ def print_table(result: dict) -> None:
     for m in result["methods"]:
         for name, r in m["modes"].items():
 
-            def ratio(key: str) -> str:
+            def ratio(key: str, r: dict = r) -> str:
                 v = r.get(key)
                 return f"{v:6.2f}" if v else f"{'':6}"
 

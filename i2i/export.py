@@ -228,6 +228,8 @@ def _export_onnx(module: nn.Module, records: Sequence[ExportInput], path: Path, 
                 verbose=False,
                 report=False,
             )
+            if program is None:  # torch returns None only when asked not to build a program
+                raise UsageError(f"{path}: torch.onnx.export produced no program")
             program.save(str(tmp), external_data=False)
         tmp.replace(path)
     except UsageError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -19,6 +19,11 @@ from i2i.errors import PluginError, UsageError
 
 #: The kinds of component a plugin can register, in the order ``i2i list`` shows them.
 COMPONENT_KINDS = ("generator", "discriminator", "loss", "dataset")
+
+
+def _tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """``tuple`` as an attrs converter that type checkers read as taking any iterable."""
+    return tuple(value)
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -150,7 +155,7 @@ class ImporterSpec:
     recognise: Callable[[Mapping[str, Any]], bool]
     convert: Callable[..., Any]
     build: Callable[[Any], Any]
-    files: tuple[int, ...] = attrs.field(default=(1,), converter=tuple)
+    files: tuple[int, ...] = attrs.field(default=(1,), converter=_tuple)
     plugin: str = ""
 
     @property
@@ -174,8 +179,8 @@ class ImportRequest:
     and the user's label options (``labels``: ``--domains`` split on commas; ``one_hot``:
     ``--one-hot`` True, ``--multi-label`` False, neither None)."""
 
-    sources: tuple[str, ...] = attrs.field(converter=tuple)
-    generators: tuple[ConvertedGenerator, ...] = attrs.field(converter=tuple)
+    sources: tuple[str, ...] = attrs.field(converter=_tuple)
+    generators: tuple[ConvertedGenerator, ...] = attrs.field(converter=_tuple)
     labels: tuple[str, ...] | None = None
     one_hot: bool | None = None
 
@@ -215,7 +220,7 @@ class LoggerSpec:
     name: str
     factory: Callable[[], Any]
     description: str = ""
-    requires: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    requires: tuple[str, ...] = attrs.field(default=(), converter=_tuple)
     extra: str = ""
     plugin: str = ""
 

@@ -23,7 +23,7 @@ class GalleryRow:
     """One input: ``cells`` are (column label, image path) pairs, in display order."""
 
     name: str
-    cells: tuple[tuple[str, str], ...] = attrs.field(converter=tuple)
+    cells: tuple[tuple[str, str], ...] = attrs.field(converter=lambda cells: tuple(cells))
 
 
 _STYLE = """

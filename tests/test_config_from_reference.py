@@ -89,7 +89,7 @@ def print_options(opt: dict, defaults: dict) -> str:
         comment = ""
         default = defaults.get(k)
         if v != default:
-            comment = "\t[default: %s]" % str(default)
+            comment = "\t[default: %s]" % str(default)  # noqa: UP031 - the reference's own print_options format
         message += f"{str(k):>25}: {str(v):<30}{comment}\n"
     message += "----------------- End -------------------"
     return message + "\n"

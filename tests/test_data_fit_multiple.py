@@ -44,7 +44,10 @@ def test_unet_training_crops_a_window_of_real_pixels_for_a_pair(tmp_path: Path, 
     assert batch.a.shape[-2:] == (32, 32)
     whole = _unit(a)
     windows = [
-        (t, l) for t in range(9) for l in range(29) if torch.allclose(whole[:, t : t + 32, l : l + 32], batch.a[0])
+        (t, left)
+        for t in range(9)
+        for left in range(29)
+        if torch.allclose(whole[:, t : t + 32, left : left + 32], batch.a[0])
     ]
     assert len(windows) == 1  # pixel-identical to one window of the image: nothing resampled
     torch.testing.assert_close(batch.b, -batch.a)  # B cut at the same window

@@ -84,7 +84,7 @@ def test_duplicate_names_name_both_plugins():
     with pytest.raises(
         PluginError, match=r"method 'same' is registered twice: by plugin 'first .*' and by plugin 'second .*'"
     ):
-        host.registry
+        _ = host.registry
 
 
 def test_broken_plugins_are_reported_and_the_rest_work(monkeypatch):

@@ -264,7 +264,7 @@ def _pair_check(translator: Any) -> Any:
     """When the run trained on side-by-side ``A|B`` files, a test for inputs of that double shape."""
     data = getattr(translator.config, "data", None)
     layout = getattr(data, "layout", "auto")
-    if layout == "auto" and getattr(data, "root", None):
+    if layout == "auto" and data is not None and getattr(data, "root", None):
         try:
             from i2i.data.layouts import detect_layout
 

@@ -14,6 +14,7 @@ Features are the 2048-d pool3 activations of images resized to 299x299 (bilinear
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -99,7 +100,7 @@ class FIDFeatures(nn.Module):
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
-        self.net = net.eval()
+        self.net: Any = net.eval()  # torchvision's Inception3: its layers are read by name below
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:

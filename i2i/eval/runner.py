@@ -192,6 +192,7 @@ class Evaluation:
         names: dict[str, set[str]] = {"a": set(), "b": set()}
         for raw in module.loader:
             batch = module.augment(raw, "cpu", train=False)
+            rows: dict[str, list[int] | None]
             if kind == "unpaired":  # partners repeat when the domains differ in size: keep each file once
                 rows = {
                     "a": _fresh(batch.names_a, names["a"], limit, len(batch)),

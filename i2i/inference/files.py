@@ -45,7 +45,7 @@ def collect_inputs(items: Sequence[str]) -> list[Path]:
         if path.is_dir():
             images = sorted((p for p in path.iterdir() if p.is_file() and is_image_name(p.name)), key=lambda p: p.name)
             if not images:
-                warnings.warn(f"no images in folder {item}")
+                warnings.warn(f"no images in folder {item}", stacklevel=2)
             for image in images:
                 add(image)
         elif path.is_file():
@@ -54,11 +54,11 @@ def collect_inputs(items: Sequence[str]) -> list[Path]:
             matches = sorted(Path(m) for m in glob.glob(item, recursive=True))
             matches = [m for m in matches if m.is_file() and is_image_name(m.name)]
             if not matches:
-                warnings.warn(f"no images match {item!r}")
+                warnings.warn(f"no images match {item!r}", stacklevel=2)
             for match in matches:
                 add(match)
         else:
-            warnings.warn(f"input {item} does not exist; skipping it")
+            warnings.warn(f"input {item} does not exist; skipping it", stacklevel=2)
     if not found:
         raise UsageError(f"no input images found in {', '.join(items) or 'the arguments'}")
     return found
@@ -255,7 +255,7 @@ class _Job:
         groups: dict[tuple[int, ...], list[FileJob]] = {}
         for item in loaded:
             if isinstance(item, str):
-                warnings.warn(item)
+                warnings.warn(item, stacklevel=2)
                 continue
             groups.setdefault(tuple(item.image.shape), []).append(item)
         for group in groups.values():
@@ -275,7 +275,7 @@ class _Job:
                 return
             self.reasons.append(_reason(exc))
             self.failures.append(f"cannot translate {group[0].path}: {self.reasons[-1]}")
-            warnings.warn(self.failures[-1])
+            warnings.warn(self.failures[-1], stacklevel=2)
             return
         for i, job in enumerate(group):
             self.write(job, outputs, i)
@@ -309,7 +309,8 @@ class _Job:
     def warn_failures(self) -> None:
         if len(self.failures) > 1:
             warnings.warn(
-                f"{len(self.failures)} image(s) could not be translated (listed above); the others were written"
+                f"{len(self.failures)} image(s) could not be translated (listed above); the others were written",
+                stacklevel=2,
             )
 
 

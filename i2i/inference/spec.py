@@ -231,6 +231,10 @@ def check_options(
     return out
 
 
+def _int_keyed(value: Mapping[int, str]) -> dict[int, str]:
+    return dict(value)
+
+
 @attrs.frozen
 class ExportInput:
     """One input of an exported generator: its name in the exported graph, an example tensor
@@ -244,7 +248,7 @@ class ExportInput:
 
     name: str
     example: torch.Tensor = attrs.field(eq=False)
-    dynamic_axes: Mapping[int, str] = attrs.field(factory=lambda: {0: "batch"}, converter=dict, eq=False)
+    dynamic_axes: Mapping[int, str] = attrs.field(factory=lambda: {0: "batch"}, converter=_int_keyed, eq=False)
 
 
 def image_input(x: torch.Tensor, name: str = "image") -> ExportInput:

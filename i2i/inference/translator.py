@@ -233,7 +233,8 @@ class Translator:
         for keyword, (option, table) in per_image.items():
             fixed[keyword] = _per_image_values(option, table, names, x.shape[0])
         multiple = int(getattr(self.method, "size_multiple", 1) or 1)
-        check_work_size(x.shape[0], *x.shape[-2:], multiple, size)
+        height, width = int(x.shape[-2]), int(x.shape[-1])
+        check_work_size(x.shape[0], height, width, multiple, size)
         channels = self._channels(fixed)
         if x.shape[1] != channels and {x.shape[1], channels} <= {1, 3}:
             x = adapt_channels(x, channels)  # a colour photo into a grey model, or the reverse
@@ -241,7 +242,7 @@ class Translator:
         try:
             return self._forward(x, multiple, size, fit, 1, single, fixed)
         except (RuntimeError, ValueError):  # torch reports a too-small input with either
-            if min(working_size(*x.shape[-2:], multiple, size)) >= MIN_SIDE:
+            if min(working_size(height, width, multiple, size)) >= MIN_SIDE:
                 raise
         # a tiny image (1x1, 3x2000) some layer cannot take: once more, padded to MIN_SIDE
         return self._forward(x, multiple, size, fit, MIN_SIDE, single, fixed)

@@ -344,8 +344,8 @@ def method_from_checkpoint(ckpt: dict[str, Any], host: Any = None, *, prefer_ema
 # -- RNG state as weights_only-safe data -----------------------------------------------------
 def capture_rng() -> dict[str, Any]:
     version, internal, gauss = random.getstate()
-    np_state = np.random.get_state()
-    state: dict[str, Any] = {
+    np_state: Any = np.random.get_state()  # a tuple (legacy=True is the default)
+    state: dict[str, Any] = {  # values are lists/tensors: mypy must not infer them from the first
         "python": [version, list(internal), gauss],
         "numpy": [
             np_state[0],

@@ -72,7 +72,7 @@ class MetricsLog:
             path.unlink()
 
     def write(self, row: Mapping[str, Any]) -> None:
-        row = _jsonable(dict(row))
-        self.rows.append(row)
+        clean: dict[str, Any] = _jsonable(dict(row))
+        self.rows.append(clean)
         with open(self.path, "a") as fh:
-            fh.write(json.dumps(row) + "\n")
+            fh.write(json.dumps(clean) + "\n")

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Callable
+from typing import Any, Callable
 
 import torch
-from torch.optim.lr_scheduler import LambdaLR, LRScheduler, ReduceLROnPlateau
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau
 
 from i2i.errors import ConfigError
 from i2i.train.config import (
@@ -71,7 +71,7 @@ class Schedules:
         self, optimizers: dict[str, torch.optim.Optimizer], train: TrainConfig, batches_per_epoch: int
     ) -> None:
         self.plateau = train.schedule == "plateau"
-        self.schedulers: dict[str, LRScheduler | ReduceLROnPlateau] = {}
+        self.schedulers: dict[str, Any] = {}  # LRScheduler or ReduceLROnPlateau: their step() differ
         for name, opt in optimizers.items():
             if self.plateau:
                 self.schedulers[name] = ReduceLROnPlateau(

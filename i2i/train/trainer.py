@@ -136,7 +136,8 @@ class Trainer:
         self.final_metrics: dict[str, float] = {}
         self.eval_metrics: dict[str, float] = {}
         #: what plugins stored in the resumed checkpoint (``i2i_checkpoint_state``); {} for a new run
-        self.plugin_state: dict[str, Any] = dict((self._resume_state or {}).get("plugin_state") or {})
+        resumed: dict[str, Any] = self._resume_state or {}
+        self.plugin_state: dict[str, Any] = dict(resumed.get("plugin_state") or {})
         self.samples: list[tuple[int, str]] = []
         self.sample_columns: list[str] = []
         self.evaluation: Any = None  # the end-of-run RunEvaluation
@@ -209,7 +210,7 @@ class Trainer:
             torch.backends.cudnn.benchmark = True
 
         state.seed_everything(train.seed)  # the same initial weights on every rank
-        shard = {"rank": self.rank, "world_size": self.world_size}
+        shard: dict[str, Any] = {"rank": self.rank, "world_size": self.world_size}
         self.data = self._build_data("train", self.per_rank_batch, 4, **shard)
         if self._given_method is not None:
             method = self._given_method
@@ -255,7 +256,7 @@ class Trainer:
         self.bad_total = 0
 
         state.seed_everything(train.seed + self.rank)  # each rank its own augmentation stream
-        self.sample_set = self._held_out_samples() if self.is_main else None
+        self.sample_set: Any = self._held_out_samples() if self.is_main else None  # the main rank samples
         if self.is_main:  # the held-out data must match the training data: checked now (heldout.py)
             heldout.held_out_batch(self)
             heldout.eval_data(self)

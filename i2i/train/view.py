@@ -24,6 +24,7 @@ from i2i.registry import MethodSpec
 
 class RunView:
     __slots__ = ("_trainer", "__weakref__")  # loggers may keep per-run state in a WeakKeyDictionary
+    _trainer: Any
 
     def __init__(self, trainer: Any) -> None:
         object.__setattr__(self, "_trainer", trainer)
