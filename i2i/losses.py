@@ -17,7 +17,7 @@ Objectives (``mode``):
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from typing import Callable, Sequence, Union, cast
 
 import torch
 import torch.nn.functional as F
@@ -120,7 +120,7 @@ def gradient_penalty(
         out = D(x)
         if isinstance(out, tuple):
             out = out[0]
-        outputs = list(out) if isinstance(out, list) else [out]
+        outputs = cast("list[torch.Tensor]", list(out) if isinstance(out, list) else [out])
         outputs = [o.float() for o in outputs]
         grads = torch.autograd.grad(
             outputs=outputs,

@@ -96,9 +96,9 @@ class DeviceAugment:
             if together:  # a pair keeps its colour relation: one draw for A and B
                 self._pair_jitter = K.AugmentationSequential(self._jitter, data_keys=["input", "input"])
 
-    def _geometric_ops(self) -> list[torch.nn.Module]:
+    def _geometric_ops(self) -> list[K.AugmentationBase2D]:
         c = self.config
-        ops: list[torch.nn.Module] = []
+        ops: list[K.AugmentationBase2D] = []
         if self.crop:
             ops.append(K.RandomCrop((c.image_size, c.image_size), pad_if_needed=True, padding_mode="reflect"))
         if c.flip:
@@ -121,10 +121,10 @@ class DeviceAugment:
         m = self.size_multiple
         if train:
             a, b = self._train(a, b)
-            window = multiple_window(*a.shape[-2:], m)
+            window = multiple_window(a.shape[-2], a.shape[-1], m)
             if b is not None:  # a pair (same size, one geometry) shares the window
                 same = self.data_kind == PAIRED and b.shape[-2:] == a.shape[-2:]
-                b = fit_window(b, window if same else multiple_window(*b.shape[-2:], m), m)
+                b = fit_window(b, window if same else multiple_window(b.shape[-2], b.shape[-1], m), m)
             a = fit_window(a, window, m)
         else:
             a = pad_to_multiple(self._eval(a), m)

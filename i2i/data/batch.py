@@ -11,7 +11,7 @@ augmented. Which fields are set depends on the data kind:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import torch
@@ -32,7 +32,7 @@ class Batch:
         def move(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.to(device, non_blocking=True, **kwargs)
 
-        return attrs.evolve(self, a=move(self.a), b=move(self.b), labels=move(self.labels))
+        return attrs.evolve(self, a=cast(torch.Tensor, move(self.a)), b=move(self.b), labels=move(self.labels))
 
     def select(self, index: slice | torch.Tensor) -> Batch:
         """Rows ``index`` of every tensor field (names are kept only for slices)."""
@@ -42,4 +42,4 @@ class Batch:
 
         names_a = self.names_a[index] if isinstance(index, slice) else []
         names_b = self.names_b[index] if isinstance(index, slice) else []
-        return Batch(pick(self.a), pick(self.b), pick(self.labels), names_a, names_b)
+        return Batch(cast(torch.Tensor, pick(self.a)), pick(self.b), pick(self.labels), names_a, names_b)

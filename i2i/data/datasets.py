@@ -15,7 +15,7 @@ domain-B index - a deterministic "random" partner that needs no RNG in the worke
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 import torch
@@ -24,6 +24,9 @@ from torch.utils.data import Dataset
 from i2i.data.decode import BadImageError, convert_channels, open_image
 from i2i.data.prepare import prepare, target_size
 from i2i.errors import DataError
+
+if TYPE_CHECKING:
+    from i2i.method import DataInfo
 
 
 @attrs.frozen
@@ -52,6 +55,8 @@ class FolderDataset(Dataset):
 
     #: The sampler may pass ``(index, token)`` keys (third-party datasets get plain ints).
     accepts_keys = True
+    #: Set by the layout builders (:mod:`i2i.data.layouts`); a bare annotation, no class default.
+    info: DataInfo
 
     def __init__(self, options: LoadOptions, scan_skipped: Sequence[tuple[str, str]] = ()) -> None:
         self.options = options

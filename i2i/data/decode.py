@@ -53,6 +53,7 @@ def open_image(
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             if max_pixels > (Image.MAX_IMAGE_PIXELS or 0):
                 Image.MAX_IMAGE_PIXELS = max_pixels  # the user explicitly allowed larger images
+            img: Image.Image  # ImageFile as opened, a plain Image after exif_transpose
             with Image.open(path) as img:
                 width, height = img.size  # header only: no pixels decoded yet
                 if width * height > max_pixels:
@@ -145,8 +146,8 @@ class DeepImage:
         bands = self.bands
         if len(bands) in (2, 4) and channels != 4:  # composite the alpha onto white
             data = self.array()
-            colour, alpha = data[:, :, :-1], data[:, :, -1:]
-            return DeepImage.from_array(colour * alpha + (1.0 - alpha)).with_channels(channels)
+            colour_px, alpha_px = data[:, :, :-1], data[:, :, -1:]
+            return DeepImage.from_array(colour_px * alpha_px + (1.0 - alpha_px)).with_channels(channels)
         if len(bands) == channels:
             return self
         if channels == 1:

@@ -27,7 +27,7 @@ import shutil
 import uuid
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import attrs
 import kornia
@@ -178,7 +178,7 @@ def save_images(images: torch.Tensor, folder: Path, suffix: str) -> None:
     data = images.mul(255.0).round_().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
     for i, array in enumerate(data):
         img = Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array)
-        options = {"quality": 95} if suffix == ".jpg" else {}
+        options: dict[str, Any] = {"quality": 95} if suffix == ".jpg" else {}
         img.save(folder / f"{i:04d}{suffix}", **options)
 
 

@@ -149,12 +149,14 @@ def build_unpaired(config: DataConfig, split: str = "train", data_kind: str | No
     if data_kind == LABELLED:  # two domains, named after the folders' last letter
         items = [(p, [1.0, 0.0]) for p in files_a] + [(p, [0.0, 1.0]) for p in files_b]
         names = (dir_a.name[-1], dir_b.name[-1])
-        dataset = LabelledDataset(items, names, options, multi_label=False, scan_skipped=skipped, root=str(root))
+        dataset: FolderDataset = LabelledDataset(
+            items, names, options, multi_label=False, scan_skipped=skipped, root=str(root)
+        )
         dataset.info = _info(LABELLED, options, names)
         return dataset
     if data_kind == PAIRED:
         pairs = _match_stems(dir_a, files_a, dir_b, files_b)
-        dataset: FolderDataset = PairedFoldersDataset(pairs, options, skipped, root=str(root))
+        dataset = PairedFoldersDataset(pairs, options, skipped, root=str(root))
         dataset.info = _info(PAIRED, options)
     else:
         dataset = UnpairedDataset(files_a, files_b, options, skipped, root=str(root))

@@ -61,7 +61,7 @@ class DataModule:
         iterator = getattr(self.loader, "_iterator", None)
         if iterator is not None and hasattr(iterator, "_shutdown_workers"):
             iterator._shutdown_workers()
-        self.loader._iterator = None  # type: ignore[attr-defined]
+        self.loader._iterator = None
 
     def batches_per_epoch(self) -> int:
         """Batches in one full pass of this rank (ignores a pending ``set_start``)."""
@@ -184,11 +184,11 @@ def build_data(
     if drop_last is None:
         drop_last = split == "train"
     sampler = ResumableSampler(
-        len(dataset),
+        len(dataset),  # type: ignore[arg-type]  # torch's Dataset declares no __len__
         shuffle=shuffle,
         seed=seed,
         rank=rank,
-        world_size=world_size,  # type: ignore[arg-type]
+        world_size=world_size,
         drop_last=False,
         with_tokens=getattr(dataset, "accepts_keys", False),
         groups=tuple(getattr(dataset, "groups", ())),

@@ -123,9 +123,11 @@ def build_sources(config: DataConfig, data_kind: str, split: str = "train", host
         dataset = build_dataset(sub, data_kind, split, host=host)
         if len(dataset) == 0:  # type: ignore[arg-type]
             raise DataError(f"data.sources[{i}] ({name}): no samples in {sub.root} for the {split} split")
-        info = dataset.info
+        # layouts' datasets carry ``info`` (FolderDataset.info); torch's Dataset declares no such field
+        info: DataInfo = dataset.info  # type: ignore[attr-defined]
         datasets.append(dataset)
-        labels.append(LabelSource(name=name, domains=tuple(info.domains), multi_label=bool(info.multi_label)))
+        # attrs' mypy plugin leaves ``converter=tuple`` (LabelSource.domains) generic: Iterable[_T_co]
+        labels.append(LabelSource(name=name, domains=tuple(info.domains), multi_label=bool(info.multi_label)))  # type: ignore[arg-type]
     return MultiSourceDataset(datasets, labels, root=", ".join(str(s.root or s.demo) for s in config.sources))
 
 

@@ -9,6 +9,8 @@ feeds one image of ``input_nc`` channels.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -22,7 +24,7 @@ class ImageNet(nn.Module):
     """
 
     def example_inputs(self, batch_size: int = 2, size: tuple[int, int] = (32, 32)) -> tuple[torch.Tensor, ...]:
-        return (torch.randn(batch_size, self.input_nc, *size),)
+        return (torch.randn(batch_size, cast(int, self.input_nc), *size),)
 
 
 def full_precision(layers: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,8 @@ Unlike the reference, any input size works: sides that are not multiples of
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -84,7 +86,7 @@ class UnetGenerator(ImageNet):
         self.input_nc, self.output_nc, self.num_downs = input_nc, output_nc, num_downs
         self.size_multiple: int = 2**num_downs  # input sides are padded up to a multiple of this
         norm_layer, use_bias = get_norm_layer(norm), _conv_bias(norm)
-        kw = dict(norm_layer=norm_layer, use_bias=use_bias)
+        kw: dict[str, Any] = dict(norm_layer=norm_layer, use_bias=use_bias)
         block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, innermost=True, **kw)
         for _ in range(num_downs - 5):
             block = UnetSkipConnectionBlock(ngf * 8, ngf * 8, submodule=block, use_dropout=use_dropout, **kw)

@@ -52,8 +52,8 @@ The latent discriminator (three BatchNorm1d hidden layers of 64) and the loss te
 from __future__ import annotations
 
 import math
-from pathlib import PurePath
-from typing import Any, Mapping
+from pathlib import Path, PurePath
+from typing import Any, Mapping, cast
 
 import attrs
 import torch
@@ -77,7 +77,7 @@ DIRECTION = i2i.TranslateOption(
 )
 
 
-def _load_reference(path: PurePath, method: Any, options: Mapping[str, Any]) -> torch.Tensor:
+def _load_reference(path: Path, method: Any, options: Mapping[str, Any]) -> torch.Tensor:
     """A style image of the direction's *output* domain, ``(1, C, H, W)`` in [-1, 1]."""
     info = method.data_info
     channels = info.channels_a if _direction(options.get("direction", "a2b")) == "b2a" else info.channels_b
@@ -307,6 +307,7 @@ class AugCycleGAN(i2i.Method):
         self._check_batch(batch)
         c = self.config
         a, b = batch.a, batch.b
+        assert b is not None  # _check_batch raised otherwise
         z_a = self._prior(b.shape[0], b, c.augment_a)
         z_b = self._prior(a.shape[0], a, c.augment_b)
         fake_b = self.G_AB(a, z_b)
@@ -371,6 +372,7 @@ class AugCycleGAN(i2i.Method):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         c = self.config
         a, b = batch.a, batch.b
+        assert b is not None  # train_step's _check_batch raised otherwise
         gan = self.gan_loss
         terms: dict[str, torch.Tensor] = {
             "G/gan_A": gan(self.D_A(fake_a), True, for_discriminator=False),
@@ -393,10 +395,11 @@ class AugCycleGAN(i2i.Method):
                 terms[f"G/latent_z{side}"] = c.lambda_latent * _l1(recovered.mu, prior)
             else:
                 terms[f"G/latent_z{side}"] = c.lambda_latent * _gaussian_nll(prior, recovered.mu, recovered.logvar)
+                assert post.logvar is not None  # the same (stochastic) encoder as ``recovered``
                 terms[f"G/kl_z{side}"] = c.lambda_latent * _kl_to_prior(post.mu, post.logvar)
         if c.supervised:
             terms["G/sup"] = c.lambda_sup * self._supervised_loss(batch)
-        total = sum(terms.values())
+        total = cast(torch.Tensor, sum(terms.values()))  # terms is never empty
         logs = {k: v.detach() for k, v in terms.items()}
         logs["G/total"] = total.detach()
         return total, logs
@@ -415,6 +418,7 @@ class AugCycleGAN(i2i.Method):
         if not rows:
             return batch.a.new_zeros((), dtype=torch.float32)
         index = torch.tensor(rows, device=batch.a.device)
+        assert batch.b is not None  # train_step's _check_batch raised otherwise
         a, b = batch.a[index], batch.b[index]
         z_b = self._infer(self.E_B, a, b, sample=True).z
         z_a = self._infer(self.E_A, b, a, sample=True).z

@@ -33,6 +33,9 @@ class Colorization(Method):
     generator_names = ("G",)
     #: ``translate`` resizes to the network's working size itself, so any input size works.
     size_multiple = 1
+    #: buffers (registered in ``__init__``)
+    mean_ab: torch.Tensor
+    mean_ab_pixels: torch.Tensor
 
     def __init__(self, config: ColorizationConfig, data_info: DataInfo) -> None:
         # Inputs reach translate as RGB (a grey one as three equal channels), so a colour input
@@ -130,7 +133,8 @@ class Colorization(Method):
         lightness, _ = rgb_to_lab(x)
         return lab_to_rgb(lightness, self.predict_ab(lightness))
 
-    def translate_options(self) -> Mapping[str, str]:
+    # The legacy ``translate_options()`` -> ``{name: help}`` form, which i2i.declared_options still accepts.
+    def translate_options(self) -> Mapping[str, str]:  # type: ignore[override]
         return {}
 
     def baselines(self, x: torch.Tensor) -> dict[str, torch.Tensor]:

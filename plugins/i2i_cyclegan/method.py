@@ -8,7 +8,7 @@ and the identity terms keep colours stable when an image already belongs to the 
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -93,7 +93,7 @@ class CycleGAN(Method):
         if c.lambda_identity > 0:
             losses["G/idt_A"] = c.lambda_identity * c.lambda_B * _l1(self.G_A(real_b), real_b)
             losses["G/idt_B"] = c.lambda_identity * c.lambda_A * _l1(self.G_B(real_a), real_a)
-        ctx.backward(sum(losses.values()))
+        ctx.backward(cast(torch.Tensor, sum(losses.values())))  # losses is never empty
         ctx.step("G")
 
         set_requires_grad([self.D_A, self.D_B], True)

@@ -36,8 +36,8 @@ def paper_test_mode(net: nn.Module) -> Iterator[None]:
     finally:
         for m in norms:
             m.track_running_stats = True
-        for m, training in modes:
-            m.training = training
+        for module, training in modes:
+            module.training = training
 
 
 class Pix2Pix(Method):

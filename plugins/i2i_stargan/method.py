@@ -58,6 +58,8 @@ class StarGAN(i2i.Method):
         source_labels="source_labels",
         set_labels=lambda method: method.config.exclusive_attributes,
     )
+    #: a buffer (registered in ``__init__``): the last generator step's losses, logged between them
+    last_g_losses: torch.Tensor
 
     def __init__(self, config: StarGANConfig, data_info: i2i.DataInfo) -> None:
         if not data_info.domains:

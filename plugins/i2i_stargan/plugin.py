@@ -19,7 +19,7 @@ data (``--data``) get the paper's n_critic = 5 and 1e-4.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator, Mapping
 
 import i2i
 from i2i import (
@@ -53,11 +53,11 @@ def i2i_register_discriminators() -> Iterator[ComponentSpec]:
 _opt = i2i.ReferenceOption
 
 
-def _dataset(value: object, options: dict) -> dict[str, object]:
+def _dataset(value: object, options: Mapping[str, Any]) -> dict[str, object]:
     """CelebA: the attribute list beside its images; RaFD: one folder per expression."""
     name = str(value)
     if name == "CelebA":
-        found = {"data.layout": "attributes"}
+        found: dict[str, object] = {"data.layout": "attributes"}
         if "celeba_image_dir" in options:
             found["data.root"] = str(options["celeba_image_dir"])
         if "attr_path" in options:
@@ -76,7 +76,7 @@ def _image_size(value: object, _options: object) -> dict[str, object]:
     return {"data.image_size": size, "data.load_size": size, "method.image_size": size}
 
 
-def _decay(value: object, options: dict) -> dict[str, object]:
+def _decay(value: object, options: Mapping[str, Any]) -> dict[str, object]:
     return {"train.decay_fraction": _opt.as_int(value) / _opt.as_int(options.get("num_iters", 200_000))}
 
 
@@ -86,7 +86,7 @@ def _crop(value: object, _options: object) -> dict[str, object]:
     return {}
 
 
-def _celeba_paths(value: object, options: dict) -> dict[str, object]:
+def _celeba_paths(value: object, options: Mapping[str, Any]) -> dict[str, object]:
     if "dataset" not in options:  # the reference's default dataset is CelebA
         return _dataset("CelebA", options)
     return {}

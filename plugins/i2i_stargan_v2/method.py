@@ -139,7 +139,7 @@ class StarGANv2(i2i.Method):
             torch.randn(n, self.config.latent_dim, device=device),
             torch.randn(n, self.config.latent_dim, device=device),
         )
-        lambda_ds = self.config.lambda_ds_at(int(ctx.step))
+        lambda_ds = self.config.lambda_ds_at(ctx.global_step)
         losses: dict[str, torch.Tensor] = {}
         losses.update(self._discriminator_step("latent", x, y_org, y_trg, ctx, z=z))
         losses.update(self._discriminator_step("ref", x, y_org, y_trg, ctx, ref=x_ref))
