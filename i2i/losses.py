@@ -17,7 +17,7 @@ Objectives (``mode``):
 
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union, cast
+from typing import Callable, Sequence, cast
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,7 @@ from i2i.errors import UsageError
 
 GAN_MODES = ("vanilla", "lsgan", "wgangp", "hinge")
 
-Prediction = Union[torch.Tensor, Sequence[torch.Tensor]]
+Prediction = torch.Tensor | Sequence[torch.Tensor]
 
 
 def _check_mode(mode: str) -> str:

@@ -24,7 +24,7 @@ A complete step of a two-player GAN::
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ClassVar, Iterable, Protocol, runtime_checkable
+from typing import Any, ClassVar, Iterable, Mapping, Protocol, runtime_checkable
 
 import attrs
 import torch
@@ -46,7 +46,7 @@ class LabelSource:
     """The labels of one data source of a multi-source run: its name, label names and kind."""
 
     name: str
-    domains: tuple[str, ...] = attrs.field(converter=tuple)
+    domains: tuple[str, ...] = attrs.field(converter=str_tuple)
     multi_label: bool = False
 
 
@@ -185,7 +185,7 @@ class Method(nn.Module):
     def generators(self) -> dict[str, nn.Module]:
         return {name: getattr(self, name) for name in self.generator_names}
 
-    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[nn.Module, tuple[ExportInput, ...]]]:
+    def export_inputs(self, x: torch.Tensor) -> Mapping[str, tuple[nn.Module, tuple[ExportInput | torch.Tensor, ...]]]:
         """Modules for ``i2i export`` and their named example inputs (``x``: an ``(N, C_a, H, W)``
         image batch at a size the network accepts). The default exports each generator with one
         image input; a method whose generator takes more (a label, a latent code) names them::

@@ -224,6 +224,16 @@ def str_tuple(value: Iterable[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+def any_tuple(value: Iterable[Any]) -> tuple[Any, ...]:
+    """attrs converter: any iterable -> a tuple, typed for checkers (``converter=tuple`` is not)."""
+    return tuple(value)
+
+
+def str_mapping(value: Mapping[str, str]) -> dict[str, str]:
+    """attrs converter: a name -> name mapping copied into a dict, typed for checkers."""
+    return dict(value)
+
+
 def component_fields(cls: Any) -> Mapping[str, tuple[str, tuple[str, ...]]]:
     """``field name -> (kind, also)`` of ``cls``'s component fields (for docs and checks)."""
     return {f.name: f.metadata[COMPONENT_KEY] for f in attrs.fields(cls) if COMPONENT_KEY in f.metadata}

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import attrs
 
-from i2i.validation import at_least, component_field, one_of, str_tuple
+from i2i.validation import any_tuple, at_least, component_field, one_of, str_tuple
 
 #: ``data.direction`` values: which side of a pair is the input.
 DIRECTIONS = ("AtoB", "BtoA")
@@ -127,7 +127,7 @@ class DataConfig:
     rotation: float = attrs.field(default=0.0, validator=at_least(0.0))
     affine: bool = False
     keep_16bit: bool = True
-    sources: tuple[DataSource, ...] = attrs.field(default=(), converter=tuple)
+    sources: tuple[DataSource, ...] = attrs.field(default=(), converter=any_tuple)
 
     @load_size.validator
     def _load_size_holds_the_crop(self, _attribute: attrs.Attribute[int], value: int) -> None:

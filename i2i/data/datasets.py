@@ -187,7 +187,7 @@ class AlignedDataset(FolderDataset):
                 raise BadImageError(f"{width}x{height} image is too narrow to hold two side-by-side halves")
         except BadImageError as exc:
             self._bad[key] = str(exc)
-            raise _with_path(exc, path)
+            raise _with_path(exc, path) from exc
         half = width // 2
         left, right = whole.crop((0, 0, half, height)), whole.crop((half, 0, 2 * half, height))
         first, second = (left, right) if self.direction == "AtoB" else (right, left)

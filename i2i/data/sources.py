@@ -126,8 +126,7 @@ def build_sources(config: DataConfig, data_kind: str, split: str = "train", host
         # layouts' datasets carry ``info`` (FolderDataset.info); torch's Dataset declares no such field
         info: DataInfo = dataset.info  # type: ignore[attr-defined]
         datasets.append(dataset)
-        # attrs' mypy plugin leaves ``converter=tuple`` (LabelSource.domains) generic: Iterable[_T_co]
-        labels.append(LabelSource(name=name, domains=tuple(info.domains), multi_label=bool(info.multi_label)))  # type: ignore[arg-type]
+        labels.append(LabelSource(name=name, domains=tuple(info.domains), multi_label=bool(info.multi_label)))
     return MultiSourceDataset(datasets, labels, root=", ".join(str(s.root or s.demo) for s in config.sources))
 
 

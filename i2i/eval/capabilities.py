@@ -21,6 +21,8 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import attrs
 import torch
 
+from i2i.validation import any_tuple
+
 
 def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return dict(value or {})
@@ -129,7 +131,7 @@ class EvalCapabilities:
     source_labels: str | None = None
     set_labels: Callable[[Any], Sequence[str]] | None = None
     keeps_target_domain: bool = False
-    metrics: tuple[EvalMetric, ...] = attrs.field(default=(), converter=tuple)
+    metrics: tuple[EvalMetric, ...] = attrs.field(default=(), converter=any_tuple)
 
     @staticmethod
     def two_directions(option: str, a2b: Any = "a2b", b2a: Any = "b2a") -> tuple[Direction, Direction]:

@@ -34,6 +34,7 @@ import attrs
 import torch
 
 from i2i.errors import UsageError
+from i2i.validation import str_mapping, str_tuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.method import Method
@@ -74,15 +75,15 @@ class TranslateOption:
 
     name: str = attrs.field(validator=_check_name)
     type: type = attrs.field(default=str)
-    choices: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    choices: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
     default: Any = None
     help: str = ""
     is_file: bool = False
     load: Loader | None = attrs.field(default=None, eq=False)
     per_image: bool = False
     dest: str | None = None
-    aliases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    value_aliases: Mapping[str, str] = attrs.field(factory=dict, converter=dict, eq=False)
+    aliases: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)
+    value_aliases: Mapping[str, str] = attrs.field(factory=dict, converter=str_mapping, eq=False)
     metavar: str | None = None
     minimum: float | None = None
 

@@ -18,14 +18,14 @@ mistake is a one-line :class:`i2i.UsageError` naming the valid names.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from typing import Sequence
 
 import torch
 
 import i2i
 
-Target = Union[str, Sequence[str]]
-SourceLabels = Union[torch.Tensor, str, Sequence[str], None]
+Target = str | Sequence[str]
+SourceLabels = torch.Tensor | str | Sequence[str] | None
 
 
 def split_names(target: Target) -> list[str]:
