@@ -24,7 +24,7 @@ from i2i.errors import ConfigError
 from i2i.train.config import TrainConfig
 from i2i.validation import COMPONENT_KEY, _Bound, _Matches, _OneOf
 
-BUILTIN_METHODS = ("cyclegan", "pix2pix", "stargan", "augcyclegan")
+BUILTIN_METHODS = ("cyclegan", "pix2pix", "stargan", "augcyclegan", "colorization")
 
 
 def _bad_value(validator: Any) -> Any:

@@ -8,7 +8,9 @@ vanilla GAN + 100 L1, Adam 2e-4 / 0.5); the channel counts are fixed by the task
 from __future__ import annotations
 
 import attrs
-from attrs.validators import ge, gt
+from attrs.validators import ge, gt, in_
+
+from i2i import INIT_TYPES, NORMS, between, component_field, one_of
 
 
 @attrs.frozen
@@ -25,19 +27,19 @@ class ColorizationConfig:
     the training crop (``data.image_size``), which the plugin's defaults do.
     """
 
-    netG: str = "unet_256"
-    netD: str = "patchgan"
+    netG: str = component_field("generator", "unet_256")
+    netD: str = component_field("discriminator", "patchgan")
     ngf: int = attrs.field(default=64, validator=gt(0))
     ndf: int = attrs.field(default=64, validator=gt(0))
     n_layers_D: int = attrs.field(default=3, validator=ge(0))
-    norm: str = "batch"
+    norm: str = attrs.field(default="batch", validator=one_of(*NORMS))
     use_dropout: bool = True
-    init_type: str = "normal"
-    init_gain: float = 0.02
-    gan_mode: str = "vanilla"
+    init_type: str = attrs.field(default="normal", validator=in_(INIT_TYPES))
+    init_gain: float = attrs.field(default=0.02, validator=gt(0))
+    gan_mode: str = component_field("loss", "vanilla")  # any registered GAN objective
     lambda_L1: float = attrs.field(default=100.0, validator=ge(0))
     lambda_gp: float = attrs.field(default=10.0, validator=ge(0))
     lr: float = attrs.field(default=2e-4, validator=gt(0))
-    beta1: float = 0.5
-    beta2: float = 0.999
+    beta1: float = attrs.field(default=0.5, validator=between(0.0, 1.0, high_open=True))
+    beta2: float = attrs.field(default=0.999, validator=between(0.0, 1.0, high_open=True))
     image_size: int = attrs.field(default=256, validator=ge(1))
