@@ -11,6 +11,7 @@ no row in a per-image label file) is reported and the others go on.
 from __future__ import annotations
 
 import glob
+import sys
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -186,7 +187,7 @@ def translate_files(
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
     job.pool = pool
     try:
-        with click.progressbar(length=len(paths), label="translating", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=len(paths), label="translating", file=sys.stderr) as bar:
             ahead = pool.submit(job.read, chunks[0]) if pool and chunks else None
             for i, chunk in enumerate(chunks):
                 loaded = ahead.result() if ahead is not None else job.read(chunk)
