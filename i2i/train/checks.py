@@ -19,8 +19,7 @@ def check_path(value: Any, what: str) -> None:
 
 
 def check_device(device: torch.device, name: str) -> None:
-    """Training runs on a CPU, a CUDA GPU or Apple's MPS; anything else is refused by name."""
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError(f"train.device: {name!r} requested but MPS (an Apple GPU) is not available here")
+    """Training runs on a CPU, a CUDA GPU or Apple's MPS; anything else is refused by name.
+    (An unavailable backend never gets here: :func:`i2i.train.precision.resolve_device` refuses it.)"""
     if device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"train.device: training runs on cpu, cuda or mps, not {name!r}")
