@@ -27,8 +27,9 @@ from PIL import Image
 
 def setup(root: Path, images: int, size: int, method: str) -> Path:
     import i2i
-    from i2i import api, config as config_mod
-    from i2i.train import checkpoint as ck
+    from i2i import api
+    from i2i.config import run as config_mod
+    from i2i.io import checkpoint as ck
 
     root.mkdir(parents=True, exist_ok=True)
     cfg = api.load_config(method=method, overrides={"data.image_size": size, "data.load_size": size})

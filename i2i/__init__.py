@@ -17,29 +17,29 @@ __version__ = "0.1.0"
 
 _EXPORTS: dict[str, str] = {
     # plugin system
-    "hookimpl": "i2i.hookspecs",
-    "hookspec": "i2i.hookspecs",
-    "PluginHost": "i2i.plugins",
-    "get_host": "i2i.plugins",
-    "MethodSpec": "i2i.registry",
-    "ComponentSpec": "i2i.registry",
-    "GeneratorSpec": "i2i.registry",
-    "DiscriminatorSpec": "i2i.registry",
-    "LossSpec": "i2i.registry",
-    "DatasetSpec": "i2i.registry",
-    "CommandSpec": "i2i.registry",
+    "hookimpl": "i2i.plugins.hookspecs",
+    "hookspec": "i2i.plugins.hookspecs",
+    "PluginHost": "i2i.plugins.host",
+    "get_host": "i2i.plugins.host",
+    "MethodSpec": "i2i.plugins.registry",
+    "ComponentSpec": "i2i.plugins.registry",
+    "GeneratorSpec": "i2i.plugins.registry",
+    "DiscriminatorSpec": "i2i.plugins.registry",
+    "LossSpec": "i2i.plugins.registry",
+    "DatasetSpec": "i2i.plugins.registry",
+    "CommandSpec": "i2i.plugins.registry",
     # reference-weight importers (i2i_register_importers)
-    "ImporterSpec": "i2i.registry",
-    "ConvertedGenerator": "i2i.registry",
-    "ImportRequest": "i2i.registry",
-    "ImportPlan": "i2i.registry",
-    "load_reference_file": "i2i.weights_import",
-    "drop_norm_statistics": "i2i.weights_import",
-    "convert_generator_state_dict": "i2i.weights_import",
-    "convert_image_generator": "i2i.weights_import",
-    "image_generator_family": "i2i.weights_import",
-    "image_generator_config": "i2i.weights_import",
-    "LoggerSpec": "i2i.registry",
+    "ImporterSpec": "i2i.plugins.registry",
+    "ConvertedGenerator": "i2i.plugins.registry",
+    "ImportRequest": "i2i.plugins.registry",
+    "ImportPlan": "i2i.plugins.registry",
+    "load_reference_file": "i2i.inference.weights_import",
+    "drop_norm_statistics": "i2i.inference.weights_import",
+    "convert_generator_state_dict": "i2i.inference.weights_import",
+    "convert_image_generator": "i2i.inference.weights_import",
+    "image_generator_family": "i2i.inference.weights_import",
+    "image_generator_config": "i2i.inference.weights_import",
+    "LoggerSpec": "i2i.plugins.registry",
     "RunLogger": "i2i.train.tracking",
     "TrackedRun": "i2i.train.tracking",
     # errors
@@ -65,7 +65,7 @@ _EXPORTS: dict[str, str] = {
     "Direction": "i2i.eval.capabilities",
     "Batch": "i2i.data.batch",
     # configs
-    "RunConfig": "i2i.config",
+    "RunConfig": "i2i.config.run",
     "DataConfig": "i2i.data.config",
     "DataSource": "i2i.data.config",
     "TrainConfig": "i2i.train.config",
@@ -73,15 +73,15 @@ _EXPORTS: dict[str, str] = {
     "load_config": "i2i.api",
     "default_config": "i2i.api",
     # config value rules (attrs validators whose errors read as sentences)
-    "one_of": "i2i.validation",
-    "at_least": "i2i.validation",
-    "more_than": "i2i.validation",
-    "between": "i2i.validation",
-    "matches": "i2i.validation",
-    "component_field": "i2i.validation",
+    "one_of": "i2i.config.validation",
+    "at_least": "i2i.config.validation",
+    "more_than": "i2i.config.validation",
+    "between": "i2i.config.validation",
+    "matches": "i2i.config.validation",
+    "component_field": "i2i.config.validation",
     "NORMS": "i2i.nets.norm",
     "INIT_TYPES": "i2i.nets.init",
-    "GAN_MODES": "i2i.losses",
+    "GAN_MODES": "i2i.nets.losses",
     # registries (timm/torchvision style)
     "list_methods": "i2i.api",
     "get_method": "i2i.api",
@@ -99,16 +99,16 @@ _EXPORTS: dict[str, str] = {
     "instance_norm": "i2i.nets.norm",
     "full_precision": "i2i.nets.base",
     "ImagePool": "i2i.nets.pool",
-    "GANLoss": "i2i.losses",
-    "gan_loss": "i2i.losses",
-    "gradient_penalty": "i2i.losses",
-    "adam": "i2i.optim",
+    "GANLoss": "i2i.nets.losses",
+    "gan_loss": "i2i.nets.losses",
+    "gradient_penalty": "i2i.nets.losses",
+    "adam": "i2i.train.optim",
     "fit_generator_to_size": "i2i.nets.sizing",
     # reading the reference code's options (i2i config from-reference)
-    "ReferenceSpec": "i2i.reference_options",
-    "ReferenceOption": "i2i.reference_options",
-    "JUNYANZ_OPTIONS": "i2i.reference_options",
-    "convert_reference": "i2i.reference_options",
+    "ReferenceSpec": "i2i.config.from_reference",
+    "ReferenceOption": "i2i.config.from_reference",
+    "JUNYANZ_OPTIONS": "i2i.config.from_reference",
+    "convert_reference": "i2i.config.from_reference",
     "unet_for_size": "i2i.nets.sizing",
     # training and inference
     "Trainer": "i2i.train.trainer",
@@ -120,7 +120,7 @@ _EXPORTS: dict[str, str] = {
     "ExportInput": "i2i.inference.spec",
     "image_input": "i2i.inference.spec",
     # reading files a translate option names
-    "read_image": "i2i.image_io",
+    "read_image": "i2i.io.images",
     "read_attribute_file": "i2i.data.attributes",
 }
 
@@ -138,7 +138,21 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         load_config as load_config,
         run as run,
     )
-    from i2i.config import RunConfig as RunConfig
+    from i2i.config.from_reference import (
+        JUNYANZ_OPTIONS as JUNYANZ_OPTIONS,
+        ReferenceOption as ReferenceOption,
+        ReferenceSpec as ReferenceSpec,
+        convert_reference as convert_reference,
+    )
+    from i2i.config.run import RunConfig as RunConfig
+    from i2i.config.validation import (
+        at_least as at_least,
+        between as between,
+        component_field as component_field,
+        matches as matches,
+        more_than as more_than,
+        one_of as one_of,
+    )
     from i2i.data.attributes import read_attribute_file as read_attribute_file
     from i2i.data.batch import Batch as Batch
     from i2i.data.config import DataConfig as DataConfig, DataSource as DataSource
@@ -156,20 +170,21 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         EvalContext as EvalContext,
         EvalMetric as EvalMetric,
     )
-    from i2i.hookspecs import hookimpl as hookimpl, hookspec as hookspec
-    from i2i.image_io import read_image as read_image
     from i2i.inference import Translator as Translator, load_checkpoint as load_checkpoint
     from i2i.inference.spec import (
         ExportInput as ExportInput,
         TranslateOption as TranslateOption,
         image_input as image_input,
     )
-    from i2i.losses import (
-        GAN_MODES as GAN_MODES,
-        GANLoss as GANLoss,
-        gan_loss as gan_loss,
-        gradient_penalty as gradient_penalty,
+    from i2i.inference.weights_import import (
+        convert_generator_state_dict as convert_generator_state_dict,
+        convert_image_generator as convert_image_generator,
+        drop_norm_statistics as drop_norm_statistics,
+        image_generator_config as image_generator_config,
+        image_generator_family as image_generator_family,
+        load_reference_file as load_reference_file,
     )
+    from i2i.io.images import read_image as read_image
     from i2i.method import (
         LABELLED as LABELLED,
         PAIRED as PAIRED,
@@ -183,6 +198,12 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
     from i2i.nets import init_weights as init_weights
     from i2i.nets.base import full_precision as full_precision
     from i2i.nets.init import INIT_TYPES as INIT_TYPES, maybe_init as maybe_init
+    from i2i.nets.losses import (
+        GAN_MODES as GAN_MODES,
+        GANLoss as GANLoss,
+        gan_loss as gan_loss,
+        gradient_penalty as gradient_penalty,
+    )
     from i2i.nets.norm import (
         NORMS as NORMS,
         conv_bias as conv_bias,
@@ -191,15 +212,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
     )
     from i2i.nets.pool import ImagePool as ImagePool
     from i2i.nets.sizing import fit_generator_to_size as fit_generator_to_size, unet_for_size as unet_for_size
-    from i2i.optim import adam as adam
-    from i2i.plugins import PluginHost as PluginHost, get_host as get_host
-    from i2i.reference_options import (
-        JUNYANZ_OPTIONS as JUNYANZ_OPTIONS,
-        ReferenceOption as ReferenceOption,
-        ReferenceSpec as ReferenceSpec,
-        convert_reference as convert_reference,
-    )
-    from i2i.registry import (
+    from i2i.plugins.hookspecs import hookimpl as hookimpl, hookspec as hookspec
+    from i2i.plugins.host import PluginHost as PluginHost, get_host as get_host
+    from i2i.plugins.registry import (
         CommandSpec as CommandSpec,
         ComponentSpec as ComponentSpec,
         ConvertedGenerator as ConvertedGenerator,
@@ -214,25 +229,10 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         MethodSpec as MethodSpec,
     )
     from i2i.train.config import TrackingConfig as TrackingConfig, TrainConfig as TrainConfig
+    from i2i.train.optim import adam as adam
     from i2i.train.tracking import RunLogger as RunLogger, TrackedRun as TrackedRun
     from i2i.train.trainer import Trainer as Trainer
     from i2i.train.view import RunView as RunView
-    from i2i.validation import (
-        at_least as at_least,
-        between as between,
-        component_field as component_field,
-        matches as matches,
-        more_than as more_than,
-        one_of as one_of,
-    )
-    from i2i.weights_import import (
-        convert_generator_state_dict as convert_generator_state_dict,
-        convert_image_generator as convert_image_generator,
-        drop_norm_statistics as drop_norm_statistics,
-        image_generator_config as image_generator_config,
-        image_generator_family as image_generator_family,
-        load_reference_file as load_reference_file,
-    )
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

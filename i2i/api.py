@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from i2i import config as _config
+from i2i.config import run as _config
 from i2i.errors import UsageError
 from i2i.method import DataInfo, Method
-from i2i.plugins import PluginHost, get_host
-from i2i.registry import MethodSpec
+from i2i.plugins.host import PluginHost, get_host
+from i2i.plugins.registry import MethodSpec
 
 
 def _host(host: PluginHost | None) -> PluginHost:
@@ -29,7 +29,7 @@ def list_methods(pattern: str | None = None, *, host: PluginHost | None = None) 
 
 
 def get_method(name: str, *, host: PluginHost | None = None) -> MethodSpec:
-    """The :class:`~i2i.registry.MethodSpec` registered as ``name`` (close matches suggested)."""
+    """The :class:`~i2i.plugins.registry.MethodSpec` registered as ``name`` (close matches suggested)."""
     return _host(host).registry.get("method", name)
 
 

@@ -30,10 +30,10 @@ import attrs
 import torch
 from torch import nn
 
+from i2i.config.validation import str_tuple
 from i2i.data.batch import Batch
 from i2i.eval.capabilities import EvalCapabilities
 from i2i.inference.spec import ExportInput, TranslateOption, image_input
-from i2i.validation import str_tuple
 
 PAIRED = "paired"
 UNPAIRED = "unpaired"

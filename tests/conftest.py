@@ -27,7 +27,7 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 @pytest.fixture(autouse=True)
 def _fresh_default_host():
     """Each test starts with no process-wide plugin host (it is rebuilt on first use)."""
-    from i2i.plugins import set_host
+    from i2i.plugins.host import set_host
 
     set_host(None)
     yield
@@ -39,7 +39,7 @@ def dummy_host():
     """A host with the built-ins plus the tiny ``dummy`` method, installed as the default host."""
     import dummy_plugin
 
-    from i2i.plugins import PluginHost, set_host
+    from i2i.plugins.host import PluginHost, set_host
 
     host = PluginHost(autoload=False, plugins=[("dummy", dummy_plugin)])
     set_host(host)

@@ -11,9 +11,10 @@ import torch
 from PIL import Image
 from train_support import dummy_config, make_paired
 
-from i2i import api, config as _config
+from i2i import api
+from i2i.config import run as _config
+from i2i.io import checkpoint as ck
 from i2i.method import DataInfo
-from i2i.train import checkpoint as ck
 
 
 def trained_dummy(tmp: Path, host: Any, steps: int = 2) -> Path:

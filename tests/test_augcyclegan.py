@@ -217,7 +217,7 @@ def test_config_errors_are_usage_errors():
 
 # -- end to end ----------------------------------------------------------------------------------
 def test_cli_run_trains_two_steps_on_the_demo(tmp_path: Path):
-    from i2i.cli import main
+    from i2i.cli.main import main
 
     out = tmp_path / "run"
     sets = [f"method.{k}={v}" for k, v in TINY.items()] + [

@@ -9,7 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from i2i.cli import cli, main
+from i2i.cli.main import cli, main
 
 
 def _all_commands(group: click.Group, ctx: click.Context, prefix: tuple[str, ...] = ()):
@@ -116,7 +116,7 @@ def test_plugins_lists_distribution_and_registrations(capsys, dummy_host):
 
 
 def test_run_flags_are_shorthands(dummy_host):
-    from i2i.cli import resolve_run_config
+    from i2i.cli.main import resolve_run_config
 
     cfg = resolve_run_config(
         "dummy",
@@ -143,7 +143,7 @@ def test_run_flags_are_shorthands(dummy_host):
 
 
 def test_image_size_flag_reaches_a_methods_own_image_size():
-    from i2i.cli import resolve_run_config
+    from i2i.cli.main import resolve_run_config
 
     cfg = resolve_run_config("stargan", None, [], image_size=64, data="/d")
     assert cfg.data.image_size == 64 and cfg.method.image_size == 64

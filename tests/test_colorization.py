@@ -17,10 +17,10 @@ from i2i_colorization.lab import lab_to_rgb, rgb_to_lab
 from PIL import Image
 
 import i2i
-from i2i.cli import main
+from i2i.cli.main import main
 from i2i.data import DataConfig, build_data
 from i2i.eval.summary import summarize
-from i2i.plugins import PluginHost, set_host
+from i2i.plugins.host import PluginHost, set_host
 from i2i.testing import MethodConformance, dummy_batch, make_context, run_steps
 
 TINY = dict(next(iter(i2i_colorization.plugin.i2i_register_methods())).test_overrides)

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from i2i.nets.patchgan import NLayerDiscriminator
-from i2i.plugins import PluginHost
-from i2i.registry import DiscriminatorSpec, GeneratorSpec
+from i2i.plugins.host import PluginHost
+from i2i.plugins.registry import DiscriminatorSpec, GeneratorSpec
 from i2i.testing.components import ComponentReport, check_component, tiny_kwargs
 
 #: Every installed plugin's networks, the built-in methods' own ones included.

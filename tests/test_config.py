@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import i2i
-from i2i import config
+from i2i.config import run as config
 from i2i.errors import ConfigError, UsageError
 
 

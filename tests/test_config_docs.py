@@ -6,7 +6,7 @@ from pathlib import Path
 
 import attrs
 
-from i2i.config_docs import field_help, reference_markdown
+from i2i.config.docs import field_help, reference_markdown
 from i2i.data.config import DataConfig
 from i2i.train.config import TrainConfig
 
@@ -15,7 +15,7 @@ DOC = Path(__file__).parents[1] / "docs" / "config.md"
 
 def test_the_configuration_reference_is_up_to_date():
     assert DOC.read_text() == reference_markdown(), (
-        "docs/config.md is out of date: regenerate it with `python -m i2i.config_docs > docs/config.md`"
+        "docs/config.md is out of date: regenerate it with `python -m i2i.config.docs > docs/config.md`"
     )
 
 
@@ -41,7 +41,7 @@ def test_config_show_lists_unset_keys_and_reads_back_unchanged(tmp_path, capsys)
     import pytest
 
     import i2i
-    from i2i.cli import main
+    from i2i.cli.main import main
 
     for method in ("cyclegan", "stargan", "augcyclegan"):
         with pytest.raises(SystemExit):

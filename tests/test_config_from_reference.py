@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 import i2i
-from i2i.cli import main
-from i2i.reference_options import (
+from i2i.cli.main import main
+from i2i.config.from_reference import (
     convert_reference,
     parse_command_line,
     parse_option_file,

@@ -17,12 +17,12 @@ import pytest
 from attrs import validators as v
 
 import i2i
-from i2i import config
-from i2i.cli import main
+from i2i.cli.main import main
+from i2i.config import run as config
+from i2i.config.validation import COMPONENT_KEY, _Bound, _Matches, _OneOf
 from i2i.data.config import DataConfig
 from i2i.errors import ConfigError
 from i2i.train.config import TrainConfig
-from i2i.validation import COMPONENT_KEY, _Bound, _Matches, _OneOf
 
 BUILTIN_METHODS = ("cyclegan", "pix2pix", "stargan", "augcyclegan", "colorization")
 
@@ -282,7 +282,7 @@ def test_rules_across_fields_see_the_final_values_of_the_other_layers(tmp_path, 
     assert (cfg.data.image_size, cfg.data.load_size) == (64, 72)
     with pytest.raises(ConfigError, match=r"^--set: data.load_size: must be >= data.image_size \(64\)"):
         i2i.load_config(method="cyclegan", overrides=["data.load_size=60", "data.image_size=64"])
-    from i2i.cli import resolve_run_config
+    from i2i.cli.main import resolve_run_config
 
     cfg = resolve_run_config("cyclegan", None, [], image_size=300)  # load_size follows the flag
     assert cfg.data.image_size == 300 and cfg.data.load_size >= 300

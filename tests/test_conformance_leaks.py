@@ -17,7 +17,7 @@ from train_support import dummy_config, make_paired
 
 import i2i
 from i2i import MethodSpec, hookimpl
-from i2i.plugins import PluginHost
+from i2i.plugins.host import PluginHost
 from i2i.testing import ConformanceError, MethodCase
 from i2i.testing.methods import check_train_steps
 from i2i.train.trainer import Trainer

@@ -24,7 +24,7 @@ def _builtin_methods() -> list[str]:
     """The methods the plugins shipped with i2i register (a logger plugin is no method), and
     their package names (``plugins/i2i_stargan`` -> ``stargan``), so a new built-in is covered
     as soon as it is added."""
-    from i2i.plugins import PluginHost
+    from i2i.plugins.host import PluginHost
 
     shipped = {p.name.removeprefix("i2i_") for p in (ROOT / "plugins").iterdir() if (p / "__init__.py").is_file()}
     records = PluginHost().registry.records("method")

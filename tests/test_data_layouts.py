@@ -175,7 +175,7 @@ def test_layout_that_cannot_serve_the_kind_is_a_clear_error(tmp_path: Path) -> N
 
 
 def test_named_layout_and_registry_record(tmp_path: Path) -> None:
-    from i2i import builtin_datasets
+    from i2i.plugins import builtin_datasets
 
     names = [spec.name for spec in builtin_datasets.i2i_register_datasets()]
     assert names == list(LAYOUTS)
@@ -224,9 +224,9 @@ def test_host_lists_builtin_layouts_and_serves_a_plugin_layout(tmp_path: Path) -
     from types import SimpleNamespace
 
     from i2i.data.datasets import LabelledDataset, LoadOptions
-    from i2i.hookspecs import hookimpl
-    from i2i.plugins import PluginHost, set_host
-    from i2i.registry import DatasetSpec
+    from i2i.plugins.hookspecs import hookimpl
+    from i2i.plugins.host import PluginHost, set_host
+    from i2i.plugins.registry import DatasetSpec
 
     made = []
 

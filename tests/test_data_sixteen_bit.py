@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from i2i.data import DataConfig, build_data
-from i2i.image_io import encode_png
+from i2i.io.images import encode_png
 
 sys.path.insert(0, str(Path(__file__).parent))
 from train_support import dummy_config, dummy_host

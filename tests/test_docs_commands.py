@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from i2i import api
-from i2i.cli import cli
+from i2i.cli.main import cli
 
 REPO = Path(__file__).resolve().parent.parent
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -128,7 +128,7 @@ def _check_keys(where: str, method: str | None, sets: list[str]) -> None:
 def method_option_flags() -> set[str]:
     """Flags some registered method declares as translate options (``i2i translate`` adds the
     flags of the checkpoint's method, which the docs' example checkpoints do not exist to show)."""
-    from i2i.plugins import get_host
+    from i2i.plugins.host import get_host
 
     registry = get_host().registry
     flags: set[str] = set()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from i2i import hookspecs
+from i2i.plugins import hookspecs
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 SPEC_ATTR = f"{hookspecs.PROJECT}_spec"  # what pluggy's HookspecMarker sets on a spec function

@@ -13,7 +13,7 @@ from torch import nn
 from train_support import dummy_host as make_dummy_host
 
 import i2i
-from i2i.cli import main
+from i2i.cli.main import main
 from i2i.errors import UsageError
 from i2i.eval.classifier import accuracy, rank_normalize, train_classifier
 from i2i.eval.distances import frechet_distance, kid
@@ -22,7 +22,7 @@ from i2i.eval.pixels import l1, psnr, ssim
 from i2i.eval.runner import EvalSettings, evaluate
 from i2i.eval.swd import swd
 from i2i.method import DataInfo
-from i2i.plugins import PluginHost, set_host
+from i2i.plugins.host import PluginHost, set_host
 
 FAST = dict(classifier_steps=20, classifier_size=16, num_workers=0, samples=3, batch_size=8, max_train_images=24)
 

@@ -22,7 +22,7 @@ from torch import nn
 import i2i
 from i2i import EvalCapabilities, EvalMetric
 from i2i.eval.runner import EvalSettings, check_metrics, evaluate
-from i2i.plugins import PluginHost, set_host
+from i2i.plugins.host import PluginHost, set_host
 
 FAST = dict(classifier_steps=10, classifier_size=16, num_workers=0, samples=3, batch_size=8, max_train_images=24)
 

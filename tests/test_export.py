@@ -12,11 +12,11 @@ import torch
 from inference_support import trained_dummy, write_checkpoint
 from train_support import dummy_host as make_dummy_host
 
-from i2i.cli import main
-from i2i.export import export_generators
+from i2i.cli.main import main
+from i2i.inference.export import export_generators
+from i2i.io.checkpoint import method_from_checkpoint, read_checkpoint
 from i2i.method import DataInfo
-from i2i.plugins import PluginHost, set_host
-from i2i.train.checkpoint import method_from_checkpoint, read_checkpoint
+from i2i.plugins.host import PluginHost, set_host
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import i2i
-from i2i.cli import main
+from i2i.cli.main import main
 
 
 def _run(args, capsys):
@@ -138,7 +138,7 @@ def test_format_alone_lists_every_registered_format(capsys):
 
 
 def test_the_core_registers_no_format():
-    from i2i.plugins import PluginHost
+    from i2i.plugins.host import PluginHost
 
     assert PluginHost(autoload=False).registry.names("importer") == []
 
@@ -182,8 +182,8 @@ def test_an_in_code_plugin_adds_a_format(tmp_path):
     """A format registered by any plugin object works through the library form, no core change."""
     from types import SimpleNamespace
 
-    from i2i.commands.import_weights import import_reference_checkpoint
-    from i2i.plugins import PluginHost
+    from i2i.cli.import_weights import import_reference_checkpoint
+    from i2i.plugins.host import PluginHost
 
     def convert(sd, generator=None, source="state dict"):
         sd = {k.removeprefix("gen."): v for k, v in sd.items()}

@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from i2i.errors import UsageError
-from i2i.losses import GANLoss, GradientPenalty, WeightedL1, gan_loss, gradient_penalty
-from i2i.plugins import PluginHost
+from i2i.nets.losses import GANLoss, GradientPenalty, WeightedL1, gan_loss, gradient_penalty
+from i2i.plugins.host import PluginHost
 
 PRED = torch.tensor([[-2.0, 0.5], [1.5, 3.0]])
 

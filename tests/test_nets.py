@@ -12,7 +12,7 @@ from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, Pixe
 from i2i.nets.pool import ImagePool
 from i2i.nets.resnet import ResnetGenerator
 from i2i.nets.unet import UnetGenerator
-from i2i.plugins import PluginHost
+from i2i.plugins.host import PluginHost
 from i2i_augcyclegan.nets import LatentEncoder, LatentMLPDiscriminator, LatentResnetGenerator
 from i2i_stargan.nets import StarGANDiscriminator, StarGANGenerator
 

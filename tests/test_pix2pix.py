@@ -13,7 +13,7 @@ import torch
 
 import i2i
 import i2i_pix2pix.plugin
-from i2i.plugins import PluginHost, set_host
+from i2i.plugins.host import PluginHost, set_host
 from i2i.testing import MethodConformance, dummy_batch, make_context, run_steps
 from i2i_pix2pix import Pix2Pix, Pix2PixConfig
 
@@ -177,7 +177,7 @@ def test_bad_input_is_a_clear_error(host: PluginHost) -> None:
 
 
 def test_cli_run_writes_checkpoint_and_samples(tmp_path: Path, host: PluginHost) -> None:
-    from i2i.cli import main
+    from i2i.cli.main import main
 
     out = tmp_path / "run"
     args = ["run", "--method", "pix2pix", "--steps", "2", "--image-size", "32", "--out", str(out)]

@@ -22,7 +22,7 @@ from train_support import dummy_config, dummy_host, make_paired
 
 import i2i
 import i2i.testing
-from i2i.plugins import PluginHost, set_host
+from i2i.plugins.host import PluginHost, set_host
 
 
 class SoftplusGANLoss(nn.Module):

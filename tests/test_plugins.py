@@ -9,7 +9,7 @@ import pytest
 import i2i
 from i2i import MethodSpec, hookimpl
 from i2i.errors import PluginError
-from i2i.plugins import PluginHost
+from i2i.plugins.host import PluginHost
 
 
 def _method_plugin(name: str, method_name: str) -> types.ModuleType:
@@ -118,6 +118,6 @@ def test_registration_is_lazy_and_import_loads_nothing():
     import subprocess
     import sys
 
-    code = "import sys, i2i; print(any(m.startswith('i2i_') for m in sys.modules), 'i2i.plugins' in sys.modules)"
+    code = "import sys, i2i; print(any(m.startswith('i2i_') for m in sys.modules), 'i2i.plugins.host' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

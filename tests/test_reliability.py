@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 from train_support import make_paired
 
-from i2i.cli import main
+from i2i.cli.main import main
 
 
 @attrs.frozen
@@ -291,28 +291,28 @@ def finished(tmp_path_factory):
     """A finished 2-step dummy run (8 training pairs, batch 2) with a checkpoint at each step."""
     from train_support import dummy_host
 
-    import i2i.plugins
+    import i2i.plugins.host
 
     root = tmp_path_factory.mktemp("finished")
     data = make_paired(root / "data")
-    i2i.plugins.set_host(dummy_host())
+    i2i.plugins.host.set_host(dummy_host())
     with pytest.raises(SystemExit) as exc:
         main([*[a.format(data=data) for a in NEW_RUN], "--out", str(root / "run"), *SAVE_EACH])
-    i2i.plugins.set_host(None)
+    i2i.plugins.host.set_host(None)
     assert exc.value.code == 0
     return root
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_corpus(case: Case, finished: Path, tmp_path: Path, capsys, dummy_host, monkeypatch):
-    import i2i.plugins
+    import i2i.plugins.host
 
     shutil.copytree(finished / "run", tmp_path / "run")
     for name, value in case.env:
         monkeypatch.setenv(name, value)
     if case.host == "fresh":
         monkeypatch.setenv("I2I_PLUGINS", dict(case.env).get("I2I_PLUGINS", "dummy_plugin"))
-        i2i.plugins.set_host(None)
+        i2i.plugins.host.set_host(None)
     held = case.setup(tmp_path) if case.setup else None
     if case.patch:
         case.patch(monkeypatch)

@@ -15,7 +15,8 @@ import pytest
 import torch
 from train_support import dummy_config, dummy_host, make_paired, subprocess_env
 
-from i2i.train import checkpoint as ck, rundir
+from i2i.io import checkpoint as ck
+from i2i.train import rundir
 from i2i.train.trainer import Trainer
 
 
@@ -101,12 +102,12 @@ def test_a_second_run_on_a_live_runs_folder_is_refused_and_harms_nothing(data, t
 
 
 def test_default_folders_are_numbered_and_resume_takes_the_newest(data, tmp_path, capsys, monkeypatch):
-    from i2i.cli import main
+    from i2i.cli.main import main
 
     monkeypatch.chdir(tmp_path)
-    import i2i.plugins
+    import i2i.plugins.host
 
-    i2i.plugins.set_host(dummy_host())
+    i2i.plugins.host.set_host(dummy_host())
     for _ in range(2):
         with pytest.raises(SystemExit) as exc:
             main(_args(data, None, steps=2)[3:])

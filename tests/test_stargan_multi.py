@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import i2i
-from i2i.cli import main
+from i2i.cli.main import main
 from i2i.data import DataConfig, ResumableSampler, build_data
 from i2i.data.config import DataSource
 from i2i.data.sources import source_config

@@ -37,7 +37,7 @@ SETS = {
 
 
 def _cli(args: list[str], capsys: Any, sets: dict[str, Any] | None = None) -> tuple[int, str, str]:
-    from i2i.cli import main
+    from i2i.cli.main import main
 
     flags = [item for k, v in (sets or {}).items() for item in ("--set", f"{k}={v}")]
     with pytest.raises(SystemExit) as exit_info:
@@ -236,7 +236,7 @@ def test_import_weights_of_a_reference_checkpoint_translates_as_the_original(tmp
 
 
 def test_export_generator_mapping_network_and_style_encoder_with_parity(tmp_path: Path) -> None:
-    from i2i.export import export_generators
+    from i2i.inference.export import export_generators
 
     torch.manual_seed(0)
     info = i2i.DataInfo(kind=i2i.LABELLED, domains=DOMAINS)

@@ -19,11 +19,11 @@ import torch
 from train_support import dummy_config, make_paired
 
 from i2i.errors import UsageError
-from i2i.hookspecs import hookimpl
-from i2i.plugins import PluginHost, set_host
-from i2i.registry import LoggerSpec
+from i2i.io.checkpoint import read_checkpoint
+from i2i.plugins.hookspecs import hookimpl
+from i2i.plugins.host import PluginHost, set_host
+from i2i.plugins.registry import LoggerSpec
 from i2i.train import tracking
-from i2i.train.checkpoint import read_checkpoint
 from i2i.train.trainer import Trainer
 
 

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from train_support import dummy_config, dummy_host, make_paired
 
 from i2i.errors import CheckpointError
-from i2i.train import checkpoint as ck
+from i2i.io import checkpoint as ck
 from i2i.train.trainer import Trainer
 
 

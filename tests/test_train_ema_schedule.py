@@ -100,7 +100,7 @@ def test_plateau_reduces_by_the_factor_after_patience_stalled_epochs():
 
 @pytest.mark.parametrize("key, value", [("plateau_factor", 1.5), ("plateau_threshold", -1.0)])
 def test_bad_plateau_settings_are_config_errors(key, value):
-    from i2i import config
+    from i2i.config import run as config
 
     with pytest.raises(ConfigError, match=f"train.{key}: must be"):  # the config class's own rule
         config.structure({"schedule": "plateau", key: value}, TrainConfig, "train")

@@ -19,11 +19,11 @@ from train_support import dummy_config, dummy_host, make_paired
 
 from i2i import (
     MethodSpec,
-    config,
     hookimpl,
 )
+from i2i.config import run as config
 from i2i.errors import ConfigError, UsageError
-from i2i.plugins import PluginHost
+from i2i.plugins.host import PluginHost
 from i2i.train.config import TrainConfig
 from i2i.train.context import NonFiniteError, TrainContext
 from i2i.train.precision import Precision, resolve_precision

@@ -130,10 +130,10 @@ def test_sigkill_and_sigterm_then_resume_is_bit_identical(data, reference, tmp_p
 def test_resume_of_an_empty_folder_is_a_usage_error(tmp_path, capsys, monkeypatch):
     from train_support import dummy_host
 
-    import i2i.plugins
-    from i2i.cli import main
+    import i2i.plugins.host
+    from i2i.cli.main import main
 
-    monkeypatch.setattr(i2i.plugins, "_default_host", dummy_host())  # the CLI's process-wide host
+    monkeypatch.setattr(i2i.plugins.host, "_default_host", dummy_host())  # the CLI's process-wide host
     (tmp_path / "config.toml").write_text('[method]\nname = "dummy"\n')
     with pytest.raises(SystemExit) as exc:
         main(["run", "--resume", "--out", str(tmp_path)])

@@ -13,10 +13,10 @@ from PIL import Image
 from train_support import dummy_host as make_dummy_host
 
 import i2i
-from i2i.cli import main
+from i2i.cli.main import main
 from i2i.errors import CheckpointError, UsageError
-from i2i.image_io import png_bit_depth, read_image, write_png
 from i2i.inference import prepare_size
+from i2i.io.images import png_bit_depth, read_image, write_png
 from i2i.method import DataInfo
 
 
@@ -201,7 +201,7 @@ def test_existing_outputs_are_replaced_whole_or_not_at_all(tmp_path: Path, monke
 
 def test_variants_write_one_file_each_and_a_grid(tmp_path: Path, capsys) -> None:
     """Augmented CycleGAN's ``--samples K --seed S``: K outputs + a grid, reproducible by seed."""
-    from i2i.plugins import PluginHost, set_host
+    from i2i.plugins.host import PluginHost, set_host
 
     host = PluginHost()
     set_host(host)

@@ -13,11 +13,11 @@ from inference_support import save_rgb, write_checkpoint
 from PIL import Image
 
 import i2i
-from i2i.cli import main
+from i2i.cli.main import main
 from i2i.errors import UsageError
 from i2i.inference.spec import check_options
 from i2i.method import DataInfo
-from i2i.plugins import get_host
+from i2i.plugins.host import get_host
 
 DIRECTION = i2i.TranslateOption("direction", choices=("a2b", "b2a"), default="a2b", value_aliases={"AtoB": "a2b"})
 SAMPLES = i2i.TranslateOption("samples", type=int, minimum=1, aliases=("n_samples",))

@@ -12,9 +12,9 @@ from inference_support import save_rgb, write_checkpoint
 from PIL import Image
 
 import i2i
-from i2i.cli import main
+from i2i.cli.main import main
 from i2i.method import DataInfo
-from i2i.plugins import get_host
+from i2i.plugins.host import get_host
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

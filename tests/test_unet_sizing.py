@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import i2i
-from i2i.cli import main, resolve_run_config
+from i2i.cli.main import main, resolve_run_config
 from i2i.errors import ConfigError
 
 

@@ -12,13 +12,13 @@ import torch
 from torch import nn
 
 from i2i.errors import CheckpointError
-from i2i.plugins import PluginHost
-from i2i.weights_import import (
+from i2i.inference.weights_import import (
     convert_reference_state_dict,
     import_reference_file,
     infer_generator_kwargs,
     load_reference_file,
 )
+from i2i.plugins.host import PluginHost
 
 STATS = ("running_mean", "running_var", "num_batches_tracked")
 

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from i2i import api
-from i2i.plugins import PluginHost
+from i2i.plugins.host import PluginHost
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent

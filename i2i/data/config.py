@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import attrs
 
-from i2i.validation import any_tuple, at_least, component_field, one_of, str_tuple
+from i2i.config.validation import any_tuple, at_least, component_field, one_of, str_tuple
 
 #: ``data.direction`` values: which side of a pair is the input.
 DIRECTIONS = ("AtoB", "BtoA")

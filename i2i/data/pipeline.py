@@ -130,7 +130,7 @@ def build_dataset(config: DataConfig, data_kind: str, split: str = "train", *, h
 def _plugin_dataset(config: DataConfig, name: str, split: str, host: Any = None) -> Dataset:
     """A layout registered by a plugin through ``i2i_register_datasets``."""
     if host is None:
-        from i2i.plugins import get_host  # lazy: the core data code must not need the plugin host
+        from i2i.plugins.host import get_host  # lazy: the core data code must not need the plugin host
 
         host = get_host()
     spec = host.registry.get("dataset", name)

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 import attrs
 import torch
 
-from i2i.validation import any_tuple
+from i2i.config.validation import any_tuple
 
 
 def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:

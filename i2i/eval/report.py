@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from i2i.image_io import atomic_write_bytes
+from i2i.io.images import atomic_write_bytes
 
 COLUMNS = ("model", "identity", "mean_image", "real")
 

@@ -115,7 +115,7 @@ def evaluate(
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(settings.seed)
         report = Evaluation(translator, data_root, settings, log or (lambda _: None), host).run()
-    from i2i.plugins import get_host  # lazy: evaluation alone needs no plugin host
+    from i2i.plugins.host import get_host  # lazy: evaluation alone needs no plugin host
 
     (host if host is not None else get_host()).eval_result(
         None, report.step, report.metrics(), checkpoint=str(translator.source) if translator.source else None

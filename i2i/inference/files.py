@@ -203,7 +203,7 @@ def translate_files(
             pool.shutdown(wait=True)
     job.warn_failures()
     if html:
-        from i2i.report_gallery import write_gallery
+        from i2i.inference.gallery import write_gallery
 
         meta = f"{translator.method_name} checkpoint {translator.source} (step {translator.step})"
         write_gallery(out / "index.html", job.rows, title=f"i2i translate: {translator.method_name}", meta=meta)
@@ -231,7 +231,7 @@ class _Job:
     def read(self, chunk: Sequence[tuple[Path, str]]) -> list[FileJob | str]:
         """Decode one chunk (in a worker thread): a :class:`FileJob` or a warning per file."""
         from i2i.data.decode import BadImageError
-        from i2i.image_io import read_image
+        from i2i.io.images import read_image
 
         s = self.settings
         loaded: list[FileJob | str] = []
@@ -294,7 +294,7 @@ class _Job:
             self.rows.append(_gallery_row(self.out, job, cells, self.settings["targets"]))
 
     def save(self, path: Path, image: torch.Tensor, bits: int) -> None:
-        from i2i.image_io import write_png
+        from i2i.io.images import write_png
 
         self.written += 1
         if self.pool is None:
@@ -330,8 +330,8 @@ def _gallery_row(out: Path, job: FileJob, cells: list[tuple[str, str]], targets:
     """The input as the browser can show it (a PNG copy: TIFF and 16-bit inputs are not), the
     outputs, and the ground truth with the same stem when a targets folder was given."""
     from i2i.data.files import IMAGE_EXTENSIONS
-    from i2i.image_io import write_png
-    from i2i.report_gallery import GalleryRow
+    from i2i.inference.gallery import GalleryRow
+    from i2i.io.images import write_png
 
     shown = out / "_inputs" / f"{job.stem}.png"
     write_png(shown, job.image, 8)

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 import attrs
 import torch
 
+from i2i.config.validation import str_mapping, str_tuple
 from i2i.errors import UsageError
-from i2i.validation import str_mapping, str_tuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from i2i.method import Method

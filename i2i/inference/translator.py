@@ -67,7 +67,7 @@ def load_checkpoint(
     :class:`~i2i.errors.CheckpointError` (one line) for a missing, corrupt or foreign file,
     e.g. a plain ``state_dict`` saved by another tool.
     """
-    from i2i.train.checkpoint import method_from_checkpoint, read_checkpoint
+    from i2i.io.checkpoint import method_from_checkpoint, read_checkpoint
 
     dev = resolve_device(device)
     resolve_precision(precision, dev)  # a bad flag fails before the checkpoint is read

@@ -2,7 +2,7 @@
 
 Module layouts follow the reference code (junyanz/pytorch-CycleGAN-and-pix2pix,
 yunjey/stargan) layer for layer, so reference checkpoints map onto i2i's state-dict keys
-(see :mod:`i2i.weights_import`). Networks are built by name through the registry
+(see :mod:`i2i.inference.weights_import`). Networks are built by name through the registry
 (``i2i.create_generator("resnet_9blocks")``); the classes are importable for composition.
 """
 

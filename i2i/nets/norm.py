@@ -22,7 +22,7 @@ correctness on the fast CPU path (measured with torch 2.14 on AVX512-BF16):
 
 Its parameters are named ``weight``/``bias`` like ``nn.InstanceNorm2d``'s, so reference
 checkpoints load unchanged; it never tracks running statistics (the reference's current
-setting; old checkpoints' ``running_*`` keys are dropped by :mod:`i2i.weights_import`).
+setting; old checkpoints' ``running_*`` keys are dropped by :mod:`i2i.inference.weights_import`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 PatchGAN and PixelGAN are the reference ``NLayerDiscriminator`` (``self.model``) and
 ``PixelDiscriminator`` (``self.net``) layer for layer; they output raw logits (no sigmoid -
-the losses in :mod:`i2i.losses` take logits). ``n_layers=3`` is the 70x70 PatchGAN.
+the losses in :mod:`i2i.nets.losses` take logits). ``n_layers=3`` is the 70x70 PatchGAN.
 The multi-scale stack (pix2pixHD) runs ``num_D`` PatchGANs on successively 2x average-pooled
 copies of the input and returns their outputs as a list, finest first.
 """

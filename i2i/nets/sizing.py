@@ -43,7 +43,7 @@ def generator_size_multiple(name: str, host: Any = None) -> int:
     Builds a one-channel copy at width 1, which costs microseconds and needs no plugin to
     declare anything beyond the ``size_multiple`` attribute its networks already carry.
     """
-    from i2i.plugins import get_host
+    from i2i.plugins.host import get_host
 
     spec = (host or get_host()).registry.get("generator", name)
     try:

@@ -27,7 +27,7 @@ import attrs
 import torch
 from torch import nn
 
-from i2i.registry import ComponentSpec
+from i2i.plugins.registry import ComponentSpec
 
 #: Small values for the keywords i2i's factories share; applied only where the factory has them.
 TINY_VALUES: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """Start-up checks of a run: the values the loop relies on, paths, the training device.
 
 Run before anything is built or written, so a bad value is one ``error:`` line at start.
-Config values are checked by the config classes themselves (:mod:`i2i.validation`).
+Config values are checked by the config classes themselves (:mod:`i2i.config.validation`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import attrs
 
-from i2i.validation import at_least, between, matches, more_than, one_of
+from i2i.config.validation import at_least, between, matches, more_than, one_of
 
 #: ``train.schedule`` values (the reference ``lr_policy``; ``constant`` is its ``n_epochs_decay = 0``).
 SCHEDULES = ("linear", "constant", "step", "cosine", "plateau")

@@ -1,4 +1,4 @@
-"""The built-in TensorBoard logger: a :class:`~i2i.registry.LoggerSpec` like any other logger.
+"""The built-in TensorBoard logger: a :class:`~i2i.plugins.registry.LoggerSpec` like any other logger.
 
 It needs the ``tensorboard`` package (``pip install i2i-translate[tensorboard]``). With
 ``train.loggers`` unset a run uses it when that package is installed and logs nothing otherwise;
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from i2i.hookspecs import hookimpl
-from i2i.registry import LoggerSpec
+from i2i.plugins.hookspecs import hookimpl
+from i2i.plugins.registry import LoggerSpec
 
 
 def tensorboard_available() -> bool:

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from i2i.atomic import atomic_write_bytes
+from i2i.io.atomic import atomic_write_bytes
 
 #: Sample grids are zoomed by an integer factor up to about this width (CSS pixels).
 _PAGE_WIDTH = 1150

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 from torch.optim.lr_scheduler import LambdaLR
 
-from i2i import config as _config
+from i2i.config import run as _config
 from i2i.errors import UsageError
 
 #: What a resumed run may change: how long, where and how fast it trains, how it reports, and

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.utils import make_grid
 
-from i2i.atomic import atomic_file
+from i2i.io.atomic import atomic_file
 
 #: A sample image's longer side is at most this many times its shorter side (centre-cropped).
 MAX_ASPECT = 2.0

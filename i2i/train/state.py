@@ -1,6 +1,6 @@
 """The trainer's resumable state: what goes into a training checkpoint and how it comes back.
 
-:func:`training_payload` is the inference payload (:func:`~i2i.train.checkpoint.inference_payload`:
+:func:`training_payload` is the inference payload (:func:`~i2i.io.checkpoint.inference_payload`:
 enough to rebuild the method) plus everything exact resume needs: the run's id (its lineage in
 the folder), position in the data, optimizer/scheduler/scaler/EMA state, every rank's RNG state
 and the running loss sums. :func:`load_training_state` puts it back into a freshly built run.
@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from i2i.train import checkpoint as ckpt_io, distributed as dist_utils
+from i2i.io import checkpoint as ckpt_io
+from i2i.train import distributed as dist_utils
 from i2i.train.context import NonFiniteError
 
 

@@ -1,6 +1,6 @@
 """Experiment loggers: the ``train.loggers`` a run names, fed from the lifecycle hooks.
 
-A logger is a plugin's :class:`~i2i.registry.LoggerSpec`; its factory builds a
+A logger is a plugin's :class:`~i2i.plugins.registry.LoggerSpec`; its factory builds a
 :class:`RunLogger`. This module is itself a plugin on the lifecycle hooks (like any observer):
 it builds the run's loggers at ``i2i_train_start``, forwards losses, learning rates, sample
 grids and evaluation results, stores each logger's :meth:`RunLogger.state` (its tracker run id)
@@ -22,9 +22,9 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 
 import attrs
 
-from i2i.atomic import atomic_write_bytes
 from i2i.errors import UsageError
-from i2i.hookspecs import hookimpl
+from i2i.io.atomic import atomic_write_bytes
+from i2i.plugins.hookspecs import hookimpl
 
 #: ``train.loggers`` unset: TensorBoard when its package is installed (i2i's behaviour before
 #: loggers were selectable), nothing otherwise.
@@ -109,7 +109,7 @@ def _missing(spec: Any) -> str | None:
 
 
 def _flat_params(config: Any) -> dict[str, Any]:
-    from i2i.config import flatten, to_dict
+    from i2i.config.run import flatten, to_dict
 
     return flatten(to_dict(config))
 
@@ -145,7 +145,7 @@ _runs: weakref.WeakKeyDictionary[Any, _RunLoggers] = weakref.WeakKeyDictionary()
 def _host_registry(run: Any) -> Any:
     host = getattr(run, "host", None)
     if host is None:
-        from i2i.plugins import get_host
+        from i2i.plugins.host import get_host
 
         host = get_host()
     return host.registry
@@ -237,8 +237,8 @@ def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float], checkpoin
 
 def _log_checkpoint_eval(checkpoint: str, step: int, metrics: Mapping[str, float]) -> None:
     """``i2i eval`` of a checkpoint: its metrics go to the tracker runs that trained it."""
-    from i2i.plugins import get_host
-    from i2i.train.checkpoint import config_from_checkpoint, read_checkpoint
+    from i2i.io.checkpoint import config_from_checkpoint, read_checkpoint
+    from i2i.plugins.host import get_host
 
     ckpt = read_checkpoint(checkpoint)
     saved = dict((ckpt.get("plugin_state") or {}).get("loggers", {}))

@@ -25,12 +25,12 @@ from typing import Any
 import attrs
 import torch
 
-from i2i import config as _config
-from i2i.atomic import DiskFullError, atomic_write_bytes, is_disk_full
+from i2i.config import run as _config
 from i2i.errors import ConfigError, DataError, UsageError
-from i2i.plugins import PluginHost, get_host
+from i2i.io import checkpoint as ckpt_io
+from i2i.io.atomic import DiskFullError, atomic_write_bytes, is_disk_full
+from i2i.plugins.host import PluginHost, get_host
 from i2i.train import (
-    checkpoint as ckpt_io,
     checks,
     distributed as dist_utils,
     heldout,

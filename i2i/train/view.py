@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from i2i.errors import ConfigError
-from i2i.registry import MethodSpec
+from i2i.plugins.registry import MethodSpec
 
 
 class RunView:

@@ -1,6 +1,6 @@
 """``i2i config from-reference``: a reference command line or option file -> an i2i TOML config.
 
-The formats are parsed by :mod:`i2i.reference_options`; what each option means comes from the
+The formats are parsed by :mod:`i2i.config.from_reference`; what each option means comes from the
 method's plugin (``MethodSpec.reference``), so the command works for any method that declares
 one. The written config is complete (every key, as ``i2i config show`` prints it), so
 ``i2i run --config FILE`` runs the converted experiment; what has no i2i equivalent is listed
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
+from i2i.config.from_reference import convert_reference
 from i2i.errors import ConfigError, UsageError
-from i2i.reference_options import convert_reference
 
 
 @click.command("from-reference", context_settings={"ignore_unknown_options": True})
@@ -35,8 +35,8 @@ def from_reference(method: str | None, output: str | None, source: tuple[str, ..
         --model cycle_gan --netG unet_256 --lambda_identity 0
     i2i run --config facades.toml
     """
-    from i2i import config as _config
-    from i2i.atomic import atomic_write_bytes
+    from i2i.config import run as _config
+    from i2i.io.atomic import atomic_write_bytes
 
     if len(source) == 1 and source[0] == "-":
         text = sys.stdin.read()

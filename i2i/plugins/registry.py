@@ -1,7 +1,7 @@
 """Typed registration records and the registry that holds them.
 
 Plugins *yield* these records from their registration hooks (conda's style); the
-:class:`~i2i.plugins.PluginHost` collects them into a :class:`Registry`. Records hold
+:class:`~i2i.plugins.host.PluginHost` collects them into a :class:`Registry`. Records hold
 values and factories, never built objects, so listing plugins never builds a network.
 Architecture variants (``resnet_6blocks`` vs ``resnet_9blocks``) are the same factory
 with different ``defaults`` - argument sets, not subclasses (timm/torchvision style).
@@ -48,7 +48,7 @@ class MethodSpec:
     config to use or raises :class:`~i2i.errors.ConfigError`: a method's rules across tables,
     e.g. :func:`i2i.fit_generator_to_size` (the U-Net depth follows ``data.image_size``
     unless the user named the generator).
-    ``reference``: an :class:`~i2i.reference_options.ReferenceSpec` mapping the options of the
+    ``reference``: an :class:`~i2i.config.from_reference.ReferenceSpec` mapping the options of the
     reference implementation to run-config keys, for ``i2i config from-reference``.
     """
 
@@ -131,7 +131,7 @@ class ImporterSpec:
     """A reference-weight format ``i2i import-weights --format NAME`` reads (e.g. ``cyclegan-ref``).
 
     The core loads each source file into a plain state dict (unwrapping ``{"state_dict": ...}``
-    containers, see :func:`i2i.weights_import.load_reference_file`), then calls, in order:
+    containers, see :func:`i2i.inference.weights_import.load_reference_file`), then calls, in order:
 
     * ``recognise(state_dict) -> bool``: whether a raw state dict looks like this format's
       typical file; ``import-weights`` without ``--format`` uses the one format that recognises

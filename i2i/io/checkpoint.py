@@ -27,8 +27,8 @@ import attrs
 import numpy as np
 import torch
 
-from i2i.atomic import atomic_file
 from i2i.errors import CheckpointError
+from i2i.io.atomic import atomic_file
 
 FORMAT = "i2i-checkpoint"
 VERSION = 1
@@ -89,7 +89,8 @@ def inference_payload(method: Any, config: Any, data_info: Any, *, plugin: str =
     The trainer adds its training state (optimizers, schedules, RNG, position) on top;
     ``i2i import-weights`` writes just this.
     """
-    from i2i import __version__, config as _config
+    from i2i import __version__
+    from i2i.config import run as _config
 
     return {
         "format": FORMAT,
@@ -247,9 +248,9 @@ def config_from_checkpoint(ckpt: dict[str, Any], host: Any = None) -> Any:
     The stored dict is complete, so it is structured directly (not layered over paper/demo
     defaults, which could otherwise fill in a value the run had left unset).
     """
-    from i2i import config as _config
+    from i2i.config import run as _config
     from i2i.data.config import DataConfig
-    from i2i.plugins import get_host
+    from i2i.plugins.host import get_host
     from i2i.train.config import TrainConfig
 
     host = host if host is not None else get_host()
@@ -322,7 +323,7 @@ def method_from_checkpoint(ckpt: dict[str, Any], host: Any = None, *, prefer_ema
     replace the generators' own (``prefer_ema=False`` keeps the raw ones). The method is on the
     CPU in eval mode.
     """
-    from i2i.plugins import get_host
+    from i2i.plugins.host import get_host
 
     host = host if host is not None else get_host()
     config = config_from_checkpoint(ckpt, host)

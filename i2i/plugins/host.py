@@ -27,14 +27,14 @@ from typing import Any, Iterable, Mapping
 import attrs
 import pluggy
 
-from i2i import hookspecs
 from i2i.errors import PluginError
-from i2i.registry import Registry
+from i2i.plugins import hookspecs
+from i2i.plugins.registry import Registry
 
 #: Core modules registered like plugins: (plugin name, module path).
 BUILTIN_PLUGINS = (
-    ("i2i.components", "i2i.builtin_components"),
-    ("i2i.datasets", "i2i.builtin_datasets"),
+    ("i2i.components", "i2i.plugins.builtin_components"),
+    ("i2i.datasets", "i2i.plugins.builtin_datasets"),
     ("i2i.loggers", "i2i.train.loggers"),
     ("i2i.tracking", "i2i.train.tracking"),
 )
@@ -71,7 +71,7 @@ def _env_list(name: str) -> list[str]:
 
 
 class PluginHost:
-    """Loads plugins and collects what they register into a :class:`~i2i.registry.Registry`."""
+    """Loads plugins and collects what they register into a :class:`~i2i.plugins.registry.Registry`."""
 
     def __init__(
         self,

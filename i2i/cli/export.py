@@ -1,6 +1,6 @@
 """``i2i export CKPT --format torchscript|onnx --out FILE``: generators for deployment.
 
-See :mod:`i2i.export` for what is exported and the sidecar JSON that describes the inputs.
+See :mod:`i2i.inference.export` for what is exported and the sidecar JSON that describes the inputs.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def export(checkpoint: str, fmt: str, out: str, generator: str | None, raw_weigh
     i2i export runs/pix2pix/last.pt --format onnx --out facades.onnx
     i2i export runs/cyclegan/last.pt --format torchscript --out h2z.pt   # h2z_G_A.pt, h2z_G_B.pt
     """
-    from i2i.export import export_generators
-    from i2i.train.checkpoint import method_from_checkpoint, read_checkpoint
+    from i2i.inference.export import export_generators
+    from i2i.io.checkpoint import method_from_checkpoint, read_checkpoint
 
     method, config = method_from_checkpoint(read_checkpoint(checkpoint), prefer_ema=not raw_weights)
     for path in export_generators(method, fmt, out, generator=generator, config=config, inputs=_inputs(checkpoint)):

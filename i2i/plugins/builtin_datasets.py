@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from i2i.hookspecs import hookimpl
-from i2i.registry import DatasetSpec
+from i2i.plugins.hookspecs import hookimpl
+from i2i.plugins.registry import DatasetSpec
 
 
 @hookimpl

@@ -24,8 +24,8 @@ import torch
 from torch import nn
 
 from i2i.errors import UsageError
-from i2i.image_io import atomic_write_bytes
 from i2i.inference.spec import ExportInput, image_input
+from i2i.io.images import atomic_write_bytes
 
 FORMATS = ("torchscript", "onnx")
 

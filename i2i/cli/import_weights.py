@@ -1,8 +1,8 @@
 """``i2i import-weights``: turn reference-code generators into i2i checkpoints.
 
-The formats are :class:`~i2i.registry.ImporterSpec` records that plugins register through
+The formats are :class:`~i2i.plugins.registry.ImporterSpec` records that plugins register through
 ``i2i_register_importers`` (``i2i import-weights --format`` or ``i2i list importers`` shows
-them); the generic loading and checking lives in :mod:`i2i.weights_import`. For each source
+them); the generic loading and checking lives in :mod:`i2i.inference.weights_import`. For each source
 file the format converts the state dict onto an i2i generator; its ``build`` then says which
 method hosts the generators, with which config values and data description, and this command
 builds that method, loads the generators ``strict=True`` and writes a self-describing
@@ -21,7 +21,7 @@ from typing import Any, Sequence
 import click
 
 from i2i.errors import UsageError
-from i2i.registry import ImporterSpec, ImportPlan, ImportRequest, files_phrase
+from i2i.plugins.registry import ImporterSpec, ImportPlan, ImportRequest, files_phrase
 
 _LIST = "list"
 
@@ -80,7 +80,7 @@ def import_weights(
 
 
 def list_importers(host: Any = None) -> list[ImporterSpec]:
-    from i2i.plugins import get_host
+    from i2i.plugins.host import get_host
 
     return list((host or get_host()).registry.records("importer"))
 
@@ -119,7 +119,7 @@ def import_reference_checkpoint(
     ``fmt`` None picks the format that recognises the first file; ``domains`` are label names
     (a list, or one comma-separated string).
     """
-    from i2i.weights_import import (
+    from i2i.inference.weights_import import (
         get_importer,
         load_reference_file,
         strip_module_prefix,
@@ -145,9 +145,9 @@ def import_reference_checkpoint(
 def write_imported(plan: ImportPlan, out: str | Path, sources: Sequence[str], *, host: Any = None) -> Path:
     """Build ``plan.method`` as the plan says, load its generators ``strict=True``, write ``out``."""
     from i2i import api
-    from i2i.config import resolve_config
+    from i2i.config.run import resolve_config
     from i2i.errors import PluginError
-    from i2i.train.checkpoint import inference_payload, save_checkpoint
+    from i2i.io.checkpoint import inference_payload, save_checkpoint
 
     spec = api.get_method(plan.method, host=host)
     info = plan.data_info

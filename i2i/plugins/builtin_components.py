@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from i2i.hookspecs import hookimpl
-from i2i.losses import GANLoss, GradientPenalty, WeightedL1
+from i2i.nets.losses import GANLoss, GradientPenalty, WeightedL1
 from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator, basic_patchgan
 from i2i.nets.resnet import ResnetGenerator
 from i2i.nets.unet import UnetGenerator
-from i2i.registry import ComponentSpec, DiscriminatorSpec, GeneratorSpec, LossSpec
+from i2i.plugins.hookspecs import hookimpl
+from i2i.plugins.registry import ComponentSpec, DiscriminatorSpec, GeneratorSpec, LossSpec
 
 
 @hookimpl

@@ -31,11 +31,11 @@ import cattrs
 import tomli_w
 from cattrs.errors import ForbiddenExtraKeysError
 
-from i2i.config_reference import unknown_key_hint
+from i2i.config.reference_names import unknown_key_hint
+from i2i.config.validation import check_components, check_values, describe, finite_number
 from i2i.data.config import DataConfig
 from i2i.errors import ConfigError, UsageError
 from i2i.train.config import TrainConfig
-from i2i.validation import check_components, check_values, describe, finite_number
 
 
 @attrs.frozen
@@ -324,7 +324,7 @@ def resolve_config(
 
     ``demo``: apply the method's demo defaults; None (default) means "when neither a data root
     nor a config file is given" (a file is a complete experiment and reads back unchanged).
-    ``method_spec_for(name)`` returns the :class:`~i2i.registry.MethodSpec` for a name (it
+    ``method_spec_for(name)`` returns the :class:`~i2i.plugins.registry.MethodSpec` for a name (it
     raises the "unknown method, did you mean" error).
     """
     user_layers: list[tuple[str, dict[str, Any]]] = []
@@ -434,7 +434,7 @@ def to_toml(config: RunConfig, *, show_unset: bool = False) -> str:
 
 def _commented_tables(table: str, obj: Any, data: Mapping[str, Any]) -> list[str]:
     """``[table]`` with its unset keys as comments, then its sub-tables (``[train.tracking]``)."""
-    from i2i.config_docs import unset_help
+    from i2i.config.docs import unset_help
 
     subs = {k: v for k, v in data.items() if isinstance(v, Mapping)}
     tree: dict[str, Any] = {k: v for k, v in data.items() if k not in subs}

@@ -23,10 +23,10 @@ from i2i.errors import I2IError, UsageError
 
 #: Sub-commands that live in their own modules: (module, attribute).
 _COMMAND_MODULES = (
-    ("i2i.commands.translate", "translate"),
-    ("i2i.commands.evaluate", "evaluate"),
-    ("i2i.commands.export", "export"),
-    ("i2i.commands.import_weights", "import_weights"),
+    ("i2i.cli.translate", "translate"),
+    ("i2i.cli.evaluate", "evaluate"),
+    ("i2i.cli.export", "export"),
+    ("i2i.cli.import_weights", "import_weights"),
 )
 
 _PLURALS = {"loss": "losses"}
@@ -43,13 +43,13 @@ _LIST_KINDS = {
 
 
 def _host() -> Any:
-    from i2i.plugins import get_host
+    from i2i.plugins.host import get_host
 
     return get_host()
 
 
 def _setup_host(disabled: Sequence[str]) -> None:
-    from i2i.plugins import PluginHost, set_host
+    from i2i.plugins.host import PluginHost, set_host
 
     if disabled:
         set_host(PluginHost(disabled=disabled))
@@ -156,7 +156,8 @@ def config_group() -> None:
 def config_show(method: str, demo: bool, config_file: str | None, sets: tuple[str, ...]) -> None:
     """Print the full config of a method as TOML that `i2i run --config FILE` accepts back
     (unset optional keys appear as comments saying what unset means)."""
-    from i2i import api, config
+    from i2i import api
+    from i2i.config import run as config
 
     if config_file or sets:
         cfg = api.load_config(config_file, method=method, overrides=sets)
@@ -181,7 +182,7 @@ def config_check(config_file: str, sets: tuple[str, ...]) -> None:
 
 
 def _add_from_reference() -> None:
-    from i2i.commands.from_reference import from_reference
+    from i2i.cli.from_reference import from_reference
 
     config_group.add_command(from_reference)
 
@@ -258,7 +259,8 @@ def resolve_run_config(
     Each layer is checked on its own (the file, each --set, each flag), so a bad value is an
     error even where a later layer replaces it.
     """
-    from i2i import api, config
+    from i2i import api
+    from i2i.config import run as config
 
     layers: list[tuple[str, dict[str, Any]]] = [("--set", dict([config.parse_override(s)])) for s in sets]
     resumed_method = None
@@ -301,8 +303,8 @@ def resolve_run_config(
 def _resumed_run_config(out: str | None, method: str | None) -> tuple[dict[str, Any], str]:
     """The config of the run to resume, as TOML-like data, and where it came from: the run's
     ``config.toml``, else its newest checkpoint (which holds the whole config too)."""
-    from i2i import config
-    from i2i.train import checkpoint as ckpt_io
+    from i2i.config import run as config
+    from i2i.io import checkpoint as ckpt_io
     from i2i.train.rundir import latest_numbered
 
     if not out:

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import attrs
 
-from i2i.image_io import atomic_write_bytes
+from i2i.io.images import atomic_write_bytes
 
 
 @attrs.frozen

@@ -346,7 +346,7 @@ def convert_reference(text: str, *, method: str | None = None, host: Any = None)
     ``MethodSpec.reference`` of ``method`` (default: the installed method whose reference the
     options name). The library side of ``i2i config from-reference``."""
     from i2i import api
-    from i2i.plugins import get_host
+    from i2i.plugins.host import get_host
 
     host = host if host is not None else get_host()
     specs = {spec.name: spec.reference for spec in host.registry.records("method") if getattr(spec, "reference", None)}

@@ -2,7 +2,7 @@
 
 A plugin is any module (or object) with functions decorated by :data:`hookimpl`; built-in
 methods are plugins exactly like third-party ones and are found through the entry-point
-group ``i2i``. Registration hooks *yield typed records* (see :mod:`i2i.registry`);
+group ``i2i``. Registration hooks *yield typed records* (see :mod:`i2i.plugins.registry`);
 lifecycle hooks observe a training run and must not change it - loggers are plugins too.
 
 Each hook's docstring ends with a complete example; ``docs/plugins.md`` repeats every hook
@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     import torch
 
-    from i2i.registry import CommandSpec, ComponentSpec, ImporterSpec, LoggerSpec, MethodSpec
+    from i2i.plugins.registry import CommandSpec, ComponentSpec, ImporterSpec, LoggerSpec, MethodSpec
     from i2i.train.view import RunView
 
 PROJECT = "i2i"
@@ -33,7 +33,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # -- registration ---------------------------------------------------------------------------
 @hookspec
 def i2i_register_methods() -> Iterable[MethodSpec]:
-    """Yield :class:`~i2i.registry.MethodSpec` records.
+    """Yield :class:`~i2i.plugins.registry.MethodSpec` records.
 
     Example::
 
@@ -46,7 +46,7 @@ def i2i_register_methods() -> Iterable[MethodSpec]:
 
 @hookspec
 def i2i_register_generators() -> Iterable[ComponentSpec]:
-    """Yield generator :class:`~i2i.registry.ComponentSpec` records (``GeneratorSpec`` helps).
+    """Yield generator :class:`~i2i.plugins.registry.ComponentSpec` records (``GeneratorSpec`` helps).
 
     Example::
 
@@ -97,7 +97,7 @@ def i2i_register_datasets() -> Iterable[ComponentSpec]:
 
 @hookspec
 def i2i_register_commands() -> Iterable[CommandSpec]:
-    """Yield :class:`~i2i.registry.CommandSpec` records: extra ``i2i`` sub-commands.
+    """Yield :class:`~i2i.plugins.registry.CommandSpec` records: extra ``i2i`` sub-commands.
 
     Example::
 
@@ -112,7 +112,7 @@ def i2i_register_commands() -> Iterable[CommandSpec]:
 
 @hookspec
 def i2i_register_importers() -> Iterable[ImporterSpec]:
-    """Yield :class:`~i2i.registry.ImporterSpec` records: reference-weight formats that
+    """Yield :class:`~i2i.plugins.registry.ImporterSpec` records: reference-weight formats that
     ``i2i import-weights --format NAME`` turns into i2i checkpoints.
 
     Example (a format whose files are plain state dicts of a registered generator)::
@@ -138,7 +138,7 @@ def i2i_register_importers() -> Iterable[ImporterSpec]:
 
 @hookspec
 def i2i_register_loggers() -> Iterable[LoggerSpec]:
-    """Yield :class:`~i2i.registry.LoggerSpec` records: experiment loggers ``train.loggers`` can name.
+    """Yield :class:`~i2i.plugins.registry.LoggerSpec` records: experiment loggers ``train.loggers`` can name.
 
     The factory builds a :class:`~i2i.train.tracking.RunLogger` (``start``, ``log_metrics``,
     ``log_images``, ``log_summary``, ``log_artifact``, ``state``, ``finish``); i2i calls it on

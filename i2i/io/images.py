@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from i2i.atomic import atomic_write_bytes
 from i2i.data.decode import BadImageError, open_image
+from i2i.io.atomic import atomic_write_bytes
 
 #: Pillow's default decompression-bomb limit; inference uses the same guard as training.
 DEFAULT_MAX_PIXELS = 89_478_485

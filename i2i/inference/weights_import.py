@@ -1,6 +1,6 @@
 """Bring generators trained with reference code into i2i: the generic half of ``import-weights``.
 
-Each reference format is an :class:`~i2i.registry.ImporterSpec` that a plugin registers through
+Each reference format is an :class:`~i2i.plugins.registry.ImporterSpec` that a plugin registers through
 ``i2i_register_importers`` (the built-in methods register their papers' repositories); this
 module holds what every format shares:
 
@@ -34,7 +34,7 @@ from typing import Any, Mapping
 import torch
 
 from i2i.errors import CheckpointError
-from i2i.registry import ConvertedGenerator, ImporterSpec
+from i2i.plugins.registry import ConvertedGenerator, ImporterSpec
 
 _STATS = ("running_mean", "running_var", "num_batches_tracked")
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "netG", "net_G", "G", "generator", "params")
@@ -124,7 +124,7 @@ def convert_generator_state_dict(
 
     Raises :class:`CheckpointError` naming ``source`` on missing, unexpected or misshapen keys.
     """
-    from i2i.plugins import (
+    from i2i.plugins.host import (
         get_host,  # lazy: the registry is only needed when a file is converted
     )
 
@@ -259,7 +259,7 @@ def convert_image_generator(
 # -- one registered format on one file ------------------------------------------------------------
 def get_importer(format: str, host: Any = None) -> ImporterSpec:
     """The registered importer ``format``; a :class:`CheckpointError` listing the known ones."""
-    from i2i.plugins import get_host
+    from i2i.plugins.host import get_host
 
     registry = (host or get_host()).registry
     known = registry.names("importer")
