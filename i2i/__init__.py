@@ -102,7 +102,7 @@ _EXPORTS: dict[str, str] = {
     "GANLoss": "i2i.nets.losses",
     "gan_loss": "i2i.nets.losses",
     "gradient_penalty": "i2i.nets.losses",
-    "adam": "i2i.train.optim",
+    "adam": "i2i.optim",
     "fit_generator_to_size": "i2i.nets.sizing",
     # reading the reference code's options (i2i config from-reference)
     "ReferenceSpec": "i2i.config.from_reference",
@@ -212,6 +212,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
     )
     from i2i.nets.pool import ImagePool as ImagePool
     from i2i.nets.sizing import fit_generator_to_size as fit_generator_to_size, unet_for_size as unet_for_size
+    from i2i.optim import adam as adam
     from i2i.plugins.hookspecs import hookimpl as hookimpl, hookspec as hookspec
     from i2i.plugins.host import PluginHost as PluginHost, get_host as get_host
     from i2i.plugins.registry import (
@@ -229,7 +230,6 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         MethodSpec as MethodSpec,
     )
     from i2i.train.config import TrackingConfig as TrackingConfig, TrainConfig as TrainConfig
-    from i2i.train.optim import adam as adam
     from i2i.train.tracking import RunLogger as RunLogger, TrackedRun as TrackedRun
     from i2i.train.trainer import Trainer as Trainer
     from i2i.train.view import RunView as RunView

@@ -114,14 +114,14 @@ def test_both_paths_match_torch_adam(override, channels_last, monkeypatch):
     """The copy-free path (on a torch whose private ``Adam._init_group`` i2i knows) and the
     fallback to plain ``torch.optim.Adam(fused=True)`` update exactly as torch's Adam, fresh
     and resumed from an NCHW checkpoint into channels_last weights."""
-    import i2i.train.optim
+    import i2i.optim
 
     if override:
-        assert i2i.train.optim.LAYOUT_OVERRIDE, "this torch's Adam._init_group changed: check i2i.train.optim"
-    monkeypatch.setattr(i2i.train.optim, "LAYOUT_OVERRIDE", override)
+        assert i2i.optim.LAYOUT_OVERRIDE, "this torch's Adam._init_group changed: check i2i.optim"
+    monkeypatch.setattr(i2i.optim, "LAYOUT_OVERRIDE", override)
     ours_net, torch_net = _net(channels_last), _net(channels_last)
     ours = i2i.adam(ours_net.parameters(), lr=1e-2, betas=(0.5, 0.999))
-    assert type(ours) is (i2i.train.optim.Adam if override else i2i.train.optim.FusedAdam)
+    assert type(ours) is (i2i.optim.Adam if override else i2i.optim.FusedAdam)
     reference = torch.optim.Adam(torch_net.parameters(), lr=1e-2, betas=(0.5, 0.999))
     _train(ours_net, ours, 3)
     _train(torch_net, reference, 3)
@@ -145,8 +145,8 @@ def test_both_paths_match_torch_adam(override, channels_last, monkeypatch):
 
 
 def test_the_override_is_gated_on_the_installed_torch(monkeypatch):
-    import i2i.train.optim
+    import i2i.optim
 
-    assert i2i.train.optim._has_known_init_group() is i2i.train.optim.LAYOUT_OVERRIDE
+    assert i2i.optim._has_known_init_group() is i2i.optim.LAYOUT_OVERRIDE
     monkeypatch.delattr(torch.optim.Adam, "_init_group")
-    assert i2i.train.optim._has_known_init_group() is False
+    assert i2i.optim._has_known_init_group() is False

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from i2i.train.optim import adam
+from i2i.optim import adam
 
 #: Images are resized to this square before classification (small: trained in seconds on a CPU).
 INPUT_SIZE = 64
