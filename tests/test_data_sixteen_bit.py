@@ -1,4 +1,4 @@
-"""16-bit PNG/TIFF and float TIFF images train at full precision: the low 8 bits reach the batch.
+"""16-bit PNG/TIFF (grey and RGB(A)) and float TIFF images train at full precision: the low 8 bits reach the batch.
 
 Every test compares against the file's own 16-bit values, so dropping the low byte anywhere
 (decode, resize, collate, device augmentation) fails it; 8-bit images keep their uint8 path.
@@ -11,10 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tifffile
 import torch
 from PIL import Image
 
 from i2i.data import DataConfig, build_data
+from i2i.data.decode import BadImageError, DeepImage, open_image
 from i2i.io.images import encode_png
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -67,6 +69,77 @@ def test_16bit_rgb_png_keeps_every_bit(tmp_path: Path) -> None:
     a = rng.integers(0, 65536, (12, 16, 3), dtype=np.uint16)
     _, batch = _batch(_unpaired(tmp_path, "0.png", a, a), channels=3)
     np.testing.assert_array_equal(_as16(batch.a[0].permute(1, 2, 0)), a.astype(np.int64))
+
+
+def _rgb16(seed: int, shape=(12, 16, 3)) -> np.ndarray:
+    """Random 16-bit samples: their low bytes vary, so dropping them changes every pixel."""
+    array = np.random.default_rng(seed).integers(0, 65536, shape, dtype=np.uint16)
+    assert (array & 0xFF).std() > 50
+    return array
+
+
+def _tiff16(path: Path, array: np.ndarray, **kw) -> Path:
+    """A 16-bit RGB(A) TIFF written by tifffile (Pillow cannot write 16-bit RGB)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    extras = {"extrasamples": ["unassalpha"]} if array.shape[-1] == 4 else {}
+    tifffile.imwrite(path, array, photometric="rgb", **extras, **kw)
+    return path
+
+
+@pytest.mark.parametrize("compression", [None, "zlib", "adobe_deflate"])
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+def test_16bit_rgb_tiff_keeps_every_bit(tmp_path: Path, compression, planar: str) -> None:
+    a = _rgb16(20)
+    data = a.transpose(2, 0, 1).copy() if planar == "separate" else a
+    for d in ("trainA", "trainB"):
+        _tiff16(tmp_path / d / "0.tif", data, compression=compression, planarconfig=planar)
+    raw, batch = _batch(tmp_path, channels=3)
+    assert raw["a"].dtype == torch.float32
+    np.testing.assert_array_equal(_as16(batch.a[0].permute(1, 2, 0)), a.astype(np.int64))
+
+
+def test_16bit_rgba_tiff_keeps_its_alpha_and_every_bit(tmp_path: Path) -> None:
+    a = _rgb16(21, (12, 16, 4))
+    a[..., 3] = 65535  # opaque: the colour samples must come through exactly
+    a[0, 0, 3] = 1000  # one translucent pixel, composited onto white for 3 channels
+    for d in ("trainA", "trainB"):
+        _tiff16(tmp_path / d / "0.tif", a)
+    _, rgba = _batch(tmp_path, channels=4)
+    np.testing.assert_array_equal(_as16(rgba.a[0].permute(1, 2, 0)), a.astype(np.int64))
+    _, rgb = _batch(tmp_path, channels=3)
+    colour = rgb.a[0].permute(1, 2, 0)
+    np.testing.assert_array_equal(_as16(colour)[1:], a[1:, :, :3].astype(np.int64))
+    alpha = 1000 / 65535
+    expected = a[0, 0, :3] / 65535 * alpha + (1 - alpha)
+    np.testing.assert_allclose(((colour[0, 0] + 1) / 2).double().numpy(), expected, atol=1e-6)
+
+
+def test_16bit_rgb_tiff_orientation_tag_is_applied(tmp_path: Path) -> None:
+    a = _rgb16(22, (6, 10, 3))
+    path = _tiff16(tmp_path / "o.tif", a, extratags=[(274, 3, 1, 6, True)])  # 6: rotate 90 degrees clockwise
+    img = open_image(path, 3, 10**8, keep_depth=True)
+    assert isinstance(img, DeepImage) and img.size == (6, 10)
+    np.testing.assert_array_equal((img.array() * 65535).round().astype(np.int64), np.rot90(a, -1).astype(np.int64))
+
+
+def test_16bit_rgb_tiff_with_a_compression_tifffile_cannot_decode_is_refused(tmp_path: Path) -> None:
+    """LZW needs imagecodecs: one line naming the compression and the ways out, never 8 bits."""
+    path = _tiff16(tmp_path / "lzw.tif", _rgb16(23))
+    with tifffile.TiffFile(path, mode="r+b") as tif:
+        tif.pages[0].tags[259].overwrite(5)  # Compression = LZW (the check comes before any pixel is read)
+    with pytest.raises(BadImageError) as exc:
+        open_image(path, 3, 10**8, keep_depth=True)
+    message = str(exc.value)
+    assert "16-bit 3-sample TIFF compressed with LZW" in message and "pip install imagecodecs" in message
+    assert "\n" not in message
+    # in a run it is a skipped file whose warning names it (strict mode: an error naming it)
+    for d in ("trainA", "trainB"):
+        _tiff16(tmp_path / "data" / d / "ok.tif", _rgb16(24))
+    (tmp_path / "data" / "trainA" / "lzw.tif").write_bytes(path.read_bytes())
+    config = DataConfig(root=str(tmp_path / "data"), num_workers=0, preprocess="none", flip=False, channels=3)
+    dm = build_data(config, "unpaired", batch_size=2, shuffle=False)
+    with pytest.warns(UserWarning, match=r"lzw\.tif.*compressed with LZW"):
+        dm.augment(next(iter(dm.loader)), "cpu", train=False)
 
 
 def test_float_tiff_keeps_its_values(tmp_path: Path) -> None:
@@ -133,3 +206,17 @@ def test_a_run_trains_on_16bit_data(tmp_path: Path) -> None:
     cfg = dummy_config(host, tmp_path / "data", steps=2, eval_images=2)
     final = Trainer(cfg, out_dir=tmp_path / "run", host=host, progress=False).fit()
     assert all(np.isfinite(v) for v in final.values())
+
+
+def test_sample_images_of_16bit_rgb_tiffs_keep_every_bit(tmp_path: Path) -> None:
+    """The sample grids' inputs come from full-depth batches too (not divided by 255 again)."""
+    from i2i.train.samples import collect_samples
+
+    a = _rgb16(30, (12, 16, 3))
+    for d in ("testA", "testB", "trainA", "trainB"):
+        _tiff16(tmp_path / d / "0.tif", a)
+    config = DataConfig(root=str(tmp_path), num_workers=0, preprocess="none", image_size=12, flip=False)
+    samples = collect_samples(config, "unpaired", 1, torch.device("cpu"), 4)
+    assert samples.split == "test"
+    image = samples.images[0]
+    np.testing.assert_array_equal(_as16(image.undo(image.batch.a)[0].permute(1, 2, 0)), a.astype(np.int64))

@@ -162,6 +162,32 @@ def test_grey_checkpoint_writes_grey_and_16bit_round_trips(tmp_path: Path, dummy
     assert bits == 16 and (got - expected[0]).abs().max() < 1e-4
 
 
+def test_16bit_rgb_tiff_translates_to_16bit_png(tmp_path: Path, dummy_host, capsys) -> None:
+    """Mirrors the 16-bit PNG round trip above for a 16-bit RGB TIFF (decoded by tifffile)."""
+    import tifffile
+
+    rgb = write_checkpoint(tmp_path / "rgb.pt", "dummy", dummy_host)
+    src = tmp_path / "in"
+    src.mkdir()
+    deep = np.random.default_rng(1).integers(6000, 60000, (10, 12, 3), dtype=np.uint16)
+    tifffile.imwrite(src / "scan.tif", deep, photometric="rgb", compression="zlib")
+    code, _, err = run_cli(
+        ["translate", str(rgb), str(src), "--out", str(tmp_path / "o"), "--precision", "fp32"], capsys
+    )
+    assert code == 0, err
+    assert png_bit_depth(tmp_path / "o" / "scan.png") == 16
+    t = i2i.load_checkpoint(rgb)
+    full = torch.from_numpy(deep.astype(np.float32) / 65535.0).permute(2, 0, 1)[None]
+    expected = (t.translate(full * 2 - 1) + 1) / 2
+    got, bits = read_image(tmp_path / "o" / "scan.png", 3, keep_16bit=True)
+    assert bits == 16 and (got - expected[0]).abs().max() < 1e-4
+    eight = torch.from_numpy((deep >> 8).astype(np.float32) / 255.0).permute(2, 0, 1)[None]
+    assert ((t.translate(eight * 2 - 1) + 1) / 2 - expected).abs().max() > 1e-3  # the check above sees 8-bit input
+    code, _, err = run_cli(["translate", str(rgb), str(src), "--out", str(tmp_path / "o8"), "--8bit"], capsys)
+    assert code == 0, err
+    assert png_bit_depth(tmp_path / "o8" / "scan.png") == 8
+
+
 def test_html_gallery_links_inputs_outputs_and_targets(ckpt: Path, tmp_path: Path, dummy_host, capsys) -> None:
     src, targets = tmp_path / "in", tmp_path / "gt"
     save_rgb(src / "x 1.png", 8, 12)

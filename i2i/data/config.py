@@ -63,8 +63,10 @@ class DataConfig:
     of each folder; ``serial_batches`` turns shuffling off (and pairs unpaired B by index).
     ``independent_unpaired`` gives unpaired A and B independent random geometry;
     ``color_jitter`` (strength), ``rotation`` (degrees) and ``affine`` add augmentations.
-    ``keep_16bit``: 16-bit PNG/TIFF and float TIFF images train at full precision (decoded to
-    float, no bit dropped); false scales them to 8 bits first, as 8-bit images are.
+    ``keep_16bit``: 16-bit PNG/TIFF (grey or RGB(A)) and float TIFF images train at full
+    precision (decoded to float, no bit dropped; a 16-bit RGB TIFF whose compression needs the
+    optional ``imagecodecs`` is refused, not truncated); false scales them to 8 bits first, as
+    8-bit images are.
     ``sources``: two or more labelled data sources trained together (StarGAN's mask vector,
     :mod:`i2i.data.sources`); each batch comes from one source, in turn. Set, they replace
     ``root``/``demo``.

@@ -9,8 +9,10 @@ Images with more than 8 bits per sample - 16-bit PNG (grey or RGB), Pillow's 16-
 with ``keep_depth=True`` (training's default, ``data.keep_16bit``) to a :class:`DeepImage`:
 float32 bands in ``[0, 1]`` that resize and crop like a Pillow image, so the low 8 bits of a
 medical or remote-sensing scan reach the network. Pillow has no 16-bit RGB mode (it would
-truncate such a PNG to 8 bits), so 16-bit PNGs decode through torchvision. 8-bit files take
-the Pillow path unchanged, whatever ``keep_depth`` says.
+truncate such a file to 8 bits), so 16-bit PNGs decode through torchvision and multi-sample
+TIFFs deeper than 8 bits (16-bit RGB/RGBA, float RGB) through tifffile (:mod:`i2i.data.tiff`,
+which refuses a compression it cannot decode rather than losing bits). 8-bit files take the
+Pillow path unchanged, whatever ``keep_depth`` says.
 """
 
 from __future__ import annotations
@@ -48,6 +50,12 @@ def open_image(
     several times faster for big photos, and still deterministic.
     Raises :class:`BadImageError` for unreadable, truncated, non-image or too-large files.
     """
+    if keep_depth:
+        from i2i.data.tiff import is_tiff, read_deep_tiff  # lazy: tiff imports this module
+
+        samples = read_deep_tiff(path, max_pixels) if is_tiff(path) else None  # None: Pillow reads it right
+        if samples is not None:
+            return convert_channels(DeepImage.from_array(samples), channels)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -60,7 +68,7 @@ def open_image(
                     raise BadImageError(
                         f"{width}x{height} = {width * height} pixels exceeds data.max_image_pixels = {max_pixels}"
                     )
-                if keep_depth and (img.format == "PNG" and _png_bit_depth(path) == 16):
+                if keep_depth and (img.format == "PNG" and png_bit_depth(path) == 16):
                     return convert_channels(_decode_png16(path), channels)
                 if draft is not None and img.format == "JPEG":
                     side = max(draft(width, height))  # square request: safe under an EXIF rotation
@@ -160,9 +168,13 @@ class DeepImage:
         return DeepImage([*colour, alpha])
 
 
-def _png_bit_depth(path: str | Path) -> int | None:
-    with open(path, "rb") as fh:
-        head = fh.read(26)
+def png_bit_depth(path: str | Path) -> int | None:
+    """Bit depth from a PNG header (None for anything that is not a readable PNG)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(26)
+    except OSError:
+        return None
     return head[24] if len(head) >= 26 and head[:8] == b"\x89PNG\r\n\x1a\n" else None
 
 
@@ -187,14 +199,17 @@ def _deep_from_pillow(img: Image.Image) -> DeepImage | None:
     if img.mode in _SIXTEEN_BIT_MODES:
         return DeepImage.from_array(array / 65535.0)
     if img.mode == "F":
-        array = _finite(array)
+        return DeepImage.from_array(float_to_unit(array))
     peak = float(array.max(initial=0))
-    if img.mode == "I":
-        return DeepImage.from_array(array / 65535.0) if peak > 255 else None  # 8-bit values in an I image
-    # float data: [0, 1] as is; otherwise the same scales as the 8-bit path (0..255, else 0..65535)
-    return DeepImage.from_array(
-        np.clip(array if peak <= 1.0 else array / (255.0 if peak <= 255 else 65535.0), 0.0, 1.0)
-    )
+    return DeepImage.from_array(array / 65535.0) if peak > 255 else None  # 8-bit values in an I image
+
+
+def float_to_unit(array: np.ndarray) -> np.ndarray:
+    """Float samples to ``[0, 1]``: NaN/inf made finite (:func:`_finite`), then ``[0, 1]`` data
+    as is, otherwise the scales of the 8-bit path (0..255, else 0..65535), clipped."""
+    array = _finite(array)
+    peak = float(array.max(initial=0))
+    return np.clip(array if peak <= 1.0 else array / (255.0 if peak <= 255 else 65535.0), 0.0, 1.0)
 
 
 def _finite(array: np.ndarray) -> np.ndarray:

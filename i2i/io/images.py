@@ -1,38 +1,25 @@
 """Reading user images for inference and writing PNGs that never leave a torn file behind.
 
-Training decodes through :func:`i2i.data.decode.open_image` (8 bits, EXIF, every Pillow mode);
-inference reuses it and adds one thing training does not need: a 16-bit path, so ``i2i
-translate --keep-16bit`` can hand a 16-bit scan back at 16 bits. Pillow has no 16-bit RGB
-mode, so 16-bit PNGs are decoded by torchvision and written by the tiny encoder below.
+Inference decodes through the training decoder, :func:`i2i.data.decode.open_image` (EXIF,
+every Pillow mode, full depth for 16-bit PNG/TIFF and float TIFF), and adds what training does
+not need: the input's bit depth, so ``i2i translate`` hands a 16-bit scan back at 16 bits.
+Pillow cannot write 16-bit RGB, so 16-bit PNGs are written by the tiny encoder below.
 """
 
 from __future__ import annotations
 
 import struct
-import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from i2i.data.decode import BadImageError, open_image
+from i2i.data.decode import BadImageError, DeepImage, open_image, png_bit_depth
 from i2i.io.atomic import atomic_write_bytes
 
 #: Pillow's default decompression-bomb limit; inference uses the same guard as training.
 DEFAULT_MAX_PIXELS = 89_478_485
-
-
-def png_bit_depth(path: str | Path) -> int | None:
-    """Bit depth from a PNG header (None for anything that is not a PNG)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(26)
-    except OSError:
-        return None
-    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n":
-        return None
-    return head[24]
 
 
 def read_image(
@@ -40,61 +27,19 @@ def read_image(
 ) -> tuple[torch.Tensor, int]:
     """Decode ``path`` to a float ``(channels, H, W)`` tensor in ``[0, 1]`` and its bit depth.
 
-    The bit depth is 16 only when ``keep_16bit`` and the file really holds 16-bit samples
-    (a 16-bit PNG or a Pillow ``I;16`` image); otherwise the image goes through the training
-    decoder and is 8 bits. Raises :class:`~i2i.data.decode.BadImageError` for unreadable files.
+    With ``keep_16bit``, a file with more than 8 bits per sample (16-bit PNG, 16-bit grey or
+    RGB(A) TIFF, 32-bit integer or float TIFF) is decoded at full precision by the training
+    decoder (:func:`~i2i.data.decode.open_image` with ``keep_depth``) and its depth is 16, the
+    depth its output is written at; anything else (and every file without ``keep_16bit``) is 8
+    bits. Raises :class:`~i2i.data.decode.BadImageError` for unreadable files.
     """
-    if keep_16bit:
-        sixteen = _read_sixteen_bit(path, channels, max_pixels)
-        if sixteen is not None:
-            return sixteen, 16
-    img = open_image(path, channels, max_pixels)
+    img = open_image(path, channels, max_pixels, keep_depth=keep_16bit)
+    if isinstance(img, DeepImage):
+        return torch.from_numpy(img.array()).permute(2, 0, 1).contiguous(), 16
     array = np.asarray(img, dtype=np.uint8)
     if array.ndim == 2:
         array = array[:, :, None]
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0, 8
-
-
-def _read_sixteen_bit(path: str | Path, channels: int, max_pixels: int) -> torch.Tensor | None:
-    from PIL import Image
-
-    if png_bit_depth(path) == 16:  # Pillow would truncate 16-bit RGB to 8 bits; torchvision keeps 16
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29 points to torchcodec
-            import torchvision.io as tvio
-
-        try:
-            data = tvio.decode_png(
-                tvio.read_file(str(path)), mode=tvio.ImageReadMode.UNCHANGED, apply_exif_orientation=True
-            )
-        except RuntimeError as exc:
-            raise BadImageError(f"cannot decode 16-bit PNG: {exc}") from None
-        if data.shape[1] * data.shape[2] > max_pixels:
-            raise BadImageError(f"{data.shape[2]}x{data.shape[1]} pixels exceeds the limit of {max_pixels}")
-        return _fit_channels(data.to(torch.float32) / 65535.0, channels)
-    try:
-        with Image.open(path) as img:
-            if img.mode not in ("I;16", "I;16L", "I;16B", "I;16N"):
-                return None
-            if img.size[0] * img.size[1] > max_pixels:
-                raise BadImageError(f"{img.size[0]}x{img.size[1]} pixels exceeds the limit of {max_pixels}")
-            array = np.asarray(img, dtype=np.float32) / 65535.0
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise BadImageError(f"{type(exc).__name__}: {exc}") from None
-    return _fit_channels(torch.from_numpy(array)[None], channels)
-
-
-def _fit_channels(image: torch.Tensor, channels: int) -> torch.Tensor:
-    """1/2/3/4 channels in [0, 1] -> ``channels``; alpha is composited onto white as training does."""
-    if image.shape[0] in (2, 4):
-        colour, alpha = image[:-1], image[-1:]
-        image = colour * alpha + (1.0 - alpha)
-    if image.shape[0] == channels:
-        return image
-    if channels == 1:  # ITU-R 601 luma, what Pillow's convert("L") uses
-        weights = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1)
-        return (image * weights).sum(0, keepdim=True)
-    return image.expand(channels, -1, -1).clone()
 
 
 # -- writing -----------------------------------------------------------------------------------

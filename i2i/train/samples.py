@@ -151,6 +151,7 @@ def collect_samples(
     host: Any = None,
 ) -> SampleSet:
     """The first ``count`` distinct images of the test split (else the training split)."""
+    from i2i.data.augment import to_unit  # uint8 or full-depth float batches alike
     from i2i.data.batch import Batch
     from i2i.data.pipeline import build_data
     from i2i.errors import DataError
@@ -195,11 +196,11 @@ def collect_samples(
                 continue  # an image already in another row
             seen_a.add(name_a)
             seen_b.add(name_b)
-            a = fit_display(raw["a"].float() / 255, short, square=square)
+            a = fit_display(to_unit(raw["a"]), short, square=square)
             padded_a, undo_a = prepare_size(a * 2 - 1, size_multiple)
             padded_b, undo_b = None, None
             if raw.get("b") is not None:
-                b = fit_display(raw["b"].float() / 255, short, square=square)
+                b = fit_display(to_unit(raw["b"]), short, square=square)
                 padded_b, undo_b = prepare_size(b * 2 - 1, size_multiple)
             batch = Batch(a=padded_a, b=padded_b, labels=raw.get("labels"), names_a=[name_a], names_b=[name_b])
             images.append(SampleImage(batch=batch.to(device), undo_a=undo_a, undo_b=undo_b))
