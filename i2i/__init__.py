@@ -115,6 +115,7 @@ _EXPORTS: dict[str, str] = {
     "run": "i2i.api",
     "load_checkpoint": "i2i.inference",
     "Translator": "i2i.inference",
+    "prepare_size": "i2i.inference.sizes",  # pad to a network's size multiple, crop outputs back
     # what a method declares for inference
     "TranslateOption": "i2i.inference.spec",
     "ExportInput": "i2i.inference.spec",
@@ -171,6 +172,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         EvalMetric as EvalMetric,
     )
     from i2i.inference import Translator as Translator, load_checkpoint as load_checkpoint
+    from i2i.inference.sizes import prepare_size as prepare_size
     from i2i.inference.spec import (
         ExportInput as ExportInput,
         TranslateOption as TranslateOption,

@@ -16,7 +16,9 @@ at a random offset (the global RNG, drawn only when a side is not a multiple alr
 pixel the losses see is real, and over the epochs every part of the image is seen; a side
 shorter than one multiple is reflect-padded instead. Samples and evaluation (``train=False``)
 *reflect-pad* at the bottom/right, as ``i2i translate --fit pad`` does, so every pixel of the
-held-out image is translated and scored at its own scale. A pair gets one window for A and B.
+held-out image is translated at its own scale; evaluation takes the images unpadded
+(``pad=False``) and pads them with the crop-back of :func:`i2i.inference.prepare_size`, so the
+padded border is never scored. A pair gets one window for A and B.
 """
 
 from __future__ import annotations
@@ -114,8 +116,11 @@ class DeviceAugment:
         return ops
 
     def __call__(
-        self, a: torch.Tensor, b: torch.Tensor | None = None, *, train: bool = True
+        self, a: torch.Tensor, b: torch.Tensor | None = None, *, train: bool = True, pad: bool = True
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``train=False, pad=False``: the deterministic eval images at their own size, for a
+        caller that pads them itself and crops the outputs back (``i2i.inference.prepare_size``,
+        as evaluation does so that no metric scores the padded border)."""
         a = to_unit(a)
         b = None if b is None else to_unit(b)
         m = self.size_multiple
@@ -127,8 +132,9 @@ class DeviceAugment:
                 b = fit_window(b, window if same else multiple_window(b.shape[-2], b.shape[-1], m), m)
             a = fit_window(a, window, m)
         else:
-            a = pad_to_multiple(self._eval(a), m)
-            b = None if b is None else pad_to_multiple(self._eval(b), m)
+            a, b = self._eval(a), None if b is None else self._eval(b)
+            if pad:
+                a, b = pad_to_multiple(a, m), None if b is None else pad_to_multiple(b, m)
         a = a.mul(2.0).sub_(1.0)
         b = None if b is None else b.mul(2.0).sub_(1.0)
         return a, b

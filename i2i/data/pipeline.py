@@ -68,14 +68,17 @@ class DataModule:
         n = self.sampler.num_samples
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
-    def augment(self, raw_batch: dict[str, Any], device: torch.device | str, train: bool = True) -> Batch:
-        """Move a loader batch to ``device`` and augment it there; ``train=False`` is deterministic."""
+    def augment(
+        self, raw_batch: dict[str, Any], device: torch.device | str, train: bool = True, pad: bool = True
+    ) -> Batch:
+        """Move a loader batch to ``device`` and augment it there; ``train=False`` is deterministic
+        (``pad=False``: not padded to the size multiple, see :class:`~i2i.data.augment.DeviceAugment`)."""
         self._note_skipped(raw_batch.get("skipped", ()))
         device = torch.device(device)
         a = raw_batch["a"].to(device, non_blocking=True)
         b = raw_batch.get("b")
         b = None if b is None else b.to(device, non_blocking=True)
-        a, b = self.augmenter(a, b, train=train)
+        a, b = self.augmenter(a, b, train=train, pad=pad)
         labels = raw_batch.get("labels")
         labels = None if labels is None else labels.to(device, non_blocking=True)
         return Batch(

@@ -53,7 +53,11 @@ class Direction:
 class EvalContext(Protocol):
     """The read-only view of an evaluation that an :class:`EvalMetric` computes from.
 
-    Images are ``(N, C, H, W)`` float CPU tensors in ``[-1, 1]`` at the run's evaluation size.
+    Images are ``(N, C, H, W)`` float CPU tensors in ``[-1, 1]`` at the run's evaluation size,
+    *not* padded to the network's size multiple: :meth:`translate` pads and crops its outputs
+    back, and a metric that runs the networks itself does the same with :func:`i2i.prepare_size`
+    (``work, undo = i2i.prepare_size(x, method.size_multiple)``; score ``undo(net(work))``), so
+    no metric scores the reflect-padded border.
     """
 
     @property

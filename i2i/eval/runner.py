@@ -191,7 +191,9 @@ class Evaluation:
         parts: dict[str, list[torch.Tensor]] = {"a": [], "b": [], "labels": []}
         names: dict[str, set[str]] = {"a": set(), "b": set()}
         for raw in module.loader:
-            batch = module.augment(raw, "cpu", train=False)
+            # unpadded: Translator.run pads to the size multiple and crops its outputs back
+            # (prepare_size), so no metric scores the reflect-padded border
+            batch = module.augment(raw, "cpu", train=False, pad=False)
             rows: dict[str, list[int] | None]
             if kind == "unpaired":  # partners repeat when the domains differ in size: keep each file once
                 rows = {

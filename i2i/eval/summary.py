@@ -10,6 +10,10 @@ method that does not beat them has learned little.
 Unpaired/labelled data has no target: ``l1_change`` is the mean absolute difference between
 input and output in [0, 1] units - a measure of how much the method changes its input (0
 means it copies it). Fuller evaluation (FID and friends) lives elsewhere in :mod:`i2i.eval`.
+
+Images are scored at their own size: one that is not a multiple of the network's size multiple
+is reflect-padded for the network and its outputs cropped back (:func:`i2i.inference.prepare_size`,
+what samples and ``i2i translate`` do), so the padded border never enters a number.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import math
 from typing import Any
 
 import torch
+
+from i2i.inference.sizes import prepare_size
 
 
 def _enter(autocast_ctx: Any) -> contextlib.AbstractContextManager[Any]:
@@ -51,26 +57,28 @@ def summarize(
     chan_sq: list[torch.Tensor] = []  # per image, per channel E[t^2]
     change: list[torch.Tensor] = []
     seen = 0
+    multiple = int(getattr(method, "size_multiple", 1) or 1)
     was_training = method.training
     method.eval()
     devices = [device.index or 0] if device.type == "cuda" else []
     try:
         with torch.random.fork_rng(devices=devices):
             for raw in data_module_test.loader:
-                batch = data_module_test.augment(raw, device, train=False)
+                batch = data_module_test.augment(raw, device, train=False, pad=False)
                 take = min(len(batch), max_images - seen)
                 if take <= 0:
                     break
                 batch = batch.select(slice(0, take))
+                work, undo = prepare_size(batch.a, multiple)  # scored at the image's own size
                 with _enter(autocast_ctx):
-                    out = method.translate(batch.a)
+                    out = undo(method.translate(work))
                 out, x = _unit(out), _unit(batch.a)
                 if paired and batch.b is not None:
                     t = _unit(batch.b)
                     psnr_out.append(_psnr(((out - t) ** 2).mean(dim=(1, 2, 3))))
                     if x.shape == t.shape:
                         psnr_id.append(_psnr(((x - t) ** 2).mean(dim=(1, 2, 3))))
-                    for name, guess in _baselines(method, batch.a, autocast_ctx).items():
+                    for name, guess in _baselines(method, work, undo, autocast_ctx).items():
                         if guess.shape == t.shape:
                             psnr_base.setdefault(name, []).append(_psnr(((_unit(guess) - t) ** 2).mean(dim=(1, 2, 3))))
                     chan_mean.append(t.mean(dim=(2, 3)))
@@ -98,13 +106,14 @@ def summarize(
     return {k: v for k, v in result.items() if math.isfinite(v)}
 
 
-def _baselines(method: Any, x: torch.Tensor, autocast_ctx: Any) -> dict[str, torch.Tensor]:
-    """``method.baselines(x)`` when the method has it (a duck-typed method may not)."""
+def _baselines(method: Any, work: torch.Tensor, undo: Any, autocast_ctx: Any) -> dict[str, torch.Tensor]:
+    """``method.baselines`` of the padded input, cropped back like the outputs (a duck-typed
+    method may have none)."""
     baselines = getattr(method, "baselines", None)
     if baselines is None:
         return {}
     with _enter(autocast_ctx):
-        return dict(baselines(x))
+        return {name: undo(guess) for name, guess in baselines(work).items()}
 
 
 def format_table(metrics: dict[str, float]) -> str:

@@ -45,6 +45,12 @@ def _batched(fn: Any, *tensors: torch.Tensor, device: torch.device, size: int = 
     return torch.cat(outs)
 
 
+def _fitted(method: Any, x: torch.Tensor) -> tuple[torch.Tensor, Any]:
+    """``ctx.test()`` images are at their own size: padded here to the networks' size multiple,
+    with the function that crops an output back (so the padded border is never scored)."""
+    return i2i.prepare_size(x, int(getattr(method, "size_multiple", 1) or 1))
+
+
 def _augmented(method: Any, name: str) -> bool:
     return bool(method.config.augment_b if name == "a2b" else method.config.augment_a)
 
@@ -67,10 +73,13 @@ def latent_reconstruction(ctx: EvalContext) -> Mapping[str, Mapping[str, float]]
                 continue
             back = "b2a" if name == "a2b" else "a2b"
             source = ctx.translate(target, direction=back)[""]  # the model's own source image
-        codes = _batched(lambda s, t, e=encoder: method._infer(e, s, t, sample=False).z, source, target, device=device)
-        rec = _batched(generator, source, codes, device=device)
+        (work, undo), (work_target, _) = _fitted(method, source), _fitted(method, target)
+        codes = _batched(
+            lambda s, t, e=encoder: method._infer(e, s, t, sample=False).z, work, work_target, device=device
+        )
+        rec = undo(_batched(generator, work, codes, device=device))
         prior = method.draw_codes(1, len(source), ctx.seed)[0]
-        rec_prior = _batched(generator, source, prior, device=device)
+        rec_prior = undo(_batched(generator, work, prior, device=device))
         row = {"model": _l1(rec, target), "prior": _l1(rec_prior, target)}
         if aligned is not None and source.shape == target.shape:
             row["identity"] = _l1(source, target)
@@ -94,8 +103,9 @@ def noise_sensitivity(ctx: EvalContext) -> Mapping[str, Mapping[str, float]]:
         generator = method._side(name)[0]
         z = method.draw_codes(1, len(source), ctx.seed)[0]
         step = torch.randn(z.shape, generator=generator_seed) * NOISE_STEP
-        out = _batched(generator, source, z, device=device)
-        moved = _batched(generator, source, z + step, device=device)
+        work, undo = _fitted(method, source)
+        out = undo(_batched(generator, work, z, device=device))
+        moved = undo(_batched(generator, work, z + step, device=device))
         rows[f"noise_sensitivity_{name}"] = {"model": _l1(out, moved) / NOISE_STEP}
     return rows
 
