@@ -119,7 +119,7 @@ def test_augcyclegan_own_metrics_run_on_images_off_the_multiple(tmp_path: Path) 
     from eval_support import make_unpaired
     from inference_support import write_checkpoint
 
-    from i2i.plugins import PluginHost, set_host
+    from i2i.plugins.host import PluginHost, set_host
 
     host = PluginHost()
     set_host(host)
