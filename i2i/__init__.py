@@ -116,6 +116,8 @@ _EXPORTS: dict[str, str] = {
     "load_checkpoint": "i2i.inference",
     "Translator": "i2i.inference",
     "prepare_size": "i2i.inference.sizes",  # pad to a network's size multiple, crop outputs back
+    "Checkpoint": "i2i.io.checkpoint",
+    "import_reference_checkpoint": "i2i.inference.weights_import",
     # what a method declares for inference
     "TranslateOption": "i2i.inference.spec",
     "ExportInput": "i2i.inference.spec",
@@ -184,8 +186,10 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         drop_norm_statistics as drop_norm_statistics,
         image_generator_config as image_generator_config,
         image_generator_family as image_generator_family,
+        import_reference_checkpoint as import_reference_checkpoint,
         load_reference_file as load_reference_file,
     )
+    from i2i.io.checkpoint import Checkpoint as Checkpoint
     from i2i.io.images import read_image as read_image
     from i2i.method import (
         LABELLED as LABELLED,

@@ -82,7 +82,7 @@ def create_method(
     """
     spec = get_method(name, host=host)
     cfg = method_config(name, host=host, **overrides)
-    return spec.factory(cfg, data_info if data_info is not None else DataInfo(kind=spec.data_kind))
+    return _host(host).build_method(spec, cfg, data_info if data_info is not None else DataInfo(kind=spec.data_kind))
 
 
 def default_config(method: str, *, demo: bool = False, host: PluginHost | None = None) -> _config.RunConfig:

@@ -182,7 +182,7 @@ def test_an_in_code_plugin_adds_a_format(tmp_path):
     """A format registered by any plugin object works through the library form, no core change."""
     from types import SimpleNamespace
 
-    from i2i.cli.import_weights import import_reference_checkpoint
+    from i2i.inference.weights_import import import_reference_checkpoint
     from i2i.plugins.host import PluginHost
 
     def convert(sd, generator=None, source="state dict"):

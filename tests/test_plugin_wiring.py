@@ -6,7 +6,8 @@
   ``Trainer(host=...)`` is found;
 * the built-in methods take their GAN objective from the loss registry, so a plugin's loss is
   selectable by name (``--set method.gan_mode=softplus``, the plugin guide's example), while the
-  built-in names build exactly the ``GANLoss`` they always did.
+  built-in names build exactly the ``GANLoss`` they always did; the registry asked is the one of
+  the host building the method (``PluginHost.build_method``), not the process-wide one.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _register_losses():
 
 def test_a_plugins_loss_is_selectable_as_gan_mode() -> None:
     host = PluginHost(plugins=[("softplus", SimpleNamespace(i2i_register_losses=_register_losses))])
-    set_host(host)
+    set_host(PluginHost())  # the process-wide host knows no softplus: the building host must be asked
     for name in ("cyclegan", "pix2pix", "augcyclegan"):
         if name not in host.registry.names("method"):
             pytest.skip(f"{name} plugin not installed")

@@ -454,7 +454,7 @@ def test_end_to_end_cli_run_on_attribute_list(tmp_path: Any, capsys: Any) -> Non
 def test_imported_reference_generator_rebuilds_the_method(tmp_path: Any) -> None:
     """A yunjey/stargan ``*-G.ckpt`` becomes a stargan checkpoint through the config fields
     ``g_conv_dim``/``g_repeat_num`` and the domain names; it translates as the original does."""
-    from i2i.cli.import_weights import import_reference_checkpoint
+    from i2i.inference.weights_import import import_reference_checkpoint
 
     torch.manual_seed(0)
     reference = i2i.create_generator("stargan", ngf=8, c_dim=len(ATTRS), n_blocks=2).eval()

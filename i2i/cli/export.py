@@ -30,9 +30,9 @@ def export(checkpoint: str, fmt: str, out: str, generator: str | None, raw_weigh
     i2i export runs/cyclegan/last.pt --format torchscript --out h2z.pt   # h2z_G_A.pt, h2z_G_B.pt
     """
     from i2i.inference.export import export_generators
-    from i2i.io.checkpoint import method_from_checkpoint, read_checkpoint
+    from i2i.io.checkpoint import Checkpoint
 
-    method, config = method_from_checkpoint(read_checkpoint(checkpoint), prefer_ema=not raw_weights)
+    method, config = Checkpoint.read(checkpoint).build_method(prefer_ema=not raw_weights)
     for path in export_generators(method, fmt, out, generator=generator, config=config, inputs=_inputs(checkpoint)):
         click.echo(f"wrote {path} (+ {path.name}.json)")
 

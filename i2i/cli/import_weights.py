@@ -2,7 +2,8 @@
 
 The formats are :class:`~i2i.plugins.registry.ImporterSpec` records that plugins register through
 ``i2i_register_importers`` (``i2i import-weights --format`` or ``i2i list importers`` shows
-them); the generic loading and checking lives in :mod:`i2i.inference.weights_import`. For each source
+them); the loading, checking and writing live in :mod:`i2i.inference.weights_import`
+(:func:`~i2i.inference.weights_import.import_reference_checkpoint` is this command as a function). For each source
 file the format converts the state dict onto an i2i generator; its ``build`` then says which
 method hosts the generators, with which config values and data description, and this command
 builds that method, loads the generators ``strict=True`` and writes a self-describing
@@ -16,12 +17,13 @@ checkpoint also serves as the starting point of a fine-tuning run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import click
 
 from i2i.errors import UsageError
-from i2i.plugins.registry import ImporterSpec, ImportPlan, ImportRequest, files_phrase
+from i2i.inference.weights_import import import_reference_checkpoint, list_importers
+from i2i.plugins.registry import ImporterSpec, files_phrase
 
 _LIST = "list"
 
@@ -79,95 +81,8 @@ def import_weights(
     click.echo(f"wrote {path}")
 
 
-def list_importers(host: Any = None) -> list[ImporterSpec]:
-    from i2i.plugins.host import get_host
-
-    return list((host or get_host()).registry.records("importer"))
-
-
 def format_table(specs: Sequence[ImporterSpec]) -> str:
     if not specs:
         return "no reference-weight formats registered"
     width = max(len(s.name) for s in specs)
     return "\n".join(f"{s.name.ljust(width)}  {s.description} ({files_phrase(s.files)}; {s.plugin})" for s in specs)
-
-
-def detect_format(state_dict: Any, source: str, host: Any = None) -> ImporterSpec:
-    """The one registered format whose recogniser accepts ``state_dict``."""
-    specs = list_importers(host)
-    matches = [s for s in specs if s.recognise(state_dict)]
-    if len(matches) == 1:
-        return matches[0]
-    known = ", ".join(s.name for s in specs) or "none registered"
-    if not matches:
-        raise UsageError(f"{source}: no registered format recognises this file; pass --format (known: {known})")
-    raise UsageError(f"{source}: looks like {' and '.join(s.name for s in matches)}; pass --format to choose")
-
-
-def import_reference_checkpoint(
-    sources: Sequence[str | Path],
-    fmt: str | None,
-    out: str | Path,
-    *,
-    generator: str | None = None,
-    domains: Sequence[str] | str | None = None,
-    one_hot: bool | None = None,
-    host: Any = None,
-) -> Path:
-    """Library form of ``i2i import-weights``; returns the written checkpoint path.
-
-    ``fmt`` None picks the format that recognises the first file; ``domains`` are label names
-    (a list, or one comma-separated string).
-    """
-    from i2i.inference.weights_import import (
-        get_importer,
-        load_reference_file,
-        strip_module_prefix,
-    )
-
-    if isinstance(domains, str):
-        domains = tuple(d.strip() for d in domains.split(",") if d.strip())
-    raw = [strip_module_prefix(load_reference_file(src)) for src in sources]
-    spec = detect_format(raw[0], str(sources[0]), host) if fmt is None else get_importer(fmt, host)
-    if len(sources) not in spec.files:
-        raise UsageError(f"--format {spec.name} takes {files_phrase(spec.files)}, got {len(sources)}")
-    converted = [spec.convert(sd, generator, str(src)) for sd, src in zip(raw, sources)]
-    request = ImportRequest(
-        sources=tuple(str(s) for s in sources),
-        generators=converted,
-        labels=None if domains is None else tuple(domains),
-        one_hot=one_hot,
-    )
-    plan = spec.build(request)
-    return write_imported(plan, out, request.sources, host=host)
-
-
-def write_imported(plan: ImportPlan, out: str | Path, sources: Sequence[str], *, host: Any = None) -> Path:
-    """Build ``plan.method`` as the plan says, load its generators ``strict=True``, write ``out``."""
-    from i2i import api
-    from i2i.config.run import resolve_config
-    from i2i.errors import PluginError
-    from i2i.io.checkpoint import inference_payload, save_checkpoint
-
-    spec = api.get_method(plan.method, host=host)
-    info = plan.data_info
-    overrides = {f"method.{k}": v for k, v in plan.method_config.items()}
-    overrides |= {"data.channels": info.channels_a, "data.channels_b": info.channels_b}
-    if info.domains:
-        overrides["data.attributes"] = list(info.domains)
-    # the paper's settings (not the demo's): an imported model is a full-size model
-    cfg = resolve_config(
-        lambda name: api.get_method(name, host=host), overrides=overrides, method=plan.method, demo=False
-    )
-    built = spec.factory(cfg.method, info)
-    generators = built.generators()
-    if set(plan.generators) - set(generators):
-        raise PluginError(
-            f"importer: {plan.method} has no generator {sorted(set(plan.generators) - set(generators))} "
-            f"(its generator_names: {', '.join(generators)})"
-        )
-    for name, state in plan.generators.items():
-        generators[name].load_state_dict(dict(state), strict=True)
-    payload = inference_payload(built, cfg, info, plugin=spec.plugin)
-    payload["imported_from"] = list(sources)
-    return save_checkpoint(out, payload)

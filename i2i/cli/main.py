@@ -317,7 +317,7 @@ def _resumed_run_config(out: str | None, method: str | None) -> tuple[dict[str, 
     found = ckpt_io.find_resume_checkpoint(out)
     if found is None:
         raise UsageError(f"--resume: {out} holds no run to resume (no config.toml, last.pt or step_*.pt)")
-    return dict(ckpt_io.read_checkpoint(found)["config"]), str(found)
+    return dict(ckpt_io.Checkpoint.read(found).payload["config"]), str(found)
 
 
 for _module, _attr in _COMMAND_MODULES:

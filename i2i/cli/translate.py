@@ -95,19 +95,19 @@ def _load_for_flags(args: Sequence[str]) -> tuple[Any, Any, str, int] | None:
     With ``--help`` a checkpoint that cannot be read shows the generic help; otherwise its
     error is the command's (clearer than the unknown-flag error it would cause).
     """
-    from i2i.io.checkpoint import method_from_checkpoint, read_checkpoint
+    from i2i.io.checkpoint import Checkpoint
 
     candidate = _checkpoint_arg(args)
     if candidate is not None:
         if Path(candidate).exists():
             try:
-                ckpt = read_checkpoint(candidate)
-                method, config = method_from_checkpoint(ckpt, prefer_ema="--raw-weights" not in args)
+                ckpt = Checkpoint.read(candidate)
+                method, config = ckpt.build_method(prefer_ema="--raw-weights" not in args)
             except UsageError:
                 if "--help" in args or "-h" in args:
                     return None
                 raise
-            return method, config, candidate, int(ckpt.get("step", 0))
+            return method, config, candidate, ckpt.step
     return None
 
 

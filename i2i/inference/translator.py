@@ -67,13 +67,13 @@ def load_checkpoint(
     :class:`~i2i.errors.CheckpointError` (one line) for a missing, corrupt or foreign file,
     e.g. a plain ``state_dict`` saved by another tool.
     """
-    from i2i.io.checkpoint import method_from_checkpoint, read_checkpoint
+    from i2i.io.checkpoint import Checkpoint
 
     dev = resolve_device(device)
     resolve_precision(precision, dev)  # a bad flag fails before the checkpoint is read
-    ckpt = read_checkpoint(path)
-    method, config = method_from_checkpoint(ckpt, host, prefer_ema=prefer_ema)
-    return Translator(method, config, device=dev, precision=precision, step=int(ckpt.get("step", 0)), source=str(path))
+    ckpt = Checkpoint.read(path)
+    method, config = ckpt.build_method(host, prefer_ema=prefer_ema)
+    return Translator(method, config, device=dev, precision=precision, step=ckpt.step, source=str(path))
 
 
 class Translator:

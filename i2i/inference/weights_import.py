@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 
-from i2i.errors import CheckpointError
-from i2i.plugins.registry import ConvertedGenerator, ImporterSpec
+from i2i.errors import CheckpointError, PluginError, UsageError
+from i2i.plugins.host import get_host
+from i2i.plugins.registry import ConvertedGenerator, ImporterSpec, ImportPlan, ImportRequest, files_phrase
 
 _STATS = ("running_mean", "running_var", "num_batches_tracked")
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "netG", "net_G", "G", "generator", "params")
@@ -124,11 +125,7 @@ def convert_generator_state_dict(
 
     Raises :class:`CheckpointError` naming ``source`` on missing, unexpected or misshapen keys.
     """
-    from i2i.plugins.host import (
-        get_host,  # lazy: the registry is only needed when a file is converted
-    )
-
-    spec = (host or get_host()).registry.get("generator", name)
+    spec = _registry(host).get("generator", name)
     with torch.device("meta"):
         expected = spec.create(**kwargs).state_dict()
     sd = dict(sd)
@@ -257,11 +254,13 @@ def convert_image_generator(
 
 
 # -- one registered format on one file ------------------------------------------------------------
+def _registry(host: Any) -> Any:
+    return (host if host is not None else get_host()).registry
+
+
 def get_importer(format: str, host: Any = None) -> ImporterSpec:
     """The registered importer ``format``; a :class:`CheckpointError` listing the known ones."""
-    from i2i.plugins.host import get_host
-
-    registry = (host or get_host()).registry
+    registry = _registry(host)
     known = registry.names("importer")
     if format not in known:
         raise CheckpointError(
@@ -317,3 +316,82 @@ def image_generator_config(converted: ConvertedGenerator, source: str = "state d
         "norm": kwargs["norm"],
         "use_dropout": kwargs.get("use_dropout", False),
     }
+
+
+# -- reference files to an i2i checkpoint (``i2i import-weights`` as a function) ----------------
+def list_importers(host: Any = None) -> list[ImporterSpec]:
+    """The registered reference-weight formats (``i2i_register_importers``)."""
+    return list(_registry(host).records("importer"))
+
+
+def detect_format(state_dict: Any, source: str, host: Any = None) -> ImporterSpec:
+    """The one registered format whose recogniser accepts ``state_dict``."""
+    specs = list_importers(host)
+    matches = [s for s in specs if s.recognise(state_dict)]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(s.name for s in specs) or "none registered"
+    if not matches:
+        raise UsageError(f"{source}: no registered format recognises this file; pass --format (known: {known})")
+    raise UsageError(f"{source}: looks like {' and '.join(s.name for s in matches)}; pass --format to choose")
+
+
+def import_reference_checkpoint(
+    sources: Sequence[str | Path],
+    fmt: str | None,
+    out: str | Path,
+    *,
+    generator: str | None = None,
+    domains: Sequence[str] | str | None = None,
+    one_hot: bool | None = None,
+    host: Any = None,
+) -> Path:
+    """Library form of ``i2i import-weights``; returns the written checkpoint path.
+
+    ``fmt`` None picks the format that recognises the first file; ``domains`` are label names
+    (a list, or one comma-separated string).
+    """
+    if isinstance(domains, str):
+        domains = tuple(d.strip() for d in domains.split(",") if d.strip())
+    raw = [strip_module_prefix(load_reference_file(src)) for src in sources]
+    spec = detect_format(raw[0], str(sources[0]), host) if fmt is None else get_importer(fmt, host)
+    if len(sources) not in spec.files:
+        raise UsageError(f"--format {spec.name} takes {files_phrase(spec.files)}, got {len(sources)}")
+    converted = [spec.convert(sd, generator, str(src)) for sd, src in zip(raw, sources)]
+    request = ImportRequest(
+        sources=tuple(str(s) for s in sources),
+        generators=converted,
+        labels=None if domains is None else tuple(domains),
+        one_hot=one_hot,
+    )
+    plan = spec.build(request)
+    return write_imported(plan, out, request.sources, host=host)
+
+
+def write_imported(plan: ImportPlan, out: str | Path, sources: Sequence[str], *, host: Any = None) -> Path:
+    """Build ``plan.method`` as the plan says, load its generators ``strict=True``, write ``out``."""
+    from i2i.config.run import resolve_config  # lazy: the run config pulls in every layer's config
+    from i2i.io.checkpoint import Checkpoint
+
+    host = host if host is not None else get_host()
+    spec = host.registry.get("method", plan.method)
+    info = plan.data_info
+    overrides = {f"method.{k}": v for k, v in plan.method_config.items()}
+    overrides |= {"data.channels": info.channels_a, "data.channels_b": info.channels_b}
+    if info.domains:
+        overrides["data.attributes"] = list(info.domains)
+    # the paper's settings (not the demo's): an imported model is a full-size model
+    cfg = resolve_config(
+        lambda name: host.registry.get("method", name), overrides=overrides, method=plan.method, demo=False
+    )
+    built = host.build_method(spec, cfg.method, info)
+    generators = built.generators()
+    if set(plan.generators) - set(generators):
+        raise PluginError(
+            f"importer: {plan.method} has no generator {sorted(set(plan.generators) - set(generators))} "
+            f"(its generator_names: {', '.join(generators)})"
+        )
+    for name, state in plan.generators.items():
+        generators[name].load_state_dict(dict(state), strict=True)
+    checkpoint = Checkpoint.of(built, cfg, info, plugin=spec.plugin).with_fields(imported_from=list(sources))
+    return checkpoint.write(out)

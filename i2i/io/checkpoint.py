@@ -107,6 +107,62 @@ def inference_payload(method: Any, config: Any, data_info: Any, *, plugin: str =
     }
 
 
+@attrs.define
+class Checkpoint:
+    """One i2i checkpoint: how its payload is built, written, read and turned back into a method.
+
+    The trainer, ``i2i import-weights``, inference (translate, eval, export) and the method
+    conformance suite all go through this object, so the format is defined once::
+
+        ckpt = Checkpoint.of(method, run_config, data_info, step=100)
+        ckpt.write("run/last.pt")                       # atomic
+        method, run_config = Checkpoint.read("run/last.pt").build_method()
+
+    ``payload`` is the plain dict written to disk (see the module docstring); a training
+    checkpoint adds its resumable state with :meth:`with_fields`.
+    """
+
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, method: Any, config: Any, data_info: Any, *, plugin: str = "", step: int = 0) -> Checkpoint:
+        """The checkpoint of ``method`` as ``config`` (a run config) and ``data_info`` built it."""
+        return cls(inference_payload(method, config, data_info, plugin=plugin, step=step))
+
+    @classmethod
+    def read(cls, path: str | Path) -> Checkpoint:
+        """Load and check a file (or a run folder's newest valid checkpoint); see :func:`read_checkpoint`."""
+        return cls(read_checkpoint(path))
+
+    def with_fields(self, **fields: Any) -> Checkpoint:
+        """A copy with top-level payload fields added or replaced (training state, provenance)."""
+        return Checkpoint({**self.payload, **fields})
+
+    def write(self, path: str | Path) -> Path:
+        """Write atomically (never a torn file, even on SIGKILL); returns ``path``."""
+        return save_checkpoint(path, self.payload)
+
+    @property
+    def method_name(self) -> str:
+        return str(self.payload["method"])
+
+    @property
+    def step(self) -> int:
+        return int(self.payload.get("step", 0))
+
+    def run_config(self, host: Any = None) -> Any:
+        """The stored run config, structured against the installed method's config class."""
+        return config_from_checkpoint(self.payload, host)
+
+    def data_info(self) -> Any:
+        return data_info_from_checkpoint(self.payload)
+
+    def build_method(self, host: Any = None, *, prefer_ema: bool = True) -> tuple[Any, Any]:
+        """``(method, run_config)``: the method rebuilt on the CPU in eval mode, weights loaded
+        strictly (the EMA generators where the run kept them, unless ``prefer_ema=False``)."""
+        return method_from_checkpoint(self.payload, host, prefer_ema=prefer_ema)
+
+
 # -- reading ---------------------------------------------------------------------------------
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and check an i2i checkpoint; a run directory means its newest valid checkpoint.
@@ -328,7 +384,7 @@ def method_from_checkpoint(ckpt: dict[str, Any], host: Any = None, *, prefer_ema
     host = host if host is not None else get_host()
     config = config_from_checkpoint(ckpt, host)
     spec = host.registry.get("method", config.method_name)
-    method = spec.factory(config.method, data_info_from_checkpoint(ckpt))
+    method = host.build_method(spec, config.method, data_info_from_checkpoint(ckpt))
     try:
         method.load_state_dict(ckpt["model"], strict=True)
         if prefer_ema and ckpt.get("ema"):

@@ -18,11 +18,13 @@ build fresh hosts.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import importlib.metadata
 import os
 import warnings
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import attrs
 import pluggy
@@ -161,6 +163,13 @@ class PluginHost:
         self._register(plugin, PluginInfo(name, "in-code", "", getattr(plugin, "__name__", name)))
 
     # -- lifecycle hooks, called through typed methods (tox's facade) ---------------------------
+    def build_method(self, spec: Any, method_config: Any, data_info: Any) -> Any:
+        """``spec.factory(method_config, data_info)`` with this host active, so what the method
+        builds by name (``i2i.create_gan_loss``, ``create_generator``, ...) comes from this host's
+        registry: a loss or network registered only in ``Trainer(host=...)`` is found."""
+        with active_host(self):
+            return spec.factory(method_config, data_info)
+
     def train_start(self, run: Any) -> None:
         self.pm.hook.i2i_train_start(run=run)
 
@@ -245,9 +254,27 @@ def _has_dist(name: str) -> bool:
 _default_host: PluginHost | None = None
 
 
+#: the host that is building a method right now (:meth:`PluginHost.build_method`)
+_active: contextvars.ContextVar[PluginHost | None] = contextvars.ContextVar("i2i_active_host", default=None)
+
+
+@contextlib.contextmanager
+def active_host(host: PluginHost) -> Iterator[PluginHost]:
+    """Make ``host`` what :func:`get_host` returns in this context (thread- and task-local)."""
+    token = _active.set(host)
+    try:
+        yield host
+    finally:
+        _active.reset(token)
+
+
 def get_host() -> PluginHost:
-    """The process-wide host, built on first use (never at import)."""
+    """The host building a method right now if any, else the process-wide host, built on first
+    use (never at import)."""
     global _default_host
+    active = _active.get()
+    if active is not None:
+        return active
     if _default_host is None:
         _default_host = PluginHost()
     return _default_host

@@ -322,8 +322,7 @@ def check_checkpoint_round_trip(case: MethodCase, steps: int = 1) -> None:
     """After ``steps`` train steps, the method's state goes through an i2i checkpoint file
     (written atomically and read back with ``weights_only=True`` by the trainer's code) into a
     fresh instance rebuilt from the stored config; its state dict and translations match."""
-    from i2i.config import run as _config
-    from i2i.io import checkpoint as ckpt_io
+    from i2i.io.checkpoint import Checkpoint
 
     method = case.build(seed=0)
     batch = case.make_batch()
@@ -331,20 +330,11 @@ def check_checkpoint_round_trip(case: MethodCase, steps: int = 1) -> None:
     run_config = load_config(
         method=case.name, overrides={f"method.{k}": v for k, v in case.overrides.items()}, host=case.host
     )
-    payload = {
-        "format": ckpt_io.FORMAT,
-        "version": ckpt_io.VERSION,
-        "method": case.name,
-        "config": _config.to_dict(run_config),
-        "data_info": ckpt_io.data_info_dict(case.data_info),
-        "model": method.state_dict(),
-        "step": steps,
-    }
     with tempfile.TemporaryDirectory(prefix="i2i-conformance-") as tmp:
-        path = ckpt_io.save_checkpoint(Path(tmp) / "last.pt", payload)
-        restored_payload = ckpt_io.read_checkpoint(path)  # torch.load(weights_only=True) + format checks
+        path = Checkpoint.of(method, run_config, case.data_info, step=steps).write(Path(tmp) / "last.pt")
+        restored_ckpt = Checkpoint.read(path)  # torch.load(weights_only=True) + format checks
     torch.manual_seed(1)  # the fresh instance starts from other weights
-    restored, _ = ckpt_io.method_from_checkpoint(restored_payload, host=case.host or get_host(), prefer_ema=False)
+    restored, _ = restored_ckpt.build_method(case.host or get_host(), prefer_ema=False)
     bad = _state_equal(method.state_dict(), restored.state_dict())
     if bad:
         raise ConformanceError(f"{case.name}: state differs after a checkpoint round trip: {_short(bad)}")

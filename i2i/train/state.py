@@ -1,6 +1,6 @@
 """The trainer's resumable state: what goes into a training checkpoint and how it comes back.
 
-:func:`training_payload` is the inference payload (:func:`~i2i.io.checkpoint.inference_payload`:
+:func:`training_checkpoint` is the method's :class:`~i2i.io.checkpoint.Checkpoint` (what inference needs:
 enough to rebuild the method) plus everything exact resume needs: the run's id (its lineage in
 the folder), position in the data, optimizer/scheduler/scaler/EMA state, every rank's RNG state
 and the running loss sums. :func:`load_training_state` puts it back into a freshly built run.
@@ -25,29 +25,31 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def training_payload(run: Any) -> dict[str, Any]:
+def training_checkpoint(run: Any) -> ckpt_io.Checkpoint:
+    """The run's checkpoint: the method's (what inference needs) plus exact-resume state."""
     rng = dist_utils.gather_objects(ckpt_io.capture_rng(), run.world_size)
-    payload = ckpt_io.inference_payload(run.method, run.config, run.data.info, plugin=run.spec.plugin, step=run.step)
-    payload["versions"]["plugin_version"] = _plugin_version(run)
-    return {
-        **payload,
-        "run_id": run.run_id,
-        "batches_per_epoch": run.batches_per_epoch,
-        "epoch": run.epoch,
-        "position": run.position,
-        "world_size": run.world_size,
-        "ema": run.ema.state_dict() if run.ema is not None else None,
-        "optimizers": {name: opt.state_dict() for name, opt in run.optimizers.items()},
-        "schedulers": run.schedules.state_dict(),
-        "scaler": run.precision.scaler.state_dict() if run.precision.scaler is not None else None,
-        "rng": rng,
-        "skipped": dict(run.ctx.skipped),
-        "loss_sums": {k: v.detach().cpu() for k, v in run.losses.sums.items()},
-        "loss_count": run.losses.count,
-        "epoch_loss_sums": {k: v.detach().cpu() for k, v in run.epoch_losses.sums.items()},
-        "epoch_loss_count": run.epoch_losses.count,
-        "plugin_state": _plugin_state(run),
-    }
+    ckpt = ckpt_io.Checkpoint.of(run.method, run.config, run.data.info, plugin=run.spec.plugin, step=run.step)
+    ckpt.payload["versions"]["plugin_version"] = _plugin_version(run)
+    return ckpt.with_fields(
+        **{
+            "run_id": run.run_id,
+            "batches_per_epoch": run.batches_per_epoch,
+            "epoch": run.epoch,
+            "position": run.position,
+            "world_size": run.world_size,
+            "ema": run.ema.state_dict() if run.ema is not None else None,
+            "optimizers": {name: opt.state_dict() for name, opt in run.optimizers.items()},
+            "schedulers": run.schedules.state_dict(),
+            "scaler": run.precision.scaler.state_dict() if run.precision.scaler is not None else None,
+            "rng": rng,
+            "skipped": dict(run.ctx.skipped),
+            "loss_sums": {k: v.detach().cpu() for k, v in run.losses.sums.items()},
+            "loss_count": run.losses.count,
+            "epoch_loss_sums": {k: v.detach().cpu() for k, v in run.epoch_losses.sums.items()},
+            "epoch_loss_count": run.epoch_losses.count,
+            "plugin_state": _plugin_state(run),
+        }
+    )
 
 
 def _plugin_state(run: Any) -> dict[str, Any]:

@@ -237,20 +237,20 @@ def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float], checkpoin
 
 def _log_checkpoint_eval(checkpoint: str, step: int, metrics: Mapping[str, float]) -> None:
     """``i2i eval`` of a checkpoint: its metrics go to the tracker runs that trained it."""
-    from i2i.io.checkpoint import config_from_checkpoint, read_checkpoint
+    from i2i.io.checkpoint import Checkpoint
     from i2i.plugins.host import get_host
 
-    ckpt = read_checkpoint(checkpoint)
-    saved = dict((ckpt.get("plugin_state") or {}).get("loggers", {}))
+    ckpt = Checkpoint.read(checkpoint)
+    saved = dict((ckpt.payload.get("plugin_state") or {}).get("loggers", {}))
     if not saved:
         return
     registry = get_host().registry
-    config = config_from_checkpoint(ckpt)
+    config = ckpt.run_config()
     names = tuple(n for n in check_loggers(config.train.loggers, registry) if n in saved)
     tracked = TrackedRun(
         out_dir=Path(checkpoint).parent,
         method=config.method_name,
-        step=int(ckpt.get("step", step)),
+        step=int(ckpt.payload.get("step", step)),
         params=_flat_params(config),
         tracking=config.train.tracking,
         purpose="eval",

@@ -151,11 +151,12 @@ class Trainer:
                 f"{self.out_dir}: nothing to resume (no valid last.pt or step_*.pt); "
                 "run without --resume to start a new run"
             )
-        self._resume_state = ckpt_io.read_checkpoint(found)
+        resumed = ckpt_io.Checkpoint.read(found)
+        self._resume_state = resumed.payload
         self.resume_path = found
         if method is not None and self._resume_state.get("method") not in self.host.registry.names("method"):
             return given  # an unregistered, already-built method: its own config is the run's
-        saved = ckpt_io.config_from_checkpoint(self._resume_state, self.host)
+        saved = resumed.run_config(self.host)
         if given is None:
             return saved
         config, self._changed, self._ignored = _resume.resumed_config(given, saved)
@@ -216,7 +217,7 @@ class Trainer:
             method = self._given_method
             check_given_method(method, self.data.info)
         else:
-            method = self.spec.factory(self.config.method, self.data.info)
+            method = self.host.build_method(self.spec, self.config.method, self.data.info)
         multiple = int(getattr(method, "size_multiple", 4) or 4)
         if multiple != 4:  # the data contract takes the multiple at build time; rebuilding is cheap
             self.data = self._build_data("train", self.per_rank_batch, multiple, **shard)
@@ -303,20 +304,20 @@ class Trainer:
 
     # -- checkpoints -----------------------------------------------------------------------------
     def _save_checkpoint(self, *, periodic: bool) -> Path | None:
-        payload = state.training_payload(self)  # collective (RNG gather): every rank takes part
+        checkpoint = state.training_checkpoint(self)  # collective (RNG gather): every rank takes part
         state.check_finite(self)
         self._last_saved_step = self.step
         if not self.is_main:
             return None
         last = self.out_dir / ckpt_io.LAST
         if periodic:
-            path = ckpt_io.save_checkpoint(self.out_dir / ckpt_io.step_filename(self.step), payload)
+            path = checkpoint.write(self.out_dir / ckpt_io.step_filename(self.step))
             ckpt_io.copy_checkpoint(path, last)
             ckpt_io.rotate(self.out_dir, self.config.train.keep_checkpoints)
             if self.config.train.keep_checkpoints == 0:
                 path = last
         else:
-            path = ckpt_io.save_checkpoint(last, payload)
+            path = checkpoint.write(last)
         self.host.checkpoint_saved(run=self.view, step=self.step, path=str(path))
         return path
 
