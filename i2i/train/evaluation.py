@@ -171,4 +171,17 @@ def _quality(trainer: Any, result: RunEvaluation, log: Any) -> None:
     result.notes.append(f"the domain classifier trained {CLASSIFIER_STEPS} steps; `i2i eval` trains it longer")
 
 
-__all__ = ["RunEvaluation", "evaluate_run", "QUALITY_METRICS"]
+__all__ = ["RunEvaluation", "evaluate_run", "evaluate_at_end", "QUALITY_METRICS"]
+
+
+def evaluate_at_end(run: Any) -> None:
+    """``train.eval_at_end``: evaluate the finished run, log the metrics and tell the plugins."""
+    run.progress.message("evaluating (train.eval_at_end)")
+    test_is_train = bool(getattr(getattr(run, "overview", None), "test_is_train", False))
+    run.evaluation = evaluate_run(run, test_is_train=test_is_train, log=run.progress.message)
+    if run.evaluation is None:
+        return
+    metrics = run.evaluation.metrics
+    run.eval_metrics = {f"eval/{k}": v for k, v in metrics.items()}
+    run.metrics_log.write({"step": run.step, "epoch": run.epoch, "time": time.time(), "eval": metrics})
+    run.host.eval_result(run=run.view, step=run.step, metrics=metrics, checkpoint=None)

@@ -19,9 +19,13 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from i2i.config import run as _config
 from i2i.errors import UsageError
+from i2i.io import checkpoint as ckpt_io
+from i2i.io.atomic import atomic_write_bytes
+from i2i.train.metrics import MetricsLog
 
 try:  # POSIX; elsewhere the pid in the lock file decides (a dead holder's lock is taken over)
     import fcntl
@@ -295,3 +299,24 @@ def claim(
     claimed, lock = claim_default(out_dir)
     notes = [f"note: {out_dir} holds another run; this one goes to {claimed}"] if claimed != out_dir else []
     return claimed, lock, notes
+
+
+def prepare_out_dir(run: Any) -> None:
+    """At the start of a run (new or resumed): clear it for ``--overwrite``, check it is writable,
+    clean dead writers' temp files, write ``config.toml``, open the metrics log and, on resume,
+    list the sample grids already written up to the resumed step."""
+    if not run.is_main:
+        return
+    if run.overwrite:
+        clear_run(run.out_dir)
+    check_writable(run.out_dir)
+    ckpt_io.remove_stale_temps(run.out_dir)
+    atomic_write_bytes(run.out_dir / "config.toml", _config.to_toml(run.config).encode("utf-8"))
+    resumed_at = run.step if run.resume_state is not None else None
+    run.metrics_log = MetricsLog(run.out_dir / "metrics.jsonl", resume_step=resumed_at)
+    if resumed_at is not None:
+        run.samples = sorted(
+            (int(p.stem.split("_")[1]), f"samples/{p.name}")
+            for p in (run.out_dir / "samples").glob("step_*.png")
+            if p.stem.split("_")[1].isdigit() and int(p.stem.split("_")[1]) <= resumed_at
+        )

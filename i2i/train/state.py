@@ -9,6 +9,7 @@ and the running loss sums. :func:`load_training_state` puts it back into a fresh
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -111,3 +112,25 @@ def kept_note(run: Any) -> str:
     """The end of an error message: which checkpoint a failed run leaves to resume from."""
     kept = ckpt_io.find_resume_checkpoint(run.out_dir) if run.is_main else None
     return f"; the last good checkpoint {kept} is kept" if kept else "; no checkpoint was saved"
+
+
+def save_checkpoint(run: Any, *, periodic: bool) -> Path | None:
+    """Write the run's checkpoint: ``step_N.pt`` (+ ``last.pt`` as a copy, old steps rotated)
+    when ``periodic``, else ``last.pt``; every rank calls it (the RNG gather is collective) and
+    only the main rank writes. Returns the path written (None on other ranks)."""
+    checkpoint = training_checkpoint(run)  # collective (RNG gather): every rank takes part
+    check_finite(run)
+    run.last_saved_step = run.step
+    if not run.is_main:
+        return None
+    last = run.out_dir / ckpt_io.LAST
+    if periodic:
+        path = checkpoint.write(run.out_dir / ckpt_io.step_filename(run.step))
+        ckpt_io.copy_checkpoint(path, last)
+        ckpt_io.rotate(run.out_dir, run.config.train.keep_checkpoints)
+        if run.config.train.keep_checkpoints == 0:
+            path = last
+    else:
+        path = checkpoint.write(last)
+    run.host.checkpoint_saved(run=run.view, step=run.step, path=str(path))
+    return path

@@ -28,7 +28,7 @@ import torch
 from i2i.config import run as _config
 from i2i.errors import ConfigError, DataError, UsageError
 from i2i.io import checkpoint as ckpt_io
-from i2i.io.atomic import DiskFullError, atomic_write_bytes, is_disk_full
+from i2i.io.atomic import DiskFullError, is_disk_full
 from i2i.plugins.host import PluginHost, get_host
 from i2i.train import (
     checks,
@@ -40,6 +40,7 @@ from i2i.train import (
 )
 from i2i.train.context import NonFiniteError, TrainContext
 from i2i.train.ema import EMA
+from i2i.train.evaluation import evaluate_at_end
 from i2i.train.metrics import LossAverager, MetricsLog
 from i2i.train.overview import overview
 from i2i.train.precision import Precision, resolve_device
@@ -90,7 +91,8 @@ class Trainer:
         self.resume = resume
         self.overwrite = overwrite and not resume
         self.progress_mode = progress
-        self._resume_state: dict[str, Any] | None = None
+        self.resume_state: dict[str, Any] | None = None
+        self.metrics_log: MetricsLog  # opened by rundir.prepare_out_dir on the main rank
         self._ignored: list[str] = []
         self._changed: list[str] = []
         self._stop: StopRequest | None = None  # fit()'s, while it runs
@@ -124,7 +126,7 @@ class Trainer:
             self._lock.release(discard=True)
             raise
         self.config = config
-        self.run_id = str(self._resume_state.get("run_id") or "") if self._resume_state else ""
+        self.run_id = str(self.resume_state.get("run_id") or "") if self.resume_state else ""
         self.run_id = self.run_id or uuid.uuid4().hex
         self.spec = method_spec_for(self.host, config, method)
         self.method: Any = None
@@ -136,7 +138,7 @@ class Trainer:
         self.final_metrics: dict[str, float] = {}
         self.eval_metrics: dict[str, float] = {}
         #: what plugins stored in the resumed checkpoint (``i2i_checkpoint_state``); {} for a new run
-        resumed: dict[str, Any] = self._resume_state or {}
+        resumed: dict[str, Any] = self.resume_state or {}
         self.plugin_state: dict[str, Any] = dict(resumed.get("plugin_state") or {})
         self.samples: list[tuple[int, str]] = []
         self.sample_columns: list[str] = []
@@ -152,9 +154,9 @@ class Trainer:
                 "run without --resume to start a new run"
             )
         resumed = ckpt_io.Checkpoint.read(found)
-        self._resume_state = resumed.payload
+        self.resume_state = resumed.payload
         self.resume_path = found
-        if method is not None and self._resume_state.get("method") not in self.host.registry.names("method"):
+        if method is not None and self.resume_state.get("method") not in self.host.registry.names("method"):
             return given  # an unregistered, already-built method: its own config is the run's
         saved = resumed.run_config(self.host)
         if given is None:
@@ -261,16 +263,16 @@ class Trainer:
         if self.is_main:  # the held-out data must match the training data: checked now (heldout.py)
             heldout.held_out_batch(self)
             heldout.eval_data(self)
-        if self._resume_state is not None:
-            state.load_training_state(self, self._resume_state)
+        if self.resume_state is not None:
+            state.load_training_state(self, self.resume_state)
             _resume.check_left_to_do(self.out_dir, self.step, self.total_steps, self.config)
             for note in (
                 _resume.schedule_note(self.schedules.schedulers, self.total_steps),
-                _resume.dataset_note(self._resume_state.get("batches_per_epoch"), self.batches_per_epoch),
+                _resume.dataset_note(self.resume_state.get("batches_per_epoch"), self.batches_per_epoch),
             ):
                 if note:
                     self._notes.append(note)
-        self._prepare_out_dir()
+        rundir.prepare_out_dir(self)
 
     def _held_out_samples(self, square: bool = False) -> Any:
         """The fixed images of the sample grids: the test split, else the first training images."""
@@ -284,42 +286,6 @@ class Trainer:
             square=square,
             host=self.host,
         )
-
-    def _prepare_out_dir(self) -> None:
-        if not self.is_main:
-            return
-        if self.overwrite:
-            rundir.clear_run(self.out_dir)
-        rundir.check_writable(self.out_dir)
-        ckpt_io.remove_stale_temps(self.out_dir)
-        atomic_write_bytes(self.out_dir / "config.toml", _config.to_toml(self.config).encode("utf-8"))
-        resumed_at = self.step if self._resume_state is not None else None
-        self.metrics_log = MetricsLog(self.out_dir / "metrics.jsonl", resume_step=resumed_at)
-        if resumed_at is not None:
-            self.samples = sorted(
-                (int(p.stem.split("_")[1]), f"samples/{p.name}")
-                for p in (self.out_dir / "samples").glob("step_*.png")
-                if p.stem.split("_")[1].isdigit() and int(p.stem.split("_")[1]) <= resumed_at
-            )
-
-    # -- checkpoints -----------------------------------------------------------------------------
-    def _save_checkpoint(self, *, periodic: bool) -> Path | None:
-        checkpoint = state.training_checkpoint(self)  # collective (RNG gather): every rank takes part
-        state.check_finite(self)
-        self._last_saved_step = self.step
-        if not self.is_main:
-            return None
-        last = self.out_dir / ckpt_io.LAST
-        if periodic:
-            path = checkpoint.write(self.out_dir / ckpt_io.step_filename(self.step))
-            ckpt_io.copy_checkpoint(path, last)
-            ckpt_io.rotate(self.out_dir, self.config.train.keep_checkpoints)
-            if self.config.train.keep_checkpoints == 0:
-                path = last
-        else:
-            path = checkpoint.write(last)
-        self.host.checkpoint_saved(run=self.view, step=self.step, path=str(path))
-        return path
 
     # -- the loop --------------------------------------------------------------------------------
     def _epoch_batches(self) -> Iterator[Any]:
@@ -347,7 +313,7 @@ class Trainer:
                 )
                 if self.is_main:
                     self.host.train_start(run=self.view)
-                    if self._resume_state is not None:
+                    if self.resume_state is not None:
                         self.progress.message(f"resuming from {self.resume_path} at step {self.step}")
                         if self._changed:
                             self.progress.message("changed on resume: " + ", ".join(self._changed))
@@ -366,7 +332,7 @@ class Trainer:
         except BaseException as exc:
             if self.is_main and self.method is not None:
                 self.host.train_end(run=self.view, step=self.step, status="failed")
-            self._lock.release(discard=self.step == 0 and self._resume_state is None)
+            self._lock.release(discard=self.step == 0 and self.resume_state is None)
             if isinstance(exc, Exception) and not isinstance(exc, DiskFullError) and is_disk_full(exc):
                 raise DiskFullError(f"{self.out_dir}: no space left on device{state.kept_note(self)}") from None
             if isinstance(exc, DiskFullError):
@@ -383,7 +349,7 @@ class Trainer:
         train = self.config.train
         method, ctx = self.method, self.ctx
         method.train()
-        self._last_saved_step = self.step if self._resume_state is not None else -1
+        self.last_saved_step = self.step if self.resume_state is not None else -1
         batches: Iterator[Any] | None = None
         while self.step < self.total_steps:
             if self.position >= self.batches_per_epoch:
@@ -401,8 +367,8 @@ class Trainer:
                 # for, a failed fetch just ends the run at the last completed step.
                 if not (stop.requested and self.world_size == 1):
                     raise
-                if self._last_saved_step != self.step:
-                    self._save_checkpoint(periodic=False)
+                if self.last_saved_step != self.step:
+                    state.save_checkpoint(self, periodic=False)
                 return "interrupted"
             batch = self.data.augment(raw, self.device, train=True)
             if train.channels_last:
@@ -429,10 +395,10 @@ class Trainer:
                 self._sample()
             stopping = dist_utils.any_flag(stop.requested, self.device, self.world_size)
             if self.step % train.checkpoint_every == 0:
-                self._save_checkpoint(periodic=True)
+                state.save_checkpoint(self, periodic=True)
             if stopping:
-                if self._last_saved_step != self.step:
-                    self._save_checkpoint(periodic=False)
+                if self.last_saved_step != self.step:
+                    state.save_checkpoint(self, periodic=False)
                 return "interrupted"
         return "finished"
 
@@ -496,13 +462,13 @@ class Trainer:
     # -- the end ---------------------------------------------------------------------------------
     def _finish(self, status: str) -> None:
         if status == "finished":
-            if self._last_saved_step != self.step:
-                self._save_checkpoint(periodic=False)
+            if self.last_saved_step != self.step:
+                state.save_checkpoint(self, periodic=False)
             if self.is_main:
                 if not self.samples or self.samples[-1][0] != self.step:
                     self._sample()
                 if self.config.train.eval_at_end:
-                    self._evaluate()
+                    evaluate_at_end(self)
         if not self.is_main:
             return
         self.progress.close()
@@ -520,19 +486,6 @@ class Trainer:
             self.progress.message(f"warning: {skipped}")
         self.final_metrics = final
         self.host.train_end(run=self.view, step=self.step, status=status)
-
-    def _evaluate(self) -> None:
-        from i2i.train.evaluation import evaluate_run
-
-        self.progress.message("evaluating (train.eval_at_end)")
-        test_is_train = bool(getattr(getattr(self, "overview", None), "test_is_train", False))
-        self.evaluation = evaluate_run(self, test_is_train=test_is_train, log=self.progress.message)
-        if self.evaluation is None:
-            return
-        metrics = self.evaluation.metrics
-        self.eval_metrics = {f"eval/{k}": v for k, v in metrics.items()}
-        self.metrics_log.write({"step": self.step, "epoch": self.epoch, "time": time.time(), "eval": metrics})
-        self.host.eval_result(run=self.view, step=self.step, metrics=metrics, checkpoint=None)
 
 
 __all__ = ["Trainer"]

@@ -27,33 +27,16 @@ domain B; ``augment_a = false`` gives that one-sided model's losses and optimisa
 By default (``architecture = "i2i"``) the networks follow the paper's description with i2i's
 CycleGAN-style building blocks; ``architecture = "release"`` builds the release's own networks
 layer for layer (:mod:`.release_nets`, parameter counts tested against its layer lists).
-Where the default differs from ``edges2shoes_exp/networks.py``:
+Each difference of the default networks from the release is listed in :mod:`.release_nets`.
 
-* generator: i2i downsamples twice with 4x4 stride-2 convs and upsamples twice with 4x4
-  transposed convs (size multiple 4); the release's ``CINResnetGenerator`` has one 3x3
-  stride-2 conv after a 3x3 stride-1 conv, one 3x3 transposed conv, and a zero-padded 7x7 head;
-* residual blocks: both norms are conditional here; the release's second norm is a plain affine
-  instance norm (scale initialised N(0, 0.02)), and its conditional norm uses the unbiased variance;
-* ``G_BA`` with ``augment_a = false``: a conditional ResNet fed the ones code here; the release's
-  ``AugmentedCycleGAN`` uses a plain (unconditional) ``ResnetGenerator``;
-* ``D_A``: a PatchGAN of ``ndf`` here; the release uses ``Discriminator_edges`` (3x3 convs, four
-  stride-2 layers, ``ndf = 32`` fixed, a final 4x4 valid conv: one global score at 64 px);
-* ``D_B``: an ``n_layers_d``-layer PatchGAN here; the release's ``Discriminator`` has two
-  stride-2 and two stride-1 4x4 convs (``ndf, 2ndf, 4ndf, 4ndf``) before the output conv;
-* encoder: a global average pool here; the release ends in a 4x4 valid conv + norm + ReLU
-  (which fixes the input to 64 px) and has no bias on its normalised convs;
-* optimisation: one ``G`` (generators + encoders) and one ``D`` optimizer here; the release keeps
-  one per network pair and clips each network's gradient norm at 500 (``train.grad_clip`` clips
-  the global norm per optimizer).
-
-The latent discriminator (three BatchNorm1d hidden layers of 64) and the loss terms match it.
+The latent discriminator (three BatchNorm1d hidden layers of 64) and the loss terms match the release.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path, PurePath
-from typing import Any, Mapping, cast
+from pathlib import PurePath
+from typing import Any, cast
 
 import attrs
 import torch
@@ -66,41 +49,8 @@ from i2i import Batch, DataInfo, StepContext, UsageError
 from . import release_nets
 from .config import AugCycleGANConfig
 from .evaluation import CAPABILITIES
+from .options import TRANSLATE_OPTIONS, as_int, direction_of
 
-DIRECTIONS = {"a2b": "a2b", "atob": "a2b", "b2a": "b2a", "btoa": "b2a"}
-DIRECTION = i2i.TranslateOption(
-    "direction",
-    choices=("a2b", "b2a"),
-    default="a2b",
-    help="a2b translates A -> B with G_AB; b2a translates B -> A with G_BA",
-    value_aliases={"AtoB": "a2b", "BtoA": "b2a"},
-)
-
-
-def _load_reference(path: Path, method: Any, options: Mapping[str, Any]) -> torch.Tensor:
-    """A style image of the direction's *output* domain, ``(1, C, H, W)`` in [-1, 1]."""
-    info = method.data_info
-    channels = info.channels_a if _direction(options.get("direction", "a2b")) == "b2a" else info.channels_b
-    image, _ = i2i.read_image(path, channels)
-    return image[None] * 2 - 1
-
-
-TRANSLATE_OPTIONS = (
-    DIRECTION,
-    i2i.TranslateOption(
-        "samples", type=int, default=4, minimum=1, help="diverse outputs per input, saved as <name>_s0, _s1, ..."
-    ),
-    i2i.TranslateOption(
-        "seed", type=int, default=0, help="seed of the latent codes (the same seed gives the same outputs)"
-    ),
-    i2i.TranslateOption(
-        "reference",
-        is_file=True,
-        load=_load_reference,
-        help="an image of the output domain whose style (latent code) is transferred",
-    ),
-    i2i.TranslateOption("z", help="explicit latent codes (Python API: a (N or 1, nlatent) tensor)"),
-)
 #: Posterior codes are clamped like the release's ``gauss_reparametrize``.
 CODE_CLAMP = 4.0
 #: Codes shown in each sample grid (a fixed draw, so grids are comparable across steps).
@@ -131,23 +81,6 @@ def _kl_to_prior(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)), summed over code dimensions, averaged over the batch."""
     mu, logvar = mu.float(), logvar.float()
     return (-0.5 * torch.sum(logvar + 1.0 - mu**2 - logvar.exp(), dim=1)).mean()
-
-
-def _as_int(name: str, value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{name}: expected an integer, got {value!r}") from None
-    if isinstance(value, float) and not value.is_integer():
-        raise UsageError(f"{name}: expected an integer, got {value!r}")
-    return number
-
-
-def _direction(value: Any) -> str:
-    key = str(value).lower().replace("_", "").replace("-", "")
-    if key not in DIRECTIONS:
-        raise UsageError(f"direction: expected a2b or b2a, got {value!r}")
-    return DIRECTIONS[key]
 
 
 class AugCycleGAN(i2i.Method):
@@ -441,7 +374,7 @@ class AugCycleGAN(i2i.Method):
         if seed is None:
             generator.seed()
         else:
-            generator.manual_seed(_as_int("seed", seed))
+            generator.manual_seed(as_int("seed", seed))
         # one draw per sample: CPU randn fills large tensors by another algorithm, so a single
         # (samples, n, nlatent) draw would not start with the codes of a (n, nlatent) draw
         codes = [torch.randn(n, self.config.nlatent, generator=generator) for _ in range(samples)]
@@ -495,7 +428,7 @@ class AugCycleGAN(i2i.Method):
             raise UsageError(
                 f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(o.name for o in self.translate_options)})"
             )
-        direction = _direction(direction)
+        direction = direction_of(direction)
         generator = self._side(direction)[0]
         return generator(x, self._code(x, direction, z, reference, seed))
 
@@ -515,10 +448,10 @@ class AugCycleGAN(i2i.Method):
             raise UsageError(
                 f"translate: unknown option {sorted(options)[0]!r} (known: {', '.join(o.name for o in self.translate_options)})"
             )
-        samples = _as_int("samples", samples)
+        samples = as_int("samples", samples)
         if samples < 1:
             raise UsageError(f"samples: expected at least 1, got {samples}")
-        direction = _direction(direction)
+        direction = direction_of(direction)
         generator, _, _, augmented = self._side(direction)
         n = x.shape[0]
         if augmented:
@@ -531,7 +464,7 @@ class AugCycleGAN(i2i.Method):
 
     def input_channels(self, direction: str = "a2b", **options: Any) -> int:
         """b2a reads domain B's images."""
-        return self.data_info.channels_b if _direction(direction) == "b2a" else self.data_info.channels_a
+        return self.data_info.channels_b if direction_of(direction) == "b2a" else self.data_info.channels_a
 
     @torch.no_grad()
     def sample(self, batch: Batch) -> dict[str, torch.Tensor]:

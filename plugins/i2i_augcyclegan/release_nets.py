@@ -19,6 +19,25 @@ The release's ``networks.py`` / ``modules.py`` (PyTorch 0.3) define, for 64 px e
 The release's ``InstanceNorm`` initialises its scale from N(0, 0.02) and its shift to 0, and
 ``weights_init`` draws every conv from N(0, 0.02) with zero bias and batch-norm weights from
 N(1, 0.02); both are reproduced. Parameter counts are tested against the release's layer lists.
+
+With ``architecture = "i2i"`` (the default) the networks differ from ``edges2shoes_exp/networks.py``:
+
+* generator: i2i downsamples twice with 4x4 stride-2 convs and upsamples twice with 4x4
+  transposed convs (size multiple 4); the release's ``CINResnetGenerator`` has one 3x3
+  stride-2 conv after a 3x3 stride-1 conv, one 3x3 transposed conv, and a zero-padded 7x7 head;
+* residual blocks: both norms are conditional here; the release's second norm is a plain affine
+  instance norm (scale initialised N(0, 0.02)), and its conditional norm uses the unbiased variance;
+* ``G_BA`` with ``augment_a = false``: a conditional ResNet fed the ones code here; the release's
+  ``AugmentedCycleGAN`` uses a plain (unconditional) ``ResnetGenerator``;
+* ``D_A``: a PatchGAN of ``ndf`` here; the release uses ``Discriminator_edges`` (3x3 convs, four
+  stride-2 layers, ``ndf = 32`` fixed, a final 4x4 valid conv: one global score at 64 px);
+* ``D_B``: an ``n_layers_d``-layer PatchGAN here; the release's ``Discriminator`` has two
+  stride-2 and two stride-1 4x4 convs (``ndf, 2ndf, 4ndf, 4ndf``) before the output conv;
+* encoder: a global average pool here; the release ends in a 4x4 valid conv + norm + ReLU
+  (which fixes the input to 64 px) and has no bias on its normalised convs;
+* optimisation: one ``G`` (generators + encoders) and one ``D`` optimizer here; the release keeps
+  one per network pair and clips each network's gradient norm at 500 (``train.grad_clip`` clips
+  the global norm per optimizer).
 """
 
 from __future__ import annotations
