@@ -1,12 +1,11 @@
 """StarGAN v2 end to end: ``i2i run`` on domain folders, exact resume (EMA and the diversity
 schedule included), ``i2i import-weights`` of a reference checkpoint, ``i2i translate`` (diverse
-samples, reference style, all domains) and ``i2i export`` of G, F and E with parity.
+samples, reference style, all domains); export is in test_stargan_v2_export.py.
 """
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -233,25 +232,3 @@ def test_import_weights_of_a_reference_checkpoint_translates_as_the_original(tmp
         capsys,
     )
     assert code == 2 and "names 2 domains" in err and not (tmp_path / "o.pt").exists()
-
-
-def test_export_generator_mapping_network_and_style_encoder_with_parity(tmp_path: Path) -> None:
-    from i2i.inference.export import export_generators
-
-    torch.manual_seed(0)
-    info = i2i.DataInfo(kind=i2i.LABELLED, domains=DOMAINS)
-    method = i2i.create_method(
-        "stargan_v2", data_info=info, image_size=32, dim_in=8, max_conv_dim=16, hidden_dim=16, style_dim=8, latent_dim=4
-    ).eval()
-    paths = export_generators(method, "torchscript", tmp_path / "v2.pt", example=torch.rand(2, 3, 32, 32) * 2 - 1)
-    assert [p.name for p in paths] == ["v2_G.pt", "v2_F.pt", "v2_E.pt"]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        g, f, e = (torch.jit.load(str(p)) for p in paths)
-    x, ref, z = torch.rand(3, 3, 24, 40) * 2 - 1, torch.rand(3, 3, 32, 32) * 2 - 1, torch.randn(3, 4)
-    y = torch.tensor([2, 0, 1])
-    with torch.no_grad():
-        s = method.F(z, y)
-        assert torch.allclose(f(z, y), s, atol=1e-5)
-        assert torch.allclose(e(ref, y), method.E(ref, y), atol=1e-5)
-        assert torch.allclose(g(x, s), method.G(x, s), atol=1e-5)  # another batch and image size than exported

@@ -389,15 +389,22 @@ class StarGANv2(i2i.Method):
             rows["reference style"] = self.G(x, self.E(ref, y_ref)).clamp(-1, 1)
         return rows
 
-    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[nn.Module, tuple[torch.Tensor, ...]]]:
-        """``G(image, style)``, ``F(z, domain)``, ``E(image at image_size, domain)``; domain is an
-        int64 index ``(N,)``."""
+    def export_inputs(self, x: torch.Tensor) -> dict[str, tuple[nn.Module, tuple[i2i.ExportInput, ...]]]:
+        """``G(image, style)``, ``F(z, domain)`` and ``E(reference, domain)``, with ``domain`` an
+        int64 index ``(N,)``. The generator's image may have any size that is a multiple of
+        ``size_multiple``; the style encoder's reference is fixed at ``image_size`` (it reduces
+        its input to 4x4 before the heads), so only its batch is dynamic."""
         n, c = x.shape[0], self.config
         y = torch.zeros(n, dtype=torch.long, device=x.device)
         style = torch.zeros(n, c.style_dim, device=x.device, dtype=x.dtype)
         z = torch.zeros(n, c.latent_dim, device=x.device, dtype=x.dtype)
         ref = torch.zeros(n, x.shape[1], c.image_size, c.image_size, device=x.device, dtype=x.dtype)
-        return {"G": (self.G, (x, style)), "F": (self.F, (z, y)), "E": (self.E, (ref, y))}
+        domain = i2i.ExportInput("domain", y, {0: "batch"})
+        return {
+            "G": (self.G, (i2i.image_input(x), i2i.ExportInput("style", style, {0: "batch"}))),
+            "F": (self.F, (i2i.ExportInput("z", z, {0: "batch"}), domain)),
+            "E": (self.E, (i2i.ExportInput("reference", ref, {0: "batch"}), domain)),
+        }
 
 
 def _reject_unknown(options: Mapping[str, Any]) -> None:
