@@ -15,8 +15,8 @@ import torch
 from inference_support import write_checkpoint
 
 import i2i
-from i2i.plugins.host import PluginHost
 from i2i.io.checkpoint import method_from_checkpoint, read_checkpoint
+from i2i.plugins.host import PluginHost
 
 DOMAINS = ("cat", "dog", "wild")
 TINY = dict(image_size=32, dim_in=8, max_conv_dim=16, hidden_dim=16, style_dim=8, latent_dim=4)
