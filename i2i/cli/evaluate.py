@@ -9,6 +9,8 @@ from __future__ import annotations
 import click
 
 from i2i.errors import UsageError
+from i2i.eval.runner import METRICS, EvalSettings, capabilities_of, check_metrics, evaluate as run_eval
+from i2i.inference import load_checkpoint
 
 
 @click.command("eval")
@@ -95,8 +97,6 @@ def evaluate(
     i2i eval runs/cyclegan/last.pt --data ./horse2zebra --json h2z.json
     i2i eval runs/cyclegan/last.pt --inception-weights pt_inception-2015-12-05-6726825d.pth
     """
-    from i2i.eval.runner import METRICS, EvalSettings, capabilities_of, check_metrics, evaluate as run_eval
-    from i2i.inference import load_checkpoint
 
     names = tuple(n.strip() for item in metrics for n in item.split(",") if n.strip())
     core_only = all(n in METRICS for n in names)

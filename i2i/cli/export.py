@@ -9,6 +9,9 @@ from pathlib import Path
 
 import click
 
+from i2i.inference.export import export_generators
+from i2i.io.checkpoint import Checkpoint
+
 
 @click.command("export")
 @click.argument("checkpoint", type=click.Path())
@@ -29,8 +32,6 @@ def export(checkpoint: str, fmt: str, out: str, generator: str | None, raw_weigh
     i2i export runs/pix2pix/last.pt --format onnx --out facades.onnx
     i2i export runs/cyclegan/last.pt --format torchscript --out h2z.pt   # h2z_G_A.pt, h2z_G_B.pt
     """
-    from i2i.inference.export import export_generators
-    from i2i.io.checkpoint import Checkpoint
 
     method, config = Checkpoint.read(checkpoint).build_method(prefer_ema=not raw_weights)
     for path in export_generators(method, fmt, out, generator=generator, config=config, inputs=_inputs(checkpoint)):

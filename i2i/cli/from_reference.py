@@ -14,8 +14,10 @@ from pathlib import Path
 
 import click
 
+from i2i.config import run as _config
 from i2i.config.from_reference import convert_reference
 from i2i.errors import ConfigError, UsageError
+from i2i.io.atomic import atomic_write_bytes
 
 
 @click.command("from-reference", context_settings={"ignore_unknown_options": True})
@@ -35,8 +37,6 @@ def from_reference(method: str | None, output: str | None, source: tuple[str, ..
         --model cycle_gan --netG unet_256 --lambda_identity 0
     i2i run --config facades.toml
     """
-    from i2i.config import run as _config
-    from i2i.io.atomic import atomic_write_bytes
 
     if len(source) == 1 and source[0] == "-":
         text = sys.stdin.read()

@@ -18,8 +18,14 @@ from typing import Any
 
 import click
 
-from i2i import __version__
+from i2i import __version__, api
+from i2i.cli.from_reference import from_reference
+from i2i.config import run as config
 from i2i.errors import I2IError, UsageError
+from i2i.io import checkpoint as ckpt_io
+from i2i.plugins.host import PluginHost, get_host, set_host
+from i2i.train.rundir import latest_numbered
+from i2i.train.tracking import check_loggers
 
 #: Sub-commands that live in their own modules: (module, attribute).
 _COMMAND_MODULES = (
@@ -43,13 +49,11 @@ _LIST_KINDS = {
 
 
 def _host() -> Any:
-    from i2i.plugins.host import get_host
 
     return get_host()
 
 
 def _setup_host(disabled: Sequence[str]) -> None:
-    from i2i.plugins.host import PluginHost, set_host
 
     if disabled:
         set_host(PluginHost(disabled=disabled))
@@ -156,8 +160,6 @@ def config_group() -> None:
 def config_show(method: str, demo: bool, config_file: str | None, sets: tuple[str, ...]) -> None:
     """Print the full config of a method as TOML that `i2i run --config FILE` accepts back
     (unset optional keys appear as comments saying what unset means)."""
-    from i2i import api
-    from i2i.config import run as config
 
     if config_file or sets:
         cfg = api.load_config(config_file, method=method, overrides=sets)
@@ -173,8 +175,6 @@ def config_check(config_file: str, sets: tuple[str, ...]) -> None:
     """Validate a config file without running anything: every key, type and value that
     `i2i run` checks (registered names against the plugins loaded; whether the device exists
     and the data folder's contents are checked when a run starts)."""
-    from i2i import api
-    from i2i.train.tracking import check_loggers
 
     cfg = api.load_config(config_file, overrides=sets)
     check_loggers(cfg.train.loggers, _host().registry)
@@ -182,7 +182,6 @@ def config_check(config_file: str, sets: tuple[str, ...]) -> None:
 
 
 def _add_from_reference() -> None:
-    from i2i.cli.from_reference import from_reference
 
     config_group.add_command(from_reference)
 
@@ -243,7 +242,6 @@ def run_cmd(
     --resume, or start over with --overwrite); without --out, runs go to runs/METHOD, then
     runs/METHOD-2, -3 ... (--resume alone continues the newest of these).
     """
-    from i2i import api
 
     if resume and overwrite:
         raise UsageError("--resume continues a run and --overwrite starts one over: choose one")
@@ -259,8 +257,6 @@ def resolve_run_config(
     Each layer is checked on its own (the file, each --set, each flag), so a bad value is an
     error even where a later layer replaces it.
     """
-    from i2i import api
-    from i2i.config import run as config
 
     layers: list[tuple[str, dict[str, Any]]] = [("--set", dict([config.parse_override(s)])) for s in sets]
     resumed_method = None
@@ -303,9 +299,6 @@ def resolve_run_config(
 def _resumed_run_config(out: str | None, method: str | None) -> tuple[dict[str, Any], str]:
     """The config of the run to resume, as TOML-like data, and where it came from: the run's
     ``config.toml``, else its newest checkpoint (which holds the whole config too)."""
-    from i2i.config import run as config
-    from i2i.io import checkpoint as ckpt_io
-    from i2i.train.rundir import latest_numbered
 
     if not out:
         if not method:

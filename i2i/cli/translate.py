@@ -15,8 +15,13 @@ from typing import Any, Sequence
 
 import click
 
+from i2i.config.run import parse_override
 from i2i.errors import UsageError
+from i2i.inference.files import collect_inputs, translate_files
 from i2i.inference.spec import declared_options
+from i2i.inference.translator import Translator, load_checkpoint, resolve_device, resolve_precision
+from i2i.io.checkpoint import Checkpoint
+from i2i.io.outputs import removed_if_left_empty
 
 #: Prefix of the click parameter names of method options (never clashes with generic ones).
 _PREFIX = "method_option__"
@@ -95,7 +100,6 @@ def _load_for_flags(args: Sequence[str]) -> tuple[Any, Any, str, int] | None:
     With ``--help`` a checkpoint that cannot be read shows the generic help; otherwise its
     error is the command's (clearer than the unknown-flag error it would cause).
     """
-    from i2i.io.checkpoint import Checkpoint
 
     candidate = _checkpoint_arg(args)
     if candidate is not None:
@@ -221,10 +225,6 @@ def translate(
     i2i translate runs/run1/last.pt 'photos/*.jpg' --out out/ --size 256 --html
     i2i translate runs/run1/last.pt --help     # adds the flags of this checkpoint's method
     """
-    from i2i.config.run import parse_override
-    from i2i.inference.files import collect_inputs, translate_files
-    from i2i.inference.translator import Translator, load_checkpoint, resolve_device, resolve_precision
-    from i2i.io.outputs import removed_if_left_empty
 
     options: dict[str, Any] = {}
     for item in extra:

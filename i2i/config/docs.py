@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 import sys
+from importlib import metadata
 from typing import Any
 
 import attrs
 import tomli_w
 
-from i2i.config.reference_names import reference_names
+from i2i.config.reference_names import REFERENCE_OPTIONS, reference_names
 from i2i.config.validation import COMPONENT_KEY
 from i2i.data.config import DataConfig
+from i2i.plugins.host import PluginHost
 from i2i.train.config import TrainConfig
 
 #: Meanings of method fields that several methods share (the reference options' own words).
@@ -152,7 +154,6 @@ def _rows(table: str, cls: Any, *, method: bool = False, header: bool = True) ->
 
 def _builtin_packages() -> set[str]:
     """Top-level packages of the plugins i2i itself ships (its entry points in group ``i2i``)."""
-    from importlib import metadata
 
     try:
         points = metadata.distribution("i2i-translate").entry_points
@@ -163,8 +164,6 @@ def _builtin_packages() -> set[str]:
 
 def reference_markdown(host: Any = None) -> str:
     """The whole configuration reference as Markdown, for the built-in methods of ``host``."""
-    from i2i.config.reference_names import REFERENCE_OPTIONS
-    from i2i.plugins.host import PluginHost
 
     host = host if host is not None else PluginHost()
     out = [

@@ -26,7 +26,9 @@ from typing import Any, Callable, Iterable, Mapping
 
 import attrs
 
+from i2i import api
 from i2i.errors import ConfigError, UsageError
+from i2i.plugins.host import get_host
 
 Converter = Callable[[Any], Any]
 
@@ -345,8 +347,6 @@ def convert_reference(text: str, *, method: str | None = None, host: Any = None)
     ``train_opt.txt`` / ``opt.txt``, or StarGAN's ``Namespace(...)`` printout), read with the
     ``MethodSpec.reference`` of ``method`` (default: the installed method whose reference the
     options name). The library side of ``i2i config from-reference``."""
-    from i2i import api
-    from i2i.plugins.host import get_host
 
     host = host if host is not None else get_host()
     specs = {spec.name: spec.reference for spec in host.registry.records("method") if getattr(spec, "reference", None)}

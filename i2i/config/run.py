@@ -31,6 +31,7 @@ import cattrs
 import tomli_w
 from cattrs.errors import ForbiddenExtraKeysError
 
+from i2i.config.docs import unset_help
 from i2i.config.reference_names import unknown_key_hint
 from i2i.config.validation import check_components, check_values, describe, finite_number
 from i2i.data.config import DataConfig
@@ -434,7 +435,6 @@ def to_toml(config: RunConfig, *, show_unset: bool = False) -> str:
 
 def _commented_tables(table: str, obj: Any, data: Mapping[str, Any]) -> list[str]:
     """``[table]`` with its unset keys as comments, then its sub-tables (``[train.tracking]``)."""
-    from i2i.config.docs import unset_help
 
     subs = {k: v for k, v in data.items() if isinstance(v, Mapping)}
     tree: dict[str, Any] = {k: v for k, v in data.items() if k not in subs}

@@ -35,8 +35,9 @@ from i2i.inference.images import (
     to_batch,
     to_uint8,
 )
-from i2i.inference.sizes import FIT_MODES, MIN_SIDE, check_work_size, prepare_size, working_size
+from i2i.inference.sizes import FIT_MODES, MIN_SIDE, check_work_size, prepare_size, resize, working_size
 from i2i.inference.spec import TranslateOption, check_options, declared_options
+from i2i.io.checkpoint import Checkpoint
 from i2i.train.precision import DTYPES, resolve_device as _resolve_device, resolve_precision as _resolve_precision
 
 
@@ -67,7 +68,6 @@ def load_checkpoint(
     :class:`~i2i.errors.CheckpointError` (one line) for a missing, corrupt or foreign file,
     e.g. a plain ``state_dict`` saved by another tool.
     """
-    from i2i.io.checkpoint import Checkpoint
 
     dev = resolve_device(device)
     resolve_precision(precision, dev)  # a bad flag fails before the checkpoint is read
@@ -292,7 +292,6 @@ def _fit_option(value: Any, work: torch.Tensor, device: torch.device) -> Any:
     """Image-valued options (a reference image: a PIL image or a float ``(N|1, C, H, W)``/
     ``(C, H, W)`` tensor in [-1, 1]) follow the input: same device, working size and batch
     size. Other tensors (labels, codes) only move to the device."""
-    from i2i.inference.sizes import resize
 
     image_like = is_pil(value) or (
         isinstance(value, torch.Tensor) and value.dim() in (3, 4) and value.is_floating_point()

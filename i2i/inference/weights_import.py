@@ -34,6 +34,7 @@ from typing import Any, Mapping, Sequence
 import torch
 
 from i2i.errors import CheckpointError, PluginError, UsageError
+from i2i.io.checkpoint import Checkpoint
 from i2i.plugins.host import get_host
 from i2i.plugins.registry import ConvertedGenerator, ImporterSpec, ImportPlan, ImportRequest, files_phrase
 
@@ -304,7 +305,6 @@ def image_generator_config(converted: ConvertedGenerator, source: str = "state d
     """The ``[method]`` keys (``netG``, ``ngf``, ``norm``, ``use_dropout``) of a method that builds
     a core generator by registry name, for a :func:`convert_image_generator` result; a
     :class:`~i2i.errors.UsageError` when the file uses an option such a config cannot express."""
-    from i2i.errors import UsageError
 
     kwargs = converted.kwargs
     unsupported = {k: v for k, v in kwargs.items() if k == "padding_type" or (k == "n_blocks" and v not in (6, 9))}
@@ -371,7 +371,6 @@ def import_reference_checkpoint(
 def write_imported(plan: ImportPlan, out: str | Path, sources: Sequence[str], *, host: Any = None) -> Path:
     """Build ``plan.method`` as the plan says, load its generators ``strict=True``, write ``out``."""
     from i2i.config.run import resolve_config  # lazy: the run config pulls in every layer's config
-    from i2i.io.checkpoint import Checkpoint
 
     host = host if host is not None else get_host()
     spec = host.registry.get("method", plan.method)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import pickle
 import random
 import re
+import shutil
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -27,8 +29,14 @@ import attrs
 import numpy as np
 import torch
 
+from i2i import __version__
+from i2i.config import run as _config
+from i2i.data.config import DataConfig
 from i2i.errors import CheckpointError
 from i2i.io.atomic import atomic_file
+from i2i.method import DataInfo
+from i2i.plugins.host import get_host
+from i2i.train.config import TrainConfig
 
 FORMAT = "i2i-checkpoint"
 VERSION = 1
@@ -53,7 +61,6 @@ def copy_checkpoint(src: Path, dst: Path) -> None:
     """Make ``dst`` an independent copy of ``src``, atomically (``last.pt`` beside the newest
     step file). Not a hard link: an in-place edit of one must not damage the other, and with
     ``keep_checkpoints = 1`` the two copies are what a resume falls back on."""
-    import shutil
 
     with atomic_file(dst) as fh, open(src, "rb") as source:
         shutil.copyfileobj(source, fh, 1 << 20)
@@ -64,13 +71,6 @@ def rotate(out_dir: str | Path, keep: int) -> None:
     files = sorted(_step_files(Path(out_dir)), reverse=True)
     for _, path in files[max(keep, 0) :]:
         path.unlink(missing_ok=True)
-
-
-def remove_stale_temps(out_dir: str | Path) -> None:
-    """Temp files left by a process killed mid-write (a live process's temps are kept)."""
-    from i2i.train.rundir import remove_stale_temps as remove
-
-    remove(Path(out_dir))
 
 
 def _step_files(directory: Path) -> list[tuple[int, Path]]:
@@ -89,8 +89,6 @@ def inference_payload(method: Any, config: Any, data_info: Any, *, plugin: str =
     The trainer adds its training state (optimizers, schedules, RNG, position) on top;
     ``i2i import-weights`` writes just this.
     """
-    from i2i import __version__
-    from i2i.config import run as _config
 
     return {
         "format": FORMAT,
@@ -304,10 +302,6 @@ def config_from_checkpoint(ckpt: dict[str, Any], host: Any = None) -> Any:
     The stored dict is complete, so it is structured directly (not layered over paper/demo
     defaults, which could otherwise fill in a value the run had left unset).
     """
-    from i2i.config import run as _config
-    from i2i.data.config import DataConfig
-    from i2i.plugins.host import get_host
-    from i2i.train.config import TrainConfig
 
     host = host if host is not None else get_host()
     stored = ckpt["config"]
@@ -333,9 +327,6 @@ def config_from_checkpoint(ckpt: dict[str, Any], host: Any = None) -> Any:
 def data_info_from_checkpoint(ckpt: dict[str, Any]) -> Any:
     """The stored :class:`~i2i.method.DataInfo`; fields this version does not know (a newer
     i2i's) are left out with a warning, fields of the wrong type are a :class:`CheckpointError`."""
-    import warnings
-
-    from i2i.method import DataInfo
 
     known = {f.name for f in attrs.fields(DataInfo)}
     fields = dict(ckpt["data_info"])
@@ -379,7 +370,6 @@ def method_from_checkpoint(ckpt: dict[str, Any], host: Any = None, *, prefer_ema
     replace the generators' own (``prefer_ema=False`` keeps the raw ones). The method is on the
     CPU in eval mode.
     """
-    from i2i.plugins.host import get_host
 
     host = host if host is not None else get_host()
     config = config_from_checkpoint(ckpt, host)

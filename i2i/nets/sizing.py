@@ -21,6 +21,7 @@ from typing import Any, Collection
 import attrs
 
 from i2i.errors import ConfigError
+from i2i.plugins.host import get_host
 
 #: Preprocess modes whose network input is exactly ``data.image_size`` square.
 _CROP_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
@@ -43,7 +44,6 @@ def generator_size_multiple(name: str, host: Any = None) -> int:
     Builds a one-channel copy at width 1, which costs microseconds and needs no plugin to
     declare anything beyond the ``size_multiple`` attribute its networks already carry.
     """
-    from i2i.plugins.host import get_host
 
     spec = (host or get_host()).registry.get("generator", name)
     try:

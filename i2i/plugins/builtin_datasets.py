@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+from i2i.data.layouts import LAYOUTS
 from i2i.plugins.hookspecs import hookimpl
 from i2i.plugins.registry import DatasetSpec
 
 
 @hookimpl
 def i2i_register_datasets() -> Iterator[Any]:
-    from i2i.data.layouts import LAYOUTS
 
     for layout in LAYOUTS.values():
         yield DatasetSpec(layout.name, layout.build, f"{layout.description}; serves {', '.join(layout.kinds)}")

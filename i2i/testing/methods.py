@@ -49,6 +49,7 @@ from torch import nn
 
 from i2i.api import create_method, get_method, load_config
 from i2i.data.batch import Batch
+from i2i.io.checkpoint import Checkpoint
 from i2i.method import LABELLED, DataInfo, Method
 from i2i.plugins.host import PluginHost, get_host
 from i2i.testing.context import CPU, CheckingContext, ConformanceError, _short
@@ -322,7 +323,6 @@ def check_checkpoint_round_trip(case: MethodCase, steps: int = 1) -> None:
     """After ``steps`` train steps, the method's state goes through an i2i checkpoint file
     (written atomically and read back with ``weights_only=True`` by the trainer's code) into a
     fresh instance rebuilt from the stored config; its state dict and translations match."""
-    from i2i.io.checkpoint import Checkpoint
 
     method = case.build(seed=0)
     batch = case.make_batch()

@@ -21,6 +21,12 @@ from typing import Any
 
 import attrs
 
+from i2i.errors import DataError
+from i2i.eval.report import DEFINITIONS, family
+from i2i.eval.runner import EvalSettings, evaluate
+from i2i.eval.summary import summarize
+from i2i.inference import Translator
+
 #: Metrics of :mod:`i2i.eval.runner` computed at the end of a run without a target.
 QUALITY_METRICS = ("cycle", "swd", "accuracy")
 #: Domain-classifier updates at the end of a run (``i2i eval`` defaults to 300).
@@ -55,8 +61,6 @@ def _data_name(trainer: Any) -> str:
 def evaluate_run(trainer: Any, *, test_is_train: bool, log: Any = None) -> RunEvaluation | None:
     """Evaluate the trained method (EMA weights when kept, and its raw weights' summary beside
     them); None when there is no test data."""
-    from i2i.errors import DataError
-    from i2i.eval.summary import summarize
 
     t0 = time.monotonic()
     try:
@@ -120,9 +124,6 @@ class _NoEvalReport:
 
 def _quality(trainer: Any, result: RunEvaluation, log: Any) -> None:
     """SWD with its floor, the domain classifier and the cycle error, from :mod:`i2i.eval`."""
-    from i2i.eval.report import DEFINITIONS, family
-    from i2i.eval.runner import EvalSettings, evaluate
-    from i2i.inference import Translator
 
     method = trainer.method
     was_training = method.training

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+from torch.utils.tensorboard import SummaryWriter
+
 from i2i.plugins.hookspecs import hookimpl
 from i2i.plugins.registry import LoggerSpec
 
@@ -30,7 +32,6 @@ class TensorBoardLogger:
     writer: Any = None
 
     def start(self, run: Any) -> None:
-        from torch.utils.tensorboard import SummaryWriter
 
         # no purge_step: a resumed run never repeats a logged step (i2i.train.tracking skips them)
         self.writer = SummaryWriter(log_dir=str(run.out_dir / "tensorboard"))

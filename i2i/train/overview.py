@@ -16,6 +16,10 @@ from typing import Any, Sequence
 
 import attrs
 
+from i2i.data.layouts import detect_layout
+from i2i.data.pipeline import build_dataset
+from i2i.errors import DataError
+
 
 @attrs.frozen
 class Overview:
@@ -84,7 +88,6 @@ def layout_name(data_config: Any, split: str = "train") -> str:
         return str(data_config.layout)
     if data_config.attribute_file:
         return "attributes"
-    from i2i.data.layouts import detect_layout
 
     try:
         return detect_layout(Path(data_config.root).expanduser(), split)
@@ -93,8 +96,6 @@ def layout_name(data_config: Any, split: str = "train") -> str:
 
 
 def _test_dataset(trainer: Any) -> Any:
-    from i2i.data.pipeline import build_dataset
-    from i2i.errors import DataError
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the run's own data building has already warned

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from i2i.io.atomic import atomic_write_bytes
+from i2i.train.progress import group_losses
 
 #: Sample grids are zoomed by an integer factor up to about this width (CSS pixels).
 _PAGE_WIDTH = 1150
@@ -126,7 +127,6 @@ def _fmt(value: float) -> str:
 
 def _losses_table(losses: Mapping[str, float]) -> str:
     """One row per player (the key's prefix before ``/``), one cell per term."""
-    from i2i.train.progress import group_losses
 
     rows = []
     for player, terms in group_losses(losses).items():

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from i2i.config import run as _config
 from i2i.train.progress import format_time
 from i2i.train.report import render, write_report
 
@@ -83,7 +84,6 @@ def run_facts(trainer: Any, status: str) -> list[tuple[str, str]]:
 
 def write_run_report(trainer: Any, status: str) -> None:
     """Write ``OUT/index.html`` for the trainer's current state."""
-    from i2i.config import run as _config
 
     rows = trainer.metrics_log.rows
     logged = [r for r in rows if isinstance(r.get("losses"), Mapping)]

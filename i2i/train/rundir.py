@@ -23,7 +23,6 @@ from typing import IO, Any
 
 from i2i.config import run as _config
 from i2i.errors import UsageError
-from i2i.io import checkpoint as ckpt_io
 from i2i.io.atomic import atomic_write_bytes
 from i2i.train.metrics import MetricsLog
 
@@ -310,7 +309,7 @@ def prepare_out_dir(run: Any) -> None:
     if run.overwrite:
         clear_run(run.out_dir)
     check_writable(run.out_dir)
-    ckpt_io.remove_stale_temps(run.out_dir)
+    remove_stale_temps(run.out_dir)
     atomic_write_bytes(run.out_dir / "config.toml", _config.to_toml(run.config).encode("utf-8"))
     resumed_at = run.step if run.resume_state is not None else None
     run.metrics_log = MetricsLog(run.out_dir / "metrics.jsonl", resume_step=resumed_at)

@@ -28,6 +28,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torchvision.utils import make_grid
 
+from i2i.data.batch import Batch
+from i2i.data.pipeline import build_data
+from i2i.errors import DataError
+from i2i.inference import prepare_size
 from i2i.io.atomic import atomic_file
 
 #: A sample image's longer side is at most this many times its shorter side (centre-cropped).
@@ -152,10 +156,6 @@ def collect_samples(
 ) -> SampleSet:
     """The first ``count`` distinct images of the test split (else the training split)."""
     from i2i.data.augment import to_unit  # uint8 or full-depth float batches alike
-    from i2i.data.batch import Batch
-    from i2i.data.pipeline import build_data
-    from i2i.errors import DataError
-    from i2i.inference import prepare_size
 
     whole = attrs.evolve(data_config, preprocess="none", num_workers=0)
     module, split = None, "test"

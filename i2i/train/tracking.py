@@ -22,9 +22,12 @@ from typing import Any, Mapping, Protocol, runtime_checkable
 
 import attrs
 
+from i2i.config.run import flatten, to_dict
 from i2i.errors import UsageError
 from i2i.io.atomic import atomic_write_bytes
+from i2i.io.checkpoint import Checkpoint
 from i2i.plugins.hookspecs import hookimpl
+from i2i.plugins.host import get_host
 
 #: ``train.loggers`` unset: TensorBoard when its package is installed (i2i's behaviour before
 #: loggers were selectable), nothing otherwise.
@@ -109,7 +112,6 @@ def _missing(spec: Any) -> str | None:
 
 
 def _flat_params(config: Any) -> dict[str, Any]:
-    from i2i.config.run import flatten, to_dict
 
     return flatten(to_dict(config))
 
@@ -237,8 +239,6 @@ def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float], checkpoin
 
 def _log_checkpoint_eval(checkpoint: str, step: int, metrics: Mapping[str, float]) -> None:
     """``i2i eval`` of a checkpoint: its metrics go to the tracker runs that trained it."""
-    from i2i.io.checkpoint import Checkpoint
-    from i2i.plugins.host import get_host
 
     ckpt = Checkpoint.read(checkpoint)
     saved = dict((ckpt.payload.get("plugin_state") or {}).get("loggers", {}))
