@@ -143,7 +143,7 @@ def run(
     ``runs/METHOD``, ``runs/METHOD-2`` ...
     (Named ``run``, not ``train``: ``i2i.train`` is the trainer sub-package.)
     """
-    # lazy: the trainer pulls in torchvision and the data pipeline; `i2i --help` and inference need neither
+    # lazy: the trainer pulls in torchvision and the data pipeline; the `i2i` help and inference need neither
     from i2i.train.trainer import Trainer
 
     if isinstance(config, Method):

@@ -49,12 +49,10 @@ _LIST_KINDS = {
 
 
 def _host() -> Any:
-
     return get_host()
 
 
 def _setup_host(disabled: Sequence[str]) -> None:
-
     if disabled:
         set_host(PluginHost(disabled=disabled))
 
@@ -182,7 +180,6 @@ def config_check(config_file: str, sets: tuple[str, ...]) -> None:
 
 
 def _add_from_reference() -> None:
-
     config_group.add_command(from_reference)
 
 

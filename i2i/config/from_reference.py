@@ -26,7 +26,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import attrs
 
-from i2i import api
+from i2i.config.run import resolve_config
 from i2i.errors import ConfigError, UsageError
 from i2i.plugins.host import get_host
 
@@ -347,7 +347,6 @@ def convert_reference(text: str, *, method: str | None = None, host: Any = None)
     ``train_opt.txt`` / ``opt.txt``, or StarGAN's ``Namespace(...)`` printout), read with the
     ``MethodSpec.reference`` of ``method`` (default: the installed method whose reference the
     options name). The library side of ``i2i config from-reference``."""
-
     host = host if host is not None else get_host()
     specs = {spec.name: spec.reference for spec in host.registry.records("method") if getattr(spec, "reference", None)}
     if not specs:
@@ -359,7 +358,10 @@ def convert_reference(text: str, *, method: str | None = None, host: Any = None)
         host.registry.get("method", method)  # the "unknown method, did you mean" error
         raise UsageError(f"method {method!r} declares no reference options (MethodSpec.reference)")
     conversion = convert(specs[method], method, options)
-    config = api.load_config(method=method, overrides=conversion.values, host=host)
+    registry = host.registry
+    config = resolve_config(
+        lambda name: registry.get("method", name), overrides=dict(conversion.values), method=method, registry=registry
+    )
     return config, conversion
 
 

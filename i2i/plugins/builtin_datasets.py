@@ -15,6 +15,5 @@ from i2i.plugins.registry import DatasetSpec
 
 @hookimpl
 def i2i_register_datasets() -> Iterator[Any]:
-
     for layout in LAYOUTS.values():
         yield DatasetSpec(layout.name, layout.build, f"{layout.description}; serves {', '.join(layout.kinds)}")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
-from torch.utils.tensorboard import SummaryWriter
-
 from i2i.plugins.hookspecs import hookimpl
 from i2i.plugins.registry import LoggerSpec
 
@@ -32,8 +30,9 @@ class TensorBoardLogger:
     writer: Any = None
 
     def start(self, run: Any) -> None:
-
         # no purge_step: a resumed run never repeats a logged step (i2i.train.tracking skips them)
+        from torch.utils.tensorboard import SummaryWriter  # lazy: tensorboard is an optional extra
+
         self.writer = SummaryWriter(log_dir=str(run.out_dir / "tensorboard"))
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:

@@ -96,7 +96,6 @@ def layout_name(data_config: Any, split: str = "train") -> str:
 
 
 def _test_dataset(trainer: Any) -> Any:
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the run's own data building has already warned
         try:

@@ -112,7 +112,6 @@ def _missing(spec: Any) -> str | None:
 
 
 def _flat_params(config: Any) -> dict[str, Any]:
-
     return flatten(to_dict(config))
 
 
