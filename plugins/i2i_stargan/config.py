@@ -29,6 +29,8 @@ class StarGANConfig:
     does; it must equal ``data.image_size``, which training checks.
     ``exclusive_attributes``: multi-hot attributes of which at most one is on; setting one
     clears the others (the reference's hair-colour rule), in ``translate`` and in samples.
+    ``d_repeat_num``: 6 is the reference's for its 128 px; a run that does not set it gets
+    :func:`critic_depth` of ``image_size`` (5 at 64 px), see :func:`i2i_stargan.plugin.finalize`.
     """
 
     g_conv_dim: int = attrs.field(default=64, validator=ge(1))
@@ -45,3 +47,18 @@ class StarGANConfig:
     beta1: float = attrs.field(default=0.5, validator=between(0.0, 1.0, high_open=True))
     beta2: float = attrs.field(default=0.999, validator=between(0.0, 1.0, high_open=True))
     exclusive_attributes: tuple[str, ...] = attrs.field(default=HAIR_COLOURS, converter=tuple)
+
+
+#: The reference's critic depth, reached at its 128 px; deeper adds only weight-bound layers.
+MAX_CRITIC_DEPTH = 6
+
+
+def critic_depth(image_size: int) -> int:
+    """Stride-2 critic layers for ``image_size`` px: ``log2(size) - 1`` (the reference's 6 at
+    128 px), capped at 6, so the last map is 2-3 px wide rather than 1x1.
+
+    Why: 6 layers on 64 px end in a 1024->2048 4x4 conv on a 2x2 map (33.5M weights, three
+    quarters of each kernel only ever multiplying padding) whose output is 1x1: a weight-bound
+    layer that made the critic step ~3x slower in bf16 and in fp32 alike (benchmarks/README.md).
+    """
+    return max(1, min(MAX_CRITIC_DEPTH, int(image_size).bit_length() - 2))

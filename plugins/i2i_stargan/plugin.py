@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Mapping
 
+import attrs
+
 import i2i
 from i2i import (
     ComponentSpec,
@@ -30,7 +32,7 @@ from i2i import (
     MethodSpec,
     hookimpl,
 )
-from i2i_stargan.config import StarGANConfig
+from i2i_stargan.config import StarGANConfig, critic_depth
 from i2i_stargan.importer import IMPORTER
 from i2i_stargan.method import StarGAN
 from i2i_stargan.nets import StarGANDiscriminator, StarGANGenerator
@@ -143,6 +145,18 @@ REFERENCE = i2i.ReferenceSpec(
 )
 
 
+def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
+    """The critic's depth follows ``method.image_size`` (:func:`~i2i_stargan.config.critic_depth`:
+    6 at the reference's 128 px, 5 at 64) unless the user set ``method.d_repeat_num``; an
+    explicit value, a config file's or a reference command line's, is kept as it is."""
+    if "method.d_repeat_num" in explicit:
+        return config
+    depth = critic_depth(config.method.image_size)
+    if depth == config.method.d_repeat_num:
+        return config
+    return attrs.evolve(config, method=attrs.evolve(config.method, d_repeat_num=depth))
+
+
 @hookimpl
 def i2i_register_methods() -> Iterator[MethodSpec]:
     yield MethodSpec(
@@ -179,6 +193,7 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
             "method.g_lr": 2e-4,
             "method.d_lr": 2e-4,
         },
+        finalize_config=finalize,
         reference=REFERENCE,
         # n_critic 1: the suite's few steps must step both optimizers (tests/test_stargan.py checks n_critic 5)
         test_overrides={
