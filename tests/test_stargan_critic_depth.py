@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 import i2i
-from i2i.cli import resolve_run_config
+from i2i.cli.main import resolve_run_config
 from i2i_stargan.config import critic_depth
 
 
