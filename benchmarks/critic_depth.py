@@ -64,9 +64,12 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for (depth, mode), ts in times.items():
         rows.append({"d_repeat_num": depth, "mode": mode, "s_per_step": round(statistics.median(ts), 3), "reps": ts})
-        print(f"d_repeat_num {depth}  {mode:10}  {statistics.median(ts):7.3f} s/step  (reps {', '.join(f'{t:.2f}' for t in ts)})")
+        print(
+            f"d_repeat_num {depth}  {mode:10}  {statistics.median(ts):7.3f} s/step  (reps {', '.join(f'{t:.2f}' for t in ts)})"
+        )
     result = {
-        "command": "python " + " ".join(shlex.quote(a) for a in ["benchmarks/critic_depth.py", *(argv or sys.argv[1:])]),
+        "command": "python "
+        + " ".join(shlex.quote(a) for a in ["benchmarks/critic_depth.py", *(argv or sys.argv[1:])]),
         "setting": f"stargan {args.size}px batch {args.batch}, paper widths",
         "threads": torch.get_num_threads(),
         "loadavg_before": load_before,
