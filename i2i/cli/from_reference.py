@@ -27,9 +27,9 @@ from i2i.io.atomic import atomic_write_bytes
 def from_reference(method: str | None, output: str | None, source: tuple[str, ...]) -> None:
     """Convert a reference experiment into an i2i config that `i2i run --config` runs.
 
-    SOURCE is an option file the reference wrote (junyanz `train_opt.txt` / `opt.txt`, a file
-    holding StarGAN's `Namespace(...)` printout), `-` for stdin, or the reference command line
-    itself after `--`:
+    SOURCE is an option file the reference wrote (junyanz `train_opt.txt` / `opt.txt`, the
+    `opt.txt` of the Augmented CycleGAN release, a file holding StarGAN's `Namespace(...)`
+    printout), `-` for stdin, or the reference command line itself after `--`:
 
     \b
     i2i config from-reference checkpoints/facades_pix2pix/train_opt.txt -o facades.toml

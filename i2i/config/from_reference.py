@@ -116,6 +116,11 @@ class ReferenceOption:
 ref, no_equivalent, computed = ReferenceOption.sets, ReferenceOption.unmapped, ReferenceOption.derived
 
 
+def _settings(value: Mapping[str, Any]) -> dict[str, Any]:
+    """attrs converter: dotted i2i keys -> values, copied into a dict (typed for checkers)."""
+    return dict(value)
+
+
 @attrs.frozen
 class ReferenceSpec:
     """How a method reads the options of the reference code it reimplements.
@@ -126,7 +131,10 @@ class ReferenceSpec:
     is given (StarGAN's ``g_conv_dim``); ``options`` maps every option the reference has to a
     :class:`ReferenceOption`. An option absent from ``options`` is reported as unknown.
     ``default_script``: the reference script that trains this method when no ``--model`` is
-    given (``"train.py"`` for the model the junyanz code defaults to).
+    given (``"train.py"`` for the model the junyanz code defaults to). ``fixed``: i2i settings
+    the reference always has whatever its options say - the structure of its model, e.g. the
+    Augmented CycleGAN release's one-sided model and networks - applied first, so an option
+    may still override one.
     """
 
     code: str
@@ -134,6 +142,7 @@ class ReferenceSpec:
     model: str | None = None
     signature: tuple[str, ...] = ()
     default_script: str | None = None
+    fixed: Mapping[str, Any] = attrs.field(factory=dict, converter=_settings)
 
 
 # -- the junyanz code base's shared options -------------------------------------------------------
@@ -324,7 +333,7 @@ def choose_method(specs: Mapping[str, ReferenceSpec], script: str, options: Mapp
 
 def convert(spec: ReferenceSpec, method: str, options: Mapping[str, Any]) -> Conversion:
     """Apply ``spec`` to ``options``; a value the mapping cannot read is a :class:`ConfigError`."""
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(spec.fixed)
     unmapped: list[tuple[str, str]] = []
     unknown: list[str] = []
     for name in sorted(options):

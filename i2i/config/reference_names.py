@@ -30,6 +30,8 @@ REFERENCE_OPTIONS: dict[str, str] = {
     "serial_batches": "data.serial_batches",
     "num_threads": "data.num_workers",
     "batch_size": "train.batch_size",
+    "batchSize": "train.batch_size",  # older junyanz code, the Augmented CycleGAN release
+    "max_gnorm": "train.grad_clip",
     "n_epochs": "train.epochs",
     "niter": "train.epochs",
     "n_epochs_decay": "train.epochs_decay",

@@ -18,6 +18,7 @@ from i2i import ComponentSpec, DiscriminatorSpec, GeneratorSpec, MethodSpec, hoo
 from .config import AugCycleGANConfig
 from .method import AugCycleGAN
 from .nets import LatentEncoder, LatentMLPDiscriminator, LatentResnetGenerator
+from .reference import REFERENCE
 
 PAPER_DEFAULTS = {
     "data.image_size": 64,
@@ -53,6 +54,7 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         defaults=PAPER_DEFAULTS,
         demo_defaults=DEMO_DEFAULTS,
         test_overrides=TEST_OVERRIDES,
+        reference=REFERENCE,  # i2i config from-reference: the authors' release's opt.txt / command line
     )
 
 
