@@ -15,6 +15,7 @@ import tifffile
 import torch
 from PIL import Image
 
+import i2i
 from i2i.data import DataConfig, build_data
 from i2i.data.decode import BadImageError, DeepImage, open_image
 from i2i.io.images import encode_png
@@ -220,3 +221,53 @@ def test_sample_images_of_16bit_rgb_tiffs_keep_every_bit(tmp_path: Path) -> None
     assert samples.split == "test"
     image = samples.images[0]
     np.testing.assert_array_equal(_as16(image.undo(image.batch.a)[0].permute(1, 2, 0)), a.astype(np.int64))
+
+
+class _Identity(i2i.Method):
+    """Paired, output = input: its PSNR against B is the data's own A-B difference."""
+
+    data_kind = i2i.PAIRED
+    generator_names = ("G",)
+
+    def __init__(self) -> None:
+        super().__init__(None, i2i.DataInfo(kind=i2i.PAIRED))
+        self.G = torch.nn.Conv2d(3, 3, 1)
+
+    def translate(self, x: torch.Tensor, **options: object) -> torch.Tensor:
+        return x
+
+
+def test_i2i_eval_scores_16bit_rgb_tiffs_at_full_depth(tmp_path: Path) -> None:
+    """A and B differ only in their low bytes: at 8 bits they would be identical (PSNR 100)."""
+    from i2i.eval.pixels import psnr
+    from i2i.eval.runner import EvalSettings, evaluate
+
+    rng = np.random.default_rng(40)
+    pairs = []
+    for split in ("train", "test"):
+        for i in range(2):
+            a = _rgb16(41 + i)
+            b = (a & 0xFF00) | rng.integers(0, 256, a.shape, dtype=np.uint16)  # same high byte
+            _tiff16(tmp_path / split / "A" / f"{i}.tif", a)
+            _tiff16(tmp_path / split / "B" / f"{i}.tif", b)
+            pairs += [(a, b)] if split == "test" else []
+    config = i2i.load_config(
+        method="dummy",
+        overrides={"data.root": str(tmp_path), "data.preprocess": "none", "data.image_size": 12, "data.num_workers": 0},
+        host=dummy_host(),
+    )
+    translator = i2i.Translator(_Identity().eval(), config, device="cpu", precision="fp32")
+    report = evaluate(translator, settings=EvalSettings(metrics=("psnr",), num_workers=0))
+    expected = np.mean(
+        [
+            float(
+                psnr(
+                    torch.from_numpy(a / 65535.0).permute(2, 0, 1)[None].float(),
+                    torch.from_numpy(b / 65535.0).permute(2, 0, 1)[None].float(),
+                )
+            )
+            for a, b in pairs
+        ]
+    )
+    assert report.table["psnr"]["model"] < 80  # the low bytes were seen
+    assert report.table["psnr"]["model"] == pytest.approx(expected, abs=1e-3)
