@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from i2i.errors import UsageError
+from i2i.eval.inception import HOW_TO_GET, load_fid_inception
 from i2i.eval.runner import METRICS, EvalSettings, capabilities_of, check_metrics, evaluate as run_eval
 from i2i.inference import load_checkpoint
 
@@ -103,12 +104,8 @@ def evaluate(
     if core_only:  # fail fast, before loading anything; a method's own names are checked once it is loaded
         check_metrics(names)
     if ({"fid", "kid"} & set(names)) and not inception_weights:
-        from i2i.eval.inception import HOW_TO_GET
-
         raise UsageError(HOW_TO_GET)
     if inception_weights:
-        from i2i.eval.inception import load_fid_inception
-
         load_fid_inception(inception_weights)  # fail fast, before any translation, on a wrong file
     translator = load_checkpoint(checkpoint, device=device, precision=precision)
     check_metrics(names, capabilities_of(translator.method).metric_names())

@@ -266,7 +266,7 @@ def _pair_check(translator: Any) -> Any:
     layout = getattr(data, "layout", "auto")
     if layout == "auto" and data is not None and getattr(data, "root", None):
         try:
-            from i2i.data.layouts import detect_layout
+            from i2i.data.layouts import detect_layout  # lazy: only this warning reads the training layout
 
             layout = detect_layout(Path(data.root), "train")
         except Exception:  # the training data may be gone or unreadable: no warning then

@@ -182,7 +182,7 @@ def _decode_png16(path: str | Path) -> DeepImage:
     """A 16-bit PNG at full precision (torchvision keeps the 16 bits Pillow drops for RGB)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # torchvision 0.29 points to torchcodec
-        import torchvision.io as tvio
+        import torchvision.io as tvio  # here, under the filter: its import warns about torchcodec
 
         try:
             data = tvio.decode_png(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import tifffile
 
 from i2i.data.decode import BadImageError, float_to_unit
 
@@ -45,7 +46,6 @@ def read_deep_tiff(path: str | Path, max_pixels: int) -> np.ndarray | None:
     Raises :class:`~i2i.data.decode.BadImageError` for a compression tifffile cannot decode
     here, a colour model other than grey/RGB, too many pixels, or damaged data.
     """
-    import tifffile
 
     try:
         with tifffile.TiffFile(path) as tif:

@@ -15,13 +15,17 @@ Methods with several generators (CycleGAN) write one file per generator,
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import torch
 from torch import nn
+from torch.export import Dim
 
 from i2i.errors import UsageError
 from i2i.inference.spec import ExportInput, image_input
@@ -153,7 +157,6 @@ def check_outputs(paths: Iterable[Path], inputs: Iterable[str | Path]) -> None:
 def _export_torchscript(module: nn.Module, inputs: tuple[torch.Tensor, ...], path: Path) -> None:
     """Traced, not scripted: generators are plain conv stacks, and tracing records ``x.shape``
     reads as ops, so the traced graph stays valid for other batch and image sizes."""
-    import io
 
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TracerWarnings and the TorchScript deprecation notice
@@ -168,7 +171,6 @@ def onnx_dynamic_shapes(records: Sequence[ExportInput], multiple: int) -> tuple[
     image's height and width are ``multiple * k`` (the network's size multiple). Declaring the
     multiple is what the network really accepts, so the exporter proves it instead of logging
     a constraint violation per guard and falling back."""
-    from torch.export import Dim
 
     dims: dict[str, Any] = {}
 
@@ -191,9 +193,6 @@ def _export_onnx(module: nn.Module, records: Sequence[ExportInput], path: Path, 
     torch's exporter logs its progress and guard diagnostics through ``logging`` and prints;
     both are captured and only a failure's first line reaches the user.
     """
-    import contextlib
-    import io
-    import logging
 
     for package in ("onnx", "onnxscript"):
         try:

@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
+import click
 import torch
 
+from i2i.data.decode import BadImageError
+from i2i.data.files import IMAGE_EXTENSIONS, is_image_name
 from i2i.errors import UsageError
+from i2i.inference.gallery import GalleryRow, write_gallery
+from i2i.inference.sizes import check_size_flag
+from i2i.io.images import read_image, write_png
 
 _GLOB_CHARS = set("*?[")
 
@@ -30,7 +36,6 @@ def collect_inputs(items: Sequence[str]) -> list[Path]:
 
     A named path that does not exist is a warning (the rest go on); nothing at all is an error.
     """
-    from i2i.data.files import is_image_name
 
     found: list[Path] = []
     seen: set[Path] = set()
@@ -161,9 +166,6 @@ def translate_files(
     ``workers`` > 0, the next batch is decoded and the last one's PNGs encoded in threads while
     the network runs (Pillow, zlib and torch release the GIL); 0 does everything in turn.
     """
-    import click
-
-    from i2i.inference.sizes import check_size_flag
 
     options = dict(options or {})
     check_size_flag(size, int(getattr(translator.method, "size_multiple", 1) or 1))
@@ -203,8 +205,6 @@ def translate_files(
             pool.shutdown(wait=True)
     job.warn_failures()
     if html:
-        from i2i.inference.gallery import write_gallery
-
         meta = f"{translator.method_name} checkpoint {translator.source} (step {translator.step})"
         write_gallery(out / "index.html", job.rows, title=f"i2i translate: {translator.method_name}", meta=meta)
     if job.written == 0:
@@ -230,8 +230,6 @@ class _Job:
 
     def read(self, chunk: Sequence[tuple[Path, str]]) -> list[FileJob | str]:
         """Decode one chunk (in a worker thread): a :class:`FileJob` or a warning per file."""
-        from i2i.data.decode import BadImageError
-        from i2i.io.images import read_image
 
         s = self.settings
         loaded: list[FileJob | str] = []
@@ -294,8 +292,6 @@ class _Job:
             self.rows.append(_gallery_row(self.out, job, cells, self.settings["targets"]))
 
     def save(self, path: Path, image: torch.Tensor, bits: int) -> None:
-        from i2i.io.images import write_png
-
         self.written += 1
         if self.pool is None:
             write_png(path, image, bits)
@@ -329,9 +325,6 @@ def _reason(exc: Exception) -> str:
 def _gallery_row(out: Path, job: FileJob, cells: list[tuple[str, str]], targets: Path | None) -> Any:
     """The input as the browser can show it (a PNG copy: TIFF and 16-bit inputs are not), the
     outputs, and the ground truth with the same stem when a targets folder was given."""
-    from i2i.data.files import IMAGE_EXTENSIONS
-    from i2i.inference.gallery import GalleryRow
-    from i2i.io.images import write_png
 
     shown = out / "_inputs" / f"{job.stem}.png"
     write_png(shown, job.image, 8)

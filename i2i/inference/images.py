@@ -12,21 +12,20 @@ outputs are returned in the kind that came in:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image, ImageOps
 
+from i2i.data.decode import convert_channels
 from i2i.errors import UsageError
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N")
 
 
 def is_pil(value: Any) -> bool:
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover
-        return False
     return isinstance(value, Image.Image)
 
 
@@ -112,7 +111,6 @@ def pil_to_tensor(img: Any, *, with_bits: bool = False) -> Any:
     With ``with_bits`` also returns the bit depth (16 for ``I;16`` images, whose low 8 bits
     are kept, else 8).
     """
-    from PIL import ImageOps
 
     img = ImageOps.exif_transpose(img) or img
     bits = 8
@@ -121,8 +119,6 @@ def pil_to_tensor(img: Any, *, with_bits: bool = False) -> Any:
         bits = 16
     else:
         if img.mode not in ("L", "RGB"):
-            from i2i.data.decode import convert_channels
-
             img = convert_channels(img, 1 if img.mode in ("I", "F", "1", "LA") else 3)
         array = np.asarray(img, dtype=np.uint8)
         array = (array[:, :, None] if array.ndim == 2 else array).astype(np.float32) / 255.0
@@ -132,7 +128,6 @@ def pil_to_tensor(img: Any, *, with_bits: bool = False) -> Any:
 
 def tensor_to_pil(y: torch.Tensor, bits: int = 8) -> Any:
     """``(C, H, W)`` in [-1, 1] -> a PIL ``L`` or ``RGB`` image (``I;16`` for 1-channel 16 bits)."""
-    from PIL import Image
 
     if bits == 16 and y.shape[0] == 1:
         array = ((y[0].float().clamp(-1, 1) + 1) / 2 * 65535).round().numpy().astype(np.uint16)
@@ -156,7 +151,6 @@ def image_name(x: Any) -> str | None:
     name = getattr(x, "filename", None) if is_pil(x) else None
     if not name:
         return None
-    from pathlib import Path
 
     return Path(name).name
 

@@ -8,12 +8,14 @@ Pillow cannot write 16-bit RGB, so 16-bit PNGs are written by the tiny encoder b
 
 from __future__ import annotations
 
+import io
 import struct
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from i2i.data.decode import BadImageError, DeepImage, open_image, png_bit_depth
 from i2i.io.atomic import atomic_write_bytes
@@ -49,10 +51,6 @@ def encode_png(image: torch.Tensor, bits: int = 8) -> bytes:
         raise ValueError(f"expected a (1|3|4, H, W) image, got shape {tuple(image.shape)}")
     image = image.detach().float().cpu().clamp(0, 1)
     if bits == 8:
-        import io
-
-        from PIL import Image
-
         array = (image * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
         buffer = io.BytesIO()
         Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(buffer, format="PNG", compress_level=6)

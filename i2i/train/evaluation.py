@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -52,8 +53,6 @@ def _data_name(trainer: Any) -> str:
     if config.sources:  # several labelled sources (data.sources)
         return "; ".join(str(s.root or f"the built-in demo {s.demo!r}") for s in config.sources)
     if config.root is None:
-        from pathlib import Path
-
         return f"the built-in demo {Path(trainer.data.config.root).name!r}"
     return str(config.root)
 

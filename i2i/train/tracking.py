@@ -146,8 +146,6 @@ _runs: weakref.WeakKeyDictionary[Any, _RunLoggers] = weakref.WeakKeyDictionary()
 def _host_registry(run: Any) -> Any:
     host = getattr(run, "host", None)
     if host is None:
-        from i2i.plugins.host import get_host
-
         host = get_host()
     return host.registry
 
