@@ -101,6 +101,23 @@ def test_help_lists_the_checkpoints_options_and_only_generic_flags_without_one(c
     assert "i2i translate CKPT --help" in out
 
 
+def test_a_checkpoints_flags_stay_with_its_invocation(cyclegan: Path, tmp_path: Path, capsys) -> None:
+    """The method's flags belong to one invocation: the shared click command keeps its generic
+    parameters, so a later ``translate`` (another method, or the docs check) never sees them."""
+    from i2i.cli.main import cli
+
+    command = cli.commands["translate"]
+    before = [p.name for p in command.params]
+    save_rgb(tmp_path / "in" / "x.png", 20, 24)
+    code, _, err = run_cli(
+        ["translate", str(cyclegan), str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--direction", "b2a"], capsys
+    )
+    assert code == 0, err
+    assert [p.name for p in command.params] == before
+    code, out, _ = run_cli(["translate", "--help"], capsys)
+    assert code == 0 and "--direction" not in out
+
+
 def test_old_and_new_direction_spellings_and_the_generic_option_agree(cyclegan: Path, tmp_path: Path, capsys) -> None:
     save_rgb(tmp_path / "in" / "x.png", 20, 24)
     outs = []

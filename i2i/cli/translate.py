@@ -43,14 +43,17 @@ _VALUE_FLAGS = {
 class TranslateCommand(click.Command):
     """A command whose flags depend on its first argument: the checkpoint's method options."""
 
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        # the method's flags live in this invocation's context, never on the shared command object
+        return [*super().get_params(ctx), *ctx.meta.get("i2i.translate.flags", ())]
+
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         loaded = _load_for_flags(args)
-        self.params = [p for p in self.params if not (p.name or "").startswith(_PREFIX)]
         if loaded is None:
             return super().parse_args(ctx, args)
         method, config = loaded[0], loaded[1]
         ctx.meta["i2i.translate.loaded"] = loaded
-        self.params.extend(method_flags(method, config, generic=self.params))
+        ctx.meta["i2i.translate.flags"] = method_flags(method, config, generic=self.params)
         try:
             return super().parse_args(ctx, args)
         except click.NoSuchOption as exc:
