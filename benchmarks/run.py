@@ -48,7 +48,9 @@ sys.path.insert(0, str(HERE))
 QUICK = {
     "cyclegan": (128, 1, {}),
     "pix2pix": (256, 1, {}),
-    "stargan": (64, 4, {"image_size": 64}),
+    # d_repeat_num 5: what a 64 px run gets by default (i2i_stargan.config.critic_depth; Method
+    # construction, unlike a run config, keeps the class default 6, the 1x1-map trap of #21)
+    "stargan": (64, 4, {"image_size": 64, "d_repeat_num": 5}),
     "augcyclegan": (64, 8, {}),
     # the paper's 256 px step is minutes here; 64 px with the demo's narrow network (width 16 up to 128)
     "stargan_v2": (64, 8, {"image_size": 64, "dim_in": 16, "max_conv_dim": 128}),
