@@ -32,9 +32,6 @@ class MultiSourceDataset(Dataset):
         self.datasets, self.root = list(datasets), root
         self.names = [s.name for s in sources]
         self.groups = tuple(len(d) for d in self.datasets)
-        widths = [len(s.domains) for s in sources]
-        self.offsets = [sum(widths[:k]) for k in range(len(widths))]
-        self.widths, self.total = widths, sum(widths)
         first = getattr(self.datasets[0], "info", None) or DataInfo(kind=LABELLED)
         domains = tuple(name for s in sources for name in s.domains)
         self.info = DataInfo(
@@ -63,14 +60,34 @@ class MultiSourceDataset(Dataset):
         k, local = self.locate(index)
         dataset = self.datasets[k]
         item = dict(dataset[(local, token)] if getattr(dataset, "accepts_keys", False) else dataset[local])
-        label = torch.zeros(self.total + len(self.groups))
-        own = torch.as_tensor(item["label"], dtype=torch.float32).reshape(-1)
-        label[self.offsets[k] : self.offsets[k] + self.widths[k]] = own
-        label[self.total + k] = 1.0
-        item["label"] = label
+        own = torch.as_tensor(item["label"], dtype=torch.float32).reshape(1, -1)
+        item["label"] = widen_labels(own, k, self.info.sources)[0]
         if "name_a" in item:  # file names repeat across sources (0001.jpg): keep them apart
             item["name_a"] = f"{self.names[k]}/{item['name_a']}"
         return item
+
+
+def widen_labels(part: torch.Tensor, k: int, sources: Sequence[LabelSource]) -> torch.Tensor:
+    """Source ``k``'s own ``(N, D_k)`` labels as whole label vectors ``[c_1, ..., c_K, mask]``:
+    the other sources' parts zero (unknown), the mask one-hot at ``k``."""
+    widths = [len(s.domains) for s in sources]
+    offset, total = sum(widths[:k]), sum(widths)
+    out = torch.zeros(part.shape[0], total + len(widths), dtype=torch.float32, device=part.device)
+    out[:, offset : offset + widths[k]] = part.float()
+    out[:, total + k] = 1.0
+    return out
+
+
+def own_labels(labels: torch.Tensor, sources: Sequence[LabelSource]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Whole label vectors split by source: for each source, ``(rows of it, its own labels)``."""
+    widths = [len(s.domains) for s in sources]
+    total = sum(widths)
+    which = labels[:, total : total + len(widths)].argmax(dim=1)
+    out = []
+    for k, width in enumerate(widths):
+        rows = (which == k).nonzero().flatten()
+        out.append((rows, labels[rows, sum(widths[:k]) : sum(widths[:k]) + width]))
+    return out
 
 
 def source_config(config: DataConfig, source: DataSource, data_kind: str) -> DataConfig:
@@ -130,4 +147,4 @@ def build_sources(config: DataConfig, data_kind: str, split: str = "train", host
     return MultiSourceDataset(datasets, labels, root=", ".join(str(s.root or s.demo) for s in config.sources))
 
 
-__all__ = ["MultiSourceDataset", "build_sources", "source_config"]
+__all__ = ["MultiSourceDataset", "build_sources", "own_labels", "source_config", "source_name", "widen_labels"]

@@ -122,6 +122,11 @@ class EvalCapabilities:
       methods that toggle attributes relative to the input).
     * ``set_labels(method)``: for multi-label ``all_targets``, the labels that are *set* rather
       than toggled (e.g. exclusive hair colours), read from the built method.
+    * ``qualified_target``: methods trained on several labelled sources (``DataInfo.sources``,
+      ``data.sources``) - how ``all_targets`` keys, and the target option names, a label whose
+      name two sources share: a format string with ``{source}`` and ``{label}`` (e.g.
+      ``"{source}:{label}"``); unique names key their outputs plainly. ``i2i eval`` then
+      reports each source's accuracy with that source's own domain classifier.
     * ``keeps_target_domain``: the method is trained to leave target-domain images unchanged
       (``G(b) = b``, an identity term): the ``idempotence`` metric runs.
     * ``metrics``: the method's own :class:`EvalMetric` records.
@@ -134,6 +139,7 @@ class EvalCapabilities:
     all_targets: Any = "all"
     source_labels: str | None = None
     set_labels: Callable[[Any], Sequence[str]] | None = None
+    qualified_target: str | None = None
     keeps_target_domain: bool = False
     metrics: tuple[EvalMetric, ...] = attrs.field(default=(), converter=any_tuple)
 

@@ -47,3 +47,14 @@ def l1(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 #: name -> (per-image function, higher is better)
 PAIRED_METRICS = {"psnr": (psnr, True), "ssim": (ssim, True), "l1": (l1, False)}
+
+
+def mean_like(images: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The pixelwise mean of ``images`` at the size and channels of ``like``, repeated like it
+    (the ``mean_image`` baseline)."""
+    from i2i.inference import adapt_channels  # lazy: the metrics alone need no inference layer
+
+    mean = images.mean(0, keepdim=True)
+    if mean.shape[-2:] != like.shape[-2:]:
+        mean = torch.nn.functional.interpolate(mean, size=like.shape[-2:], mode="bilinear")
+    return adapt_channels(mean, like.shape[1]).expand(like.shape[0], -1, -1, -1).clone()

@@ -80,9 +80,10 @@ class EvalReport:
         return flat
 
     def images_phrase(self) -> str:
-        """``"4 images"``, or per domain: ``"9 A + 5 B images (each used once)"``."""
+        """``"4 images"``, or per domain or data source: ``"9 A + 5 B images (each used once)"``."""
         if self.counts:
-            return " + ".join(f"{n} {d.upper()}" for d, n in self.counts.items()) + " images (each used once)"
+            named = {d.upper() if len(d) == 1 else d: n for d, n in self.counts.items()}  # A/B, or sources
+            return " + ".join(f"{n} {d}" for d, n in named.items()) + " images (each used once)"
         return f"{self.images} images"
 
     def to_json(self) -> dict[str, Any]:

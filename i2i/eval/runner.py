@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from i2i.errors import DataError, UsageError
 from i2i.eval.capabilities import EvalCapabilities
 from i2i.eval.distances import frechet_distance, kid
-from i2i.eval.pixels import PAIRED_METRICS, to_unit
+from i2i.eval.pixels import PAIRED_METRICS, mean_like, to_unit
 from i2i.eval.report import EvalReport
 from i2i.eval.swd import PATCH, swd
 from i2i.inference import Translator, adapt_channels
@@ -142,6 +142,8 @@ class Evaluation:
         self.log = log
         self.host = host
         data = translator.config.data
+        if data_root is not None and data.sources:
+            raise UsageError("--data: this checkpoint trained on several data sources (it reads their data.sources)")
         if data_root is not None:
             data = attrs.evolve(data, root=str(data_root))
         if settings.num_workers is not None:
@@ -153,6 +155,8 @@ class Evaluation:
             wanted = (*wanted, "fid", "kid")
         self.wanted = set(wanted)
         where = data.root if data.root is not None else f"the built-in demo ({data.demo or 'default for ' + self.kind})"
+        if data.sources:  # several labelled sources (data.sources)
+            where = "; ".join(str(s.root or f"the built-in demo {s.demo!r}") for s in data.sources)
         self.report = EvalReport(
             method=translator.method_name,
             checkpoint=translator.source,
@@ -168,15 +172,22 @@ class Evaluation:
         self._truth: tuple[torch.Tensor, torch.Tensor] | None | bool = False
 
     # -- data -------------------------------------------------------------------------------------
-    def collect(self, split: str, limit: int, kind: str | None = None) -> Split:
+    def collect(self, split: str, limit: int, kind: str | None = None, data: Any = None) -> Split:
         """Up to ``limit`` images of ``split`` per domain, each file once: a seeded random subset
         (so a limit still covers every domain of a folder-per-domain layout), with the
         deterministic eval preprocessing. Unpaired data is read with serial partners and
-        de-duplicated by file name, so the smaller domain is not repeated to match the larger."""
+        de-duplicated by file name, so the smaller domain is not repeated to match the larger.
+        Several labelled sources are read one by one (:func:`i2i.eval.labelled.collect_sources`);
+        ``data``: a ``[data]`` config to read instead of the run's."""
         from i2i.data.pipeline import build_data  # lazy: the data layer loads only when evaluating
 
         kind = kind or self.kind
-        config = attrs.evolve(self.data_config, serial_batches=True) if kind == "unpaired" else self.data_config
+        data = data if data is not None else self.data_config
+        if data.sources and kind == "labelled":
+            from i2i.eval.labelled import collect_sources
+
+            return collect_sources(self, split, limit)
+        config = attrs.evolve(data, serial_batches=True) if kind == "unpaired" else data
         module = build_data(
             config,
             kind,
@@ -305,12 +316,7 @@ class Evaluation:
     def mean_image(self, target: str, like: torch.Tensor) -> torch.Tensor:
         """The pixelwise mean of the training images of the target domain, repeated like ``like``."""
         train = self.train_split()
-        images = train.b if target == "b" and train.b is not None else train.a
-        mean = images.mean(0, keepdim=True)
-        mean = (
-            mean if mean.shape[-2:] == like.shape[-2:] else F.interpolate(mean, size=like.shape[-2:], mode="bilinear")
-        )
-        return adapt_channels(mean, like.shape[1]).expand(like.shape[0], -1, -1, -1).clone()
+        return mean_like(train.b if target == "b" and train.b is not None else train.a, like)
 
     def paired(self, test: Split) -> None:
         assert test.b is not None
@@ -373,35 +379,39 @@ class Evaluation:
         """The domain classifier on the training split (A = 0, B = 1, or the labels): trained once
         per training set and settings, then loaded from the cache."""
         if self._classifier is None:
-            from i2i.eval.classifier import classifier_for
-
             train = self.train_split()
             if self.kind == "labelled":
                 assert train.labels is not None
                 multi = bool(self.method.data_info.multi_label)
-                images, targets = self._small(train.a), train.labels if multi else train.labels.argmax(1)
+                images, targets = train.a, train.labels if multi else train.labels.argmax(1)
                 classes = train.labels.shape[1]
             else:
                 assert train.b is not None
-                small = [self._small(train.a), self._small(train.b)]
+                small = [self._small(train.a), self._small(train.b)]  # resized before joining
                 images = torch.cat(small)
                 targets = torch.cat([torch.zeros(len(small[0])), torch.ones(len(small[1]))])
                 classes, multi = 2, False
-            s = self.settings
-            self._classifier = classifier_for(
-                images,
-                targets,
-                classes,
-                multi_label=multi,
-                steps=s.classifier_steps,
-                seed=s.seed,
-                input_size=s.classifier_size,
-                batch_size=s.batch_size * 2,
-                device=self.t.device,
-                cache=s.classifier_cache,
-                log=self.log,
-            )
+            self._classifier = self.train_classifier(images, targets, classes, multi)
         return self._classifier
+
+    def train_classifier(self, images: torch.Tensor, targets: torch.Tensor, classes: int, multi: bool) -> Any:
+        """A domain classifier for ``images`` (resized here) and ``targets``, with the run's settings."""
+        from i2i.eval.classifier import classifier_for
+
+        s = self.settings
+        return classifier_for(
+            self._small(images),
+            targets,
+            classes,
+            multi_label=multi,
+            steps=s.classifier_steps,
+            seed=s.seed,
+            input_size=s.classifier_size,
+            batch_size=s.batch_size * 2,
+            device=self.t.device,
+            cache=s.classifier_cache,
+            log=self.log,
+        )
 
     def _small(self, images: torch.Tensor) -> torch.Tensor:
         size = self.settings.classifier_size
@@ -447,7 +457,8 @@ def _fresh(names: list[str], seen: set[str], limit: int, count: int) -> list[int
     while fewer than ``limit`` were taken; marks them seen."""
     if not names or not any(names):
         rows = list(range(min(count, max(0, limit - len(seen)))))
-        seen.update(f"#{len(seen) + i}" for i in rows)
+        start = len(seen)  # fixed first: the names must not shift while they are added
+        seen.update(f"#{start + i}" for i in rows)
         return rows
     rows = []
     for i, name in enumerate(names):

@@ -52,6 +52,9 @@ def dataset_files(dataset: Any) -> set[str]:
 
 def describe_counts(dataset: Any) -> str:
     """``"A 120, B 118 images"``, ``"400 pairs"``, ``"3 domains: cat 10, dog 12, fox 9"``..."""
+    parts, names = getattr(dataset, "datasets", None), getattr(dataset, "names", None)
+    if parts is not None and names is not None:  # several labelled sources (data.sources)
+        return "; ".join(f"{name}: {describe_counts(part)}" for name, part in zip(names, parts))
     files_a, files_b = getattr(dataset, "files_a", None), getattr(dataset, "files_b", None)
     if files_a is not None and files_b is not None:
         return f"A {len(files_a)}, B {len(files_b)} images"
@@ -99,6 +102,10 @@ def _test_dataset(trainer: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the run's own data building has already warned
         try:
+            if trainer.data.config.sources:  # several labelled sources: each one's test split
+                from i2i.data.sources import build_sources
+
+                return build_sources(trainer.data.config, trainer.spec.data_kind, "test", host=trainer.host)
             return build_dataset(trainer.data.config, trainer.spec.data_kind, "test", host=trainer.host)
         except (DataError, OSError):
             return None

@@ -51,12 +51,14 @@ class StarGAN(i2i.Method):
     data_kind = i2i.LABELLED
     generator_names = ("G",)
     #: ``i2i eval``: ``target="all"`` gives one output per label; multi-label inputs pass their own
-    #: labels, and ``target="all"`` sets (rather than toggles) the exclusive attributes.
+    #: labels, and ``target="all"`` sets (rather than toggles) the exclusive attributes; with
+    #: several datasets a label two of them share is named ``dataset:label``.
     eval_capabilities = i2i.EvalCapabilities(
         target="target",
         all_targets="all",
         source_labels="source_labels",
         set_labels=lambda method: method.config.exclusive_attributes,
+        qualified_target="{source}:{label}",
     )
     #: a buffer (registered in ``__init__``): the last generator step's losses, logged between them
     last_g_losses: torch.Tensor
