@@ -86,6 +86,7 @@ def test_edges_photos_unpaired_and_demo_errors(small_demos: Path) -> None:
         "grades",
         "photos",
         "focus",
+        "tones",
     }
     with pytest.raises(DataError, match="unknown demo 'nope'"):
         demo_task("nope", "paired")

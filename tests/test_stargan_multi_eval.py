@@ -62,19 +62,19 @@ def test_the_demo_config_trains_evaluates_per_dataset_and_translates_both_famili
     table = json.loads(report.read_text())["table"]
     accuracy = sorted(m for m in table if m.startswith("accuracy"))
     # one row per dataset, and the other dataset's images translated to its labels beside it
-    assert accuracy == ["accuracy_focus", "accuracy_focus_from_grades", "accuracy_grades", "accuracy_grades_from_focus"]
+    assert accuracy == ["accuracy_focus", "accuracy_focus_from_tones", "accuracy_tones", "accuracy_tones_from_focus"]
     for row in accuracy:
         assert set(table[row]) == COLUMNS and row in printed
         assert all(0.0 <= v <= 1.0 for v in table[row].values())
-    assert {"swd_grades", "swd_focus", "cycle_grades", "cycle_focus"} <= set(table)
-    assert "8 grades + 6 focus images (each used once)" in printed  # each dataset's own test split
+    assert {"swd_tones", "swd_focus", "cycle_tones", "cycle_focus"} <= set(table)
+    assert "8 tones + 6 focus images (each used once)" in printed  # each dataset's own test split
     # translate: one output per label of both families, and a combined target applying both
     photo = tmp_path / "in" / "p.png"
     photo.parent.mkdir()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(photo)
     grid = tmp_path / "grid"
     ok(["translate", str(demo_run / "last.pt"), str(photo), "--out", str(grid), "--target", "all", "--device", "cpu"])
-    labels = ("cool", "faded", "natural", "sepia", "blurred", "plain", "sharpened")
+    labels = ("mono", "natural", "negative", "swapped", "blurred", "plain", "sharpened")
     assert {f"p_{name}.png" for name in labels} <= {p.name for p in grid.iterdir()}
     both = tmp_path / "both"
     ok(
@@ -85,7 +85,7 @@ def test_the_demo_config_trains_evaluates_per_dataset_and_translates_both_famili
             "--out",
             str(both),
             "--target",
-            "sepia,blurred",
+            "negative,blurred",
             "--device",
             "cpu",
         ]
@@ -147,7 +147,7 @@ def test_a_shared_label_name_needs_the_declared_qualified_target(demo_run: Path)
     ev = Evaluation(translator, None, EvalSettings(num_workers=0), lambda _: None)
     sets = source_sets(ev, ev.collect("test", 100), translator.method.data_info.sources)
     assert [(s.name, s.keys, len(s.test.a), len(s.train.a)) for s in sets] == [
-        ("grades", ("cool", "faded", "natural", "sepia"), 8, 16),
+        ("tones", ("mono", "natural", "negative", "swapped"), 8, 16),
         ("focus", ("blurred", "plain", "sharpened"), 6, 12),
     ]
     assert translator.method.eval_capabilities.qualified_target == "{source}:{label}"
@@ -165,3 +165,19 @@ def test_a_shared_label_name_needs_the_declared_qualified_target(demo_run: Path)
     fake.caps = i2i.EvalCapabilities(target="target")
     with pytest.raises(i2i.UsageError, match="'plain' is shared by two data sources.*qualified_target"):
         source_sets(fake, split, shared)
+
+
+def test_the_demo_colour_family_is_visible_to_the_rank_normalised_classifier() -> None:
+    """Why the two-dataset demo pairs ``focus`` with ``tones``, not ``grades``: the domain
+    classifier equalises each channel, which erases a per-channel gain (``grades``' cool) but
+    not a change in how the channels relate (grey, inverted, red/blue swapped)."""
+    from i2i.data.demo import TONES, grade, tone
+    from i2i.eval.classifier import rank_normalize
+
+    x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1
+    seen = {name: rank_normalize(tone(x, name) * 2 - 1) for name in TONES}
+    assert (rank_normalize(grade(x, "cool") * 2 - 1) - seen["natural"]).abs().mean() < 0.02  # ties aside, equal
+    for name in ("mono", "negative", "swapped"):
+        assert (seen[name] - seen["natural"]).abs().mean() > 0.2
+    assert torch.equal(tone(x, "swapped"), x.flip(1)) and torch.allclose(tone(x, "negative"), 1 - x)
+    assert torch.equal(tone(x, "mono")[:, 0], tone(x, "mono")[:, 2])

@@ -15,6 +15,7 @@ task                        kind      layout            A -> B
 ``grades``                  labelled  domains           natural / sepia / cool / faded colour grades
 ``photos``                  paired    images            colour photo crops, each its own pair (colourisation)
 ``focus``                   labelled  domains           blurred / plain / sharpened crops (a second label set)
+``tones``                   labelled  domains           mono / natural / negative / red-blue swapped (a colour label set)
 ==========================  ========  ================  ===============================================
 
 Crops are 128x128, so the demo learns visibly in minutes at ``image_size = 64``.
@@ -243,6 +244,33 @@ def build_focus(out: Path) -> None:
             save_images(focus(random_crops(photos, count, generator, test=test), name), out / split / name, ".jpg")
 
 
+TONES = ("mono", "natural", "negative", "swapped")
+
+
+def tone(images: torch.Tensor, name: str) -> torch.Tensor:
+    """A pointwise colour look of ``[0, 1]`` images that changes how the channels relate
+    (grey, inverted, red and blue swapped), so it survives the per-channel rank normalisation
+    of i2i's domain classifier; a global per-channel gain (``grades``' ``cool``) does not."""
+    if name == "natural":
+        return images
+    if name == "mono":
+        return kornia.color.rgb_to_grayscale(images).expand(-1, 3, -1, -1).contiguous()
+    if name == "negative":
+        return 1.0 - images
+    if name == "swapped":
+        return images.flip(1)
+    raise ValueError(f"unknown tone {name!r}")
+
+
+def build_tones(out: Path) -> None:
+    """A colour label set for the two-dataset demo (with ``focus``): pointwise, so independent
+    of focus, and visible to the evaluation's classifier."""
+    photos = load_photos()
+    for split, count, generator, test in _splits(7):
+        for name in TONES:
+            save_images(tone(random_crops(photos, count, generator, test=test), name), out / split / name, ".jpg")
+
+
 def build_photos(out: Path) -> None:
     photos = load_photos()
     for split, count, generator, test in _splits(5):
@@ -286,6 +314,14 @@ DEMO_TASKS: dict[str, DemoTask] = {
         ),
         DemoTask("photos", PAIRED, "images", "colour photo crops, each its own pair (paired)", build_photos, (PAIRED,)),
         DemoTask("focus", LABELLED, "domains", "blurred/plain/sharpened crops (labelled)", build_focus, (LABELLED,)),
+        DemoTask(
+            "tones",
+            LABELLED,
+            "domains",
+            "mono/natural/negative/swapped colour tones (labelled)",
+            build_tones,
+            (LABELLED,),
+        ),
     )
 }
 DEFAULT_DEMO = {PAIRED: "edges2photos", UNPAIRED: "photo2grade", LABELLED: "grades"}
