@@ -31,6 +31,7 @@ import torch.nn.functional as F
 
 from i2i.errors import DataError, UsageError
 from i2i.eval.capabilities import EvalCapabilities
+from i2i.eval.context import EvalContextView
 from i2i.eval.distances import frechet_distance, kid
 from i2i.eval.pixels import PAIRED_METRICS, mean_like, to_unit
 from i2i.eval.report import EvalReport
@@ -466,51 +467,6 @@ def _fresh(names: list[str], seen: set[str], limit: int, count: int) -> list[int
             seen.add(name)
             rows.append(i)
     return rows
-
-
-class EvalContextView:
-    """The read-only :class:`~i2i.eval.capabilities.EvalContext` handed to a method's metrics."""
-
-    def __init__(self, evaluation: Evaluation) -> None:
-        self._ev = evaluation
-
-    @property
-    def method(self) -> Any:
-        return self._ev.method
-
-    @property
-    def device(self) -> torch.device:
-        return self._ev.t.device
-
-    @property
-    def seed(self) -> int:
-        return self._ev.settings.seed
-
-    @property
-    def samples(self) -> int:
-        return self._ev.settings.samples
-
-    @property
-    def capabilities(self) -> EvalCapabilities:
-        return self._ev.caps
-
-    def test(self) -> Split:
-        return self._ev.test
-
-    def train(self) -> Split:
-        return self._ev.train_split()
-
-    def aligned_test(self) -> tuple[torch.Tensor, torch.Tensor] | None:
-        return self._ev.ground_truth()
-
-    def translate(self, x: torch.Tensor, *, single: bool = True, **options: Any) -> dict[str, torch.Tensor]:
-        return self._ev.translate(x, single=single, **options)
-
-    def log(self, message: str) -> None:
-        self._ev.log(message)
-
-    def note(self, message: str) -> None:
-        self._ev.report.notes.append(message)
 
 
 __all__ = ["evaluate", "EvalSettings", "METRICS", "check_metrics", "capabilities_of", "Evaluation", "Split"]
