@@ -167,12 +167,12 @@ def build_data(
     if batch_size < 1:
         raise DataError(f"batch size must be positive, got {batch_size}")
     if config.sources:  # several labelled sources, batches alternating between them
-        from i2i.data.sources import build_sources
+        from i2i.data.sources import build_sources  # sources builds each source with this module
 
         dataset: Dataset = build_sources(config, data_kind, split, host=host)
     else:
         if config.root is None:
-            from i2i.data.demo import demo_root, demo_task
+            from i2i.data.demo import demo_root, demo_task  # lazy: the demo (kornia) only without a root
 
             task = demo_task(config.demo, data_kind)
             config = attrs.evolve(

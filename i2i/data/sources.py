@@ -92,7 +92,7 @@ def own_labels(labels: torch.Tensor, sources: Sequence[LabelSource]) -> list[tup
 
 def source_config(config: DataConfig, source: DataSource, data_kind: str) -> DataConfig:
     """The ``[data]`` config of a run on ``source`` alone."""
-    from i2i.data.demo import demo_root, demo_task
+    from i2i.data.demo import demo_root, demo_task  # lazy: the demo (kornia) only without a root
 
     root, layout, attribute_file = source.root, source.layout, source.attribute_file
     if source.demo is not None:
@@ -124,7 +124,7 @@ def source_name(source: DataSource, config: DataConfig) -> str:
 def build_sources(config: DataConfig, data_kind: str, split: str = "train", host: Any = None) -> MultiSourceDataset:
     """The dataset of ``config.sources`` (two or more labelled sources); ``host`` as for
     :func:`~i2i.data.pipeline.build_dataset`."""
-    from i2i.data.pipeline import build_dataset
+    from i2i.data.pipeline import build_dataset  # the pipeline imports this module
 
     if data_kind != LABELLED:
         raise DataError(f"data.sources: several data sources serve labelled methods only, not a {data_kind} one")

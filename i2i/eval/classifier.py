@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from i2i.data.demo import cache_dir
+from i2i.io.atomic import atomic_file
 from i2i.optim import adam
 
 #: Images are resized to this square before classification (small: trained in seconds on a CPU).
@@ -202,8 +204,6 @@ def classifier_for(
     (``$I2I_CACHE_DIR`` or the user cache) and loaded from there next time; ``log`` says which
     happened. ``cache=False`` always trains (and stores nothing).
     """
-    from i2i.data.demo import cache_dir
-    from i2i.io.atomic import atomic_file
 
     settings = dict(
         classes=classes, multi_label=multi_label, steps=steps, seed=seed, input_size=input_size, batch_size=batch_size

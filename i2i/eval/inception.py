@@ -33,7 +33,7 @@ HOW_TO_GET = (
 
 
 def _blocks() -> tuple[type, type, type, type]:
-    from torchvision.models import inception as tv
+    from torchvision.models import inception as tv  # lazy: torchvision's models only for FID/KID
 
     class FIDInceptionA(tv.InceptionA):
         """Average pool without the padded zeros (TensorFlow's semantics)."""
@@ -79,7 +79,7 @@ def _blocks() -> tuple[type, type, type, type]:
 
 def fid_inception_v3() -> nn.Module:
     """The FID Inception v3 architecture, randomly initialised (load weights with :func:`load_fid_inception`)."""
-    from torchvision.models.inception import Inception3
+    from torchvision.models.inception import Inception3  # lazy: only for FID/KID
 
     block_a, block_c, block_e1, block_e2 = _blocks()
     net = Inception3(num_classes=1008, aux_logits=False, init_weights=False)

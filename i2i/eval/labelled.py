@@ -89,8 +89,8 @@ def evaluate_labelled(ev: Evaluation, test: Split) -> None:
 def collect_sources(ev: Evaluation, split: str, limit: int) -> Split:
     """Each of ``data.sources`` read from its own folder, up to ``limit`` images each, every file
     once; labels widened to the run's ``[c_1, ..., c_K, mask]`` (:func:`i2i.data.sources.widen_labels`)."""
-    from i2i.data.sources import source_config, widen_labels
-    from i2i.eval.runner import Split
+    from i2i.data.sources import source_config, widen_labels  # lazy: the data layer loads only when evaluating
+    from i2i.eval.runner import Split  # the runner imports this module
 
     data, sources = ev.data_config, tuple(ev.method.data_info.sources)
     if len(sources) != len(data.sources):
@@ -117,8 +117,8 @@ def collect_sources(ev: Evaluation, split: str, limit: int) -> Split:
 
 def source_sets(ev: Evaluation, test: Split, sources: Sequence[LabelSource]) -> list[LabelSet]:
     """One :class:`LabelSet` per source, its images picked out of the pooled splits by the mask."""
-    from i2i.data.sources import own_labels, widen_labels
-    from i2i.eval.runner import Split
+    from i2i.data.sources import own_labels, widen_labels  # lazy: the data layer loads only when evaluating
+    from i2i.eval.runner import Split  # the runner imports this module
 
     if not ev.data_config.sources:
         names = ", ".join(s.name for s in sources)

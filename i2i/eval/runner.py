@@ -31,8 +31,10 @@ import torch.nn.functional as F
 
 from i2i.errors import DataError, UsageError
 from i2i.eval.capabilities import EvalCapabilities
+from i2i.eval.classifier import classifier_for
 from i2i.eval.context import EvalContextView
 from i2i.eval.distances import frechet_distance, kid
+from i2i.eval.inception import WEIGHTS_NAME
 from i2i.eval.pixels import PAIRED_METRICS, mean_like, to_unit
 from i2i.eval.report import EvalReport
 from i2i.eval.swd import PATCH, swd
@@ -185,7 +187,7 @@ class Evaluation:
         kind = kind or self.kind
         data = data if data is not None else self.data_config
         if data.sources and kind == "labelled":
-            from i2i.eval.labelled import collect_sources
+            from i2i.eval.labelled import collect_sources  # labelled imports this module
 
             return collect_sources(self, split, limit)
         config = attrs.evolve(data, serial_batches=True) if kind == "unpaired" else data
@@ -287,8 +289,6 @@ class Evaluation:
             unpaired.evaluate_unpaired(self, test)
         self.method_metrics()
         if "fid" not in self.wanted and "kid" not in self.wanted:
-            from i2i.eval.inception import WEIGHTS_NAME
-
             self.report.notes.append(
                 f"FID/KID with Inception features not computed: pass --inception-weights {WEIGHTS_NAME} "
                 "(i2i never downloads it; see `i2i eval --help`)"
@@ -397,8 +397,6 @@ class Evaluation:
 
     def train_classifier(self, images: torch.Tensor, targets: torch.Tensor, classes: int, multi: bool) -> Any:
         """A domain classifier for ``images`` (resized here) and ``targets``, with the run's settings."""
-        from i2i.eval.classifier import classifier_for
-
         s = self.settings
         return classifier_for(
             self._small(images),

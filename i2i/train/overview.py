@@ -103,7 +103,7 @@ def _test_dataset(trainer: Any) -> Any:
         warnings.simplefilter("ignore")  # the run's own data building has already warned
         try:
             if trainer.data.config.sources:  # several labelled sources: each one's test split
-                from i2i.data.sources import build_sources
+                from i2i.data.sources import build_sources  # lazy: only for several sources
 
                 return build_sources(trainer.data.config, trainer.spec.data_kind, "test", host=trainer.host)
             return build_dataset(trainer.data.config, trainer.spec.data_kind, "test", host=trainer.host)

@@ -64,7 +64,7 @@ def backend_available(kind: str) -> bool:
     if kind == "cuda":
         return torch.cuda.is_available()
     if kind == "xla":
-        import importlib.util
+        import importlib.util  # lazy: only to probe for torch_xla
 
         return importlib.util.find_spec("torch_xla") is not None
     module = getattr(torch, kind, None) if kind != "mps" else getattr(torch.backends, "mps", None)
