@@ -101,3 +101,21 @@ def test_the_module_table_is_real() -> None:
 def test_import_rule(rule: str, importers, imported, module_level_only: bool) -> None:
     bad = _offenders(importers, imported, module_level_only)
     assert not bad, f"{rule} (docs/architecture.md):\n" + "\n".join(bad)
+
+
+def test_every_function_local_import_says_why() -> None:
+    """A function-local import is the exception (docs/architecture.md): its line, or the line
+    above, says why it is not at module level (a cycle, start-up time, an optional package)."""
+    silent = []
+    for path in MODULES.values():
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for function in ast.walk(ast.parse("\n".join(lines))):
+            if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, (ast.Import, ast.ImportFrom)):
+                    own = lines[node.lineno - 1 : node.end_lineno]
+                    above = lines[node.lineno - 2].strip()
+                    if not any("#" in line for line in own) and not above.startswith("#"):
+                        silent.append(f"{path.relative_to(CORE.parent)}:{node.lineno}: {own[0].strip()}")
+    assert not silent, "function-local imports that do not say why:\n" + "\n".join(silent)
