@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "load_reference_file": "i2i.inference.weights_import",
     "drop_norm_statistics": "i2i.inference.weights_import",
     "convert_generator_state_dict": "i2i.inference.weights_import",
+    "check_state_dict_fits": "i2i.inference.weights_import",
     "convert_image_generator": "i2i.inference.weights_import",
     "image_generator_family": "i2i.inference.weights_import",
     "image_generator_config": "i2i.inference.weights_import",
@@ -181,6 +182,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         image_input as image_input,
     )
     from i2i.inference.weights_import import (
+        check_state_dict_fits as check_state_dict_fits,
         convert_generator_state_dict as convert_generator_state_dict,
         convert_image_generator as convert_image_generator,
         drop_norm_statistics as drop_norm_statistics,

@@ -139,7 +139,19 @@ def convert_generator_state_dict(
         elif key.endswith(".num_batches_tracked"):  # batch norms saved by PyTorch < 0.4.1
             sd[key] = torch.tensor(0, dtype=torch.long)
             missing.remove(key)
-    unexpected = [k for k in sd if k not in expected]
+    check_state_dict_fits(sd, expected, source=source, what=f"an i2i {name} generator")
+    return {k: sd[k] for k in expected}
+
+
+def check_state_dict_fits(
+    state_dict: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], *, source: str, what: str
+) -> None:
+    """Raise a one-line :class:`CheckpointError` unless ``state_dict`` has exactly the keys of
+    ``expected`` (e.g. a network's ``state_dict()`` built on the meta device) with the same
+    shapes. ``what`` names the target in the message (``"an i2i resnet_9blocks generator"``).
+    Importers check a converted file with it before loading anything."""
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
     if missing or unexpected:
         detail = "; ".join(
             part
@@ -149,13 +161,12 @@ def convert_generator_state_dict(
             )
             if part
         )
-        raise CheckpointError(f"{source}: keys do not fit an i2i {name} generator ({detail})")
+        raise CheckpointError(f"{source}: keys do not fit {what} ({detail})")
     for key, ref in expected.items():
-        if tuple(sd[key].shape) != tuple(ref.shape):
+        if tuple(state_dict[key].shape) != tuple(ref.shape):
             raise CheckpointError(
-                f"{source}: {key} has shape {tuple(sd[key].shape)}, an i2i {name} generator expects {tuple(ref.shape)}"
+                f"{source}: {key} has shape {tuple(state_dict[key].shape)}, {what} has {tuple(ref.shape)} there"
             )
-    return {k: sd[k] for k in expected}
 
 
 # -- the core ResNet / U-Net generators, read off keys and shapes ---------------------------------

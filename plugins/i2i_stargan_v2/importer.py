@@ -137,23 +137,7 @@ def _check_shapes(
     with torch.device("meta"):
         method = StarGANv2(StarGANv2Config(**config), info)
     expected = {f"{name}.{k}": v for name in NETWORKS.values() for k, v in getattr(method, name).state_dict().items()}
-    missing = [k for k in expected if k not in flat]
-    unexpected = [k for k in flat if k not in expected]
-    if missing or unexpected:
-        detail = "; ".join(
-            p
-            for p in (
-                f"missing {', '.join(missing[:3])}" if missing else "",
-                f"unexpected {', '.join(unexpected[:3])}" if unexpected else "",
-            )
-            if p
-        )
-        raise CheckpointError(f"{source}: keys do not fit i2i's stargan_v2 networks ({detail})")
-    for key, ref in expected.items():
-        if tuple(flat[key].shape) != tuple(ref.shape):
-            raise CheckpointError(
-                f"{source}: {key} has shape {tuple(flat[key].shape)}, i2i's network expects {tuple(ref.shape)}"
-            )
+    i2i.check_state_dict_fits(flat, expected, source=source, what="i2i's stargan_v2 networks")
 
 
 def build(request: ImportRequest) -> ImportPlan:
