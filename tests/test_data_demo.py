@@ -99,3 +99,24 @@ def test_demo_tasks_only_serve_kinds_they_make_sense_for() -> None:
         demo_task("photo2grade", "paired")
     assert demo_task("edges2photos", "unpaired").name == "edges2photos"
     assert demo_task(None, "labelled").name == "grades"
+
+
+def test_tones_survive_the_domain_classifiers_rank_normalisation() -> None:
+    """The ``tones`` domains stay apart after the per-channel rank normalisation of i2i's domain
+    classifier, where a per-channel colour grade (``grades``' cool) is erased."""
+    from i2i.data.demo import TONES, grade, tone
+    from i2i.eval.classifier import rank_normalize
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 16, 16)
+    x[:, 0] += torch.linspace(0, 1, 16)  # channels of different structure, as in a photo
+    x = (x / 2).clamp(0, 1)
+
+    def seen(images: torch.Tensor) -> torch.Tensor:
+        return rank_normalize(images * 2 - 1)
+
+    natural = seen(x)
+    for name in TONES:
+        if name != "natural":
+            assert (seen(tone(x, name)) - natural).abs().mean() > 0.2, name
+    assert (seen(grade(x, "cool")) - natural).abs().mean() < 0.05

@@ -301,5 +301,16 @@ def test_paper_defaults_and_a_consistent_demo() -> None:
         1,
         100_000,
     )
+    assert (m.lr, m.f_lr, m.beta1, m.beta2, m.weight_decay, m.dim_in, m.width) == (
+        1e-4,
+        1e-6,
+        0.0,
+        0.99,
+        1e-4,
+        None,
+        64,
+    )
     demo = i2i.default_config("stargan_v2", demo=True)
-    assert demo.data.image_size == demo.method.image_size == 64 and demo.method.ds_iter == demo.train.steps
+    # the demo's domains must be ones the rank-normalised domain classifier can tell apart
+    assert demo.data.demo == "tones" and demo.data.image_size == demo.method.image_size == 32
+    assert demo.method.ds_iter == demo.train.steps and demo.method.width == 32

@@ -106,6 +106,13 @@ def test_run_then_resume_is_exact_including_ema_and_the_diversity_schedule(
     ]
     assert lambdas == [1.0, 0.75, 0.5, 0.25]  # ds_iter 4: continued across the resume
     assert list((tmp_path / "straight" / "samples").glob("*.png"))
+    # the end-of-run evaluation includes the method's diversity rows (EvalMetric(at_end=True))
+    (final,) = [
+        json.loads(line)["eval"]
+        for line in (tmp_path / "straight" / "metrics.jsonl").read_text().splitlines()
+        if '"eval"' in line
+    ]
+    assert final["diversity_latent"] > 0 and final["diversity_latent/identity"] == 0 and "accuracy/real" in final
 
 
 def test_translate_and_eval_cli_samples_reference_all_diversity(

@@ -101,11 +101,16 @@ class EvalMetric:
     (rows such as ``name_a2b``; columns ``model``, ``identity``, ``mean_image``, ``real`` or
     others of its own). ``name`` is what ``--metrics`` selects; ``description`` is printed under
     the table for each row whose name starts with it. A metric that does not apply to the
-    data returns ``{}`` and explains why with ``ctx.note``."""
+    data returns ``{}`` and explains why with ``ctx.note``.
+
+    ``at_end``: the end-of-run evaluation (``train.eval_at_end``) computes it too, beside the
+    core measures, so a run's final table shows what the method is about (keep such a metric
+    to a few seconds on the run's test images)."""
 
     name: str
     description: str
     compute: Callable[[EvalContext], Mapping[str, Mapping[str, float]]]
+    at_end: bool = False
 
 
 @attrs.frozen

@@ -24,7 +24,7 @@ import attrs
 
 from i2i.errors import DataError
 from i2i.eval.report import DEFINITIONS, family
-from i2i.eval.runner import EvalSettings, evaluate
+from i2i.eval.runner import EvalSettings, capabilities_of, evaluate
 from i2i.eval.summary import summarize
 from i2i.inference import Translator
 
@@ -127,8 +127,9 @@ def _quality(trainer: Any, result: RunEvaluation, log: Any) -> None:
     method = trainer.method
     was_training = method.training
     n = trainer.config.train.eval_images
+    own = tuple(m.name for m in capabilities_of(method).metrics if m.at_end)  # EvalMetric(at_end=True)
     settings = EvalSettings(
-        metrics=QUALITY_METRICS,
+        metrics=QUALITY_METRICS + own,
         max_images=n,
         max_train_images=max(4 * n, 64),
         seed=trainer.config.train.seed,

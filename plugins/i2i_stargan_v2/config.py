@@ -55,8 +55,8 @@ class StarGANv2Config:
     ``image_size`` (the reference ``img_size``) sizes the style encoder and discriminator
     (they reduce it to 4x4, then to one vector) and, as in the reference, the networks' width: the first layer has
     ``dim_in = 2**14 // image_size`` channels (64 at 256 px), doubling per level up to
-    ``max_conv_dim``. ``dim_in`` overrides that width (the built-in demo uses a narrow net at
-    64 px, where the reference rule would give 256 channels). It must equal
+    ``max_conv_dim``. ``dim_in`` overrides that width (the built-in demo uses 32 channels at
+    32 px, where the reference rule would give 512). It must equal
     ``data.image_size``, which training checks.
 
     ``w_hpf`` > 0 builds the reference's face layout (``--w_hpf 1``, its CelebA-HQ release):

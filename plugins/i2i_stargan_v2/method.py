@@ -90,7 +90,7 @@ class StarGANv2(i2i.Method):
         all_targets="all",
         samples="samples",
         seed="seed",
-        metrics=(i2i.EvalMetric("diversity", DESCRIPTION, diversity),),
+        metrics=(i2i.EvalMetric("diversity", DESCRIPTION, diversity, at_end=True),),
     )
 
     def __init__(self, config: StarGANv2Config, data_info: i2i.DataInfo) -> None:
