@@ -115,7 +115,7 @@ CONFIGS = {
     ),
     "edges2shoes_augcyclegan.toml": ("augcyclegan", {"nlatent": 16, "lambda_latent": 0.025}),
     "celeba_stargan.toml": ("stargan", {"image_size": 128, "n_critic": 5, "lambda_rec": 10.0, "lambda_gp": 10.0}),
-    "demo_two_datasets_stargan.toml": ("stargan", {"image_size": 64, "n_critic": 2}),
+    "demo_two_datasets_stargan.toml": ("stargan", {"image_size": 64, "n_critic": 1}),
 }
 
 
