@@ -26,7 +26,7 @@ from i2i.method import LABELLED, DataInfo, Method
 from i2i.testing.methods import dummy_batch
 from i2i.train.config import TrainConfig
 from i2i.train.context import TrainContext
-from i2i.train.precision import Precision
+from i2i.train.precision import Precision, use_fast_kernels
 from i2i.train.trainer import _channels_last
 
 #: The five CelebA attributes of the StarGAN paper (multi-label, as its CelebA run).
@@ -86,12 +86,16 @@ class Mode:
     precision: str
     channels_last: bool
     compile: bool = False
+    small_map_gemm: bool = True
 
 
-def cpu_modes(compile: bool = False) -> list[Mode]:
-    """The fp32 NCHW reference and i2i's defaults (``train.precision = auto``, channels_last)."""
+def cpu_modes(compile: bool = False, without_gemm: bool = False) -> list[Mode]:
+    """The fp32 NCHW reference and i2i's defaults (``train.precision = auto``, channels_last);
+    ``without_gemm`` adds the defaults with ``train.small_map_gemm = false`` (that lever's before)."""
     fast = TrainConfig()
     modes = [Mode("fp32_nchw", "fp32", False), Mode("fast", fast.precision, fast.channels_last)]
+    if without_gemm:
+        modes.append(Mode("fast_no_gemm", fast.precision, fast.channels_last, small_map_gemm=False))
     if compile:
         modes.append(Mode("fast_compile", fast.precision, fast.channels_last, True))
     return modes
@@ -119,14 +123,15 @@ class Bench:
         method: Method = i2i.create_method(setting.method, data_info=info, **setting.overrides)
         # as Trainer._setup: device, then layout, then optimizers, then compile (generators only)
         method.to(device)
-        if mode.channels_last:
-            method.to(memory_format=torch.channels_last)
+        self.precision = Precision.create(mode.precision, device)
+        use_fast_kernels(
+            method, device, self.precision.name, channels_last=mode.channels_last, small_map_gemm=mode.small_map_gemm
+        )
         self.method = method
         self.optimizers = method.configure_optimizers()
         if mode.compile:
             for g in method.generators().values():
                 g.compile()
-        self.precision = Precision.create(mode.precision, device)
         self.ctx = TrainContext(self.optimizers, self.precision, device=device)
         batch = dummy_batch(info, batch_size=setting.batch, size=setting.size, seed=seed).to(device)
         if mode.channels_last:  # as the trainer's loop does after augmentation

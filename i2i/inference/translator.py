@@ -38,7 +38,12 @@ from i2i.inference.images import (
 from i2i.inference.sizes import FIT_MODES, MIN_SIDE, check_work_size, prepare_size, resize, working_size
 from i2i.inference.spec import TranslateOption, check_options, declared_options
 from i2i.io.checkpoint import Checkpoint
-from i2i.train.precision import DTYPES, resolve_device as _resolve_device, resolve_precision as _resolve_precision
+from i2i.train.precision import (
+    DTYPES,
+    resolve_device as _resolve_device,
+    resolve_precision as _resolve_precision,
+    use_fast_kernels,
+)
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -105,9 +110,10 @@ class Translator:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.method = method.to(self.device).eval()
-        if self.precision != "fp32":
-            # channels_last is the fast layout for low-precision convolutions (oneDNN, cuDNN)
-            self.method = self.method.to(memory_format=torch.channels_last)
+        low_precision = self.precision != "fp32"
+        use_fast_kernels(
+            self.method, self.device, self.precision, channels_last=low_precision, small_map_gemm=low_precision
+        )
         self.config = config
         self.step = step
         self.source = source

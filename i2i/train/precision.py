@@ -17,6 +17,7 @@ import attrs
 import torch
 
 from i2i.errors import ConfigError
+from i2i.nets.small_maps import use_gemm_for_small_maps
 from i2i.train.config import PRECISIONS  # the one list; translate's --precision is checked here too
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -133,6 +134,19 @@ class Precision:
         if self.dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.dtype, enabled=enabled)
+
+
+def use_fast_kernels(
+    module: torch.nn.Module, device: torch.device, precision: str, *, channels_last: bool, small_map_gemm: bool
+) -> None:
+    """The fast path's layout and kernels for a built model (training, benchmarks, translate):
+    channels_last weights (oneDNN's and cuDNN's fast layout), and on a CPU in low precision the
+    small-map convolutions as one matrix product (:mod:`i2i.nets.small_maps`). Never the
+    latter in fp32, whose numerics match the reference code step for step."""
+    if channels_last:
+        module.to(memory_format=torch.channels_last)
+    if small_map_gemm and device.type == "cpu" and precision != "fp32":
+        use_gemm_for_small_maps(module)
 
 
 def local_rank() -> int:

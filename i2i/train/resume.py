@@ -32,6 +32,7 @@ RESUMABLE_KEYS = frozenset(
             "device",
             "precision",
             "channels_last",
+            "small_map_gemm",
             "compile",
             "log_every",
             "sample_every",

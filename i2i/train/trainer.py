@@ -43,7 +43,7 @@ from i2i.train.ema import EMA
 from i2i.train.evaluation import evaluate_at_end
 from i2i.train.metrics import LossAverager, MetricsLog
 from i2i.train.overview import overview
-from i2i.train.precision import Precision, resolve_device
+from i2i.train.precision import Precision, resolve_device, use_fast_kernels
 from i2i.train.progress import Progress
 from i2i.train.run_report import done_lines, write_run_report
 from i2i.train.samples import collect_samples, grid, row_grids, write_png
@@ -230,8 +230,13 @@ class Trainer:
         self.total_steps = total_steps(train, self.batches_per_epoch)
 
         method.to(self.device)
-        if train.channels_last:
-            method.to(memory_format=torch.channels_last)
+        use_fast_kernels(
+            method,
+            self.device,
+            self.precision.name,
+            channels_last=train.channels_last,
+            small_map_gemm=train.small_map_gemm,
+        )
         if self.world_size > 1:
             dist_utils.broadcast_module(method)
         self.method = method
