@@ -32,7 +32,10 @@ def setup(root: Path, images: int, size: int, method: str) -> Path:
     from i2i.io import checkpoint as ck
 
     root.mkdir(parents=True, exist_ok=True)
-    cfg = api.load_config(method=method, overrides={"data.image_size": size, "data.load_size": size})
+    # a data root makes it the paper's configuration: without one, load_config gives the
+    # method's small built-in demo network (as `i2i run` without --data does)
+    overrides = {"data.root": str(root / "in"), "data.image_size": size, "data.load_size": size}
+    cfg = api.load_config(method=method, overrides=overrides)
     spec = i2i.get_method(method)
     torch.manual_seed(0)
     info = i2i.DataInfo(kind=spec.data_kind)

@@ -5,17 +5,18 @@ maps deep in GANs (a U-Net's 1x1-16x16 levels at batch 1, StarGAN's critic endin
 1024->2048 4x4 conv on a 4x4 map) it is far from the machine's matrix-product speed. The same
 layer written as ``unfold`` + one GEMM (``fold`` for a transposed convolution) is what a
 convolution is by definition, and on those shapes it is much faster. Measured forward +
-backward on this project's Xeon, one thread (``benchmarks/README.md``, "Small maps as one
-matrix product")::
+backward, bf16, channels_last, one thread (``benchmarks/small_map_probe.py``; the table is in
+``benchmarks/README.md``, "Small maps as one matrix product")::
 
-    layer (batch, map)                          oneDNN     GEMM
-    conv 1024->2048 k4 s2, B16, 4x4 -> 2x2 bf16 724 ms    95 ms   (x7.6)
-    conv 512->512 k4 s2, B1, 8x8 -> 4x4   bf16   14 ms     6 ms   (x2.3)
-    convT 1024->512 k4 s2, B1, 8x8 -> 16  bf16   67 ms    21 ms   (x3.2)
-    conv 256->512 k4 s2, B16, 16 -> 8     bf16   40 ms    45 ms   (x0.9, kept on oneDNN)
+    layer (batch, map)                            oneDNN     GEMM
+    conv 1024->2048 k4 s2, B16, 4x4 -> 2x2        827 ms   104 ms   (x8.0)
+    conv 512->512 k4 s2, B1, 8x8 -> 4x4            16 ms   8.5 ms   (x1.9)
+    convT 1024->512 k4 s2, B1, 8x8 -> 16x16        72 ms    24 ms   (x3.0)
+    conv 256->512 k4 s2, B16, 16x16 -> 8x8         40 ms    48 ms   (x0.8, kept on oneDNN)
 
 The crossover is at about 256 GEMM columns (batch x output positions of a conv, batch x input
-positions of a transposed conv) in bf16 and fp32 alike, so :data:`MAX_COLUMNS` is 256; a layer
+positions of a transposed conv) in bf16 and fp32 alike (at 256 some layers gain 1.2-2.8x, one
+loses 0.8x), so :data:`MAX_COLUMNS` is 256; a layer
 with fewer than :data:`MIN_WEIGHTS` weights is left alone (nothing to gain).
 
 The result equals the convolution up to float rounding (the sums run in another order), so
