@@ -16,8 +16,8 @@ backward, bf16, channels_last, one thread (``benchmarks/small_map_probe.py``; th
 
 The crossover is at about 256 GEMM columns (batch x output positions of a conv, batch x input
 positions of a transposed conv) in bf16 and fp32 alike (at 256 some layers gain 1.2-2.8x, one
-loses 0.8x), so :data:`MAX_COLUMNS` is 256; a layer
-with fewer than :data:`MIN_WEIGHTS` weights is left alone (nothing to gain).
+loses 0.8x), so :data:`MAX_COLUMNS` is 256; a layer with fewer than :data:`MIN_WEIGHTS`
+(262k) weights is left alone: there the unfold and reshapes cost more than the product saves.
 
 The result equals the convolution up to float rounding (the sums run in another order), so
 the trainer uses it only on the low-precision CPU path (``train.small_map_gemm``), never in
@@ -38,8 +38,9 @@ from torch import nn
 
 #: largest GEMM column count (batch x positions) routed to the matrix product
 MAX_COLUMNS = 256
-#: smallest weight (elements) worth routing
-MIN_WEIGHTS = 1 << 16
+#: smallest weight (elements) worth routing: below it the extra ops cost more than the product
+#: saves (a 64->128 4x4 conv, 131k weights, at 128-256 columns: 0.53-0.75x; 128->256, 524k: 1.4-1.5x)
+MIN_WEIGHTS = 1 << 18
 
 
 def _pair(v: Any) -> tuple[int, int]:
