@@ -10,6 +10,7 @@ import json
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import i2i_mlflow.plugin
@@ -162,6 +163,19 @@ def _wandb_history(records) -> list[dict]:
     return rows
 
 
+def _logged_steps(run_dir: Path, key: str, want: int, timeout: float = 20.0) -> list[int]:
+    """The steps at which ``key`` was logged in an offline run's transaction log. W&B's service
+    process writes that log on its own schedule, and under load the last records of a run can
+    land a moment after ``run.finish()`` returns (seen once in a full CI run), so this rereads
+    the file until ``want`` rows are there or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        steps = [h["_step"] for h in _wandb_history(_wandb_records(run_dir)) if key in h]
+        if len(steps) >= want or time.monotonic() > deadline:
+            return steps
+        time.sleep(0.2)
+
+
 def test_wandb_offline_run_records_and_resumes(tmp_path, monkeypatch):
     pytest.importorskip("wandb", reason="CI installs the [wandb] extra; this test needs it")
     monkeypatch.setenv("WANDB_MODE", "offline")
@@ -174,6 +188,7 @@ def test_wandb_offline_run_records_and_resumes(tmp_path, monkeypatch):
     Trainer(cfg, out_dir=tmp_path / "out", host=host, progress=False).fit()
     run_id = read_checkpoint(tmp_path / "out" / "last.pt")["plugin_state"]["loggers"]["wandb"]["id"]
     (first,) = (tmp_path / "out" / "wandb").glob(f"offline-run-*-{run_id}")
+    _logged_steps(first, "G/loss", want=2)  # wait for W&B's writer (see _logged_steps)
     records = _wandb_records(first)
     run = next(r.run for r in records if r.WhichOneof("record_type") == "run")
     assert run.run_id == run_id and run.project == "i2i-test" and run.display_name == "tiny"
@@ -197,7 +212,7 @@ def test_wandb_offline_run_records_and_resumes(tmp_path, monkeypatch):
     Trainer(cfg8, out_dir=tmp_path / "out", resume=True, host=host, progress=False).fit()
     resumed = [p for p in (tmp_path / "out" / "wandb").glob(f"offline-run-*-{run_id}") if p != first]
     assert len(resumed) == 1, "a resume continues the same W&B run id"
-    steps = [h["_step"] for h in _wandb_history(_wandb_records(resumed[0])) if "G/loss" in h]
+    steps = _logged_steps(resumed[0], "G/loss", want=2)
     assert steps == [6, 8]
 
 
