@@ -87,6 +87,7 @@ def test_edges_photos_unpaired_and_demo_errors(small_demos: Path) -> None:
         "photos",
         "focus",
         "tones",
+        "frames",
     }
     with pytest.raises(DataError, match="unknown demo 'nope'"):
         demo_task("nope", "paired")
@@ -120,3 +121,25 @@ def test_tones_survive_the_domain_classifiers_rank_normalisation() -> None:
         if name != "natural":
             assert (seen(tone(x, name)) - natural).abs().mean() > 0.2, name
     assert (seen(grade(x, "cool")) - natural).abs().mean() < 0.05
+
+
+def test_frames_paint_only_the_border_and_survive_the_rank_normalisation() -> None:
+    """``frames`` (the two-dataset demo's spatial label set): a 6 px band at 64 px, near-black or
+    near-white, the inside untouched, and still apart after the domain classifier's per-channel
+    rank normalisation (unlike a global grade)."""
+    from i2i.data.demo import FRAMES, frame
+    from i2i.eval.classifier import rank_normalize
+
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 64, 64) * 0.6 + 0.2
+    dark, light = frame(x, "dark_frame"), frame(x, "light_frame")
+    assert torch.equal(frame(x, "unframed"), x) and FRAMES[0] == "unframed"
+    assert torch.equal(dark[..., 6:-6, 6:-6], x[..., 6:-6, 6:-6]) and torch.equal(
+        light[..., 6:-6, 6:-6], x[..., 6:-6, 6:-6]
+    )
+    assert dark[..., :6, :].max() < 0.05 and light[..., :, -6:].min() > 0.95
+    natural = rank_normalize(x * 2 - 1)
+    for framed in (dark, light):
+        assert (rank_normalize(framed * 2 - 1) - natural).abs().mean() > 0.1
+    with pytest.raises(ValueError, match="unknown frame"):
+        frame(x, "thick")

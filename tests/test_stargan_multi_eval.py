@@ -62,19 +62,19 @@ def test_the_demo_config_trains_evaluates_per_dataset_and_translates_both_famili
     table = json.loads(report.read_text())["table"]
     accuracy = sorted(m for m in table if m.startswith("accuracy"))
     # one row per dataset, and the other dataset's images translated to its labels beside it
-    assert accuracy == ["accuracy_focus", "accuracy_focus_from_tones", "accuracy_tones", "accuracy_tones_from_focus"]
+    assert accuracy == ["accuracy_frames", "accuracy_frames_from_tones", "accuracy_tones", "accuracy_tones_from_frames"]
     for row in accuracy:
         assert set(table[row]) == COLUMNS and row in printed
         assert all(0.0 <= v <= 1.0 for v in table[row].values())
-    assert {"swd_tones", "swd_focus", "cycle_tones", "cycle_focus"} <= set(table)
-    assert "8 tones + 6 focus images (each used once)" in printed  # each dataset's own test split
+    assert {"swd_tones", "swd_frames", "cycle_tones", "cycle_frames"} <= set(table)
+    assert "8 tones + 6 frames images (each used once)" in printed  # each dataset's own test split
     # translate: one output per label of both families, and a combined target applying both
     photo = tmp_path / "in" / "p.png"
     photo.parent.mkdir()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(photo)
     grid = tmp_path / "grid"
     ok(["translate", str(demo_run / "last.pt"), str(photo), "--out", str(grid), "--target", "all", "--device", "cpu"])
-    labels = ("mono", "natural", "negative", "swapped", "blurred", "plain", "sharpened")
+    labels = ("mono", "natural", "negative", "swapped", "dark_frame", "light_frame", "unframed")
     assert {f"p_{name}.png" for name in labels} <= {p.name for p in grid.iterdir()}
     both = tmp_path / "both"
     ok(
@@ -85,7 +85,7 @@ def test_the_demo_config_trains_evaluates_per_dataset_and_translates_both_famili
             "--out",
             str(both),
             "--target",
-            "negative,blurred",
+            "negative,dark_frame",
             "--device",
             "cpu",
         ]
@@ -148,7 +148,7 @@ def test_a_shared_label_name_needs_the_declared_qualified_target(demo_run: Path)
     sets = source_sets(ev, ev.collect("test", 100), translator.method.data_info.sources)
     assert [(s.name, s.keys, len(s.test.a), len(s.train.a)) for s in sets] == [
         ("tones", ("mono", "natural", "negative", "swapped"), 8, 16),
-        ("focus", ("blurred", "plain", "sharpened"), 6, 12),
+        ("frames", ("dark_frame", "light_frame", "unframed"), 6, 12),
     ]
     assert translator.method.eval_capabilities.qualified_target == "{source}:{label}"
     shared = (i2i.LabelSource("day", ("sunny", "plain")), i2i.LabelSource("focus", ("blurred", "plain")))
@@ -168,7 +168,7 @@ def test_a_shared_label_name_needs_the_declared_qualified_target(demo_run: Path)
 
 
 def test_the_demo_colour_family_is_visible_to_the_rank_normalised_classifier() -> None:
-    """Why the two-dataset demo pairs ``focus`` with ``tones``, not ``grades``: the domain
+    """Why the two-dataset demo pairs ``frames`` with ``tones``, not ``grades``: the domain
     classifier equalises each channel, which erases a per-channel gain (``grades``' cool) but
     not a change in how the channels relate (grey, inverted, red/blue swapped)."""
     from i2i.data.demo import TONES, grade, tone
