@@ -13,26 +13,9 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from stargan_v2_support import TINY_RUN, make_domains, shaded_image
 
 import i2i
-
-DOMAINS = ("cat", "dog", "wild")
-SETS = {
-    "method.dim_in": 8,
-    "method.max_conv_dim": 16,
-    "method.hidden_dim": 16,
-    "method.style_dim": 8,
-    "method.latent_dim": 4,
-    "method.ds_iter": 4,
-    "data.num_workers": 0,
-    "data.flip": "false",
-    "train.device": "cpu",
-    "train.precision": "fp32",
-    "train.ema": 0.9,
-    "train.log_every": 1,
-    "train.sample_every": 100,
-    "train.checkpoint_every": 100,
-}
 
 
 def _cli(args: list[str], capsys: Any, sets: dict[str, Any] | None = None) -> tuple[int, str, str]:
@@ -45,21 +28,9 @@ def _cli(args: list[str], capsys: Any, sets: dict[str, Any] | None = None) -> tu
     return int(exit_info.value.code or 0), out, err
 
 
-def _image(path: Path, seed: int, shade: float, size: int = 32) -> None:
-    rng = np.random.default_rng(seed)
-    base = np.clip(rng.random((size, size, 3)) * 0.4 + shade, 0, 1)
-    Image.fromarray((base * 255).astype(np.uint8)).save(path)
-
-
 @pytest.fixture(scope="module")
 def domains_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("afhq")
-    for split in ("train", "test"):
-        for k, domain in enumerate(DOMAINS):
-            (root / split / domain).mkdir(parents=True)
-            for j in range(3):
-                _image(root / split / domain / f"{j}.png", seed=10 * k + j, shade=0.25 * k)
-    return root
+    return make_domains(tmp_path_factory.mktemp("afhq"), per_domain=3)
 
 
 def _run(root: Path, out: Path, steps: int, capsys: Any, *extra: str) -> tuple[int, str, str]:
@@ -79,7 +50,7 @@ def _run(root: Path, out: Path, steps: int, capsys: Any, *extra: str) -> tuple[i
         "32",
         *extra,
     ]
-    return _cli(args, capsys, SETS)
+    return _cli(args, capsys, TINY_RUN)
 
 
 def test_run_then_resume_is_exact_including_ema_and_the_diversity_schedule(
@@ -121,7 +92,7 @@ def test_translate_and_eval_cli_samples_reference_all_diversity(
     code, _, err = _run(domains_root, tmp_path / "run", 1, capsys, "--set", "train.eval_at_end=false")
     assert code == 0, err
     photo = tmp_path / "in.png"
-    _image(photo, seed=99, shade=0.2, size=44)  # not a multiple of the size multiple: padded, then cropped back
+    shaded_image(photo, seed=99, shade=0.2, size=44)  # not a multiple of the size multiple: padded, then cropped back
     out = tmp_path / "out"
     code, _, err = _cli(
         [

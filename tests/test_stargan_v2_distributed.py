@@ -14,33 +14,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
+from stargan_v2_support import TINY_RUN, make_domains
 from train_support import subprocess_env
 
-DOMAINS = ("cat", "dog", "wild")
 SETS = {
-    "method.dim_in": 8,
-    "method.max_conv_dim": 16,
-    "method.hidden_dim": 16,
-    "method.style_dim": 8,
-    "method.latent_dim": 4,
-    "method.ds_iter": 4,
+    **TINY_RUN,
     "data.image_size": 32,
     "data.load_size": 32,
     "method.image_size": 32,
-    "data.num_workers": 0,
-    "data.flip": "false",
     "train.batch_size": 4,
-    "train.device": "cpu",
-    "train.precision": "fp32",
-    "train.ema": 0.9,
-    "train.log_every": 1,
-    "train.sample_every": 100,
-    "train.checkpoint_every": 100,
     "train.eval_at_end": "false",
 }
 
@@ -54,17 +39,6 @@ trainer = i2i.run(cfg, out=out, resume=resume)
 state = {"model": trainer.method.state_dict(), "ema": trainer.ema.state_dict(), "step": trainer.step}
 torch.save(state, os.path.join(out, f"rank{os.environ['RANK']}_step{steps}.pt"))
 """
-
-
-def _domains(root: Path) -> Path:
-    rng = np.random.default_rng(0)
-    for split in ("train", "test"):
-        for k, domain in enumerate(DOMAINS):
-            (root / split / domain).mkdir(parents=True)
-            for j in range(4):
-                base = np.clip(rng.random((32, 32, 3)) * 0.4 + 0.25 * k, 0, 1)
-                Image.fromarray((base * 255).astype(np.uint8)).save(root / split / domain / f"{j}.png")
-    return root
 
 
 def _torchrun(worker: Path, data: Path, out: Path, steps: int, resume: bool) -> None:
@@ -87,7 +61,7 @@ def _equal(a: dict, b: dict, what: str) -> None:
 
 
 def test_two_gloo_ranks_stay_in_lockstep_and_resume_exactly(tmp_path: Path) -> None:
-    data = _domains(tmp_path / "data")
+    data = make_domains(tmp_path / "data", per_domain=4)
     worker = tmp_path / "worker.py"
     worker.write_text(WORKER)
     straight, split = tmp_path / "straight", tmp_path / "split"

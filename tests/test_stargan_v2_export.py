@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 import torch
 from inference_support import write_checkpoint
+from stargan_v2_support import DOMAINS
 
 import i2i
 from i2i.io.checkpoint import method_from_checkpoint, read_checkpoint
 from i2i.plugins.host import PluginHost
 
-DOMAINS = ("cat", "dog", "wild")
 TINY = dict(image_size=32, dim_in=8, max_conv_dim=16, hidden_dim=16, style_dim=8, latent_dim=4)
 
 
