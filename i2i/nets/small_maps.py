@@ -121,7 +121,7 @@ class SmallMapConv2d(nn.Conv2d):
     """``nn.Conv2d`` that runs as one GEMM when the map is small (:func:`conv2d_gemm`)."""
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
-        if input.dim() != 4 or not _routable(self):
+        if input.dim() != 4:  # an unbatched input
             return super().forward(input)
         padding = _pair(self.padding)
         stride = _pair(self.stride)
@@ -140,7 +140,7 @@ class SmallMapConvTranspose2d(nn.ConvTranspose2d):
     """``nn.ConvTranspose2d`` that runs as one GEMM when the map is small (:func:`conv_transpose2d_gemm`)."""
 
     def forward(self, input: torch.Tensor, output_size: list[int] | None = None) -> torch.Tensor:
-        if input.dim() != 4 or not _routable(self) or input.shape[0] * input.shape[2] * input.shape[3] > MAX_COLUMNS:
+        if input.dim() != 4 or input.shape[0] * input.shape[2] * input.shape[3] > MAX_COLUMNS:
             return super().forward(input, output_size)
         output_padding = self._output_padding(
             input,
@@ -161,7 +161,8 @@ _SWAPS: dict[type, type] = {nn.Conv2d: SmallMapConv2d, nn.ConvTranspose2d: Small
 
 def use_gemm_for_small_maps(module: nn.Module) -> int:
     """Route the small-map calls of every plain conv in ``module`` through one GEMM (see the
-    module docstring); returns how many layers may be routed. Idempotent."""
+    module docstring); returns how many layers may be routed. Idempotent. Whether a layer
+    qualifies (:func:`_routable`) is decided here, once: its forward only looks at the input's size."""
     for layer in module.modules():
         target = _SWAPS.get(type(layer))
         if target is not None and _routable(layer):
