@@ -110,9 +110,10 @@ class Translator:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.method = method.to(self.device).eval()
-        low_precision = self.precision != "fp32"
+        # channels_last only in low precision, where it is the fast layout (oneDNN, cuDNN);
+        # use_fast_kernels itself never takes the small-map GEMM in fp32
         use_fast_kernels(
-            self.method, self.device, self.precision, channels_last=low_precision, small_map_gemm=low_precision
+            self.method, self.device, self.precision, channels_last=self.precision != "fp32", small_map_gemm=True
         )
         self.config = config
         self.step = step
