@@ -67,6 +67,9 @@ def test_the_demo_config_trains_evaluates_per_dataset_and_translates_both_famili
         assert set(table[row]) == COLUMNS and row in printed
         assert all(0.0 <= v <= 1.0 for v in table[row].values())
     assert {"swd_tones", "swd_frames", "cycle_tones", "cycle_frames"} <= set(table)
+    for row in ("kept_tones_under_frames", "kept_frames_under_tones"):  # independence of the two families
+        assert set(table[row]) == COLUMNS and row in printed
+        assert table[row]["identity"] == pytest.approx(table[row]["real"])
     assert "8 tones + 6 frames images (each used once)" in printed  # each dataset's own test split
     # translate: one output per label of both families, and a combined target applying both
     photo = tmp_path / "in" / "p.png"
@@ -135,6 +138,33 @@ def test_each_dataset_is_judged_by_its_own_classifier_against_its_own_labels(
     assert len(rows) == 4
     for row in rows.values():
         assert row["model"] == pytest.approx(row["real"])
+
+
+def test_kept_rows_judge_each_image_against_its_own_label_under_the_other_familys_labels() -> None:
+    """``kept_<s>_under_<other>``: s's images translated to each of the other family's labels,
+    judged by s's classifier against each image's own s label. A classifier that reads the
+    label off the pixels: translations that change nothing keep every label (model = identity
+    = real = 1); translations that hand each row its neighbour's image keep only those rows
+    whose neighbour shares the label; the other family's labels missing from the outputs add
+    no row."""
+    from types import SimpleNamespace
+
+    from i2i.eval.labelled import LabelSet, kept_accuracy
+    from i2i.eval.report import EvalReport
+    from i2i.eval.runner import Split
+
+    own = torch.tensor([0, 0, 1, 2, 2, 2])  # tones of six held-out images
+    x = own.float()[:, None, None, None].expand(-1, 3, 4, 4) / 10
+    tones = LabelSet("tones", ("a", "b", "c"), ("a", "b", "c"), False, Split(x, labels=torch.eye(3)[own]), Split(x))
+    frames = LabelSet("frames", ("f", "g"), ("f", "g"), False, Split(x[:2]), Split(x[:2]))
+    reader = SimpleNamespace(predict=lambda images: (images.mean((1, 2, 3)) * 10).round().long())
+    ev = SimpleNamespace(report=EvalReport(method="m", checkpoint="c", data="d", step=0, images=6))
+    kept_accuracy(ev, "kept_tones_under_frames", reader, {"f": x, "g": x}, frames, tones, x * 0 + 0.9, 1.0)
+    assert ev.report.table["kept_tones_under_frames"] == {"model": 1.0, "identity": 1.0, "mean_image": 0.0, "real": 1.0}
+    kept_accuracy(ev, "shuffled", reader, {"f": x.roll(1, 0), "a": x * 0}, frames, tones, x, 1.0)
+    assert ev.report.table["shuffled"]["model"] == pytest.approx(3 / 6)  # rows 1, 4, 5 keep their label
+    kept_accuracy(ev, "none", reader, {"a": x}, frames, tones, x, 1.0)
+    assert "none" not in ev.report.table
 
 
 def test_a_shared_label_name_needs_the_declared_qualified_target(demo_run: Path) -> None:

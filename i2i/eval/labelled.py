@@ -13,8 +13,10 @@ set of one source only), and it gets its own domain classifier, trained on its t
 images and its own labels only. Its rows carry its name: ``accuracy_<source>`` (its held-out
 images translated to each of its labels), ``accuracy_<source>_from_<other>`` (another source's
 held-out images translated to them: the cross-dataset control, the labels unknown there count
-as 0), ``swd_<source>``, ``kid_classifier_<source>`` and ``cycle_<source>``. The ``real``
-column of an accuracy row is that source's classifier on its own held-out images.
+as 0), ``kept_<source>_under_<other>`` (its held-out images translated to each of the other
+source's labels and still classified as their own label: whether the two label sets are set
+independently), ``swd_<source>``, ``kid_classifier_<source>`` and ``cycle_<source>``. The
+``real`` column of an accuracy row is that source's classifier on its own held-out images.
 """
 
 from __future__ import annotations
@@ -81,7 +83,9 @@ def evaluate_labelled(ev: Evaluation, test: Split) -> None:
         ev.report.notes.append(
             "accuracy_<source>: that source's held-out images translated to each of its labels, judged by a classifier "
             "trained on that source only; accuracy_<source>_from_<other>: the other source's images translated to them "
-            "(the cross-dataset control); real: the classifier on the source's own held-out images"
+            "(the cross-dataset control); kept_<source>_under_<other>: the source's images translated to each of the "
+            "other's labels, still classified as their own label (independence; identity = real); real: the "
+            "classifier on the source's own held-out images"
         )
 
 
@@ -218,6 +222,7 @@ def evaluate_set(
                     ev, f"{row}_from_{other.name}", model, translated, targets, ox, unknown, other_mean, s.multi,
                     set_labels, real,
                 )  # fmt: skip
+                kept_accuracy(ev, f"kept{s.suffix}_under_{other.name}", model, variants, other, s, mean, real)
         if "kid_classifier" in ev.wanted:
             reference_features = model.embed(reference)
             for column, images in {**candidates, "real": floor}.items():
@@ -274,6 +279,35 @@ def target_accuracy(
 
     ev.report.add(row, "model", score(lambda key: variants[key]))
     ev.report.add(row, "identity", score(lambda key: x))
+    ev.report.add(row, "mean_image", score(lambda key: mean))
+    ev.report.add(row, "real", real)
+
+
+def kept_accuracy(
+    ev: Evaluation,
+    row: str,
+    model: Any,
+    variants: dict[str, torch.Tensor],
+    other: LabelSet,
+    s: LabelSet,
+    mean: torch.Tensor,
+    real: float,
+) -> None:
+    """Independence of two label sets: ``s``'s held-out images translated to each of ``other``'s
+    labels, and the share that ``s``'s classifier still assigns to the image's own ``s`` label
+    (every attribute, for multi-label ``s``). A generator that sets a frame but also changes the
+    tone scores low; ``identity`` (the untouched images) equals ``real``."""
+    keys = [key for key in other.keys if key in variants]
+    labels = s.test.labels
+    if not keys or labels is None:
+        return
+    truth = labels.long() if s.multi else labels.argmax(1)
+
+    def score(images_for: Callable[[str], torch.Tensor]) -> float:
+        return float(torch.cat([(model.predict(images_for(key)) == truth).float().flatten() for key in keys]).mean())
+
+    ev.report.add(row, "model", score(lambda key: variants[key]))
+    ev.report.add(row, "identity", score(lambda key: s.test.a))
     ev.report.add(row, "mean_image", score(lambda key: mean))
     ev.report.add(row, "real", real)
 
