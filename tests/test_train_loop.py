@@ -232,6 +232,27 @@ def test_grad_clip_and_nonfinite_skip():
         ctx.step("X")
 
 
+@pytest.mark.parametrize(
+    "bad", [{0: float("nan")}, {5: float("inf")}, {1: float("inf"), 7: float("-inf")}], ids=["nan", "inf", "+inf-inf"]
+)
+def test_without_clipping_one_non_finite_gradient_element_skips_the_update(bad):
+    """The finite check without grad_clip sums each gradient instead of taking the norm: one
+    NaN or inf element anywhere (opposite infinities included, which sum to NaN) still skips the
+    whole update, and finite gradients, however large, update."""
+    a, b = torch.nn.Parameter(torch.zeros(4, 4)), torch.nn.Parameter(torch.zeros(1000))
+    opt = torch.optim.SGD([a, b], lr=1.0)
+    ctx = TrainContext({"G": opt}, Precision.create("fp32", torch.device("cpu")), device=torch.device("cpu"))
+    scale = torch.ones(1000)
+    for i, v in bad.items():
+        scale[i] = v
+    ctx.backward(a.sum() + (b * scale).sum())
+    ctx.step("G")
+    assert ctx.skipped["G"] == 1 and torch.equal(a.detach(), torch.zeros(4, 4)) and torch.equal(b, torch.zeros(1000))
+    ctx.backward(a.sum() * 1e30 + (b * 1e30).sum())  # huge but finite: a norm would overflow, a sum does not
+    ctx.step("G")
+    assert ctx.skipped["G"] == 1 and a.detach().eq(-1e30).all()
+
+
 @attrs.frozen
 class NanConfig(dummy_plugin.DummyConfig):
     nan_from: int = 3

@@ -1,0 +1,54 @@
+"""The trainer's finite-gradient check, a sum per gradient against the norm it replaced, A/B.
+
+Every optimizer update first checks that its gradients are finite (a NaN update would destroy
+the weights). Without ``train.grad_clip`` that check needs no norm: one sum per gradient is
+non-finite whenever an element is, and skips the squares. This times pix2pix train steps (the
+paper's setting, 256 px batch 1, 57M weights: the check reads every gradient) with
+``TrainContext``'s check swapped between the two, interleaved, three steps per repetition::
+
+    OMP_NUM_THREADS=2 python benchmarks/finite_check_ab.py fast        # or fp32_nchw
+
+Not a test; the figures go in ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+import i2i.train.context as context
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import Bench, cpu_modes, paper_setting
+
+
+def by_norm(grads: list[torch.Tensor]) -> bool:
+    """The check as it was: the total norm, then isfinite."""
+    return bool(torch.isfinite(context._total_norm(grads)).item())
+
+
+def main() -> None:
+    mode = sys.argv[1] if len(sys.argv) > 1 else "fast"
+    bench = Bench(paper_setting("pix2pix"), {m.name: m for m in cpu_modes()}[mode], torch.device("cpu"))
+    for _ in range(2):
+        bench.train_step()
+    checks = {"sum": context._all_finite, "norm": by_norm}
+    times: dict[str, list[float]] = {name: [] for name in checks}
+    for _ in range(6):
+        for name, check in checks.items():
+            context._all_finite = check
+            start = time.perf_counter()
+            for _ in range(3):
+                bench.train_step()
+            times[name].append((time.perf_counter() - start) / 3 * 1e3)
+    for name, values in times.items():
+        print(f"{mode} {name}: median {statistics.median(values):.1f} ms/step {[round(v) for v in values]}")
+    print(f"norm / sum: {statistics.median([n / s for s, n in zip(times['sum'], times['norm'])]):.3f}")
+
+
+if __name__ == "__main__":
+    main()
