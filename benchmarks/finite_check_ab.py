@@ -7,6 +7,7 @@ paper's setting, 256 px batch 1, 57M weights: the check reads every gradient) wi
 ``TrainContext``'s check swapped between the two, interleaved, three steps per repetition::
 
     OMP_NUM_THREADS=2 python benchmarks/finite_check_ab.py fast        # or fp32_nchw
+    OMP_NUM_THREADS=2 python benchmarks/finite_check_ab.py fast cyclegan   # another method's paper setting
 
 Not a test; the figures go in ``benchmarks/README.md``.
 """
@@ -33,7 +34,8 @@ def by_norm(grads: list[torch.Tensor]) -> bool:
 
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "fast"
-    bench = Bench(paper_setting("pix2pix"), {m.name: m for m in cpu_modes()}[mode], torch.device("cpu"))
+    method = sys.argv[2] if len(sys.argv) > 2 else "pix2pix"
+    bench = Bench(paper_setting(method), {m.name: m for m in cpu_modes()}[mode], torch.device("cpu"))
     for _ in range(2):
         bench.train_step()
     checks = {"sum": context._all_finite, "norm": by_norm}
@@ -46,7 +48,7 @@ def main() -> None:
                 bench.train_step()
             times[name].append((time.perf_counter() - start) / 3 * 1e3)
     for name, values in times.items():
-        print(f"{mode} {name}: median {statistics.median(values):.1f} ms/step {[round(v) for v in values]}")
+        print(f"{method} {mode} {name}: median {statistics.median(values):.1f} ms/step {[round(v) for v in values]}")
     print(f"norm / sum: {statistics.median([n / s for s, n in zip(times['sum'], times['norm'])]):.3f}")
 
 
