@@ -26,7 +26,7 @@ Two tracks, each from the same initial weights:
 
 * ``stock``: i2i with its two documented kernel substitutions undone on this instance
   (instance norm through ``F.instance_norm``, the reference's ``nn.InstanceNorm2d``, instead of
-  ``F.group_norm``; torch's unfused Adam instead of ``fused=True``). Gated per step: the 12
+  ``F.group_norm``; torch's unfused Adam instead of ``fused=True``). Gated per step: the 14
   losses (relative ``--loss-tol``), the gradient each of the six optimizer updates received
   (D, D, G, F, E, G; relative L2 ``--grad-tol``), and every weight of G, F, E, D and of the
   EMA after the step (absolute ``--weight-tol``). Measured: losses and gradients identical
