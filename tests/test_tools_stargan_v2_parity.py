@@ -8,6 +8,7 @@ and a second one of the same domain."""
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -31,9 +32,13 @@ def test_it_imports_against_the_current_internals(tool) -> None:
     assert set(tool.NETS.values()) == {"G", "F", "E", "D"} and len(tool.LOSSES) == 14
 
 
-def test_a_folder_that_is_not_the_reference_is_one_line(tool, tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match=r"--reference .*: no core/solver.py \(expected a clovaai/stargan-v2"):
+def test_a_folder_that_is_not_the_reference_is_one_line(tool, tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
         tool.main(["--reference", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert re.fullmatch(r"error: --reference .*: no core/solver.py \(expected a clovaai/stargan-v2 checkout\)\n", err)
 
 
 def test_references_are_other_images_and_the_second_shares_the_first_ones_domain(tool) -> None:

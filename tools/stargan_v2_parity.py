@@ -51,7 +51,7 @@ import importlib.util
 import sys
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
@@ -71,12 +71,18 @@ LOSSES = {
 NETS = {"generator": "G", "mapping_network": "F", "style_encoder": "E", "discriminator": "D"}
 
 
+def usage_error(message: str) -> NoReturn:
+    """One ``error:`` line on stderr and exit status 2, as the i2i CLI reports bad input."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def import_reference(root: Path) -> tuple[Any, Any]:
     """The reference's ``core.model`` and ``core.solver``, with its optional heavy imports stubbed."""
     if not (root / "core" / "solver.py").is_file():
-        raise SystemExit(f"error: --reference {root}: no core/solver.py (expected a clovaai/stargan-v2 checkout)")
+        usage_error(f"--reference {root}: no core/solver.py (expected a clovaai/stargan-v2 checkout)")
     if importlib.util.find_spec("munch") is None:
-        raise SystemExit("error: the reference needs munch (pip install munch)")
+        usage_error("the reference needs munch (pip install munch)")
     for name in ("cv2", "ffmpeg", "skimage"):  # the landmark network's and video helpers' imports
         if name not in sys.modules and importlib.util.find_spec(name) is None:
             sys.modules[name] = types.ModuleType(name)
