@@ -22,6 +22,7 @@ import attrs
 import torch
 
 import i2i
+from i2i.allocator import keep_freed_memory
 from i2i.method import LABELLED, DataInfo, Method
 from i2i.testing.methods import dummy_batch
 from i2i.train.config import TrainConfig
@@ -87,15 +88,20 @@ class Mode:
     channels_last: bool
     compile: bool = False
     small_map_gemm: bool = True
+    keep_freed_memory: bool = True
 
 
-def cpu_modes(compile: bool = False, without_gemm: bool = False) -> list[Mode]:
+def cpu_modes(compile: bool = False, without_gemm: bool = False, releasing_memory: bool = False) -> list[Mode]:
     """The fp32 NCHW reference and i2i's defaults (``train.precision = auto``, channels_last);
-    ``without_gemm`` adds the defaults with ``train.small_map_gemm = false`` (that lever's before)."""
+    ``without_gemm`` adds the defaults with ``train.small_map_gemm = false`` (that lever's before),
+    ``releasing_memory`` both modes with ``train.keep_freed_memory = false`` (that one's)."""
     fast = TrainConfig()
     modes = [Mode("fp32_nchw", "fp32", False), Mode("fast", fast.precision, fast.channels_last)]
     if without_gemm:
         modes.append(Mode("fast_no_gemm", fast.precision, fast.channels_last, small_map_gemm=False))
+    if releasing_memory:
+        modes.append(Mode("fp32_nchw_released", "fp32", False, keep_freed_memory=False))
+        modes.append(Mode("fast_released", fast.precision, fast.channels_last, keep_freed_memory=False))
     if compile:
         modes.append(Mode("fast_compile", fast.precision, fast.channels_last, True))
     return modes
@@ -124,6 +130,8 @@ class Bench:
         # as Trainer._setup: device, then layout, then optimizers, then compile (generators only)
         method.to(device)
         self.precision = Precision.create(mode.precision, device)
+        if mode.keep_freed_memory and device.type == "cpu":
+            keep_freed_memory()
         use_fast_kernels(
             method, device, self.precision.name, channels_last=mode.channels_last, small_map_gemm=mode.small_map_gemm
         )

@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from i2i.allocator import keep_freed_memory
 from i2i.data.decode import BadImageError
 from i2i.errors import UsageError
 from i2i.inference.images import (
@@ -110,6 +111,8 @@ class Translator:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
         self.method = method.to(self.device).eval()
+        if self.device.type == "cpu":  # every image allocates and frees the same feature maps
+            keep_freed_memory()
         # channels_last only in low precision, where it is the fast layout (oneDNN, cuDNN);
         # use_fast_kernels itself never takes the small-map GEMM in fp32
         use_fast_kernels(

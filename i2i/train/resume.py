@@ -33,6 +33,7 @@ RESUMABLE_KEYS = frozenset(
             "precision",
             "channels_last",
             "small_map_gemm",
+            "keep_freed_memory",
             "compile",
             "log_every",
             "sample_every",

@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 import torch
 
+from i2i.allocator import keep_freed_memory
 from i2i.config import run as _config
 from i2i.errors import ConfigError, DataError, UsageError
 from i2i.io import checkpoint as ckpt_io
@@ -206,6 +207,8 @@ class Trainer:
         self.rank, self.world_size = dist_utils.init_from_env(self.device, self._stop)
         self.per_rank_batch = train.batch_size // self.world_size
         self.precision = Precision.create(train.precision, self.device)
+        if train.keep_freed_memory and self.device.type == "cpu":
+            keep_freed_memory()
         if train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
