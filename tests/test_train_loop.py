@@ -124,6 +124,18 @@ def test_run_writes_everything_and_calls_hooks(data, tmp_path):
     assert "http" not in page.replace("http://www.w3.org/2000/svg", "")  # nothing external
 
 
+def test_sample_images_zero_draws_no_grids_and_the_run_still_finishes(data, tmp_path):
+    host = dummy_host()
+    recorder = Recorder()
+    host.register(recorder, "recorder")
+    cfg = dummy_config(host, data, steps=4, sample_every=2, sample_images=0)
+    out = tmp_path / "out"
+    Trainer(cfg, out_dir=out, host=host, progress=False).fit()
+    assert ("sample", 2) not in recorder.calls and ("finished", 4) in recorder.calls
+    assert not list((out / "samples").glob("*.png")) and (out / "last.pt").is_file()
+    assert "step_000004.png" not in (out / "index.html").read_text()
+
+
 def test_linear_schedule_and_lr_in_metrics(data, tmp_path):
     train = TrainConfig(steps=10, decay_fraction=0.5)
     f = lr_factor(train, batches_per_epoch=4)

@@ -82,7 +82,7 @@ class TrainConfig:
     ``["tensorboard", "wandb"]``; unset means TensorBoard when it is installed; ``[]`` none.
     ``tracking``: their project, run name, tags, entity and URI (:class:`TrackingConfig`).
     ``max_bad_steps``: stop after this many consecutive steps with non-finite gradients.
-    ``sample_images``: held-out images in each sample grid; ``eval_images``: held-out images
+    ``sample_images``: held-out images in each sample grid (0: none drawn); ``eval_images``: held-out images
     scored at the end when ``eval_at_end``.
     """
 
@@ -116,7 +116,7 @@ class TrainConfig:
         "keep_checkpoints": "step checkpoints kept besides last.pt (0: only last.pt)",
         "max_bad_steps": "stop after this many consecutive steps with non-finite gradients",
         "eval_at_end": "evaluate on held-out images when the run ends",
-        "sample_images": "held-out images in each sample grid",
+        "sample_images": "held-out images in each sample grid (0: no sample grids)",
         "eval_images": "held-out images scored at the end",
         "loggers": "experiment loggers by registered name (see: i2i list loggers)",
         "tracking": "the loggers' project, run name, tags, entity and URI (the [train.tracking] table)",

@@ -267,9 +267,12 @@ class Trainer:
         self.bad_total = 0
 
         state.seed_everything(train.seed + self.rank)  # each rank its own augmentation stream
-        self.sample_set: Any = self._held_out_samples() if self.is_main else None  # the main rank samples
+        # the main rank samples; train.sample_images = 0 means no sample grids
+        sampling = self.is_main and train.sample_images > 0
+        self.sample_set: Any = self._held_out_samples() if sampling else None
         if self.is_main:  # the held-out data must match the training data: checked now (heldout.py)
-            heldout.held_out_batch(self)
+            if sampling:
+                heldout.held_out_batch(self)
             heldout.eval_data(self)
         if self.resume_state is not None:
             state.load_training_state(self, self.resume_state)
@@ -399,7 +402,7 @@ class Trainer:
                 self.progress.update(self.step)
             if self.step % train.log_every == 0 or self.step == self.total_steps:
                 self._log()
-            if self.is_main and self.step % train.sample_every == 0:
+            if self.sample_set is not None and self.step % train.sample_every == 0:
                 self._sample()
             stopping = dist_utils.any_flag(stop.requested, self.device, self.world_size)
             if self.step % train.checkpoint_every == 0:
@@ -473,7 +476,7 @@ class Trainer:
             if self.last_saved_step != self.step:
                 state.save_checkpoint(self, periodic=False)
             if self.is_main:
-                if not self.samples or self.samples[-1][0] != self.step:
+                if self.sample_set is not None and (not self.samples or self.samples[-1][0] != self.step):
                     self._sample()
                 if self.config.train.eval_at_end:
                     evaluate_at_end(self)
