@@ -10,7 +10,7 @@ trim threshold that never fires keep those pages in the process; torch's CPU all
 cache of its own to do this.
 
 Measured on this project's 2-core CPU at the papers' settings (``benchmarks/README.md``,
-"Keeping freed memory"): train steps 7-10% faster for pix2pix, CycleGAN and StarGAN, in bf16
+"Keeping freed memory"): train steps 5-10% faster for pix2pix, CycleGAN and StarGAN, in bf16
 and fp32 alike, and ``i2i translate`` of 40 photos 12% faster. The price: memory the process
 frees is kept for its later allocations, not returned to the system, so its resident size
 stays near the run's peak until it exits (the peak itself rose 0-4%).

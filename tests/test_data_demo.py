@@ -88,6 +88,7 @@ def test_edges_photos_unpaired_and_demo_errors(small_demos: Path) -> None:
         "focus",
         "tones",
         "frames",
+        "subjects",
     }
     with pytest.raises(DataError, match="unknown demo 'nope'"):
         demo_task("nope", "paired")
@@ -143,3 +144,26 @@ def test_frames_paint_only_the_border_and_survive_the_rank_normalisation() -> No
         assert (rank_normalize(framed * 2 - 1) - natural).abs().mean() > 0.1
     with pytest.raises(ValueError, match="unknown frame"):
         frame(x, "thick")
+
+
+def test_subjects_are_one_domain_per_shipped_photo(small_demos: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``subjects`` (StarGAN v2's demo): each domain is cut from its own photo only, in both splits."""
+    photos = demo.load_photos()
+    sources: list[tuple[bool, bytes]] = []
+    real = demo.random_crops
+
+    def recording(chosen, count, generator, *, test):
+        assert len(chosen) == 1  # a domain never mixes photos
+        sources.append((test, chosen[0].tobytes()))
+        return real(chosen, count, generator, test=test)
+
+    monkeypatch.setattr(demo, "random_crops", recording)
+    root = demo_root("subjects")
+    assert demo.SUBJECTS == ("astronaut", "cat", "coffee", "rocket")
+    for split, count in (("train", 12), ("test", 4)):
+        assert sorted(p.name for p in (root / split).iterdir()) == list(demo.SUBJECTS)
+        assert all(len(list((root / split / s).glob("*.jpg"))) == count for s in demo.SUBJECTS)
+    order = [p.tobytes() for p in photos]
+    assert [s for t, s in sources if not t] == order and [s for t, s in sources if t] == order
+    dm = build_data(DataConfig(demo="subjects", image_size=32, load_size=32, num_workers=0), "labelled")
+    assert dm.info.domains == demo.SUBJECTS

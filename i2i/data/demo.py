@@ -17,6 +17,7 @@ task                        kind      layout            A -> B
 ``focus``                   labelled  domains           blurred / plain / sharpened crops (a second label set)
 ``tones``                   labelled  domains           mono / natural / negative / red-blue swapped (a colour label set)
 ``frames``                  labelled  domains           unframed / dark-framed / light-framed crops (a spatial label set)
+``subjects``                labelled  domains           astronaut / cat / coffee / rocket: crops of each photo (StarGAN v2)
 ==========================  ========  ================  ===============================================
 
 Crops are 128x128, so the demo learns visibly in minutes at ``image_size = 64``.
@@ -302,6 +303,21 @@ def build_frames(out: Path) -> None:
             save_images(frame(random_crops(photos, count, generator, test=test), name), out / split / name, ".jpg")
 
 
+#: the shipped photos' subjects, in PHOTOS order
+SUBJECTS = ("astronaut", "cat", "coffee", "rocket")
+
+
+def build_subjects(out: Path) -> None:
+    """One domain per shipped photo: crops of the astronaut, the cat, the coffee cup, the rocket.
+    As in AFHQ (cat / dog / wild) the domain is the subject, so a translation must change
+    colours and textures (suit, fur, wood, sky) while keeping the input's layout, and many
+    looks fit one domain (each photo has many regions): what StarGAN v2's style codes are for."""
+    photos = load_photos()
+    for split, count, generator, test in _splits(9):
+        for name, photo in zip(SUBJECTS, photos):
+            save_images(random_crops([photo], count, generator, test=test), out / split / name, ".jpg")
+
+
 def build_photos(out: Path) -> None:
     photos = load_photos()
     for split, count, generator, test in _splits(5):
@@ -351,6 +367,14 @@ DEMO_TASKS: dict[str, DemoTask] = {
             "domains",
             "mono/natural/negative/swapped colour tones (labelled)",
             build_tones,
+            (LABELLED,),
+        ),
+        DemoTask(
+            "subjects",
+            LABELLED,
+            "domains",
+            "astronaut/cat/coffee/rocket: crops of each photo (labelled)",
+            build_subjects,
             (LABELLED,),
         ),
         DemoTask(

@@ -74,7 +74,7 @@ class TrainConfig:
     CPU, convolutions whose batch x positions are at most 256 run as one matrix product
     (:mod:`i2i.nets.small_maps`: 2-8x faster there, the same result up to rounding; never in
     fp32). ``keep_freed_memory``: on a CPU, glibc malloc keeps the memory a step frees for
-    the next step instead of returning it to the system (:mod:`i2i.allocator`: 7-10% faster
+    the next step instead of returning it to the system (:mod:`i2i.allocator`: 5-10% faster
     steps; the process's resident size stays at its peak). ``compile``: ``torch.compile`` the
     generators only (discriminators often need double backward for gradient penalties, which
     compiled graphs do not support); the first steps are slow while it compiles.
