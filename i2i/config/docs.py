@@ -174,6 +174,8 @@ def reference_markdown(host: Any = None) -> str:
         "A run config has a `[method]` table (`name` plus the method's own keys), `[data]`, `[train]`",
         "and an optional top-level `out`. `i2i config show --method NAME` prints a complete one;",
         "`i2i config check FILE` checks one; any key can be set with `--set table.key=VALUE`.",
+        "Setting `train.epochs` or `train.epochs_decay` without `train.steps` drops a `train.steps`",
+        "that only the method's defaults set.",
         "A key that is unset (left out) has the meaning given in the default column.",
         "The last column names the option of the reference code",
         "(junyanz/pytorch-CycleGAN-and-pix2pix, yunjey/stargan) a key corresponds to;",

@@ -11,9 +11,11 @@ A run config has three tables and a method name::
 
 Values are layered, later wins: class defaults < the method's paper defaults
 (``MethodSpec.defaults``) < its demo defaults (only when no data root is given) < the config
-file < ``--set key=value`` and CLI flags. Demo defaults apply only to runs from
-defaults (no config file), so ``i2i config show`` output reads back unchanged. Unknown keys and wrong types are rejected with the
-dotted path: ``method.lambda_cycle: expected float, got 'ten'``.
+file < ``--set key=value`` and CLI flags.
+Demo defaults apply only to runs from defaults (no config file), so ``i2i config show``
+output reads back unchanged. A ``train.steps`` from the defaults gives way when the user
+sets ``train.epochs`` or ``train.epochs_decay`` (:func:`epochs_rule`). Unknown keys and
+wrong types are rejected with the dotted path: ``method.lambda_cycle: expected float, got 'ten'``.
 """
 
 from __future__ import annotations
@@ -360,7 +362,8 @@ def resolve_config(
     if demo is None:
         # a config file is a complete experiment: only a run from defaults gets demo settings
         demo = data_root is None and file_data is None
-    layered = merge(defaults, nest(dict(spec.demo_defaults)) if demo else {}, user)
+    demo_defaults = nest(dict(spec.demo_defaults)) if demo else {}
+    layered = merge(*epochs_rule(user, defaults, demo_defaults), user)
     method_data = dict(layered.pop("method", {}))
     method_data.pop("name", None)
     extra = set(layered) - {"data", "train", "out"}
@@ -391,6 +394,27 @@ def resolve_config(
     except ConfigError as exc:
         raise ConfigError(f"{prefix}{exc}") from None
     return config
+
+
+#: ``train`` keys of a run counted in steps, which override the epoch counts.
+_STEP_KEYS = ("steps", "decay_fraction")
+
+
+def epochs_rule(user: Mapping[str, Any], *default_layers: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The default layers without their ``train.steps`` (and its ``decay_fraction``) when the
+    user sets ``train.epochs`` or ``train.epochs_decay`` but not ``train.steps``.
+
+    A method's paper or demo defaults may count the run in steps, which would silently
+    override the epochs the user asked for; a user who sets both keeps steps (their choice).
+    """
+    train = user.get("train", {})
+    if "steps" in train or not {"epochs", "epochs_decay"} & set(train):
+        return default_layers
+    drop = {k for k in _STEP_KEYS if k not in train}
+    return tuple(
+        {**layer, "train": {k: v for k, v in layer["train"].items() if k not in drop}} if "train" in layer else layer
+        for layer in default_layers
+    )
 
 
 def check_run_config(config: RunConfig, registry: Any, *, data_kind: str | None = None) -> None:

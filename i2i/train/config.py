@@ -53,7 +53,8 @@ class TrainConfig:
     """How long, how fast and how observably to train.
 
     Length: ``steps`` if set, else ``epochs`` + ``epochs_decay`` passes over the data (the
-    reference ``n_epochs`` / ``n_epochs_decay``). ``schedule`` applies to every optimizer:
+    reference ``n_epochs`` / ``n_epochs_decay``); epochs the user sets drop a ``steps`` that
+    only a method's defaults set (:func:`i2i.config.run.epochs_rule`). ``schedule`` applies to every optimizer:
     ``linear`` keeps the rate constant and then decays it linearly to zero over the last
     ``epochs_decay`` epochs (or the last ``decay_fraction`` of ``steps``, default the same
     share as ``epochs_decay / (epochs + epochs_decay)``); ``constant``, ``step`` (times
