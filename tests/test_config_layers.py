@@ -1,6 +1,7 @@
 """Config layers: what the user sets explicitly rules over the defaults beneath it.
 
-Epoch counts the user gives replace a ``train.steps`` that only a default layer set.
+Epoch counts the user gives replace a ``train.steps`` that only a default layer set; of
+several ``--set`` of one key the last wins before any check.
 """
 
 from __future__ import annotations
@@ -8,10 +9,18 @@ from __future__ import annotations
 import pytest
 
 import i2i
-from i2i.cli.main import resolve_run_config
+from i2i.cli.main import main, resolve_run_config
+from i2i.errors import ConfigError
 from i2i.train.schedule import decay_steps, total_steps
 
 EPOCHS = ["train.epochs=1", "train.epochs_decay=0"]
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(exit_info.value.code or 0), out, err
 
 
 # -- epochs given by the user are the run's length --------------------------------------------
@@ -39,3 +48,25 @@ def test_user_epochs_in_a_file_replace_the_paper_defaults_steps(tmp_path):
 def test_steps_the_user_sets_still_win_over_their_epochs():
     assert i2i.load_config(method="pix2pix", overrides=[*EPOCHS, "train.steps=5"]).train.steps == 5
     assert resolve_run_config("pix2pix", None, EPOCHS, steps=7).train.steps == 7
+
+
+# -- the last --set of a key wins ---------------------------------------------------------------
+def test_a_repeated_set_replaces_the_earlier_one_before_any_check(capsys):
+    sizes = ["data.image_size=32", "data.load_size=32", "data.image_size=40", "data.load_size=40"]
+    cfg = i2i.load_config(method="pix2pix", overrides=sizes)
+    assert (cfg.data.image_size, cfg.data.load_size) == (40, 40)
+    code, out, err = _cli(capsys, "config", "show", "--method", "pix2pix", *(f"--set={s}" for s in sizes))
+    assert code == 0 and "image_size = 40\nload_size = 40\n" in out, err
+    fixed = i2i.load_config(method="pix2pix", overrides=["train.batch_size=0", "train.batch_size=2"])
+    assert fixed.train.batch_size == 2
+    with pytest.raises(ConfigError, match=r"^--set: data.load_size: must be >= data.image_size \(40\)"):
+        i2i.load_config(method="pix2pix", overrides=[*sizes, "data.load_size=32"])  # the final value is checked
+
+
+def test_set_over_a_config_file_is_checked_with_the_final_values(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[method]\nname = "pix2pix"\n[data]\nimage_size = 32\nload_size = 32\n')
+    cfg = i2i.load_config(path, overrides=["data.image_size=40", "data.load_size=40"])
+    assert (cfg.data.image_size, cfg.data.load_size) == (40, 40)
+    cfg = resolve_run_config(None, str(path), ["data.image_size=40", "data.load_size=40"])
+    assert (cfg.data.image_size, cfg.data.load_size) == (40, 40)

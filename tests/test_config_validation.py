@@ -171,7 +171,7 @@ def test_a_bad_file_value_is_an_error_even_when_a_flag_overrides_it(tmp_path, ca
     [
         (["--set", "train.steps=abc", "--steps", "1"], "error: --set: train.steps: expected int, got 'abc'"),
         (
-            ["--set", "train.batch_size=0", "--set", "train.batch_size=2"],
+            ["--set", "train.batch_size=0", "--batch-size", "2"],  # (a second --set replaces it)
             "error: --set: train.batch_size: must be >= 1",
         ),
         (["--set", "train.device=tpu9", "--device", "cpu"], "error: --set: train.device: must be"),

@@ -11,7 +11,7 @@ A run config has three tables and a method name::
 
 Values are layered, later wins: class defaults < the method's paper defaults
 (``MethodSpec.defaults``) < its demo defaults (only when no data root is given) < the config
-file < ``--set key=value`` and CLI flags.
+file < ``--set key=value`` and CLI flags; of several ``--set`` of one key the last wins.
 Demo defaults apply only to runs from defaults (no config file), so ``i2i config show``
 output reads back unchanged. A ``train.steps`` from the defaults gives way when the user
 sets ``train.epochs`` or ``train.epochs_decay`` (:func:`epochs_rule`). Unknown keys and
@@ -333,9 +333,8 @@ def resolve_config(
     user_layers: list[tuple[str, dict[str, Any]]] = []
     if file_data is not None:
         user_layers.append((source, dict(file_data)))
-    if overrides:
-        user_layers.append(("--set", nest(overrides)))
-    user_layers.extend((label, nest(flat)) for label, flat in layers)
+    flat_layers = [("--set", dict(overrides or {})), *((label, dict(flat)) for label, flat in layers)]
+    user_layers.extend((label, nest(flat)) for label, flat in last_wins(flat_layers) if flat)
     user = merge({}, *(data for _, data in user_layers))
     prefix = f"{source}: " if source else ""
     method_table = user.get("method", {})
@@ -394,6 +393,23 @@ def resolve_config(
     except ConfigError as exc:
         raise ConfigError(f"{prefix}{exc}") from None
     return config
+
+
+def last_wins(layers: Iterable[Layer]) -> list[tuple[str, dict[str, Any]]]:
+    """Drop each key a later layer of the same label sets again (``--set a=1 --set a=2``).
+
+    As in any CLI, the last ``--set`` of a key is the value asked for: the earlier one is
+    not checked, so rules across fields (``load_size >= image_size``) see only final values.
+    A key a later layer of another kind replaces (the file's, under ``--steps``) is kept and
+    still checked.
+    """
+    out: list[tuple[str, dict[str, Any]]] = []
+    seen: dict[str, set[str]] = {}
+    for label, flat in reversed(list(layers)):
+        later = seen.setdefault(label, set())
+        out.append((label, {k: v for k, v in flat.items() if k not in later}))
+        later.update(flat)
+    return out[::-1]
 
 
 #: ``train`` keys of a run counted in steps, which override the epoch counts.
