@@ -97,15 +97,18 @@ def load_config(
     method: str | None = None,
     overrides: Mapping[str, Any] | Iterable[str] = (),
     layers: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    demo: bool | None = None,
     host: PluginHost | None = None,
 ) -> _config.RunConfig:
     """Load a TOML run config with dotted overrides (``["method.lambda_cycle=5"]`` or a dict).
 
     Without ``path`` the method's defaults are used; ``method`` overrides the file's
     ``[method] name``. Each layer is checked on its own: the file, each ``"key=value"``
-    override, then ``layers`` (``(label, {dotted key: value})``, as the CLI passes its flags),
-    so a bad value is an error even where a later layer replaces it. Errors are
-    :class:`~i2i.errors.ConfigError` naming where the value came from and the dotted key.
+    override (the last of one key wins), then ``layers`` (``(label, {dotted key: value})``, as
+    the CLI passes its flags), so a bad value is an error even where a later layer of another
+    kind replaces it. Errors are :class:`~i2i.errors.ConfigError` naming where the value came
+    from and the dotted key. ``demo``: apply the demo defaults; None, as ``i2i run``: when
+    neither a file nor a data root is given.
     """
     registry = _host(host).registry
     if isinstance(overrides, Mapping):
@@ -120,6 +123,7 @@ def load_config(
         method=method,
         source=str(path) if path is not None else "",
         layers=[*items, *layers],
+        demo=demo,
         registry=registry,
     )
 

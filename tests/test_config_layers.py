@@ -1,15 +1,18 @@
 """Config layers: what the user sets explicitly rules over the defaults beneath it.
 
 Epoch counts the user gives replace a ``train.steps`` that only a default layer set; of
-several ``--set`` of one key the last wins before any check.
+several ``--set`` of one key the last wins before any check; ``i2i config show`` prints the
+config ``i2i run`` would use with the same arguments.
 """
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 import i2i
 from i2i.cli.main import main, resolve_run_config
+from i2i.config import run as config
 from i2i.errors import ConfigError
 from i2i.train.schedule import decay_steps, total_steps
 
@@ -70,3 +73,18 @@ def test_set_over_a_config_file_is_checked_with_the_final_values(tmp_path):
     assert (cfg.data.image_size, cfg.data.load_size) == (40, 40)
     cfg = resolve_run_config(None, str(path), ["data.image_size=40", "data.load_size=40"])
     assert (cfg.data.image_size, cfg.data.load_size) == (40, 40)
+
+
+# -- config show prints what run uses ---------------------------------------------------------
+def test_config_show_prints_what_run_uses(capsys, tmp_path):
+    sets = ["train.seed=1", *EPOCHS]
+    args = [a for s in sets for a in ("--set", s)]
+    code, demo, _ = _cli(capsys, "config", "show", "--method", "pix2pix", "--demo", *args)
+    assert code == 0 and demo == config.to_toml(resolve_run_config("pix2pix", None, sets), show_unset=True)
+    # without --demo, --set does not switch the base: the paper defaults, as `i2i run --data DIR`
+    code, paper, _ = _cli(capsys, "config", "show", "--method", "pix2pix", *args)
+    ran = resolve_run_config("pix2pix", None, sets, data=str(tmp_path))
+    ran = attrs.evolve(ran, data=attrs.evolve(ran.data, root=None))  # config show has no --data
+    assert code == 0 and paper == config.to_toml(ran, show_unset=True)
+    code, plain, _ = _cli(capsys, "config", "show", "--method", "pix2pix", "--set", "train.seed=1")
+    assert code == 0 and "image_size = 256\n" in plain and "\nsteps = " not in plain

@@ -152,17 +152,24 @@ def config_group() -> None:
 
 @config_group.command("show")
 @click.option("--method", "-m", required=True, help="Method name (see: i2i list methods).")
-@click.option("--demo", is_flag=True, help="Show the settings used on the built-in demo data.")
+@click.option(
+    "--demo", is_flag=True, help="Show what `i2i run` without --data uses (the built-in demo data's settings)."
+)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Start from this TOML file.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any key.")
 def config_show(method: str, demo: bool, config_file: str | None, sets: tuple[str, ...]) -> None:
     """Print the full config of a method as TOML that `i2i run --config FILE` accepts back
-    (unset optional keys appear as comments saying what unset means)."""
+    (unset optional keys appear as comments saying what unset means).
 
-    if config_file or sets:
-        cfg = api.load_config(config_file, method=method, overrides=sets)
-    else:
-        cfg = api.default_config(method, demo=demo)
+    \b
+    Two bases, then --config and --set on top, as `i2i run` layers them:
+      without --demo: the paper defaults, what `i2i run --data DIR` uses;
+      with --demo:    what `i2i run` without --data uses (the demo settings,
+                      unless --config or --set data.root=... is given).
+    """
+
+    # --set never switches the base: --demo alone decides it, as --data does for `i2i run`
+    cfg = api.load_config(config_file, method=method, overrides=sets, demo=None if demo else False)
     click.echo(config.to_toml(cfg, show_unset=True), nl=False)
 
 
