@@ -128,7 +128,7 @@ class TrainConfig:
         "decay_fraction": "the share epochs_decay / (epochs + epochs_decay)",
         "grad_clip": "gradients are not clipped",
         "ema": "no moving average; samples and export use the trained weights",
-        "loggers": "no experiment logger (metrics.jsonl and the report only)",
+        "loggers": "TensorBoard when the tensorboard package is installed, else none ([] turns it off)",
     }
 
     steps: int | None = attrs.field(default=None, validator=at_least(0))
