@@ -290,7 +290,7 @@ def test_eval_without_data_uses_the_runs_demo_test_split(tmp_path: Path, dummy_h
     assert "psnr " in stdout and "swd" not in stdout.split("psnr:")[0]
 
 
-@pytest.mark.parametrize("case", ["plain", "metric", "fid_without_weights"])
+@pytest.mark.parametrize("case", ["plain", "metric", "fid_without_weights", "not_applicable"])
 def test_eval_cli_errors(case: str, ckpt: Path, tmp_path: Path, dummy_host, capsys) -> None:
     args = ["eval", str(ckpt)]
     if case == "plain":
@@ -298,6 +298,8 @@ def test_eval_cli_errors(case: str, ckpt: Path, tmp_path: Path, dummy_host, caps
         args = ["eval", str(tmp_path / "p.pt")]
     elif case == "metric":
         args += ["--metrics", "psnr,fidd"]
+    elif case == "not_applicable":  # a known metric that cannot score this (paired) method
+        args += ["--metrics", "psnr,cycle"]
     else:
         args += ["--metrics", "fid"]
     code, _, err = run_cli(args, capsys)
@@ -307,5 +309,6 @@ def test_eval_cli_errors(case: str, ckpt: Path, tmp_path: Path, dummy_host, caps
         "plain": "not an i2i checkpoint",
         "metric": "unknown metric 'fidd'",
         "fid_without_weights": "pytorch-fid",
+        "not_applicable": "--metrics: cycle cannot score a paired method",
     }[case]
     assert expected in errors[0]

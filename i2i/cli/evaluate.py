@@ -10,7 +10,14 @@ import click
 
 from i2i.errors import UsageError
 from i2i.eval.inception import HOW_TO_GET, load_fid_inception
-from i2i.eval.runner import METRICS, EvalSettings, capabilities_of, check_metrics, evaluate as run_eval
+from i2i.eval.runner import (
+    METRICS,
+    EvalSettings,
+    capabilities_of,
+    check_applicable,
+    check_metrics,
+    evaluate as run_eval,
+)
 from i2i.inference import load_checkpoint
 
 
@@ -109,6 +116,7 @@ def evaluate(
         load_fid_inception(inception_weights)  # fail fast, before any translation, on a wrong file
     translator = load_checkpoint(checkpoint, device=device, precision=precision)
     check_metrics(names, capabilities_of(translator.method).metric_names())
+    check_applicable(names, translator.method)
     settings = EvalSettings(
         metrics=names,
         max_images=max_images,

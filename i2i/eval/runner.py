@@ -97,6 +97,23 @@ def check_metrics(names: tuple[str, ...], extra: tuple[str, ...] = ()) -> tuple[
     return names
 
 
+def applicable_metrics(method: Any) -> tuple[str, ...]:
+    """The metrics that can score ``method``: the core's for its data kind, then its own."""
+    return (*_BY_KIND.get(method.data_kind, ()), *capabilities_of(method).metric_names())
+
+
+def check_applicable(names: tuple[str, ...], method: Any) -> None:
+    """A UsageError when a metric the user asked for cannot score this method (``psnr`` needs
+    pairs): asked for by name, skipping it would answer a question that was not asked."""
+    applicable = applicable_metrics(method)
+    not_here = [n for n in names if n not in applicable]
+    if not_here:
+        raise UsageError(
+            f"--metrics: {', '.join(not_here)} cannot score a {method.data_kind} method "
+            f"(this checkpoint's metrics: {', '.join(applicable)})"
+        )
+
+
 def capabilities_of(method: Any) -> EvalCapabilities:
     caps = getattr(method, "eval_capabilities", None)
     return caps if isinstance(caps, EvalCapabilities) else EvalCapabilities()
@@ -152,7 +169,7 @@ class Evaluation:
         if settings.num_workers is not None:
             data = attrs.evolve(data, num_workers=settings.num_workers)
         self.data_config = data
-        applicable = (*_BY_KIND.get(self.kind, ()), *self.caps.metric_names())
+        applicable = applicable_metrics(self.method)
         wanted = settings.metrics or tuple(m for m in applicable if m not in ("fid", "kid"))
         if settings.inception_weights and not settings.metrics:
             wanted = (*wanted, "fid", "kid")
