@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import attrs
 
-from i2i.config.validation import any_tuple, at_least, component_field, one_of, str_tuple
+from i2i.config.validation import any_tuple, at_least, between, component_field, one_of, str_tuple
 
 #: ``data.direction`` values: which side of a pair is the input.
 DIRECTIONS = ("AtoB", "BtoA")
@@ -126,7 +126,8 @@ class DataConfig:
     serial_batches: bool = False
     independent_unpaired: bool = True
     color_jitter: float = attrs.field(default=0.0, validator=at_least(0.0))
-    rotation: float = attrs.field(default=0.0, validator=at_least(0.0))
+    # kornia's RandomAffine rejects degrees above 360 mid-run; a full turn is the most there is
+    rotation: float = attrs.field(default=0.0, validator=between(0.0, 360.0))
     affine: bool = False
     keep_16bit: bool = True
     sources: tuple[DataSource, ...] = attrs.field(default=(), converter=any_tuple)
