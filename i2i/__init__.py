@@ -105,6 +105,8 @@ _EXPORTS: dict[str, str] = {
     "gradient_penalty": "i2i.nets.losses",
     "adam": "i2i.optim",
     "fit_generator_to_size": "i2i.nets.sizing",
+    "check_patchgan_size": "i2i.nets.sizing",
+    "patchgan_sides": "i2i.nets.sizing",
     # reading the reference code's options (i2i config from-reference)
     "ReferenceSpec": "i2i.config.from_reference",
     "ReferenceOption": "i2i.config.from_reference",
@@ -219,7 +221,12 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         instance_norm as instance_norm,
     )
     from i2i.nets.pool import ImagePool as ImagePool
-    from i2i.nets.sizing import fit_generator_to_size as fit_generator_to_size, unet_for_size as unet_for_size
+    from i2i.nets.sizing import (
+        check_patchgan_size as check_patchgan_size,
+        fit_generator_to_size as fit_generator_to_size,
+        patchgan_sides as patchgan_sides,
+        unet_for_size as unet_for_size,
+    )
     from i2i.optim import adam as adam
     from i2i.plugins.hookspecs import hookimpl as hookimpl, hookspec as hookspec
     from i2i.plugins.host import PluginHost as PluginHost, get_host as get_host

@@ -35,7 +35,7 @@ def write_checkpoint(
     data_info: DataInfo | None = None,
     overrides: dict[str, Any] | None = None,
     seed: int = 0,
-    image_size: int = 16,
+    image_size: int = 32,  # the tiny test networks' crop: the 70x70 PatchGAN needs at least 24 px
 ) -> Path:
     """An i2i checkpoint of a freshly built ``name`` (method overrides, e.g. the tiny test ones)."""
     spec = host.registry.get("method", name)

@@ -253,3 +253,10 @@ def test_photos_demo_is_colour_crops_paired_with_themselves(tmp_path: Path, monk
     assert len(data.dataset) == 6 and batch.a.shape == (2, 1, 32, 32) and batch.b.shape == (2, 3, 32, 32)
     assert (batch.b[:, 0] - batch.b[:, 2]).abs().mean() > 0.02  # colour, not grey
     assert len(build_data(config, i2i.PAIRED, split="test", batch_size=2).dataset) == 2
+
+
+def test_a_target_side_without_colour_is_a_config_error() -> None:
+    """Training reads L and ab of the target side: decoded grey, there is no colour to learn."""
+    with pytest.raises(i2i.ConfigError, match=r"data.channels_b: colorization .* must be 3 \(or 4: RGBA\), got 1"):
+        i2i.load_config(method="colorization", overrides=["data.channels_b=1"])
+    assert i2i.load_config(method="colorization", overrides=["data.channels_b=4"]).data.channels_b == 4

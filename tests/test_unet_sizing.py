@@ -107,3 +107,67 @@ def test_load_size_smaller_than_the_crop_is_an_error(capsys, tmp_path):
     assert info.value.code == 2 and err == (
         "error: --set: data.load_size: must be >= data.image_size (256) with preprocess 'resize_and_crop', got 100\n"
     )
+
+
+# -- the PatchGAN's depth against the crop (i2i.check_patchgan_size) ------------------------------------
+@pytest.mark.parametrize("n_layers", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("side", [8, 11, 13, 23, 24, 25, 37, 47, 48, 50])
+def test_patchgan_sides_match_a_forward_pass(side, n_layers):
+    """Non-powers of two included: the helper rounds as the convolutions do, and says exactly
+    when the network fails (a 1x1 normalised map or an empty output)."""
+    import torch
+
+    from i2i.nets.patchgan import NLayerDiscriminator
+    from i2i.nets.sizing import patchgan_fits
+
+    net = NLayerDiscriminator(1, ndf=4, n_layers=n_layers, norm="instance", init_type=None)
+    sides = i2i.patchgan_sides(side, n_layers)
+    try:
+        out = net(torch.zeros(1, 1, side, side))
+    except (RuntimeError, ValueError):
+        assert not patchgan_fits(side, n_layers)
+    else:
+        assert patchgan_fits(side, n_layers) and out.shape[-2:] == (sides[-1], sides[-1])
+
+
+@pytest.mark.parametrize(
+    ("method", "sets", "message"),
+    [
+        (
+            "pix2pix",
+            ["method.netG=unet_32", "method.n_layers_D=4", "data.image_size=32"],
+            "method.n_layers_D: 4 strided layers leave a 2x2 map of data.image_size 32 (the PatchGAN needs at least "
+            "3x3 before its last two convolutions); use n_layers_D <= 3 or data.image_size >= 48",
+        ),
+        ("cyclegan", ["data.image_size=16"], "method.n_layers_D: 3 strided layers leave a 2x2 map"),
+        ("cyclegan", ["data.image_size=8"], "use n_layers_D <= 1 or data.image_size >= 24"),
+        ("augcyclegan", ["data.image_size=16"], "method.n_layers_d: 3 strided layers leave a 2x2 map"),
+        ("colorization", ["data.image_size=16"], "method.n_layers_D: 3 strided layers"),
+        ("pix2pix", ["method.netD=basic", "data.image_size=16"], "method.netD: 3 strided layers"),
+        ("pix2pix", ["method.netD=multiscale", "data.image_size=64"], "the 16 px smallest of 3 scales"),
+    ],
+)
+def test_a_patchgan_too_deep_for_the_crop_is_a_config_error(method, sets, message):
+    size = next(s.split("=")[1] for s in sets if s.startswith("data.image_size"))
+    with pytest.raises(ConfigError) as info:
+        i2i.load_config(method=method, overrides=[*sets, f"data.load_size={size}"])
+    assert message in str(info.value)
+
+
+@pytest.mark.parametrize("method", ["pix2pix", "cyclegan", "augcyclegan", "colorization"])
+def test_defaults_and_demo_sizes_keep_their_patchgan(method):
+    i2i.load_config(method=method)
+    i2i.load_config(method=method, overrides=["data.image_size=24", "data.load_size=24"])
+    resolve_run_config(method, None, [], image_size=32)  # the demo (no data) at 32 px
+    if method != "augcyclegan":  # its image discriminators are always PatchGANs
+        i2i.load_config(method=method, overrides=["method.netD=pixel", "data.image_size=8", "data.load_size=8"])
+
+
+def test_too_deep_patchgan_from_the_cli_is_one_line_exit_2(capsys, tmp_path):
+    args = ["run", "--method", "pix2pix", "--steps", "2", "--out", str(tmp_path / "r"), "--image-size", "32"]
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--set", "method.netG=unet_32", "--set", "method.n_layers_D=4"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: method.n_layers_D: 4 strided layers leave a 2x2 map")
+    assert not (tmp_path / "r").exists()

@@ -11,10 +11,15 @@ bottleneck of mostly padding). Methods opt in through ``MethodSpec.finalize_conf
         return i2i.fit_generator_to_size(config, explicit, field="netG")
 
     yield MethodSpec(..., finalize_config=finalize)
+
+The PatchGAN has the opposite limit: each of its ``n_layers`` strided convolutions halves the
+crop, and too many leave less than its last two 4x4 convolutions need (the reference crashes
+mid-run then). :func:`check_patchgan_size` refuses such a depth before anything runs.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Collection
 
@@ -89,4 +94,107 @@ def fit_generator_to_size(config: Any, explicit: Collection[str], *, field: str 
     return config
 
 
-__all__ = ["fit_generator_to_size", "generator_size_multiple", "unet_for_size"]
+def _conv_side(side: int, kernel: int, stride: int, padding: int) -> int:
+    return (side + 2 * padding - kernel) // stride + 1
+
+
+def patchgan_sides(side: int, n_layers: int) -> list[int]:
+    """Side of each map :class:`~i2i.nets.patchgan.NLayerDiscriminator` computes from a
+    ``side`` x ``side`` input, layer by layer: ``max(n_layers, 1)`` 4x4 stride-2 convolutions
+    (all but the first normalised), a normalised 4x4 stride-1 one, then the 4x4 stride-1 output.
+    Integer arithmetic as the convolutions do it, so odd sides round as they do at run time."""
+    strides = [2] * max(n_layers, 1) + [1, 1]
+    sides = []
+    for stride in strides:
+        side = max(_conv_side(side, 4, stride, 1), 0)
+        sides.append(side)
+    return sides
+
+
+def patchgan_fits(side: int, n_layers: int) -> bool:
+    """Whether the PatchGAN runs on ``side`` px: every normalised map has more than one value
+    per channel (instance norm, and batch norm at batch 1, need that) and the output is at least 1x1."""
+    sides = patchgan_sides(side, n_layers)
+    return all(s > 1 for s in sides[1:-1]) and sides[-1] >= 1
+
+
+def _built_patchgan(config: Any, netd_field: str | None, n_layers: int, host: Any) -> tuple[int, int] | None:
+    """``(strided layers, scales)`` of the discriminator the method builds, or ``None`` when it is
+    no PatchGAN. A named one is built once at width 1 (microseconds), so ``basic`` (always 3
+    layers), a multi-scale stack and a plugin's PatchGAN subclass report their real depth."""
+    from torch import nn
+
+    from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator
+
+    if netd_field is None:
+        return max(n_layers, 1), 1
+    spec = (host or get_host()).registry.get("discriminator", getattr(config.method, netd_field))
+    try:
+        net = spec.create(input_nc=1, ndf=1, n_layers=n_layers)
+    except Exception:  # a discriminator that cannot be built this way: no claim about its size
+        return None
+    nets = list(net.discriminators) if isinstance(net, MultiscaleDiscriminator) else [net]
+    if not all(isinstance(d, NLayerDiscriminator) for d in nets):
+        return None
+    strided = sum(1 for m in nets[0].modules() if isinstance(m, nn.Conv2d) and m.stride == (2, 2))
+    return strided, len(nets)
+
+
+def _scale_sides(side: int, scales: int) -> list[int]:
+    """Input sides of a multi-scale stack: each scale 3x3 stride-2 average-pooled (padding 1)."""
+    sides = [side]
+    for _ in range(scales - 1):
+        sides.append(max(_conv_side(sides[-1], 3, 2, 1), 0))
+    return sides
+
+
+def check_patchgan_size(
+    config: Any, *, layers_field: str = "n_layers_D", netd_field: str | None = "netD", host: Any = None
+) -> Any:
+    """``config`` unchanged, or a :class:`ConfigError` when its PatchGAN cannot run on the crop.
+
+    ``method.<layers_field>`` is the depth; ``method.<netd_field>`` the registered discriminator
+    (``None``: the method always builds the plain PatchGAN). Only crop modes are checked: with
+    ``preprocess`` ``none``/``scale_width`` the size is each image's own. Methods opt in through
+    ``MethodSpec.finalize_config``, as for :func:`fit_generator_to_size`.
+    """
+    data = config.data
+    if data.preprocess not in _CROP_MODES:
+        return config
+    n_layers = getattr(config.method, layers_field)
+    built = _built_patchgan(config, netd_field, n_layers, host)
+    if built is None:
+        return config
+    strided, scales = built
+
+    def fits(side: int, depth: int) -> bool:
+        return all(patchgan_fits(s, depth) for s in _scale_sides(side, scales))
+
+    if fits(data.image_size, strided):
+        return config
+    smallest = _scale_sides(data.image_size, scales)[-1]
+    left = patchgan_sides(smallest, strided)[strided - 1]
+    need = next(s for s in itertools.count(data.image_size + 1) if fits(s, strided))
+    where = f"data.image_size {data.image_size}"
+    where = f"the {smallest} px smallest of {scales} scales of {where}" if scales > 1 else where
+    # n_layers used (the depth follows it): blame it and offer a shallower one; else blame the name
+    uses_layers = netd_field is None or _built_patchgan(config, netd_field, n_layers + 1, host) != built
+    key = layers_field if uses_layers else netd_field
+    fitting = (n for n in range(n_layers - 1, -1, -1) if uses_layers and fits(data.image_size, max(n, 1)))
+    shallower = next(fitting, None)
+    hint = f"{layers_field} <= {shallower} or " if shallower is not None else ""
+    layers = "1 strided layer leaves" if strided == 1 else f"{strided} strided layers leave"
+    raise ConfigError(
+        f"method.{key}: {layers} a {left}x{left} map of {where} "
+        f"(the PatchGAN needs at least 3x3 before its last two convolutions); use {hint}data.image_size >= {need}"
+    )
+
+
+__all__ = [
+    "check_patchgan_size",
+    "fit_generator_to_size",
+    "generator_size_multiple",
+    "patchgan_fits",
+    "patchgan_sides",
+    "unet_for_size",
+]

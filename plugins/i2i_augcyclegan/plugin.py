@@ -43,6 +43,15 @@ DEMO_DEFAULTS = {
 TEST_OVERRIDES = {"ngf": 8, "nef": 8, "ndf": 8, "ndf_latent": 8, "nlatent": 4, "n_blocks": 1}
 
 
+def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
+    """The i2i architecture's image discriminators are ``n_layers_d``-layer PatchGANs on the
+    crop: one too deep for it is an error before the run (the release's networks are 64 px ones
+    that ignore ``n_layers_d``)."""
+    if config.method.architecture == "release":
+        return config
+    return i2i.check_patchgan_size(config, layers_field="n_layers_d", netd_field=None)
+
+
 @hookimpl
 def i2i_register_methods() -> Iterator[MethodSpec]:
     yield MethodSpec(
@@ -54,6 +63,7 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         defaults=PAPER_DEFAULTS,
         demo_defaults=DEMO_DEFAULTS,
         test_overrides=TEST_OVERRIDES,
+        finalize_config=finalize,
         reference=REFERENCE,  # i2i config from-reference: the authors' release's opt.txt / command line
     )
 

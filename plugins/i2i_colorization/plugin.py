@@ -55,8 +55,17 @@ DEMO_DEFAULTS = {
 
 def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
     """The U-Net depth follows ``data.image_size`` unless the user named ``netG``, and so does
-    the size at which ``translate`` predicts colours unless the user set ``method.image_size``."""
+    the size at which ``translate`` predicts colours unless the user set ``method.image_size``.
+    The target side must decode to RGB(A): training reads its L and ab (a grey one has no colour
+    to learn), and the PatchGAN must fit the crop it judges."""
+    channels_b = config.data.channels if config.data.channels_b is None else config.data.channels_b
+    if channels_b not in (3, 4):
+        raise i2i.ConfigError(
+            f"data.channels_b: colorization learns the colours of RGB targets (L in, ab out), so data.channels_b "
+            f"must be 3 (or 4: RGBA), got {channels_b}"
+        )
     config = i2i.fit_generator_to_size(config, explicit, field="netG")
+    config = i2i.check_patchgan_size(config, layers_field="n_layers_D", netd_field="netD")
     if "method.image_size" not in explicit and config.method.image_size != config.data.image_size:
         config = attrs.evolve(config, method=attrs.evolve(config.method, image_size=config.data.image_size))
     return config

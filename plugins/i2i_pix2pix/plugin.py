@@ -79,8 +79,10 @@ REFERENCE = i2i.ReferenceSpec(
 
 def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
     """The U-Net depth follows ``data.image_size`` unless the user named ``netG`` (then a
-    generator whose size multiple exceeds the crop is an error)."""
-    return i2i.fit_generator_to_size(config, explicit, field="netG")
+    generator whose size multiple exceeds the crop is an error); a PatchGAN too deep for the
+    crop is an error before the run, not a crash in its first step."""
+    config = i2i.fit_generator_to_size(config, explicit, field="netG")
+    return i2i.check_patchgan_size(config, layers_field="n_layers_D", netd_field="netD")
 
 
 @hookimpl

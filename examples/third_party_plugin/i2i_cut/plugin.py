@@ -102,8 +102,10 @@ REFERENCE = i2i.ReferenceSpec(
 
 
 def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
-    """A named generator whose size multiple exceeds the crop is an error (a U-Net deeper than it)."""
-    return i2i.fit_generator_to_size(config, explicit, field="netG")
+    """A named generator whose size multiple exceeds the crop is an error (a U-Net deeper than
+    it), and so is a PatchGAN too deep for it."""
+    config = i2i.fit_generator_to_size(config, explicit, field="netG")
+    return i2i.check_patchgan_size(config, layers_field="n_layers_D", netd_field="netD")
 
 
 @hookimpl
