@@ -286,3 +286,10 @@ def test_rules_across_fields_see_the_final_values_of_the_other_layers(tmp_path, 
 
     cfg = resolve_run_config("cyclegan", None, [], image_size=300)  # load_size follows the flag
     assert cfg.data.image_size == 300 and cfg.data.load_size >= 300
+
+
+def test_rotation_above_a_full_turn_is_refused_before_the_run(capsys):
+    """kornia refused degrees above 360 only once augmentation ran."""
+    code, err = _cli(capsys, "config", "show", "--method", "cyclegan", "--set", "data.rotation=400")
+    assert code == 2 and err.strip() == "error: --set: data.rotation: must be in [0.0, 360.0], got 400.0"
+    assert i2i.load_config(method="cyclegan", overrides=["data.rotation=360"]).data.rotation == 360.0

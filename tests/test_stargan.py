@@ -445,6 +445,7 @@ def test_end_to_end_cli_run_on_attribute_list(tmp_path: Any, capsys: Any) -> Non
     assert not translated.exists()
     bad = {**TINY_SETS, "data.attributes": "Black_Hair,Red_Hair"}
     bad_args = ["run", "--method", "stargan", "--data", str(root), "--out", str(tmp_path / "bad"), "--steps", "1"]
+    bad_args += ["--image-size", "32"]  # as TINY's method.image_size: the attribute is what is wrong
     assert _cli(bad_args, bad) == 2
     err = capsys.readouterr().err
     assert "'Red_Hair' is not in" in err and "(its columns: Bald, Black_Hair, Blond_Hair" in err and "Wavy_Hair)" in err
@@ -469,3 +470,10 @@ def test_imported_reference_generator_rebuilds_the_method(tmp_path: Any) -> None
     with torch.no_grad():
         expected = reference(x, torch.tensor([[0.0, 1, 0, 1, 0]]))
     assert torch.allclose(y, expected, atol=1e-4)
+
+
+def test_image_size_other_than_the_crop_is_a_config_error() -> None:
+    with pytest.raises(i2i.ConfigError, match=r"method.image_size: 128 differs from data.image_size 64"):
+        i2i.load_config(method="stargan", overrides=["method.image_size=128"])  # the demo crops 64 px
+    with pytest.raises(i2i.ConfigError, match=r"data.channels_b: stargan "):
+        i2i.load_config(method="stargan", overrides=["data.channels_b=1"])

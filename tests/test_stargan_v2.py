@@ -315,3 +315,13 @@ def test_paper_defaults_and_a_consistent_demo() -> None:
     assert demo.data.demo == "subjects" and demo.data.image_size == demo.method.image_size == 64
     assert demo.method.ds_iter == 2 * demo.train.steps and demo.method.width == 32
     assert demo.method.lr == demo.method.f_lr == 3e-4 and demo.train.precision == "auto"
+
+
+def test_sizes_and_channels_the_networks_cannot_honour_are_config_errors() -> None:
+    """Refused by finalize_config, before the run: a method.image_size other than the crop (it
+    crashed in the first step) and a data.channels_b the one channel count would ignore."""
+    with pytest.raises(i2i.ConfigError, match=r"method.image_size: 32 differs from data.image_size 64.*set both"):
+        i2i.load_config(method="stargan_v2", overrides=["method.image_size=32"])  # the demo's data is 64 px
+    with pytest.raises(i2i.ConfigError, match=r"data.channels_b: stargan_v2 .* data.channels_b = 1"):
+        i2i.load_config(method="stargan_v2", overrides=["data.channels_b=1"])
+    assert i2i.load_config(method="stargan_v2", overrides=["data.channels_b=3"]).method.image_size == 64

@@ -275,18 +275,28 @@ def resolve_run_config(
     if flags.get("loggers"):
         layers.append(("--logger", {"train.loggers": list(flags["loggers"])}))
 
-    def load(layers: list[tuple[str, dict[str, Any]]]) -> Any:
-        if file_data is None:
-            return api.load_config(config_file, method=method, layers=layers)
+    def load(layers: list[tuple[str, dict[str, Any]]], finalize: bool = True) -> Any:
         registry = _host().registry
+        data: dict[str, Any] | None
+        if file_data is not None:
+            data, where = file_data, source
+        else:
+            data, where = (config.read_toml(config_file), config_file) if config_file else (None, "")
         return config.resolve_config(
-            lambda n: registry.get("method", n), file_data=file_data, layers=layers, source=source, registry=registry
+            lambda n: registry.get("method", n),
+            file_data=data,
+            method=method,
+            layers=layers,
+            source=where,
+            registry=registry,
+            finalize=finalize,
         )
 
     size = flags.get("image_size")
     if size is not None:
         flag_layer = next(layer for label, layer in layers if label == "--image-size")
-        base = load([item for item in layers if item[1] is not flag_layer])
+        # the method's cross-table rules apply to the config with the flag, not to this probe
+        base = load([item for item in layers if item[1] is not flag_layer], finalize=False)
         keys = {key for _, layer in layers for key in layer}
         if "data.load_size" not in keys:
             ratio = base.data.load_size / base.data.image_size

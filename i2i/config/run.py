@@ -316,6 +316,7 @@ def resolve_config(
     demo: bool | None = None,
     layers: Iterable[Layer] = (),
     registry: Any = None,
+    finalize: bool = True,
 ) -> RunConfig:
     """Layer defaults, the file and overrides into a checked :class:`RunConfig`.
 
@@ -328,7 +329,9 @@ def resolve_config(
     ``demo``: apply the method's demo defaults; None (default) means "when neither a data root
     nor a config file is given" (a file is a complete experiment and reads back unchanged).
     ``method_spec_for(name)`` returns the :class:`~i2i.plugins.registry.MethodSpec` for a name (it
-    raises the "unknown method, did you mean" error).
+    raises the "unknown method, did you mean" error). ``finalize=False`` skips the method's
+    ``finalize_config``: for a probe of layers a later one completes (the CLI's ``--image-size``),
+    whose cross-table rules only the complete config must meet.
     """
     user_layers: list[tuple[str, dict[str, Any]]] = []
     if file_data is not None:
@@ -385,9 +388,9 @@ def resolve_config(
             train=structure(layered.get("train", {}), TrainConfig, "train"),
             out=structure(layered.get("out"), str | None, "out"),
         )
-        finalize = getattr(spec, "finalize_config", None)  # the method's cross-table rules
-        if finalize is not None:
-            config = finalize(config, frozenset(flatten(user)))
+        finalize_config = getattr(spec, "finalize_config", None) if finalize else None  # cross-table rules
+        if finalize_config is not None:
+            config = finalize_config(config, frozenset(flatten(user)))
         if registry is not None:
             check_run_config(config, registry, data_kind=spec.data_kind)
     except ConfigError as exc:

@@ -390,6 +390,9 @@ def write_imported(plan: ImportPlan, out: str | Path, sources: Sequence[str], *,
     overrides |= {"data.channels": info.channels_a, "data.channels_b": info.channels_b}
     if info.domains:
         overrides["data.attributes"] = list(info.domains)
+    if "image_size" in plan.method_config:  # networks sized for their images: the data says that size (as --image-size)
+        size = plan.method_config["image_size"]
+        overrides |= {"data.image_size": size, "data.load_size": size}
     # the paper's settings (not the demo's): an imported model is a full-size model
     cfg = resolve_config(
         lambda name: host.registry.get("method", name), overrides=overrides, method=plan.method, demo=False

@@ -327,9 +327,11 @@ def check_checkpoint_round_trip(case: MethodCase, steps: int = 1) -> None:
     method = case.build(seed=0)
     batch = case.make_batch()
     run_steps(method, batch, steps)
-    run_config = load_config(
-        method=case.name, overrides={f"method.{k}": v for k, v in case.overrides.items()}, host=case.host
-    )
+    overrides: dict[str, Any] = {f"method.{k}": v for k, v in case.overrides.items()}
+    height, width = batch.a.shape[-2:]
+    if height == width:  # the stored config describes the data trained on (a method may check they agree)
+        overrides |= {"data.image_size": int(height), "data.load_size": int(height)}
+    run_config = load_config(method=case.name, overrides=overrides, host=case.host)
     with tempfile.TemporaryDirectory(prefix="i2i-conformance-") as tmp:
         path = Checkpoint.of(method, run_config, case.data_info, step=steps).write(Path(tmp) / "last.pt")
         restored_ckpt = Checkpoint.read(path)  # torch.load(weights_only=True) + format checks

@@ -73,6 +73,30 @@ DEMO_DEFAULTS = {
 TEST_OVERRIDES = {"image_size": 32, "dim_in": 8, "max_conv_dim": 16, "hidden_dim": 16, "style_dim": 8, "latent_dim": 4}
 
 
+#: Preprocess modes whose training images are exactly ``data.image_size`` square.
+_CROP_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
+
+
+def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
+    """What the networks cannot honour, refused before the run: one channel count serves every
+    domain (``data.channels_b`` would be ignored), and ``method.image_size`` sizes the style
+    encoder and discriminator, so a crop of another size failed only at the first step. Other
+    preprocess modes keep each image's own size; the train-time check covers those."""
+    data = config.data
+    if data.channels_b is not None and data.channels_b != data.channels:
+        raise i2i.ConfigError(
+            f"data.channels_b: stargan_v2 translates labelled images with one channel count, data.channels "
+            f"({data.channels}); got data.channels_b = {data.channels_b} (unset it)"
+        )
+    size = config.method.image_size
+    if data.preprocess in _CROP_MODES and size != data.image_size:
+        raise i2i.ConfigError(
+            f"method.image_size: {size} differs from data.image_size {data.image_size}, the crop stargan_v2 "
+            "trains on (method.image_size sizes the style encoder and discriminator); set both to one value"
+        )
+    return config
+
+
 @hookimpl
 def i2i_register_methods() -> Iterator[MethodSpec]:
     yield MethodSpec(
@@ -84,6 +108,7 @@ def i2i_register_methods() -> Iterator[MethodSpec]:
         defaults=PAPER_DEFAULTS,
         demo_defaults=DEMO_DEFAULTS,
         test_overrides=TEST_OVERRIDES,
+        finalize_config=finalize,
     )
 
 
