@@ -81,7 +81,8 @@ def test_every_built_in_declares_records_and_translates_without_options() -> Non
     for name in ("pix2pix", "cyclegan", "augcyclegan", "stargan"):
         spec = host.registry.get("method", name)
         assert all(isinstance(o, i2i.TranslateOption) for o in spec.factory.translate_options)
-        cfg = i2i.load_config(method=name, overrides={f"method.{k}": v for k, v in spec.test_overrides.items()})
+        overrides = {f"method.{k}": v for k, v in spec.test_overrides.items()}
+        cfg = i2i.load_config(method=name, overrides={**overrides, "data.image_size": 32, "data.load_size": 32})
         method = spec.factory(cfg.method, DataInfo(kind=spec.data_kind)).eval()
         with torch.no_grad():
             assert method.translate(torch.zeros(2, 3, 32, 32)).shape == (2, 3, 32, 32)
