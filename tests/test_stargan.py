@@ -477,3 +477,6 @@ def test_image_size_other_than_the_crop_is_a_config_error() -> None:
         i2i.load_config(method="stargan", overrides=["method.image_size=128"])  # the demo crops 64 px
     with pytest.raises(i2i.ConfigError, match=r"data.channels_b: stargan "):
         i2i.load_config(method="stargan", overrides=["data.channels_b=1"])
+    # unset, it follows the crop, and the critic's depth follows it (6 at the paper's 128 px, 5 at 64)
+    fitted = i2i.load_config(method="stargan", demo=False, overrides=["data.image_size=64", "data.load_size=64"])
+    assert (fitted.method.image_size, fitted.method.d_repeat_num) == (64, 5)

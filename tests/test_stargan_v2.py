@@ -325,3 +325,6 @@ def test_sizes_and_channels_the_networks_cannot_honour_are_config_errors() -> No
     with pytest.raises(i2i.ConfigError, match=r"data.channels_b: stargan_v2 .* data.channels_b = 1"):
         i2i.load_config(method="stargan_v2", overrides=["data.channels_b=1"])
     assert i2i.load_config(method="stargan_v2", overrides=["data.channels_b=3"]).method.image_size == 64
+    # unset, method.image_size follows the crop (the paper base is 256 px)
+    fitted = i2i.load_config(method="stargan_v2", demo=False, overrides=["data.image_size=64", "data.load_size=64"])
+    assert fitted.method.image_size == 64

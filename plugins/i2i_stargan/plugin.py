@@ -149,11 +149,11 @@ REFERENCE = i2i.ReferenceSpec(
 _CROP_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
 
 
-def _check_sizes_and_channels(config: i2i.RunConfig, method: str, sized: str) -> None:
-    """What StarGAN cannot honour, refused before the run: one channel count for
-    both sides of a labelled set (``data.channels_b`` would be ignored), and a
-    ``method.image_size`` (it sizes ``sized``) other than the crop the networks see, which
-    failed only at the first step. Other preprocess modes keep each image's own size; the
+def _fit_sizes_and_channels(config: i2i.RunConfig, explicit: frozenset[str], method: str, sized: str) -> i2i.RunConfig:
+    """``method.image_size`` (it sizes ``sized``) follows the crop the networks see,
+    ``data.image_size``, unless the user set it; set to another size, or a ``data.channels_b``
+    the one channel count of a labelled set would ignore, is refused before the run (both
+    failed only at the first step). Other preprocess modes keep each image's own size; the
     train-time check covers those."""
     data = config.data
     if data.channels_b is not None and data.channels_b != data.channels:
@@ -162,19 +162,22 @@ def _check_sizes_and_channels(config: i2i.RunConfig, method: str, sized: str) ->
             f"({data.channels}); got data.channels_b = {data.channels_b} (unset it)"
         )
     size = config.method.image_size
-    if data.preprocess in _CROP_MODES and size != data.image_size:
-        raise i2i.ConfigError(
-            f"method.image_size: {size} differs from data.image_size {data.image_size}, the crop {method} trains on "
-            f"(method.image_size sizes {sized}); set both to one value"
-        )
+    if data.preprocess not in _CROP_MODES or size == data.image_size:
+        return config
+    if "method.image_size" not in explicit:
+        return attrs.evolve(config, method=attrs.evolve(config.method, image_size=data.image_size))
+    raise i2i.ConfigError(
+        f"method.image_size: {size} differs from data.image_size {data.image_size}, the crop {method} trains on "
+        f"(method.image_size sizes {sized}); set both to one value, or leave method.image_size unset to follow it"
+    )
 
 
 def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
     """The critic's depth follows ``method.image_size`` (:func:`~i2i_stargan.config.critic_depth`:
     6 at the reference's 128 px, 5 at 64) unless the user set ``method.d_repeat_num``; an
     explicit value, a config file's or a reference command line's, is kept as it is. Sizes and
-    channels the networks cannot honour are errors (:func:`_check_sizes_and_channels`)."""
-    _check_sizes_and_channels(config, "stargan", "D's domain classifier")
+    channels the networks cannot honour are errors (:func:`_fit_sizes_and_channels`)."""
+    config = _fit_sizes_and_channels(config, explicit, "stargan", "D's domain classifier")
     if "method.d_repeat_num" in explicit:
         return config
     depth = critic_depth(config.method.image_size)

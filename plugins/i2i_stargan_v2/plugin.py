@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import attrs
+
 import i2i
 from i2i import ImporterSpec, MethodSpec, hookimpl
 
@@ -78,10 +80,11 @@ _CROP_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
 
 
 def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
-    """What the networks cannot honour, refused before the run: one channel count serves every
-    domain (``data.channels_b`` would be ignored), and ``method.image_size`` sizes the style
-    encoder and discriminator, so a crop of another size failed only at the first step. Other
-    preprocess modes keep each image's own size; the train-time check covers those."""
+    """``method.image_size`` (it sizes the style encoder and discriminator) follows the crop,
+    ``data.image_size``, unless the user set it; set to another size, or a ``data.channels_b``
+    the one channel count of every domain would ignore, is refused before the run (both failed
+    only at the first step). Other preprocess modes keep each image's own size; the train-time
+    check covers those."""
     data = config.data
     if data.channels_b is not None and data.channels_b != data.channels:
         raise i2i.ConfigError(
@@ -89,12 +92,15 @@ def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
             f"({data.channels}); got data.channels_b = {data.channels_b} (unset it)"
         )
     size = config.method.image_size
-    if data.preprocess in _CROP_MODES and size != data.image_size:
-        raise i2i.ConfigError(
-            f"method.image_size: {size} differs from data.image_size {data.image_size}, the crop stargan_v2 "
-            "trains on (method.image_size sizes the style encoder and discriminator); set both to one value"
-        )
-    return config
+    if data.preprocess not in _CROP_MODES or size == data.image_size:
+        return config
+    if "method.image_size" not in explicit:
+        return attrs.evolve(config, method=attrs.evolve(config.method, image_size=data.image_size))
+    raise i2i.ConfigError(
+        f"method.image_size: {size} differs from data.image_size {data.image_size}, the crop stargan_v2 "
+        "trains on (method.image_size sizes the style encoder and discriminator); set both to one value, "
+        "or leave method.image_size unset to follow it"
+    )
 
 
 @hookimpl
