@@ -105,6 +105,7 @@ _EXPORTS: dict[str, str] = {
     "gradient_penalty": "i2i.nets.losses",
     "adam": "i2i.optim",
     "fit_generator_to_size": "i2i.nets.sizing",
+    "fit_image_size": "i2i.nets.sizing",
     "check_patchgan_size": "i2i.nets.sizing",
     "patchgan_sides": "i2i.nets.sizing",
     # reading the reference code's options (i2i config from-reference)
@@ -224,6 +225,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
     from i2i.nets.sizing import (
         check_patchgan_size as check_patchgan_size,
         fit_generator_to_size as fit_generator_to_size,
+        fit_image_size as fit_image_size,
         patchgan_sides as patchgan_sides,
         unet_for_size as unet_for_size,
     )

@@ -94,6 +94,27 @@ def fit_generator_to_size(config: Any, explicit: Collection[str], *, field: str 
     return config
 
 
+def fit_image_size(
+    config: Any, explicit: Collection[str], *, field: str = "image_size", sized: str = "the networks"
+) -> Any:
+    """``config`` with ``method.<field>`` equal to the crop, ``data.image_size``, for a method
+    whose networks are built for one image size (``sized``: what it sizes, for the message).
+
+    Not set by the user: it follows the crop. Set to another size: a :class:`ConfigError`
+    (the first step would fail on the shape). Only crop modes: with ``preprocess``
+    ``none``/``scale_width`` each image keeps its own size, which the method checks per batch.
+    """
+    data, size = config.data, getattr(config.method, field)
+    if data.preprocess not in _CROP_MODES or size == data.image_size:
+        return config
+    if f"method.{field}" not in explicit:
+        return attrs.evolve(config, method=attrs.evolve(config.method, **{field: data.image_size}))
+    raise ConfigError(
+        f"method.{field}: {size} differs from data.image_size {data.image_size}, the crop the method trains on "
+        f"(method.{field} sizes {sized}); set both to one value, or leave method.{field} unset to follow it"
+    )
+
+
 def _conv_side(side: int, kernel: int, stride: int, padding: int) -> int:
     return (side + 2 * padding - kernel) // stride + 1
 

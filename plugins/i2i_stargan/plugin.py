@@ -146,38 +146,27 @@ REFERENCE = i2i.ReferenceSpec(
 
 
 #: Preprocess modes whose training images are exactly ``data.image_size`` square.
-_CROP_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
 
 
-def _fit_sizes_and_channels(config: i2i.RunConfig, explicit: frozenset[str], method: str, sized: str) -> i2i.RunConfig:
-    """``method.image_size`` (it sizes ``sized``) follows the crop the networks see,
-    ``data.image_size``, unless the user set it; set to another size, or a ``data.channels_b``
-    the one channel count of a labelled set would ignore, is refused before the run (both
-    failed only at the first step). Other preprocess modes keep each image's own size; the
-    train-time check covers those."""
+def _check_channels(config: i2i.RunConfig, method: str) -> None:
+    """One channel count serves both sides of a labelled set: a ``data.channels_b`` of another
+    count would be ignored, so it is refused before the run."""
     data = config.data
     if data.channels_b is not None and data.channels_b != data.channels:
         raise i2i.ConfigError(
             f"data.channels_b: {method} translates labelled images with one channel count, data.channels "
             f"({data.channels}); got data.channels_b = {data.channels_b} (unset it)"
         )
-    size = config.method.image_size
-    if data.preprocess not in _CROP_MODES or size == data.image_size:
-        return config
-    if "method.image_size" not in explicit:
-        return attrs.evolve(config, method=attrs.evolve(config.method, image_size=data.image_size))
-    raise i2i.ConfigError(
-        f"method.image_size: {size} differs from data.image_size {data.image_size}, the crop {method} trains on "
-        f"(method.image_size sizes {sized}); set both to one value, or leave method.image_size unset to follow it"
-    )
 
 
 def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
     """The critic's depth follows ``method.image_size`` (:func:`~i2i_stargan.config.critic_depth`:
     6 at the reference's 128 px, 5 at 64) unless the user set ``method.d_repeat_num``; an
     explicit value, a config file's or a reference command line's, is kept as it is. Sizes and
-    channels the networks cannot honour are errors (:func:`_fit_sizes_and_channels`)."""
-    config = _fit_sizes_and_channels(config, explicit, "stargan", "D's domain classifier")
+    channels the networks cannot honour are errors. ``method.image_size`` follows the crop
+    unless the user set it (:func:`i2i.fit_image_size`)."""
+    _check_channels(config, "stargan")
+    config = i2i.fit_image_size(config, explicit, sized="D's domain classifier")
     if "method.d_repeat_num" in explicit:
         return config
     depth = critic_depth(config.method.image_size)

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import attrs
-
 import i2i
 from i2i import ImporterSpec, MethodSpec, hookimpl
 
@@ -75,32 +73,18 @@ DEMO_DEFAULTS = {
 TEST_OVERRIDES = {"image_size": 32, "dim_in": 8, "max_conv_dim": 16, "hidden_dim": 16, "style_dim": 8, "latent_dim": 4}
 
 
-#: Preprocess modes whose training images are exactly ``data.image_size`` square.
-_CROP_MODES = ("resize_and_crop", "crop", "scale_width_and_crop")
-
-
 def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
-    """``method.image_size`` (it sizes the style encoder and discriminator) follows the crop,
-    ``data.image_size``, unless the user set it; set to another size, or a ``data.channels_b``
-    the one channel count of every domain would ignore, is refused before the run (both failed
-    only at the first step). Other preprocess modes keep each image's own size; the train-time
-    check covers those."""
+    """What the networks cannot honour, refused before the run: one channel count serves every
+    domain (a ``data.channels_b`` of another would be ignored), and ``method.image_size`` sizes
+    the style encoder and discriminator, so it follows the crop unless the user set it, and
+    set to another size is an error (:func:`i2i.fit_image_size`; it failed at the first step)."""
     data = config.data
     if data.channels_b is not None and data.channels_b != data.channels:
         raise i2i.ConfigError(
             f"data.channels_b: stargan_v2 translates labelled images with one channel count, data.channels "
             f"({data.channels}); got data.channels_b = {data.channels_b} (unset it)"
         )
-    size = config.method.image_size
-    if data.preprocess not in _CROP_MODES or size == data.image_size:
-        return config
-    if "method.image_size" not in explicit:
-        return attrs.evolve(config, method=attrs.evolve(config.method, image_size=data.image_size))
-    raise i2i.ConfigError(
-        f"method.image_size: {size} differs from data.image_size {data.image_size}, the crop stargan_v2 "
-        "trains on (method.image_size sizes the style encoder and discriminator); set both to one value, "
-        "or leave method.image_size unset to follow it"
-    )
+    return i2i.fit_image_size(config, explicit, sized="the style encoder and discriminator")
 
 
 @hookimpl
