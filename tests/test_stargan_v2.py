@@ -313,7 +313,7 @@ def test_paper_defaults_and_a_consistent_demo() -> None:
     demo = i2i.default_config("stargan_v2", demo=True)
     # the demo: one domain per shipped photo, at 64 px, the diversity term still on at the end
     assert demo.data.demo == "subjects" and demo.data.image_size == demo.method.image_size == 64
-    assert demo.method.ds_iter == 2 * demo.train.steps and demo.method.width == 32
+    assert demo.method.ds_iter == 10 * demo.train.steps and demo.method.lambda_ds == 4 and demo.method.width == 32
     assert demo.method.lr == demo.method.f_lr == 3e-4 and demo.train.precision == "auto"
 
 
