@@ -24,8 +24,10 @@ import math
 from typing import Any, Collection
 
 import attrs
+from torch import nn
 
 from i2i.errors import ConfigError
+from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator
 from i2i.plugins.host import get_host
 
 #: Preprocess modes whose network input is exactly ``data.image_size`` square.
@@ -143,11 +145,6 @@ def _built_patchgan(config: Any, netd_field: str | None, n_layers: int, host: An
     """``(strided layers, scales)`` of the discriminator the method builds, or ``None`` when it is
     no PatchGAN. A named one is built once at width 1 (microseconds), so ``basic`` (always 3
     layers), a multi-scale stack and a plugin's PatchGAN subclass report their real depth."""
-    # lazy: config checks import this module, which stays free of torch and the networks until a PatchGAN is probed
-    from torch import nn
-
-    from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator  # lazy: as above
-
     if netd_field is None:
         return max(n_layers, 1), 1
     spec = (host or get_host()).registry.get("discriminator", getattr(config.method, netd_field))
