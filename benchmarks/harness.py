@@ -29,6 +29,7 @@ from i2i.train.config import TrainConfig
 from i2i.train.context import TrainContext
 from i2i.train.precision import Precision, use_fast_kernels
 from i2i.train.trainer import _channels_last
+from i2i.weight_copies import use_weight_copies
 
 #: The five CelebA attributes of the StarGAN paper (multi-label, as its CelebA run).
 CELEBA_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
@@ -89,12 +90,16 @@ class Mode:
     compile: bool = False
     small_map_gemm: bool = True
     keep_freed_memory: bool = True
+    weight_copies: bool = True
 
 
-def cpu_modes(compile: bool = False, without_gemm: bool = False, releasing_memory: bool = False) -> list[Mode]:
+def cpu_modes(
+    compile: bool = False, without_gemm: bool = False, releasing_memory: bool = False, without_copies: bool = False
+) -> list[Mode]:
     """The fp32 NCHW reference and i2i's defaults (``train.precision = auto``, channels_last);
     ``without_gemm`` adds the defaults with ``train.small_map_gemm = false`` (that lever's before),
-    ``releasing_memory`` both modes with ``train.keep_freed_memory = false`` (that one's)."""
+    ``releasing_memory`` both modes with ``train.keep_freed_memory = false`` (that one's),
+    ``without_copies`` the defaults with ``train.weight_copies = false``."""
     fast = TrainConfig()
     modes = [Mode("fp32_nchw", "fp32", False), Mode("fast", fast.precision, fast.channels_last)]
     if without_gemm:
@@ -102,6 +107,8 @@ def cpu_modes(compile: bool = False, without_gemm: bool = False, releasing_memor
     if releasing_memory:
         modes.append(Mode("fp32_nchw_released", "fp32", False, keep_freed_memory=False))
         modes.append(Mode("fast_released", fast.precision, fast.channels_last, keep_freed_memory=False))
+    if without_copies:
+        modes.append(Mode("fast_no_copies", fast.precision, fast.channels_last, weight_copies=False))
     if compile:
         modes.append(Mode("fast_compile", fast.precision, fast.channels_last, True))
     return modes
@@ -127,7 +134,7 @@ class Bench:
         torch.manual_seed(seed)
         info = data_info(setting.method)
         method: Method = i2i.create_method(setting.method, data_info=info, **setting.overrides)
-        # as Trainer._setup: device, then layout, then optimizers, then compile (generators only)
+        # as Trainer._setup: device, then layout, then optimizers, weight copies, then compile (generators only)
         method.to(device)
         self.precision = Precision.create(mode.precision, device)
         if mode.keep_freed_memory and device.type == "cpu":
@@ -137,6 +144,8 @@ class Bench:
         )
         self.method = method
         self.optimizers = method.configure_optimizers()
+        if mode.weight_copies:
+            use_weight_copies(method, self.optimizers, self.precision.dtype, device, compiled=mode.compile)
         if mode.compile:
             for g in method.generators().values():
                 g.compile()

@@ -334,6 +334,11 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="also time fp32 and the fast path with train.keep_freed_memory = false (malloc returns freed memory)",
     )
+    parser.add_argument(
+        "--without-copies",
+        action="store_true",
+        help="also time the fast path with train.weight_copies = false (autocast casts every weight each step)",
+    )
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions per mode (interleaved)")
     parser.add_argument("--steps", type=int, default=None, help="train steps / translate calls per repetition")
     parser.add_argument("--no-data", action="store_true", help="skip the data pipeline measurement")
@@ -362,7 +367,11 @@ def main(argv: list[str] | None = None) -> dict:
     reps = args.reps or (1 if args.smoke else 3 if (args.quick and not cuda) else 5)
     steps = args.steps or (1 if (args.smoke or not cuda) else 10)
     warmup = 1 if not cuda else 3
-    modes = cuda_modes(args.compile) if cuda else cpu_modes(args.compile, args.without_gemm, args.releasing_memory)
+    modes = (
+        cuda_modes(args.compile)
+        if cuda
+        else cpu_modes(args.compile, args.without_gemm, args.releasing_memory, args.without_copies)
+    )
 
     settings, notes = [], []
     for name in methods:

@@ -22,10 +22,13 @@ moments into their weight's layout on resume - correct, only without the copy-fr
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+if TYPE_CHECKING:
+    from i2i.weight_copies import WeightCopies
 
 #: device types with a fused Adam kernel (torch >= 2.4)
 FUSED_DEVICE_TYPES = frozenset({"cpu", "cuda", "xpu", "mps"})
@@ -66,6 +69,45 @@ class FusedAdam(torch.optim.Adam):
     checkpoint, and copies loaded moments into their weight's layout (the fused kernel pairs
     a weight's tensors in memory order, so an NCHW checkpoint resumed channels_last would
     otherwise be updated with the wrong elements)."""
+
+    #: bf16 copies of some of these weights (:mod:`i2i.weight_copies`), which ``step`` updates
+    #: from their bf16 gradients; None: torch's update only
+    weight_copies: WeightCopies | None = None
+
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """torch's Adam step; weights with a bf16 copy are updated from the copy's gradient
+        and write the copy (:meth:`WeightCopies.adam_step`), the others by torch's kernel."""
+        copies = self.weight_copies
+        if copies is None:
+            return super().step(closure)
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        hidden: list[tuple[torch.Tensor, torch.Tensor]] = []  # copied weights' own gradients
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p in copies:
+                    copies.adam_step(group, p, self.state[p], fused=bool(group.get("fused")))
+                    if p.grad is not None:  # already in the update; torch's step must skip it
+                        hidden.append((p, p.grad))
+                        p.grad = None
+        super().step()
+        for p, grad in hidden:
+            p.grad = grad
+        return loss
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        super().zero_grad(set_to_none)
+        if self.weight_copies is not None:
+            self.weight_copies.zero_grad((p for g in self.param_groups for p in g["params"]), set_to_none)
+
+    def gradients(self) -> list[torch.Tensor]:
+        """Every gradient this optimizer's next step reads, the weight copies' included."""
+        weights = [p for group in self.param_groups for p in group["params"]]
+        if self.weight_copies is None:
+            return [p.grad for p in weights if p.grad is not None]
+        return list(self.weight_copies.gradients(weights))
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Resume the moments and steps, but keep this optimizer's kernel choice: torch copies
@@ -128,6 +170,14 @@ class Adam(FusedAdam):
             if value is tensor:
                 state[key] = copy
         return copy
+
+
+def gradients(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """The gradients ``optimizer.step()`` will read: ``.grad`` of its parameters, plus the bf16
+    weight copies' where an i2i Adam keeps them (:mod:`i2i.weight_copies`)."""
+    if isinstance(optimizer, FusedAdam):
+        return optimizer.gradients()
+    return [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
 
 
 def _fusable(params: list[Any]) -> bool:

@@ -76,7 +76,11 @@ class TrainConfig:
     (:mod:`i2i.nets.small_maps`: 2-8x faster there, the same result up to rounding; never in
     fp32). ``keep_freed_memory``: on a CPU, glibc malloc keeps the memory a step frees for
     the next step instead of returning it to the system (:mod:`i2i.allocator`: 5-10% faster
-    steps; the process's resident size stays at its peak). ``compile``: ``torch.compile`` the
+    steps; the process's resident size stays at its peak). ``weight_copies``: in bf16 on a
+    CPU, in one process, uncompiled, each i2i Adam over at least 4M weights keeps a bf16 copy
+    of its convolution and linear weights that the layers use under autocast, and updates from
+    their bf16 gradients (:mod:`i2i.weight_copies`: no per-step weight and gradient casts; what
+    is computed is autocast's, up to the update's last-bit rounding). ``compile``: ``torch.compile`` the
     generators only (discriminators often need double backward for gradient penalties, which
     compiled graphs do not support); the first steps are slow while it compiles.
     ``loggers``: experiment loggers by registered name (``i2i list loggers``), e.g.
@@ -105,6 +109,7 @@ class TrainConfig:
         "channels_last": "NHWC memory layout for the model and batches (the fast convolution path)",
         "small_map_gemm": "bf16/fp16 on a CPU: run convolutions on small maps (<= 256 positions x batch) as one matrix product",
         "keep_freed_memory": "CPU: malloc keeps freed memory for the next step (faster; the process stays at its peak size)",
+        "weight_copies": "bf16 on a CPU: large Adam optimizers keep bf16 weight copies and read bf16 gradients (no per-step casts)",
         "compile": "torch.compile the generators (slow first steps)",
         "seed": "seed of weights, data order and augmentation",
         "deterministic": "ask torch for deterministic kernels (slower)",
@@ -147,6 +152,7 @@ class TrainConfig:
     channels_last: bool = True
     small_map_gemm: bool = True
     keep_freed_memory: bool = True
+    weight_copies: bool = True
     compile: bool = False
     seed: int = attrs.field(default=0, validator=between(-(2**63), 2**63 - 2**16 - 1))  # room for seed + rank
     deterministic: bool = False

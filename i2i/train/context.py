@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from i2i.errors import UsageError
+from i2i.optim import gradients
 from i2i.train.distributed import average_gradients
 from i2i.train.precision import Precision
 
@@ -23,8 +24,9 @@ class NonFiniteError(UsageError):
 
 
 def _total_norm(grads: list[torch.Tensor]) -> torch.Tensor:
-    norms = torch._foreach_norm(grads)
-    return torch.linalg.vector_norm(torch.stack([n.float() for n in norms]))
+    # fp32 norms of bf16 gradients too (a weight copy's, i2i.weight_copies); the same for fp32 ones
+    norms = torch._foreach_norm(grads, 2, dtype=torch.float32)
+    return torch.linalg.vector_norm(torch.stack(list(norms)))
 
 
 def _all_finite(grads: list[torch.Tensor]) -> bool:
@@ -173,7 +175,7 @@ class TrainContext:
                 self._scaled_steps.clear()
             self._scaled_steps.add(name)
             scaler.unscale_(optimizer)
-        grads = [p.grad for p in params if p.grad is not None]
+        grads = gradients(optimizer)  # a weight copy's bf16 gradient included (i2i.weight_copies)
         finite = True
         if grads and self.grad_clip is not None and self.grad_clip > 0:
             norm = _total_norm(grads)

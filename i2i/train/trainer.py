@@ -52,6 +52,7 @@ from i2i.train.schedule import Schedules, total_steps
 from i2i.train.signals import StopRequest
 from i2i.train.tracking import check_loggers
 from i2i.train.view import RunView, check_given_method, method_spec_for
+from i2i.weight_copies import use_weight_copies
 
 
 def _channels_last(x: torch.Tensor | None) -> torch.Tensor | None:
@@ -246,6 +247,18 @@ class Trainer:
         self.optimizers = method.configure_optimizers()
         if not self.optimizers:
             raise UsageError(f"method {self.config.method_name!r}: configure_optimizers() returned no optimizer")
+        self.weight_copies = (
+            use_weight_copies(
+                method,
+                self.optimizers,
+                self.precision.dtype,
+                self.device,
+                world_size=self.world_size,
+                compiled=train.compile,
+            )
+            if train.weight_copies
+            else None
+        )
         if train.compile:
             # Generators only: their forward/backward is plain autograd. Discriminators often
             # take double backward (gradient penalties), which torch.compile does not support.
