@@ -33,6 +33,7 @@ one-off compile of the update would not pay back).
 from __future__ import annotations
 
 import functools
+import logging
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -117,10 +118,16 @@ def _compiler_works(dtype: torch.dtype) -> bool:
     """Compile the update now, on tiny tensors (the graph serves every size), so that a
     machine without a working C++ compiler keeps plain autocast instead of failing mid-run."""
     values = [torch.ones(8) for _ in range(4)]
+    # torch's C++ builder warns that a CPU-only machine has no CUDA runtime: true, and no concern here
+    builder_log = logging.getLogger("torch.utils.cpp_extension")
+    level = builder_log.level
+    builder_log.setLevel(logging.ERROR)
     try:
         _update((values[0], values[1].to(dtype), values[2], values[3], torch.empty(8, dtype=dtype)), (1.0, 0.0) * 4)
     except Exception:  # any failure to build means: no copies, the run goes on as before
         return False
+    finally:
+        builder_log.setLevel(level)
     return True
 
 

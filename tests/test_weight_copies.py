@@ -229,3 +229,17 @@ def test_fp32_runs_keep_their_weights_and_compiled_or_distributed_ones_plain_aut
         opt = i2i.adam(net.parameters())
         assert weight_copies.use_weight_copies(net, {"n": opt}, BF16, CPU, **kwargs) is None
         assert opt.weight_copies is None
+
+
+def test_without_a_working_compiler_the_run_keeps_plain_autocast(monkeypatch):
+    def no_compiler(*args):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(weight_copies, "_update", no_compiler)
+    net = _net()
+    opt = i2i.adam(net.parameters())
+    assert weight_copies.use_weight_copies(net, {"n": opt}, BF16, CPU) is None
+    assert opt.weight_copies is None
+    with torch.autocast("cpu", dtype=BF16):
+        net(X).float().mean().backward()
+    assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in net.parameters())
