@@ -57,7 +57,7 @@ def _loss(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
         return net(x).float().pow(2).mean()
 
 
-X = torch.randn(4, 3, 16, 16).contiguous(memory_format=torch.channels_last)
+X = torch.randn(4, 3, 16, 16, generator=torch.Generator().manual_seed(0)).contiguous(memory_format=torch.channels_last)
 
 
 @pytest.mark.parametrize("adam", [{}, {"weight_decay": 1e-2}, {"weight_decay": 1e-2, "decoupled_weight_decay": True}])
@@ -81,8 +81,9 @@ def test_steps_compute_what_autocast_computes(adam):
         for a, b in zip(*grads):
             assert torch.equal(a, b.float())  # a bf16 gradient widened is autocast's fp32 gradient
         for a, b in zip(plain.parameters(), copied.parameters()):
-            # torch's fused kernel vs the compiled update: the last bit of the rounding
-            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-8)
+            # torch's fused kernel vs the compiled update: the last bits of the rounding (1e-4 of
+            # the step lr=1e-3; with L2 decay, grad + wd * w can cancel to a few bits)
+            torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
             if b in copies:  # the copy written with the step
                 assert torch.equal(copies.current(b), b.detach().to(BF16))
             for key in ("exp_avg", "exp_avg_sq"):  # (L2 decay's grad + wd * w can cancel to a few bits)
