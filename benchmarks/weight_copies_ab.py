@@ -1,11 +1,12 @@
-"""Train steps with and without bf16 weight copies (``train.weight_copies``), interleaved.
+"""Train steps with and without bf16 weight copies (``train.weight_copies``), interleaved,
+beside the fp32 NCHW reference mode of ``run.py``.
 
-Both variants are built in one process from the same seed and timed in turns, so the machine's
-load hits both alike::
+The variants are built in one process from the same seed and timed in turns, several steps
+each, so the machine's load hits all alike (``run.py`` times one step per repetition)::
 
     OMP_NUM_THREADS=2 python benchmarks/weight_copies_ab.py pix2pix
 
-Prints each variant's median step time and the ratio (the numerics are pinned by
+Prints each variant's median step time and the ratios (the numerics are pinned by
 ``tests/test_weight_copies.py``, not here: dropout draws differ between interleaved models).
 ``N`` / ``W`` in the environment set the timed and warm-up rounds. Not a test; the figures go
 in ``benchmarks/README.md``.
@@ -28,8 +29,10 @@ from harness import Bench, cpu_modes, paper_setting
 
 def main() -> None:
     method = sys.argv[1]
-    fast = {m.name: m for m in cpu_modes()}["fast"]
+    modes = {m.name: m for m in cpu_modes()}
+    fast = modes["fast"]
     benches = {
+        "fp32_nchw": Bench(paper_setting(method), modes["fp32_nchw"], torch.device("cpu")),
         "casts": Bench(paper_setting(method), attrs.evolve(fast, weight_copies=False), torch.device("cpu")),
         "copies": Bench(paper_setting(method), fast, torch.device("cpu")),
     }
@@ -48,6 +51,8 @@ def main() -> None:
     for name, t in times.items():
         print(f"  {name}: median {medians[name]:.1f} ms/step {[round(x) for x in t]}")
     print(f"  casts / copies: {medians['casts'] / medians['copies']:.3f}x")
+    for name in ("casts", "copies"):
+        print(f"  fp32_nchw / {name}: {medians['fp32_nchw'] / medians[name]:.3f}x")
 
 
 if __name__ == "__main__":

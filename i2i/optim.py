@@ -86,12 +86,12 @@ class FusedAdam(torch.optim.Adam):
                 loss = closure()
         hidden: list[tuple[torch.Tensor, torch.Tensor]] = []  # copied weights' own gradients
         for group in self.param_groups:
-            for p in group["params"]:
-                if p in copies:
-                    copies.adam_step(group, p, self.state[p], fused=bool(group.get("fused")))
-                    if p.grad is not None:  # already in the update; torch's step must skip it
-                        hidden.append((p, p.grad))
-                        p.grad = None
+            copied = [p for p in group["params"] if p in copies]
+            copies.adam_step(group, copied, self.state, fused=bool(group.get("fused")))
+            for p in copied:
+                if p.grad is not None:  # already in the update; torch's step must skip it
+                    hidden.append((p, p.grad))
+                    p.grad = None
         super().step()
         for p, grad in hidden:
             p.grad = grad
