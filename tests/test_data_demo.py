@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from i2i.data import DataConfig, build_data, demo
 from i2i.data.demo import DEMO_TASKS, DEMO_VERSION, demo_root, demo_task
@@ -89,6 +91,8 @@ def test_edges_photos_unpaired_and_demo_errors(small_demos: Path) -> None:
         "tones",
         "frames",
         "subjects",
+        "tones_any_frame",
+        "frames_any_tone",
     }
     with pytest.raises(DataError, match="unknown demo 'nope'"):
         demo_task("nope", "paired")
@@ -167,3 +171,36 @@ def test_subjects_are_one_domain_per_shipped_photo(small_demos: Path, monkeypatc
     assert [s for t, s in sources if not t] == order and [s for t, s in sources if t] == order
     dm = build_data(DataConfig(demo="subjects", image_size=32, load_size=32, num_workers=0), "labelled")
     assert dm.info.domains == demo.SUBJECTS
+
+
+def _band(path: Path) -> str:
+    """Which frame a demo crop carries: its 128 px crop's 12 px border band (6 px at 64 px),
+    uniform near-black or near-white, or neither."""
+    with Image.open(path) as img:
+        x = np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
+    band = np.concatenate([x[:12].reshape(-1, 3), x[-12:].reshape(-1, 3), x[:, :12].reshape(-1, 3)])
+    if band.std() < 0.03 and band.mean() < 0.1:
+        return "dark_frame"
+    if band.std() < 0.03 and band.mean() > 0.9:
+        return "light_frame"
+    return "unframed"
+
+
+def test_the_two_dataset_demo_sets_each_vary_in_the_other_family(small_demos: Path) -> None:
+    """``tones_any_frame`` / ``frames_any_tone`` (the two-dataset StarGAN demo): every tone comes
+    with every frame, unlabelled, and every frame with grey and coloured crops, the frame painted
+    after the tone (a negative crop's dark frame stays dark); so neither label says anything
+    about the other family, and a generator sees inputs of both while it learns one."""
+    tones, frames = demo_root("tones_any_frame"), demo_root("frames_any_tone")
+    for name in demo.TONES:
+        files = sorted((tones / "train" / name).glob("*.jpg"))
+        assert len(files) == 12 and {_band(f) for f in files} == set(demo.FRAMES), name
+    for name in demo.FRAMES:
+        files = sorted((frames / "train" / name).glob("*.jpg"))
+        assert {_band(f) for f in files} == {name}, name  # the label is the band, whatever the tone
+        grey = []
+        for f in files:
+            with Image.open(f) as img:
+                inner = np.asarray(img.convert("RGB"), dtype=np.float32)[12:-12, 12:-12]
+            grey.append(bool(np.abs(inner - inner.mean(2, keepdims=True)).mean() < 2.0))
+        assert any(grey) and not all(grey), name  # mono crops among coloured ones

@@ -18,6 +18,8 @@ task                        kind      layout            A -> B
 ``tones``                   labelled  domains           mono / natural / negative / red-blue swapped (a colour label set)
 ``frames``                  labelled  domains           unframed / dark-framed / light-framed crops (a spatial label set)
 ``subjects``                labelled  domains           astronaut / cat / coffee / rocket: crops of each photo (StarGAN v2)
+``tones_any_frame``         labelled  domains           ``tones``, each crop with a random unlabelled frame
+``frames_any_tone``         labelled  domains           ``frames``, each crop in a random unlabelled tone
 ==========================  ========  ================  ===============================================
 
 Crops are 128x128, so the demo learns visibly in minutes at ``image_size = 64``.
@@ -303,6 +305,43 @@ def build_frames(out: Path) -> None:
             save_images(frame(random_crops(photos, count, generator, test=test), name), out / split / name, ".jpg")
 
 
+def _each(
+    images: torch.Tensor,
+    looks: tuple[str, ...],
+    apply: Callable[[torch.Tensor, str], torch.Tensor],
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Every image given one of ``looks`` drawn at random (uniformly, from ``generator``)."""
+    drawn = torch.randint(len(looks), (images.shape[0],), generator=generator)
+    out = images.clone()
+    for k, name in enumerate(looks):
+        chosen = drawn == k
+        if chosen.any():
+            out[chosen] = apply(images[chosen], name)
+    return out
+
+
+def build_tones_any_frame(out: Path) -> None:
+    """``tones`` whose crops each carry a random, unlabelled frame (painted after the tone, so the
+    band is the frame's own colour), for the two-dataset StarGAN demo: its generator then sees
+    framed inputs while it learns tones. Measured, not shipped in that demo (README)."""
+    photos = load_photos()
+    for split, count, generator, test in _splits(10):
+        for name in TONES:
+            toned = tone(random_crops(photos, count, generator, test=test), name)
+            save_images(_each(toned, FRAMES, frame, generator), out / split / name, ".jpg")
+
+
+def build_frames_any_tone(out: Path) -> None:
+    """``frames`` whose crops each carry a random, unlabelled tone (the frame painted after it),
+    so a frame label says nothing about colour: ``tones_any_frame``'s counterpart."""
+    photos = load_photos()
+    for split, count, generator, test in _splits(11):
+        for name in FRAMES:
+            toned = _each(random_crops(photos, count, generator, test=test), TONES, tone, generator)
+            save_images(frame(toned, name), out / split / name, ".jpg")
+
+
 #: the shipped photos' subjects, in PHOTOS order
 SUBJECTS = ("astronaut", "cat", "coffee", "rocket")
 
@@ -383,6 +422,22 @@ DEMO_TASKS: dict[str, DemoTask] = {
             "domains",
             "unframed/dark-framed/light-framed crops (labelled)",
             build_frames,
+            (LABELLED,),
+        ),
+        DemoTask(
+            "tones_any_frame",
+            LABELLED,
+            "domains",
+            "mono/natural/negative/swapped tones, each crop with a random unlabelled frame (labelled)",
+            build_tones_any_frame,
+            (LABELLED,),
+        ),
+        DemoTask(
+            "frames_any_tone",
+            LABELLED,
+            "domains",
+            "unframed/dark-framed/light-framed crops, each in a random unlabelled tone (labelled)",
+            build_frames_any_tone,
             (LABELLED,),
         ),
     )
