@@ -97,8 +97,10 @@ def worker(spec: dict) -> None:
     start = time.perf_counter()
     train_flops = count_flops(bench.train_step)
     cycle = steps_per_cycle(bench)
-    # (weight copies compile their update at each optimizer's first step outside the counter)
-    extra = 2 * cycle if mode.compile else cycle if mode.weight_copies else 0
+    # (weight copies, used in low precision only, compile their update at each optimizer's
+    # first step outside the counter)
+    copies = mode.weight_copies and mode.precision != "fp32"
+    extra = 2 * cycle if mode.compile else cycle if copies else 0
     for _ in range(max(spec["warmup"] - 1, cycle - 1) + extra):
         bench.train_step()
     if mode.compile:

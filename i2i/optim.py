@@ -102,13 +102,6 @@ class FusedAdam(torch.optim.Adam):
         if self.weight_copies is not None:
             self.weight_copies.zero_grad((p for g in self.param_groups for p in g["params"]), set_to_none)
 
-    def gradients(self) -> list[torch.Tensor]:
-        """Every gradient this optimizer's next step reads, the weight copies' included."""
-        weights = [p for group in self.param_groups for p in group["params"]]
-        if self.weight_copies is None:
-            return [p.grad for p in weights if p.grad is not None]
-        return list(self.weight_copies.gradients(weights))
-
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Resume the moments and steps, but keep this optimizer's kernel choice: torch copies
         ``fused``/``foreach`` from the saved groups, so a checkpoint written by an unfused Adam
@@ -175,9 +168,11 @@ class Adam(FusedAdam):
 def gradients(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
     """The gradients ``optimizer.step()`` will read: ``.grad`` of its parameters, plus the bf16
     weight copies' where an i2i Adam keeps them (:mod:`i2i.weight_copies`)."""
-    if isinstance(optimizer, FusedAdam):
-        return optimizer.gradients()
-    return [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    weights = [p for group in optimizer.param_groups for p in group["params"]]
+    copies = optimizer.weight_copies if isinstance(optimizer, FusedAdam) else None
+    if copies is None:
+        return [p.grad for p in weights if p.grad is not None]
+    return list(copies.gradients(weights))
 
 
 def _fusable(params: list[Any]) -> bool:

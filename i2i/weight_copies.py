@@ -135,8 +135,9 @@ def _update(tensors: Iterable[tuple[torch.Tensor, ...]], scalars: Iterable[tuple
 
 
 def _compiler_works(dtype: torch.dtype) -> bool:
-    """Compile the update now, on tiny tensors (the graph serves every size), so that a
-    machine without a working C++ compiler keeps plain autocast instead of failing mid-run."""
+    """Compile the update once now, on tiny tensors, so that a machine without a working C++
+    compiler keeps plain autocast instead of failing mid-run (the optimizers' own shapes
+    compile at their first step)."""
     values = [torch.ones(8) for _ in range(4)]
     # torch's C++ builder warns that a CPU-only machine has no CUDA runtime: true, and no concern here
     builder_log = logging.getLogger("torch.utils.cpp_extension")
@@ -230,7 +231,7 @@ class WeightCopies:
         copy = self._copies[weight]
         stamp = self._stamp(weight)
         if self._synced.get(weight) != stamp:
-            if weight.data_ptr() != stamp[1] or copy.stride() != weight.stride() or copy.shape != weight.shape:
+            if copy.stride() != weight.stride() or copy.shape != weight.shape:  # a new tensor of another layout
                 copy = self._copies[weight] = self._new_copy(weight)
             else:
                 with torch.no_grad():
@@ -325,9 +326,7 @@ class WeightCopies:
 
 def supports(group: Mapping[str, Any]) -> bool:
     """Whether an Adam parameter group uses only options :meth:`WeightCopies.adam_step` has."""
-    return not any(group.get(option) for option in _UNSUPPORTED) and not any(
-        isinstance(group.get(key), torch.Tensor) for key in ("lr",)
-    )
+    return not any(group.get(option) for option in _UNSUPPORTED) and not isinstance(group.get("lr"), torch.Tensor)
 
 
 def use_weight_copies(

@@ -145,9 +145,6 @@ REFERENCE = i2i.ReferenceSpec(
 )
 
 
-#: Preprocess modes whose training images are exactly ``data.image_size`` square.
-
-
 def _check_channels(config: i2i.RunConfig, method: str) -> None:
     """One channel count serves both sides of a labelled set: a ``data.channels_b`` of another
     count would be ignored, so it is refused before the run."""
