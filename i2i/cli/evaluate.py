@@ -19,6 +19,7 @@ from i2i.eval.runner import (
     evaluate as run_eval,
 )
 from i2i.inference import load_checkpoint
+from i2i.train.precision import emulation_note
 
 
 @click.command("eval")
@@ -115,6 +116,9 @@ def evaluate(
     if inception_weights:
         load_fid_inception(inception_weights)  # fail fast, before any translation, on a wrong file
     translator = load_checkpoint(checkpoint, device=device, precision=precision)
+    note = emulation_note(translator.precision, translator.device)
+    if note:
+        click.echo(f"warning: {note}", err=True)
     check_metrics(names, capabilities_of(translator.method).metric_names())
     check_applicable(names, translator.method)
     settings = EvalSettings(

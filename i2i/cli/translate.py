@@ -22,6 +22,7 @@ from i2i.inference.spec import declared_options
 from i2i.inference.translator import Translator, load_checkpoint, resolve_device, resolve_precision
 from i2i.io.checkpoint import Checkpoint
 from i2i.io.outputs import removed_if_left_empty
+from i2i.train.precision import emulation_note
 
 #: Prefix of the click parameter names of method options (never clashes with generic ones).
 _PREFIX = "method_option__"
@@ -244,6 +245,9 @@ def translate(
     else:
         translator = load_checkpoint(checkpoint, device=device, precision=precision, prefer_ema=not raw_weights)
     translator.check_options(options)
+    note = emulation_note(translator.precision, translator.device)
+    if note:
+        click.echo(f"warning: {note}", err=True)
     paths = collect_inputs(inputs)
     with removed_if_left_empty(Path(out)):  # a failed command leaves no empty output folder behind
         written = translate_files(

@@ -19,6 +19,7 @@ import attrs
 from i2i.data.layouts import detect_layout
 from i2i.data.pipeline import build_dataset
 from i2i.errors import DataError
+from i2i.train.precision import emulation_note
 
 
 @attrs.frozen
@@ -176,6 +177,9 @@ def overview(trainer: Any) -> Overview:
             f"precision {precision}",
         )
     )
+    note = emulation_note(trainer.precision.name, trainer.device)
+    if note:
+        facts.append(("warning", note))
     epochs = trainer.total_steps / max(trainer.batches_per_epoch, 1)
     facts.append(("batch", f"{t.batch_size} ({trainer.batches_per_epoch} batches per epoch)"))
     facts.append(
