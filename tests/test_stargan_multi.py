@@ -399,3 +399,20 @@ def test_reference_both_checkpoint_imports_and_translates_like_test_multi(tmp_pa
             ]
         )
     assert exit_info.value.code == 2 and "trained with 15" in capsys.readouterr().err
+
+
+def test_label_mistakes_across_datasets_are_checked_before_translating() -> None:
+    """The translate options' ``check`` (what stops ``i2i translate`` before any image): the
+    same names and messages as :meth:`translate`, each option named in its own message."""
+    translator = i2i.Translator(make())
+    assert translator.check_options({"target": "Blond_Hair,happy", "source_labels": "Male"})
+    translator.check_options({"target": "rafd:happy"})
+    translator.check_options({"source_labels": "Male,Young"})  # target all (the default)
+    for options, message in [
+        ({"target": "Blnd_Hair"}, r"^target: unknown label 'Blnd_Hair' \(valid: celeba: Black_Hair"),
+        ({"target": "happy", "source_labels": "Mael"}, r"^source_labels: unknown label 'Mael'"),
+        ({"source_labels": "happy,sad"}, r"^source_labels: unknown label 'sad'"),
+        ({"target": "happy,angry"}, r"name exactly one of angry, happy, neutral"),
+    ]:
+        with pytest.raises(i2i.UsageError, match=message):
+            translator.check_options(options)

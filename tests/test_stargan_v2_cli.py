@@ -167,6 +167,7 @@ def test_translate_and_eval_cli_samples_reference_all_diversity(
     )
     assert (
         code == 2
+        and err.strip().splitlines() == [err.strip().splitlines()[-1]]  # checked before any image: one line
         and err.strip().splitlines()[-1].startswith("error: target: unknown domain 'cow'")
         and "Traceback" not in err
     )

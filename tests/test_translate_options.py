@@ -300,3 +300,84 @@ def test_a_plugin_written_before_the_records_keeps_its_options() -> None:
     assert torch.allclose(t.translate(x, gain="2"), x * 2)
     with pytest.raises(UsageError, match=r"has no option 'gian' \(its translate options: gain\); did you mean 'gain'"):
         t.translate(x, gian="2")
+
+
+# -- values checked against the checkpoint before any image is read ---------------------------------------
+def test_an_options_check_sees_the_method_and_the_other_options_and_stops_the_call() -> None:
+    """``TranslateOption(check=...)``, the hook a third-party method uses for values only its
+    checkpoint can judge (its label names); the Python API and ``i2i translate`` both call it."""
+    from dummy_plugin import Dummy, DummyConfig  # the tests' own plugin: a method that is no built-in
+
+    seen: list[tuple[object, object, dict]] = []
+
+    def known_level(value: object, method: object, options: dict) -> None:
+        seen.append((value, method, dict(options)))
+        if value not in ("low", "high"):
+            raise UsageError(f"level: this checkpoint knows low, high; got {value!r}")
+
+    class Levelled(Dummy):
+        translate_options = (i2i.TranslateOption("level", check=known_level), SAMPLES)
+
+    method = Levelled(DummyConfig(), DataInfo(kind="paired"))
+    translator = i2i.Translator(method)
+    assert translator.check_options({"level": "low", "n_samples": "2"}) == {"level": "low", "samples": 2}
+    assert seen == [("low", method, {"samples": 2})]
+    with pytest.raises(UsageError, match="this checkpoint knows low, high; got 'medium'"):
+        translator.translate(torch.zeros(1, 3, 8, 8), level="medium")
+    assert translator.check_options({"samples": 1}) == {"samples": 1}  # not given: not checked
+    assert len(seen) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--target", "Blnd_Hair"], "error: target: unknown domain 'Blnd_Hair' (valid: Black_Hair, Blond_Hair, Male"),
+        (["--target", "Male", "--source-labels", "Mael"], "error: --source-labels: unknown attribute 'Mael'"),
+        (["--target", "Blond_Hair"], "leaves Male unspecified: pass the inputs' own attributes"),
+        (["--target", "Male,-Male", "--source-labels", "Male"], "'Male' is both set and cleared"),
+    ],
+)
+def test_a_wrong_label_stops_stargan_translate_before_any_image(
+    args: list[str], message: str, tmp_path: Path, capsys
+) -> None:
+    info = DataInfo(kind="labelled", domains=("Black_Hair", "Blond_Hair", "Male"), multi_label=True)
+    ckpt = write_checkpoint(tmp_path / "s.pt", "stargan", get_host(), data_info=info)
+    for i in range(3):
+        save_rgb(tmp_path / "in" / f"{i}.png", 32, 32, seed=i)
+    code, out, err = run_cli(
+        ["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o"), *args], capsys
+    )
+    assert code == 2 and message in err, err
+    assert "cannot translate" not in err and "translating" not in out + err and "Traceback" not in err
+    assert err.count("error:") == 1 and not (tmp_path / "o").exists()
+    # the same values are fine where the checkpoint has them
+    code, _, err = run_cli(
+        [
+            "translate",
+            str(ckpt),
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "ok"),
+            "--target",
+            "Male,-Blond_Hair",
+            "--source-labels",
+            "Black_Hair",
+        ],
+        capsys,
+    )
+    assert code == 0 and len(list((tmp_path / "ok").glob("*.png"))) == 3, err
+
+
+def test_stargan_one_hot_targets_are_checked_up_front(tmp_path: Path, capsys) -> None:
+    info = DataInfo(kind="labelled", domains=("day", "dusk", "night"), multi_label=False)
+    ckpt = write_checkpoint(tmp_path / "s.pt", "stargan", get_host(), data_info=info)
+    save_rgb(tmp_path / "in" / "a.png", 32, 32)
+    t = i2i.load_checkpoint(ckpt)
+    for target, message in [("noon", "unknown domain 'noon'"), ("day,night", "name exactly one of day, dusk, night")]:
+        with pytest.raises(UsageError, match=message):
+            t.check_options({"target": target})
+        code, _, err = run_cli(
+            ["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--target", target], capsys
+        )
+        assert code == 2 and message in err and "cannot translate" not in err
+    assert t.check_options({"target": "dusk"}) == {"target": "dusk"}

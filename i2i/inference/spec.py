@@ -47,6 +47,12 @@ OPTION_TYPES = (str, int, float, bool)
 #: e.g. a reference image can be read with the channels of the direction's output domain.
 Loader = Callable[[Path, "Method", Mapping[str, Any]], Any]
 
+#: ``check(value, method, options)``: raises :class:`~i2i.errors.UsageError` (one line naming
+#: the option) for a converted value that this checkpoint's method cannot take, e.g. a label it
+#: was not trained on; ``options`` are the call's other options by name (converted, files not
+#: yet loaded), for a value that is wrong only beside another. Returns nothing otherwise.
+Checker = Callable[[Any, "Method", Mapping[str, Any]], None]
+
 
 def _check_name(instance: Any, attribute: Any, value: str) -> None:
     if not value.isidentifier():
@@ -71,6 +77,12 @@ class TranslateOption:
 
     Non-string values given through the Python API (tensors, PIL images, lists) are passed
     through for the method to check; strings are converted as the command line's are.
+
+    ``check(value, method, options)`` validates a given value against the loaded checkpoint
+    (its domain or label names: choices no declaration can list) and the call's other options. :meth:`i2i.Translator.check_options` calls
+    it, so ``i2i translate`` stops with one ``error:`` line and exit code 2 before it reads any
+    image, instead of failing on every image in turn; the method's own ``translate`` still
+    raises for values that reach it unchecked.
     """
 
     name: str = attrs.field(validator=_check_name)
@@ -80,6 +92,7 @@ class TranslateOption:
     help: str = ""
     is_file: bool = False
     load: Loader | None = attrs.field(default=None, eq=False)
+    check: Checker | None = attrs.field(default=None, eq=False)
     per_image: bool = False
     dest: str | None = None
     aliases: tuple[str, ...] = attrs.field(default=(), converter=str_tuple)

@@ -142,8 +142,15 @@ class Translator:
 
     def check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         """Check ``options`` against the declared records: ``{name: converted value}``; an
-        unknown one is a one-line error listing the method's options."""
-        return check_options(self.declared_options, options, self.method_name)
+        unknown one is a one-line error listing the method's options, and a value this
+        checkpoint cannot take (an option's ``check``: a label it was not trained on) another."""
+        checked = check_options(self.declared_options, options, self.method_name)
+        table = self.options()
+        for name, value in checked.items():
+            check = table[name].check
+            if check is not None:
+                check(value, self.method, {k: v for k, v in checked.items() if k != name})
+        return checked
 
     def method_options(
         self, options: Mapping[str, Any]

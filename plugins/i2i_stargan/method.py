@@ -38,7 +38,7 @@ import torch.nn.functional as F
 import i2i
 from i2i_stargan.config import StarGANConfig
 from i2i_stargan.sources import LabelLayout
-from i2i_stargan.targets import SourceLabels, Target, all_targets, source_matrix, target_labels
+from i2i_stargan.targets import SourceLabels, Target, all_targets, is_all, source_matrix, target_labels
 from i2i_stargan.translate_options import OPTIONS
 
 D_KEYS = ("D/loss_real", "D/loss_fake", "D/loss_cls", "D/loss_gp")
@@ -208,7 +208,7 @@ class StarGAN(i2i.Method):
         if self.layout is not None:
             if target is None:
                 return self.G(x, self.layout.spread(source_labels, x.shape[0], x.device))
-            if isinstance(target, str) and target.strip().lower() == "all":
+            if is_all(target):
                 raise i2i.UsageError("target 'all' gives one output per label: use translate_variants, not translate")
             for c in self.layout.targets(target, source_labels, x.shape[0], x.device):
                 x = self.G(x, c)  # one dataset's labels at a time, in the order named
@@ -230,7 +230,7 @@ class StarGAN(i2i.Method):
     ) -> dict[str, torch.Tensor]:
         """``target="all"`` (the default): one output per domain, keyed by its name."""
         _reject_unknown(options)
-        if not (isinstance(target, str) and target.strip().lower() == "all"):
+        if not is_all(target):
             return {"": self.translate(x, target=target, source_labels=source_labels)}
         if self.layout is not None:
             return {
@@ -243,6 +243,33 @@ class StarGAN(i2i.Method):
         return {name: self.G(x, c) for name, c in labels.items()}
 
     translate_options = OPTIONS
+
+    def check_labels(
+        self, target: Target | None = None, source_labels: SourceLabels = None, *, per_image_labels: bool = False
+    ) -> None:
+        """Raise the one-line error :meth:`translate_variants` would for ``target`` and
+        ``source_labels`` (an unknown or ambiguous name, a one-hot target naming two, attributes
+        left unspecified), computed for one image on the CPU: the translate options' ``check``,
+        so that a mistake stops ``i2i translate`` before any image is read. Tensors, and labels
+        given per image (``per_image_labels``: an attribute file), stand in as known labels."""
+        cpu = torch.device("cpu")
+        width = self.layout.total if self.layout is not None else len(self.domains)
+        known = isinstance(source_labels, torch.Tensor) or per_image_labels
+        source = torch.zeros(1, width) if known else source_labels
+        if target is None:
+            target = "all"  # translate_variants' default: what i2i translate runs
+        if self.layout is not None:
+            if is_all(target):
+                self.layout.all_targets(source, 1, cpu)
+            else:
+                self.layout.targets(target, source, 1, cpu)
+            return
+        own = source_matrix(source, self.domains, 1, cpu)
+        multi, exclusive = self.data_info.multi_label, self.config.exclusive_attributes
+        if is_all(target):
+            all_targets(self.domains, multi, own, exclusive, 1, cpu)
+        else:
+            target_labels(target, self.domains, multi, own, exclusive, 1, cpu)
 
     def sample(self, batch: i2i.Batch) -> dict[str, torch.Tensor]:
         """The inputs, then one row per domain (each input translated to every domain)."""

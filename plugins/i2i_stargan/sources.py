@@ -83,8 +83,9 @@ class LabelLayout:
         return total
 
     # -- targets -------------------------------------------------------------------------------
-    def resolve(self, item: str) -> tuple[int, str]:
-        """``"happy"``, ``"-Male"`` or ``"rafd:happy"`` -> (dataset index, the name in its dataset)."""
+    def resolve(self, item: str, what: str = "target") -> tuple[int, str]:
+        """``"happy"``, ``"-Male"`` or ``"rafd:happy"`` -> (dataset index, the name in its dataset);
+        ``what`` names the option in the errors."""
         sign, name = ("-", item[1:].strip()) if item.startswith("-") else ("", item)
         if ":" in name:
             prefix, _, local = name.partition(":")
@@ -97,8 +98,10 @@ class LabelLayout:
         valid = ", ".join(f"{s.name}: {' '.join(s.domains)}" for s in self.sources)
         if owners:
             options = " or ".join(f"{self.sources[k].name}:{name}" for k in owners)
-            raise i2i.UsageError(f"target: {name!r} is a label of several datasets; name one as {options}")
-        raise i2i.UsageError(f"target: unknown label {name!r} (valid: {valid}; or 'all')")
+            raise i2i.UsageError(f"{what}: {name!r} is a label of several datasets; name one as {options}")
+        raise i2i.UsageError(
+            f"{what}: unknown label {name!r} (valid: {valid}" + ("; or 'all')" if what == "target" else ")")
+        )
 
     def source_parts(self, source: SourceLabels, n: int, device: torch.device) -> list[torch.Tensor | None]:
         """``source_labels`` (names of any dataset, or a label tensor) as each dataset's part."""
@@ -113,7 +116,7 @@ class LabelLayout:
             return [self.part(labels, k).clone() for k in range(self.count)]
         parts: list[torch.Tensor | None] = [None] * self.count
         for item in split_names(source):
-            k, name = self.resolve(item)
+            k, name = self.resolve(item, "source_labels")
             if parts[k] is None:
                 parts[k] = torch.zeros(n, self.widths[k], device=device)
             parts[k][:, self.sources[k].domains.index(name)] = 1.0  # type: ignore[index]

@@ -49,7 +49,7 @@ def _unknown(name: str, domains: Sequence[str]) -> i2i.UsageError:
     return i2i.UsageError(f"target: unknown domain {name!r} (valid: {', '.join(domains)}, or 'all')")
 
 
-def _is_all(target: Target | None) -> bool:
+def is_all(target: Target | None) -> bool:
     return isinstance(target, str) and target.strip().lower() == "all"
 
 
@@ -147,7 +147,7 @@ def target_labels(
     """The ``(n, D)`` label tensor for one ``target`` (not ``"all"``; None: :func:`spread_targets`)."""
     if target is None:
         return spread_targets(domains, multi_label, source, exclusive, n, device)
-    if _is_all(target):
+    if is_all(target):
         raise i2i.UsageError("target 'all' gives one output per domain: use translate_variants, not translate")
     if multi_label:
         return multi_hot_target(target, domains, source, exclusive, n, device)

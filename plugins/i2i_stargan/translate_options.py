@@ -30,14 +30,25 @@ def load_attribute_file(path: Path, method: Any, options: Mapping[str, Any]) -> 
     return {name: torch.tensor([1.0 if values[c] > 0 else 0.0 for c in columns]) for name, values in rows}
 
 
+def check_target(value: Any, method: Any, options: Mapping[str, Any]) -> None:
+    """``--target`` against the checkpoint's labels, with the inputs' own labels the call gives."""
+    method.check_labels(value, options.get("source_labels"), per_image_labels="attribute_file" in options)
+
+
+def check_source_labels(value: Any, method: Any, options: Mapping[str, Any]) -> None:
+    method.check_labels(source_labels=value)
+
+
 TARGET = i2i.TranslateOption(
     "target",
     default="all",
+    check=check_target,
     help="domain (or attribute) to translate to; attributes: several comma-separated, -NAME turns one off "
     "(Blond_Hair,-Male); 'all' writes one output per domain",
 )
 SOURCE_LABELS = i2i.TranslateOption(
     "source_labels",
+    check=check_source_labels,
     help="attribute checkpoints: the attributes every input has (comma-separated names); "
     "attributes the target does not name keep these",
 )

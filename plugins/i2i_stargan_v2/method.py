@@ -78,6 +78,18 @@ def _is_all(target: Any) -> bool:
     return isinstance(target, str) and target.strip().lower() == "all"
 
 
+def _check_target(target: Any, method: Any, options: Mapping[str, Any]) -> None:
+    """``--target`` against the checkpoint's domains before any image is read (a reference
+    image needs one named domain)."""
+    if _is_all(target):
+        if options.get("reference") is not None:
+            raise i2i.UsageError(
+                f"reference: a reference image has one domain; name it with target ({', '.join(method.domains)})"
+            )
+        return
+    method.domain_index(target, 1, torch.device("cpu"))
+
+
 class StarGANv2(i2i.Method):
     """Generator, mapping network, style encoder and multi-task discriminator."""
 
@@ -354,6 +366,7 @@ class StarGANv2(i2i.Method):
         i2i.TranslateOption(
             "target",
             default="all",
+            check=_check_target,
             help="domain to translate to (one of the model's domains); 'all' writes one output per domain",
         ),
         i2i.TranslateOption(
