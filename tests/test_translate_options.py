@@ -4,6 +4,7 @@ builds from a checkpoint's method, and the same checks and messages in the Pytho
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -381,3 +382,49 @@ def test_stargan_one_hot_targets_are_checked_up_front(tmp_path: Path, capsys) ->
         )
         assert code == 2 and message in err and "cannot translate" not in err
     assert t.check_options({"target": "dusk"}) == {"target": "dusk"}
+
+
+def test_an_attribute_checkpoint_without_labels_is_one_error_not_one_per_image(tmp_path: Path, capsys) -> None:
+    info = DataInfo(kind="labelled", domains=("Black_Hair", "Blond_Hair", "Male"), multi_label=True)
+    ckpt = write_checkpoint(tmp_path / "s.pt", "stargan", get_host(), data_info=info)
+    for i in range(4):
+        save_rgb(tmp_path / "in" / f"{i}.png", 32, 32, seed=i)
+    code, _, err = run_cli(["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "target 'all' toggles each attribute" in err and "--source-labels" in err, err
+    assert "cannot translate" not in err and err.count("error:") == 1 and not (tmp_path / "o").exists()
+
+
+def test_a_method_refusing_every_image_stops_after_the_second(tmp_path: Path) -> None:
+    """A third-party method whose options are judged only in ``translate`` (no ``check``): the
+    same UsageError for the first two images is the call's fault, so the folder is not ground
+    through image by image; different reasons (one image's own) let the others go on."""
+    from dummy_plugin import Dummy, DummyConfig  # the tests' own plugin: a method that is no built-in
+
+    from i2i.inference.files import translate_files
+
+    calls: list[int] = []
+
+    class Picky(Dummy):
+        def translate(self, x, **options):
+            calls.append(x.shape[0])
+            if self.refuse_all:
+                raise UsageError("strength: this checkpoint takes at most 1")
+            if len(calls) <= 2:
+                raise UsageError(f"image {len(calls)} is odd")
+            return super().translate(x)
+
+    paths = [save_rgb(tmp_path / "in" / f"{i}.png", 16, 16, seed=i) for i in range(5)]
+    method = Picky(DummyConfig(), DataInfo(kind="paired"))
+    method.refuse_all = True
+    with pytest.raises(UsageError, match=r"^strength: this checkpoint takes at most 1$"):
+        translate_files(i2i.Translator(method), paths, tmp_path / "o1", batch_size=1, progress=False)
+    assert len(calls) == 2
+    calls.clear()
+    method.refuse_all = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        written = translate_files(i2i.Translator(method), paths, tmp_path / "o2", batch_size=1, progress=False)
+    assert written == 3 and len(calls) == 5
+    said = [str(w.message) for w in caught]
+    assert re.search(r"cannot translate .*0\.png: image 1 is odd", said[0]) and "1.png: image 2 is odd" in said[1]
+    assert "2 image(s) could not be translated" in said[2]

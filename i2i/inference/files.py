@@ -162,7 +162,9 @@ def translate_files(
     Images are read ``batch_size`` at a time; those of one size run as one batch. ``split``
     (``"left"``/``"right"``) takes that half of side-by-side ``A|B`` inputs. 16-bit inputs are
     written at 16 bits unless ``keep_16bit=False``. An image that fails is a warning naming it;
-    the rest go on, and the error is raised only when nothing could be written. With
+    the rest go on, and the error is raised only when nothing could be written, or at once when
+    the first two images fail with the same :class:`UsageError` (a value the method refuses for
+    every image, which no declared ``check`` caught). With
     ``workers`` > 0, the next batch is decoded and the last one's PNGs encoded in threads while
     the network runs (Pillow, zlib and torch release the GIL); 0 does everything in turn.
     """
@@ -203,13 +205,14 @@ def translate_files(
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+    if job.written == 0 and len(set(job.reasons)) == 1:  # one cause for every input: say it plainly
+        raise UsageError(job.reasons[0])
+    job.say_held()
     job.warn_failures()
     if html:
         meta = f"{translator.method_name} checkpoint {translator.source} (step {translator.step})"
         write_gallery(out / "index.html", job.rows, title=f"i2i translate: {translator.method_name}", meta=meta)
     if job.written == 0:
-        if len(set(job.reasons)) == 1:  # one cause for every input (a bad option value): say it plainly
-            raise UsageError(job.reasons[0])
         raise UsageError("none of the inputs could be read and translated (see the warnings above)")
     return job.written
 
@@ -224,6 +227,7 @@ class _Job:
         self.written = 0
         self.failures: list[str] = []
         self.reasons: list[str] = []  # why each failed image failed
+        self.held: list[str] = []  # failures not yet warned of (see run)
         self.pending: list[Future[Any]] = []
         self.pool: ThreadPoolExecutor | None = None
         self.warned_pair = False
@@ -274,10 +278,24 @@ class _Job:
                 return
             self.reasons.append(_reason(exc))
             self.failures.append(f"cannot translate {group[0].path}: {self.reasons[-1]}")
+            if isinstance(exc, UsageError) and self.written == 0:
+                if len(self.reasons) >= 2 and len(set(self.reasons)) == 1:
+                    # the same mistake for the first images: the call's options, not the images
+                    raise UsageError(self.reasons[0]) from None
+                self.held.append(self.failures[-1])  # said once the other images show it is this one's
+                return
+            self.say_held()
             warnings.warn(self.failures[-1], stacklevel=2)
             return
+        self.say_held()
         for i, job in enumerate(group):
             self.write(job, outputs, i)
+
+    def say_held(self) -> None:
+        """Warn of the failures held back while they could still be the options' fault."""
+        for failure in self.held:
+            warnings.warn(failure, stacklevel=3)
+        self.held.clear()
 
     def write(self, job: FileJob, outputs: dict[str, torch.Tensor], i: int) -> None:
         cells = []
