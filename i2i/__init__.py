@@ -126,6 +126,7 @@ _EXPORTS: dict[str, str] = {
     "TranslateOption": "i2i.inference.spec",
     "ExportInput": "i2i.inference.spec",
     "image_input": "i2i.inference.spec",
+    "latent_codes": "i2i.inference.spec",  # a --z option's value as (N, dim) codes
     # reading files a translate option names
     "read_image": "i2i.io.images",
     "read_attribute_file": "i2i.data.attributes",
@@ -183,6 +184,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         ExportInput as ExportInput,
         TranslateOption as TranslateOption,
         image_input as image_input,
+        latent_codes as latent_codes,
     )
     from i2i.inference.weights_import import (
         check_state_dict_fits as check_state_dict_fits,

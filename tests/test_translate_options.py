@@ -428,3 +428,43 @@ def test_a_method_refusing_every_image_stops_after_the_second(tmp_path: Path) ->
     said = [str(w.message) for w in caught]
     assert re.search(r"cannot translate .*0\.png: image 1 is odd", said[0]) and "1.png: image 2 is odd" in said[1]
     assert "2 image(s) could not be translated" in said[2]
+
+
+def test_latent_codes_from_python_and_the_command_line() -> None:
+    assert i2i.latent_codes("0.5, -1, 2", 3, 3).tolist() == [[0.5, -1.0, 2.0]] * 3  # one code for every image
+    rows = torch.arange(6.0).reshape(2, 3)
+    assert torch.equal(i2i.latent_codes(rows, 2, 3), rows) and i2i.latent_codes([1, 2, 3], 2, 3).shape == (2, 3)
+    for value, message in [
+        ("abc", r"^z: expected 3 comma-separated numbers, got 'abc'$"),
+        ("1,2", r"^z: expected 3 comma-separated numbers \(the model's code size\), got 2$"),
+        ("1,nan,2", r"^z: latent codes must be finite numbers$"),
+        (torch.zeros(3, 3), r"^z: expected \(1 or 2, 3\) latent codes, got shape \(3, 3\)$"),
+        ({"a": 1}, r"^z: expected \(1 or 2, 3\) latent codes, got dict$"),
+    ]:
+        with pytest.raises(UsageError, match=message):
+            i2i.latent_codes(value, 2, 3)
+
+
+@pytest.mark.parametrize("method", ["augcyclegan", "stargan_v2"])
+def test_a_command_line_z_is_checked_up_front_and_used(method: str, tmp_path: Path, capsys) -> None:
+    info = DataInfo(kind="labelled", domains=("cat", "dog"), multi_label=False) if method == "stargan_v2" else None
+    ckpt = write_checkpoint(tmp_path / "m.pt", method, get_host(), data_info=info)
+    t = i2i.load_checkpoint(ckpt)
+    dim = t.method.config.nlatent if method == "augcyclegan" else t.method.config.latent_dim
+    extra = ["--target", "dog"] if method == "stargan_v2" else []
+    save_rgb(tmp_path / "in" / "x.png", 32, 32, seed=1)
+    for z, message in [("abc", "error: z: expected"), ("1,2", f"expected {dim} comma-separated numbers")]:
+        code, out, err = run_cli(
+            ["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "bad"), "--z", z, *extra], capsys
+        )
+        assert code == 2 and message in err and "internal error" not in err and "translating" not in out + err, err
+    code, _, err = run_cli(
+        ["translate", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "o"), "--precision", "fp32"]
+        + ["--z", ",".join(["0.5"] * dim), *extra],
+        capsys,
+    )
+    assert code == 0, err
+    image = Image.open(tmp_path / "in" / "x.png")
+    expected = t.translate(image, z=torch.full((1, dim), 0.5), **({"target": "dog"} if extra else {}))
+    got = np.asarray(Image.open(tmp_path / "o" / "x.png")).astype(int)
+    assert np.abs(got - np.asarray(expected).astype(int)).max() <= 1

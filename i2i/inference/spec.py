@@ -265,6 +265,34 @@ class ExportInput:
     dynamic_axes: Mapping[int, str] = attrs.field(factory=lambda: {0: "batch"}, converter=_int_keyed, eq=False)
 
 
+def latent_codes(value: Any, n: int, dim: int, device: torch.device | str = "cpu", name: str = "z") -> torch.Tensor:
+    """A translate option's explicit latent codes as an ``(n, dim)`` float tensor: a tensor or
+    nested list of shape ``(dim,)``, ``(1, dim)`` or ``(n, dim)`` from Python, or from the
+    command line ``dim`` comma-separated numbers (one code for every image). Anything else is
+    a one-line :class:`~i2i.errors.UsageError` naming ``name`` (for multimodal methods'
+    ``--z``: Augmented CycleGAN, StarGAN v2)."""
+    if isinstance(value, str):
+        try:
+            numbers = [float(item) for item in value.split(",") if item.strip()]
+        except ValueError:
+            raise UsageError(f"{name}: expected {dim} comma-separated numbers, got {value!r}") from None
+        if len(numbers) != dim:
+            raise UsageError(
+                f"{name}: expected {dim} comma-separated numbers (the model's code size), got {len(numbers)}"
+            )
+        value = numbers
+    try:
+        codes = torch.as_tensor(value, dtype=torch.float32, device=device)
+    except (TypeError, ValueError, RuntimeError):
+        raise UsageError(f"{name}: expected (1 or {n}, {dim}) latent codes, got {type(value).__name__}") from None
+    codes = codes[None] if codes.dim() == 1 else codes
+    if codes.dim() != 2 or codes.shape[1] != dim or codes.shape[0] not in (1, n):
+        raise UsageError(f"{name}: expected (1 or {n}, {dim}) latent codes, got shape {tuple(codes.shape)}")
+    if not torch.isfinite(codes).all():
+        raise UsageError(f"{name}: latent codes must be finite numbers")
+    return codes.expand(n, dim)
+
+
 def image_input(x: torch.Tensor, name: str = "image") -> ExportInput:
     """An ``(N, C, H, W)`` image input with dynamic batch, height and width."""
     return ExportInput(name, x, {0: "batch", 2: "height", 3: "width"})
@@ -274,6 +302,7 @@ __all__ = [
     "TranslateOption",
     "ExportInput",
     "image_input",
+    "latent_codes",
     "check_options",
     "option_table",
     "declared_options",

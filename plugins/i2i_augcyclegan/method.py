@@ -405,12 +405,7 @@ class AugCycleGAN(i2i.Method):
             z = self._infer(encoder, reverse(reference, ones), reference, sample=False).z
         elif z is None:
             z = self.draw_codes(1, n, seed, x.device)[0]
-        z = torch.as_tensor(z, device=x.device, dtype=torch.float32)
-        if z.dim() == 1:
-            z = z[None]
-        if z.dim() != 2 or z.shape[1] != nlatent or z.shape[0] not in (1, n):
-            raise UsageError(f"z: expected (1 or {n}, {nlatent}) codes, got shape {tuple(z.shape)}")
-        return z.expand(n, nlatent)
+        return i2i.latent_codes(z, n, nlatent, x.device)
 
     def translate(
         self,

@@ -29,6 +29,12 @@ def _load_reference(path: Path, method: Any, options: Mapping[str, Any]) -> torc
     return image[None] * 2 - 1
 
 
+def _check_codes(z: Any, method: Any, options: Mapping[str, Any]) -> None:
+    """A command-line ``--z`` before any image is read (tensors are checked against their batch)."""
+    if isinstance(z, str):
+        i2i.latent_codes(z, 1, method.config.nlatent)
+
+
 TRANSLATE_OPTIONS = (
     DIRECTION,
     i2i.TranslateOption(
@@ -43,7 +49,11 @@ TRANSLATE_OPTIONS = (
         load=_load_reference,
         help="an image of the output domain whose style (latent code) is transferred",
     ),
-    i2i.TranslateOption("z", help="explicit latent codes (Python API: a (N or 1, nlatent) tensor)"),
+    i2i.TranslateOption(
+        "z",
+        check=_check_codes,
+        help="explicit latent code: nlatent comma-separated numbers (Python API: a (N or 1, nlatent) tensor)",
+    ),
 )
 
 

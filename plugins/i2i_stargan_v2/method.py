@@ -78,6 +78,12 @@ def _is_all(target: Any) -> bool:
     return isinstance(target, str) and target.strip().lower() == "all"
 
 
+def _check_codes(z: Any, method: Any, options: Mapping[str, Any]) -> None:
+    """A command-line ``--z`` before any image is read (tensors are checked against their batch)."""
+    if isinstance(z, str):
+        i2i.latent_codes(z, 1, method.config.latent_dim)
+
+
 def _check_target(target: Any, method: Any, options: Mapping[str, Any]) -> None:
     """``--target`` against the checkpoint's domains before any image is read (a reference
     image needs one named domain)."""
@@ -288,12 +294,7 @@ class StarGANv2(i2i.Method):
         return self.E(reference.expand(n, -1, -1, -1), y)
 
     def _code_style(self, z: Any, y: torch.Tensor) -> torch.Tensor:
-        n, dim = y.shape[0], self.config.latent_dim
-        z = torch.as_tensor(z, dtype=torch.float32, device=y.device)
-        z = z[None] if z.dim() == 1 else z
-        if z.dim() != 2 or z.shape[1] != dim or z.shape[0] not in (1, n):
-            raise i2i.UsageError(f"z: expected (1 or {n}, {dim}) latent codes, got shape {tuple(z.shape)}")
-        return self.F(z.expand(n, dim), y)
+        return self.F(i2i.latent_codes(z, y.shape[0], self.config.latent_dim, y.device), y)
 
     def translate(
         self,
@@ -385,7 +386,11 @@ class StarGANv2(i2i.Method):
             load=_load_reference,
             help="an image of the target domain whose style is taken (needs --target naming its domain)",
         ),
-        i2i.TranslateOption("z", help="explicit latent codes (Python API: a (N or 1, latent_dim) tensor)"),
+        i2i.TranslateOption(
+            "z",
+            check=_check_codes,
+            help="explicit latent code: latent_dim comma-separated numbers (Python API: a (N or 1, latent_dim) tensor)",
+        ),
     )
 
     def sample(self, batch: i2i.Batch) -> dict[str, torch.Tensor]:
