@@ -93,6 +93,8 @@ def test_edges_photos_unpaired_and_demo_errors(small_demos: Path) -> None:
         "subjects",
         "tones_any_frame",
         "frames_any_tone",
+        "inversions_any_frame",
+        "frames_any_inversion",
     }
     with pytest.raises(DataError, match="unknown demo 'nope'"):
         demo_task("nope", "paired")
@@ -204,3 +206,66 @@ def test_the_two_dataset_demo_sets_each_vary_in_the_other_family(small_demos: Pa
                 inner = np.asarray(img.convert("RGB"), dtype=np.float32)[12:-12, 12:-12]
             grey.append(bool(np.abs(inner - inner.mean(2, keepdims=True)).mean() < 2.0))
         assert any(grey) and not all(grey), name  # mono crops among coloured ones
+
+
+def test_inversions_turn_one_channel_and_survive_the_rank_normalisation() -> None:
+    """``INVERSIONS`` (the two-dataset demo's colour looks): pointwise, exactly one channel turned
+    upside down (never green) or all made equal, so how the channels relate - what survives the
+    domain classifier's per-channel rank normalisation - tells every look apart on a photo."""
+    from i2i.data.demo import INVERSIONS, inversion
+    from i2i.eval.classifier import rank_normalize
+
+    crops = demo.random_crops(demo.load_photos(), 8, torch.Generator().manual_seed(0), test=False)
+    assert INVERSIONS == ("natural", "mono", "red_inverted", "blue_inverted")
+    assert torch.equal(inversion(crops, "natural"), crops)
+    mono = inversion(crops, "mono")
+    assert torch.equal(mono[:, 0], mono[:, 1]) and torch.equal(mono[:, 1], mono[:, 2])
+    for name, turned in (("red_inverted", 0), ("blue_inverted", 2)):
+        out = inversion(crops, name)
+        for c in range(3):
+            assert torch.allclose(out[:, c], 1 - crops[:, c] if c == turned else crops[:, c]), (name, c)
+    with pytest.raises(ValueError, match="unknown inversion"):
+        inversion(crops, "negative")
+
+    def relations(images: torch.Tensor) -> torch.Tensor:
+        """Per image, the correlations R-G, G-B, R-B of its rank-normalised channels."""
+        r = rank_normalize(images * 2 - 1).flatten(2)
+        r = (r - r.mean(2, keepdim=True)) / r.std(2, keepdim=True)
+        return torch.stack([(r[:, i] * r[:, j]).mean(1) for i, j in ((0, 1), (1, 2), (0, 2))], 1)
+
+    signs = {name: relations(inversion(crops, name)).sign() for name in INVERSIONS}
+    assert (signs["natural"] > 0).all() and (relations(mono) > 0.99).all()
+    assert (signs["red_inverted"] == torch.tensor([-1.0, 1.0, -1.0])).all()
+    assert (signs["blue_inverted"] == torch.tensor([1.0, -1.0, -1.0])).all()
+
+
+def _inversion_look(path: Path) -> str:
+    """Which ``INVERSIONS`` look a demo crop's inside (clear of any frame) has: all channels equal
+    (mono), else the channel (none, red, blue) whose turning back makes the channels agree most,
+    as a photo's channels do."""
+    with Image.open(path) as img:
+        x = np.asarray(img.convert("RGB"), dtype=np.float32)[12:-12, 12:-12].reshape(-1, 3)
+    if np.abs(x - x.mean(1, keepdims=True)).mean() < 2.0:
+        return "mono"
+    agreement = {}
+    for name, channel in (("natural", None), ("red_inverted", 0), ("blue_inverted", 2)):
+        y = x.copy()
+        if channel is not None:
+            y[:, channel] = 255.0 - y[:, channel]
+        agreement[name] = np.corrcoef(y.T)[np.triu_indices(3, 1)].sum()
+    return max(agreement, key=agreement.__getitem__)
+
+
+def test_the_inversion_and_frame_demo_sets_each_vary_in_the_other_family(small_demos: Path) -> None:
+    """``inversions_any_frame`` / ``frames_any_inversion`` (the two-dataset StarGAN demo): every
+    look's crops carry every frame, unlabelled, painted after the look (so the band stays grey);
+    every frame comes in every look; so neither label says anything about the other family."""
+    looks, frames = demo_root("inversions_any_frame"), demo_root("frames_any_inversion")
+    for name in demo.INVERSIONS:
+        files = sorted((looks / "train" / name).glob("*.jpg"))
+        assert len(files) == 12 and {_band(f) for f in files} == set(demo.FRAMES), name
+        assert {_inversion_look(f) for f in files} == {name}, name
+    for name in demo.FRAMES:
+        files = sorted((frames / "train" / name).glob("*.jpg"))
+        assert len(files) == 12 and {_band(f) for f in files} == {name}, name
+        assert {_inversion_look(f) for f in files} == set(demo.INVERSIONS), name

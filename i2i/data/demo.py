@@ -20,6 +20,8 @@ task                        kind      layout            A -> B
 ``subjects``                labelled  domains           astronaut / cat / coffee / rocket: crops of each photo (StarGAN v2)
 ``tones_any_frame``         labelled  domains           ``tones``, each crop with a random unlabelled frame
 ``frames_any_tone``         labelled  domains           ``frames``, each crop in a random unlabelled tone
+``inversions_any_frame``    labelled  domains           natural / mono / red- / blue-inverted, each with a random frame
+``frames_any_inversion``    labelled  domains           ``frames``, each crop in a random unlabelled inversion look
 ==========================  ========  ================  ===============================================
 
 Crops are 128x128, so the demo learns visibly in minutes at ``image_size = 64``.
@@ -342,6 +344,52 @@ def build_frames_any_tone(out: Path) -> None:
             save_images(frame(toned, name), out / split / name, ".jpg")
 
 
+INVERSIONS = ("natural", "mono", "red_inverted", "blue_inverted")
+
+
+def inversion(images: torch.Tensor, name: str) -> torch.Tensor:
+    """A pointwise colour look of ``[0, 1]`` images that changes how the channels *relate*:
+    equal (mono), or one channel turned upside down (``red_inverted``: R' = 1 - R, so red runs
+    against green and blue). Unlike ``tones`` (whose negative and swapped looks keep each
+    channel's ranks up to reversal or permutation, told apart only by what colour the content
+    should be), this survives the domain classifier's per-channel rank normalisation without
+    any knowledge of the content, and a generator makes it with 1x1 operations. Green is never
+    inverted, so every look keeps a frame's dark/light order in one channel."""
+    if name == "natural":
+        return images
+    if name == "mono":
+        return kornia.color.rgb_to_grayscale(images).expand(-1, 3, -1, -1).contiguous()
+    channel = {"red_inverted": 0, "blue_inverted": 2}.get(name)
+    if channel is None:
+        raise ValueError(f"unknown inversion {name!r}")
+    out = images.clone()
+    out[:, channel] = 1.0 - out[:, channel]
+    return out
+
+
+def build_inversions_any_frame(out: Path) -> None:
+    """The ``INVERSIONS`` looks labelled, each crop with a random unlabelled frame painted after the look
+    (so the band stays grey under every look), for the two-dataset StarGAN demo: the eval
+    classifier reads these looks (1.00 on real held-out crops), unlike ``tones`` (0.57).
+    Measured, not shipped in that demo: setting a frame still loses the look (README)."""
+    photos = load_photos()
+    for split, count, generator, test in _splits(12):
+        for name in INVERSIONS:
+            looked = inversion(random_crops(photos, count, generator, test=test), name)
+            save_images(_each(looked, FRAMES, frame, generator), out / split / name, ".jpg")
+
+
+def build_frames_any_inversion(out: Path) -> None:
+    """``frames`` whose crops each carry a random unlabelled ``INVERSIONS`` look (the frame
+    painted after it, so a frame label says nothing about colour): ``inversions_any_frame``'s
+    counterpart."""
+    photos = load_photos()
+    for split, count, generator, test in _splits(13):
+        for name in FRAMES:
+            looked = _each(random_crops(photos, count, generator, test=test), INVERSIONS, inversion, generator)
+            save_images(frame(looked, name), out / split / name, ".jpg")
+
+
 #: the shipped photos' subjects, in PHOTOS order
 SUBJECTS = ("astronaut", "cat", "coffee", "rocket")
 
@@ -438,6 +486,22 @@ DEMO_TASKS: dict[str, DemoTask] = {
             "domains",
             "unframed/dark-framed/light-framed crops, each in a random unlabelled tone (labelled)",
             build_frames_any_tone,
+            (LABELLED,),
+        ),
+        DemoTask(
+            "inversions_any_frame",
+            LABELLED,
+            "domains",
+            "natural/mono/red-inverted/blue-inverted looks, each crop with a random unlabelled frame (labelled)",
+            build_inversions_any_frame,
+            (LABELLED,),
+        ),
+        DemoTask(
+            "frames_any_inversion",
+            LABELLED,
+            "domains",
+            "unframed/dark-framed/light-framed crops, each in a random unlabelled inversions look (labelled)",
+            build_frames_any_inversion,
             (LABELLED,),
         ),
     )
