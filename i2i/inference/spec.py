@@ -79,10 +79,11 @@ class TranslateOption:
     through for the method to check; strings are converted as the command line's are.
 
     ``check(value, method, options)`` validates a given value against the loaded checkpoint
-    (its domain or label names: choices no declaration can list) and the call's other options. :meth:`i2i.Translator.check_options` calls
-    it, so ``i2i translate`` stops with one ``error:`` line and exit code 2 before it reads any
-    image, instead of failing on every image in turn; the method's own ``translate`` still
-    raises for values that reach it unchecked.
+    (its domain or label names: choices no declaration can list) and the call's other options.
+    :meth:`i2i.Translator.check_options` calls it, so ``i2i translate`` stops with one
+    ``error:`` line and exit code 2 before it reads any image, instead of failing on every
+    image in turn; the method's own ``translate`` still raises for values that reach it
+    unchecked.
     """
 
     name: str = attrs.field(validator=_check_name)
