@@ -327,21 +327,35 @@ def build_tones_any_frame(out: Path) -> None:
     """``tones`` whose crops each carry a random, unlabelled frame (painted after the tone, so the
     band is the frame's own colour), for the two-dataset StarGAN demo: its generator then sees
     framed inputs while it learns tones. Measured, not shipped in that demo (README)."""
-    photos = load_photos()
-    for split, count, generator, test in _splits(10):
-        for name in TONES:
-            toned = tone(random_crops(photos, count, generator, test=test), name)
-            save_images(_each(toned, FRAMES, frame, generator), out / split / name, ".jpg")
+    _looks_any_frame(out, TONES, tone, 10)
 
 
 def build_frames_any_tone(out: Path) -> None:
     """``frames`` whose crops each carry a random, unlabelled tone (the frame painted after it),
     so a frame label says nothing about colour: ``tones_any_frame``'s counterpart."""
+    _frames_any_look(out, TONES, tone, 11)
+
+
+def _looks_any_frame(
+    out: Path, looks: tuple[str, ...], apply: Callable[[torch.Tensor, str], torch.Tensor], seed: int
+) -> None:
+    """Each of ``looks`` labelled, every crop with a random unlabelled frame painted after the look."""
     photos = load_photos()
-    for split, count, generator, test in _splits(11):
+    for split, count, generator, test in _splits(seed):
+        for name in looks:
+            looked = apply(random_crops(photos, count, generator, test=test), name)
+            save_images(_each(looked, FRAMES, frame, generator), out / split / name, ".jpg")
+
+
+def _frames_any_look(
+    out: Path, looks: tuple[str, ...], apply: Callable[[torch.Tensor, str], torch.Tensor], seed: int
+) -> None:
+    """Each frame labelled, every crop in a random unlabelled one of ``looks`` (the frame painted after it)."""
+    photos = load_photos()
+    for split, count, generator, test in _splits(seed):
         for name in FRAMES:
-            toned = _each(random_crops(photos, count, generator, test=test), TONES, tone, generator)
-            save_images(frame(toned, name), out / split / name, ".jpg")
+            looked = _each(random_crops(photos, count, generator, test=test), looks, apply, generator)
+            save_images(frame(looked, name), out / split / name, ".jpg")
 
 
 INVERSIONS = ("natural", "mono", "red_inverted", "blue_inverted")
@@ -372,22 +386,14 @@ def build_inversions_any_frame(out: Path) -> None:
     (so the band stays grey under every look), for the two-dataset StarGAN demo: the eval
     classifier reads these looks (1.00 on real held-out crops), unlike ``tones`` (0.57).
     Measured, not shipped in that demo: setting a frame still loses the look (README)."""
-    photos = load_photos()
-    for split, count, generator, test in _splits(12):
-        for name in INVERSIONS:
-            looked = inversion(random_crops(photos, count, generator, test=test), name)
-            save_images(_each(looked, FRAMES, frame, generator), out / split / name, ".jpg")
+    _looks_any_frame(out, INVERSIONS, inversion, 12)
 
 
 def build_frames_any_inversion(out: Path) -> None:
     """``frames`` whose crops each carry a random unlabelled ``INVERSIONS`` look (the frame
     painted after it, so a frame label says nothing about colour): ``inversions_any_frame``'s
     counterpart."""
-    photos = load_photos()
-    for split, count, generator, test in _splits(13):
-        for name in FRAMES:
-            looked = _each(random_crops(photos, count, generator, test=test), INVERSIONS, inversion, generator)
-            save_images(frame(looked, name), out / split / name, ".jpg")
+    _frames_any_look(out, INVERSIONS, inversion, 13)
 
 
 #: the shipped photos' subjects, in PHOTOS order
