@@ -84,16 +84,17 @@ def _check_codes(z: Any, method: Any, options: Mapping[str, Any]) -> None:
         i2i.latent_codes(z, 1, method.config.latent_dim)
 
 
+def _one_domain_for_reference(target: Any, reference: Any, domains: Any) -> None:
+    if reference is not None and _is_all(target):
+        raise i2i.UsageError(f"reference: a reference image has one domain; name it with target ({', '.join(domains)})")
+
+
 def _check_target(target: Any, method: Any, options: Mapping[str, Any]) -> None:
     """``--target`` against the checkpoint's domains before any image is read (a reference
     image needs one named domain)."""
-    if _is_all(target):
-        if options.get("reference") is not None:
-            raise i2i.UsageError(
-                f"reference: a reference image has one domain; name it with target ({', '.join(method.domains)})"
-            )
-        return
-    method.domain_index(target, 1, torch.device("cpu"))
+    _one_domain_for_reference(target, options.get("reference"), method.domains)
+    if not _is_all(target):
+        method.domain_index(target, 1, torch.device("cpu"))
 
 
 class StarGANv2(i2i.Method):
@@ -344,10 +345,7 @@ class StarGANv2(i2i.Method):
         if samples < 1:
             raise i2i.UsageError(f"samples: expected at least 1, got {samples}")
         targets: list[Any] = list(self.domains) if _is_all(target) else [target]
-        if reference is not None and _is_all(target):
-            raise i2i.UsageError(
-                f"reference: a reference image has one domain; name it with target ({', '.join(self.domains)})"
-            )
+        _one_domain_for_reference(target, reference, self.domains)
         if reference is not None or z is not None:
             if samples > 1:
                 raise i2i.UsageError("samples: a reference image or explicit z fixes the style; samples must be 1")
