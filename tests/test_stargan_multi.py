@@ -188,6 +188,51 @@ def test_classification_loss_uses_only_the_known_part() -> None:
     assert torch.allclose(method.classification_loss(logits, mixed), halves)
 
 
+def test_keep_loss_is_the_kl_of_d_reading_only_the_other_datasets_labels() -> None:
+    method = make(lambda_keep=1.0)
+    real = torch.randn(4, 8)
+    mixed = torch.cat([labels(0, 2), labels(1, 2)])
+    assert method.layout.keep_loss(real, real, mixed) == 0  # D reads the same labels on the fake
+    for k, own, other in ((0, slice(0, 5), slice(5, 8)), (1, slice(5, 8), slice(0, 5))):
+        fake = real.clone()
+        fake[:, own] += torch.randn(4, own.stop - own.start)  # the own (target) part may change freely
+        assert method.layout.keep_loss(fake, real, labels(k)) == 0
+        fake[:, other] += 2.0 * torch.randn(4, other.stop - other.start)
+        assert method.layout.keep_loss(fake, real, labels(k)) > 0
+    # RaFD's part: KL of the softmaxes, for the CelebA images (the RaFD ones set their expression)
+    fake = torch.randn(4, 8)
+    kl = torch.nn.functional.kl_div(
+        fake[:2, 5:].log_softmax(1), real[:2, 5:].log_softmax(1), log_target=True, reduction="none"
+    ).sum(1)
+    # CelebA's part: one Bernoulli KL per attribute, for the RaFD images
+    p, q = real[2:, :5].sigmoid(), fake[2:, :5].sigmoid()
+    bernoulli = (p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).sum(1)
+    expected = (kl.sum() + bernoulli.sum()) / 4
+    assert torch.allclose(method.layout.keep_loss(fake, real, mixed), expected, atol=1e-5)
+
+
+def test_lambda_keep_adds_its_term_to_the_generator_loss_and_logs_it() -> None:
+    batch = i2i.Batch(a=images(), labels=labels(1))
+    steps = {}
+    for keep in (0.0, 5.0):
+        method = make(seed=3, lambda_keep=keep)
+        torch.manual_seed(7)
+        steps[keep] = (run_steps(method, batch, 1)[0], [p.detach().clone() for p in method.G.parameters()])
+    (plain, g_plain), (kept, g_kept) = steps[0.0], steps[5.0]
+    assert "G/loss_keep" not in plain and kept["G/loss_keep"] > 0
+    for key in plain:  # the same draw and the same D update; only G's loss gained the term
+        assert plain[key] == kept[key], key
+    assert any(not torch.equal(a, b) for a, b in zip(g_plain, g_kept))
+
+
+def test_lambda_keep_needs_several_datasets(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--method", "stargan", "--steps", "1", "--out", str(tmp_path / "r"), "--set=method.lambda_keep=1"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and "method.lambda_keep" in err and "data.sources" in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_targets_are_shuffled_within_each_dataset() -> None:
     method = make()
     mixed = torch.cat([labels(0, 3), labels(1, 3)])

@@ -10,6 +10,8 @@ the labels; an imported ``200000-G.ckpt`` rebuilds with ``g_conv_dim`` = its ste
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 from attrs.validators import ge, gt
 
@@ -31,7 +33,14 @@ class StarGANConfig:
     clears the others (the reference's hair-colour rule), in ``translate`` and in samples.
     ``d_repeat_num``: 6 is the reference's for its 128 px; a run that does not set it gets
     :func:`critic_depth` of ``image_size`` (5 at 64 px), see :func:`i2i_stargan.plugin.finalize`.
+    ``lambda_keep`` (not in the paper; 0, the reference's objective, by default) only acts with
+    several datasets (``data.sources``): see :meth:`i2i_stargan.sources.LabelLayout.keep_loss`.
     """
+
+    field_help: ClassVar[dict[str, str]] = {
+        "lambda_keep": "several datasets: weight of keeping the other datasets' labels D reads on the input "
+        "(0: the paper's objective)",
+    }
 
     g_conv_dim: int = attrs.field(default=64, validator=ge(1))
     d_conv_dim: int = attrs.field(default=64, validator=ge(1))
@@ -41,6 +50,7 @@ class StarGANConfig:
     lambda_cls: float = attrs.field(default=1.0, validator=ge(0.0))
     lambda_rec: float = attrs.field(default=10.0, validator=ge(0.0))
     lambda_gp: float = attrs.field(default=10.0, validator=ge(0.0))
+    lambda_keep: float = attrs.field(default=0.0, validator=ge(0.0))
     n_critic: int = attrs.field(default=5, validator=ge(1))
     g_lr: float = attrs.field(default=1e-4, validator=gt(0.0))
     d_lr: float = attrs.field(default=1e-4, validator=gt(0.0))

@@ -25,6 +25,9 @@ no gaps.
 every dataset's labels; D's classification loss uses only each image's known part. The
 sampler alternates datasets batch by batch, and one reference iteration (one batch of each
 dataset) counts as one critic iteration for the ``n_critic`` rhythm, as in ``train_multi``.
+``method.lambda_keep > 0`` (not in the paper, off by default) adds ``lambda_keep *
+keep`` to G's loss (:meth:`~i2i_stargan.sources.LabelLayout.keep_loss`: the other datasets'
+labels D reads on the input stay as they were), logged as ``G/loss_keep``.
 """
 
 from __future__ import annotations
@@ -93,7 +96,10 @@ class StarGAN(i2i.Method):
         )
         #: critic iterations so far; travels in state_dict() through get/set_extra_state
         self.critic_steps = 0
-        self.register_buffer("last_g_losses", torch.zeros(len(G_KEYS)))
+        #: G's logged losses: the reference's three, and ``G/loss_keep`` when it is on
+        self.keeps = self.layout is not None and config.lambda_keep > 0
+        self.g_keys = G_KEYS + (("G/loss_keep",) if self.keeps else ())
+        self.register_buffer("last_g_losses", torch.zeros(len(self.g_keys)))
 
     def get_extra_state(self) -> dict[str, int]:
         return {"critic_steps": self.critic_steps}
@@ -145,14 +151,20 @@ class StarGAN(i2i.Method):
 
         self.critic_steps += 1
         if self._iterations() % cfg.n_critic == 0:
-            self.last_g_losses.copy_(self._generator_step(x, c_org, c_trg, ctx))
-        losses.update(zip(G_KEYS, self.last_g_losses.clone()))
+            self.last_g_losses.copy_(self._generator_step(x, c_org, c_trg, ctx, out_cls[:n].detach()))
+        losses.update(zip(self.g_keys, self.last_g_losses.clone()))
         return {k: v.detach().float() for k, v in losses.items()}
 
     def _generator_step(
-        self, x: torch.Tensor, c_org: torch.Tensor, c_trg: torch.Tensor, ctx: i2i.StepContext
+        self,
+        x: torch.Tensor,
+        c_org: torch.Tensor,
+        c_trg: torch.Tensor,
+        ctx: i2i.StepContext,
+        real_cls: torch.Tensor,
     ) -> torch.Tensor:
-        """One G update; returns its (fake, rec, cls) losses. D is frozen so it collects no gradient."""
+        """One G update; returns its (fake, rec, cls[, keep]) losses. D is frozen so it collects
+        no gradient. ``real_cls``: the critic pass's logits for ``x`` (what ``keep`` holds to)."""
         cfg = self.config
         i2i.set_requires_grad(self.D, False)
         try:
@@ -161,11 +173,17 @@ class StarGAN(i2i.Method):
             g_fake = -out_src.float().mean()
             g_cls = self.classification_loss(out_cls, c_trg)
             g_rec = F.l1_loss(self.G(fake, c_org).float(), x.float())
-            ctx.backward(g_fake + cfg.lambda_rec * g_rec + cfg.lambda_cls * g_cls)
+            loss = g_fake + cfg.lambda_rec * g_rec + cfg.lambda_cls * g_cls
+            terms = [g_fake, g_rec, g_cls]
+            if self.keeps and self.layout is not None:
+                g_keep = self.layout.keep_loss(out_cls, real_cls, c_org)
+                loss = loss + cfg.lambda_keep * g_keep
+                terms.append(g_keep)
+            ctx.backward(loss)
             ctx.step("G")
         finally:
             i2i.set_requires_grad(self.D, True)
-        return torch.stack([g_fake, g_rec, g_cls]).detach()
+        return torch.stack(terms).detach()
 
     def _iterations(self) -> int:
         """Reference iterations completed: critic steps, or with K datasets every K of them."""

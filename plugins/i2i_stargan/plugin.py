@@ -160,9 +160,15 @@ def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
     """The critic's depth follows ``method.image_size`` (:func:`~i2i_stargan.config.critic_depth`:
     6 at the reference's 128 px, 5 at 64) unless the user set ``method.d_repeat_num``; an
     explicit value, a config file's or a reference command line's, is kept as it is. Sizes and
-    channels the networks cannot honour are errors. ``method.image_size`` follows the crop
+    channels the networks cannot honour are errors, and so is ``method.lambda_keep`` without
+    several datasets (it would do nothing). ``method.image_size`` follows the crop
     unless the user set it (:func:`i2i.fit_image_size`)."""
     _check_channels(config, "stargan")
+    if config.method.lambda_keep > 0 and not config.data.sources:
+        raise i2i.ConfigError(
+            f"method.lambda_keep = {config.method.lambda_keep}: it keeps the other datasets' labels, "
+            "so it needs several datasets (data.sources); set it to 0 for one dataset"
+        )
     config = i2i.fit_image_size(config, explicit, sized="D's domain classifier")
     if "method.d_repeat_num" in explicit:
         return config

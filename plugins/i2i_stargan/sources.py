@@ -82,6 +82,36 @@ class LabelLayout:
             total = total + loss * (rows.sum() / labels.shape[0])
         return total
 
+    def keep_loss(self, fake_logits: torch.Tensor, real_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """How far D's reading of the labels an image's own dataset does *not* know moved from
+        the input to its translation: per image, the KL divergence from D's reading of the real
+        image (softmax over one-hot domains, a Bernoulli per attribute) to its reading of the fake,
+        summed over the other datasets, averaged over the batch.
+
+        Why: under one dataset's target the other datasets' parts of the label are zero (the
+        mask vector), so the paper's objective asks nothing of them but the cycle; a generator
+        set to a frame then forgets the input's colour look about as often as chance
+        (README, "StarGAN on several datasets"). D's classifier for each dataset, trained on its
+        own images, reads those labels on every image, so keeping its reading keeps them.
+        ``real_logits`` are the critic's (detached) logits for the same inputs.
+        """
+        fake_logits, real_logits = fake_logits.float(), real_logits.detach().float()
+        source = self.source_of(labels)
+        total = fake_logits.new_zeros(())
+        for k, src in enumerate(self.sources):
+            fake, real = self.part(fake_logits, k), self.part(real_logits, k)
+            if src.multi_label:
+                p = torch.sigmoid(real)
+                kl = p * (F.logsigmoid(real) - F.logsigmoid(fake)) + (1 - p) * (
+                    F.logsigmoid(-real) - F.logsigmoid(-fake)
+                )
+            else:
+                log_p = F.log_softmax(real, dim=1)
+                kl = log_p.exp() * (log_p - F.log_softmax(fake, dim=1))
+            unknown = (source != k).to(kl.dtype)  # only images whose own dataset is not k
+            total = total + (kl.sum(dim=1) * unknown).mean()
+        return total
+
     # -- targets -------------------------------------------------------------------------------
     def resolve(self, item: str, what: str = "target") -> tuple[int, str]:
         """``"happy"``, ``"-Male"`` or ``"rafd:happy"`` -> (dataset index, the name in its dataset);
