@@ -88,3 +88,16 @@ def test_config_show_prints_what_run_uses(capsys, tmp_path):
     assert code == 0 and paper == config.to_toml(ran, show_unset=True)
     code, plain, _ = _cli(capsys, "config", "show", "--method", "pix2pix", "--set", "train.seed=1")
     assert code == 0 and "image_size = 256\n" in plain and "\nsteps = " not in plain
+
+
+def test_config_show_takes_the_method_from_the_config_file(capsys, tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('[method]\nname = "stargan"\ng_conv_dim = 24\n')
+    code, shown, _ = _cli(capsys, "config", "show", "--config", str(path))
+    named, _ = _cli(capsys, "config", "show", "--config", str(path), "--method", "stargan")[1:]
+    assert code == 0 and shown == named and 'name = "stargan"\n' in shown and "g_conv_dim = 24\n" in shown
+    code, _, err = _cli(capsys, "config", "show")
+    assert code == 2 and err.count("\n") == 1 and "--method" in err
+    path.write_text("[train]\nsteps = 3\n")
+    code, _, err = _cli(capsys, "config", "show", "--config", str(path))
+    assert code == 2 and err.count("\n") == 1 and str(path) in err and "method" in err

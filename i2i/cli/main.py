@@ -151,13 +151,15 @@ def config_group() -> None:
 
 
 @config_group.command("show")
-@click.option("--method", "-m", required=True, help="Method name (see: i2i list methods).")
+@click.option(
+    "--method", "-m", help="Method name (see: i2i list methods); optional with a --config file that names one."
+)
 @click.option(
     "--demo", is_flag=True, help="Show what `i2i run` without --data uses (the built-in demo data's settings)."
 )
 @click.option("--config", "config_file", type=click.Path(dir_okay=False), help="Start from this TOML file.")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override any key.")
-def config_show(method: str, demo: bool, config_file: str | None, sets: tuple[str, ...]) -> None:
+def config_show(method: str | None, demo: bool, config_file: str | None, sets: tuple[str, ...]) -> None:
     """Print the full config of a method as TOML that `i2i run --config FILE` accepts back
     (unset optional keys appear as comments saying what unset means).
 
@@ -168,6 +170,8 @@ def config_show(method: str, demo: bool, config_file: str | None, sets: tuple[st
                       unless --config or --set data.root=... is given).
     """
 
+    if method is None and config_file is None:
+        raise UsageError("i2i config show: name a method with --method (or give a --config file that names one)")
     # --set never switches the base: --demo alone decides it, as --data does for `i2i run`
     cfg = api.load_config(config_file, method=method, overrides=sets, demo=None if demo else False)
     click.echo(config.to_toml(cfg, show_unset=True), nl=False)
