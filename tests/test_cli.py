@@ -66,7 +66,7 @@ def _assert_one_error_line(err: str, needle: str) -> None:
         (["run", "--method", "dummy", "--config", "/no/such.toml"], "/no/such.toml: config file not found"),
         (["run", "--resume"], "--resume needs --out"),
         (["list", "generators", "zzz*"], "no generators match 'zzz*'"),
-        (["config", "show"], "Missing option '--method'"),
+        (["config", "show"], "name a method with --method"),
         (["nosuchcommand"], "No such command 'nosuchcommand'"),
     ],
 )
