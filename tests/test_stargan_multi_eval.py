@@ -62,22 +62,27 @@ def test_the_demo_config_trains_evaluates_per_dataset_and_translates_both_famili
     table = json.loads(report.read_text())["table"]
     accuracy = sorted(m for m in table if m.startswith("accuracy"))
     # one row per dataset, and the other dataset's images translated to its labels beside it
-    assert accuracy == ["accuracy_frames", "accuracy_frames_from_tones", "accuracy_tones", "accuracy_tones_from_frames"]
+    assert accuracy == [
+        "accuracy_frames",
+        "accuracy_frames_from_inversions",
+        "accuracy_inversions",
+        "accuracy_inversions_from_frames",
+    ]
     for row in accuracy:
         assert set(table[row]) == COLUMNS and row in printed
         assert all(0.0 <= v <= 1.0 for v in table[row].values())
-    assert {"swd_tones", "swd_frames", "cycle_tones", "cycle_frames"} <= set(table)
-    for row in ("kept_tones_under_frames", "kept_frames_under_tones"):  # independence of the two families
+    assert {"swd_inversions", "swd_frames", "cycle_inversions", "cycle_frames"} <= set(table)
+    for row in ("kept_inversions_under_frames", "kept_frames_under_inversions"):  # independence of the two families
         assert set(table[row]) == COLUMNS and row in printed
         assert table[row]["identity"] == pytest.approx(table[row]["real"])
-    assert "8 tones + 6 frames images (each used once)" in printed  # each dataset's own test split
+    assert "8 inversions + 6 frames images (each used once)" in printed  # each dataset's own test split
     # translate: one output per label of both families, and a combined target applying both
     photo = tmp_path / "in" / "p.png"
     photo.parent.mkdir()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(photo)
     grid = tmp_path / "grid"
     ok(["translate", str(demo_run / "last.pt"), str(photo), "--out", str(grid), "--target", "all", "--device", "cpu"])
-    labels = ("mono", "natural", "negative", "swapped", "dark_frame", "light_frame", "unframed")
+    labels = ("blue_inverted", "mono", "natural", "red_inverted", "dark_frame", "light_frame", "unframed")
     assert {f"p_{name}.png" for name in labels} <= {p.name for p in grid.iterdir()}
     both = tmp_path / "both"
     ok(
@@ -88,7 +93,7 @@ def test_the_demo_config_trains_evaluates_per_dataset_and_translates_both_famili
             "--out",
             str(both),
             "--target",
-            "negative,dark_frame",
+            "blue_inverted,dark_frame",
             "--device",
             "cpu",
         ]
@@ -108,7 +113,9 @@ def test_every_dataset_is_read_once_from_its_own_folder(demo_run: Path) -> None:
         assert [len(rows) for rows, _ in parts] == [4 * per_domain, 3 * per_domain]
         for rows, own in parts:  # every domain of every dataset, each image once
             assert own.sum(0).tolist() == [per_domain] * own.shape[1]
-            assert len({tuple(pooled.a[i].flatten()[:64].tolist()) for i in rows.tolist()}) == len(rows)
+            assert len({tuple(pooled.a[i].flatten().tolist()) for i in rows.tolist()}) == len(
+                rows
+            )  # whole images: framed ones share a border
     assert [len(rows) for rows, _ in own_labels(ev.collect("train", 5).labels, sources)] == [5, 5]
     with pytest.raises(i2i.UsageError, match="--data"):
         Evaluation(translator, "/some/folder", EvalSettings(), lambda _: None)
@@ -177,7 +184,7 @@ def test_a_shared_label_name_needs_the_declared_qualified_target(demo_run: Path)
     ev = Evaluation(translator, None, EvalSettings(num_workers=0), lambda _: None)
     sets = source_sets(ev, ev.collect("test", 100), translator.method.data_info.sources)
     assert [(s.name, s.keys, len(s.test.a), len(s.train.a)) for s in sets] == [
-        ("tones", ("mono", "natural", "negative", "swapped"), 8, 16),
+        ("inversions", ("blue_inverted", "mono", "natural", "red_inverted"), 8, 16),
         ("frames", ("dark_frame", "light_frame", "unframed"), 6, 12),
     ]
     assert translator.method.eval_capabilities.qualified_target == "{source}:{label}"
@@ -197,11 +204,13 @@ def test_a_shared_label_name_needs_the_declared_qualified_target(demo_run: Path)
         source_sets(fake, split, shared)
 
 
-def test_the_demo_colour_family_is_visible_to_the_rank_normalised_classifier() -> None:
-    """Why the two-dataset demo pairs ``frames`` with ``tones``, not ``grades``: the domain
-    classifier equalises each channel, which erases a per-channel gain (``grades``' cool) but
-    not a change in how the channels relate (grey, inverted, red/blue swapped)."""
-    from i2i.data.demo import TONES, grade, tone
+def test_the_demo_colour_families_are_visible_to_the_rank_normalised_classifier() -> None:
+    """Why the two-dataset demo's colour family is ``inversions`` (and was ``tones``), never
+    ``grades``: the domain classifier equalises each channel, which erases a per-channel gain
+    (``grades``' cool) but not a change in how the channels relate (grey, one channel inverted,
+    red/blue swapped)."""
+    # function-local: the demo builders and the classifier are only this test's subject
+    from i2i.data.demo import INVERSIONS, TONES, grade, inversion, tone
     from i2i.eval.classifier import rank_normalize
 
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.8 + 0.1
@@ -211,3 +220,7 @@ def test_the_demo_colour_family_is_visible_to_the_rank_normalised_classifier() -
         assert (seen[name] - seen["natural"]).abs().mean() > 0.2
     assert torch.equal(tone(x, "swapped"), x.flip(1)) and torch.allclose(tone(x, "negative"), 1 - x)
     assert torch.equal(tone(x, "mono")[:, 0], tone(x, "mono")[:, 2])
+    looks = {name: rank_normalize(inversion(x, name) * 2 - 1) for name in INVERSIONS}
+    for name in ("mono", "red_inverted", "blue_inverted"):
+        assert (looks[name] - looks["natural"]).abs().mean() > 0.2, name
+    assert (looks["red_inverted"] - looks["blue_inverted"]).abs().mean() > 0.2

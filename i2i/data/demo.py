@@ -326,7 +326,7 @@ def _each(
 def build_tones_any_frame(out: Path) -> None:
     """``tones`` whose crops each carry a random, unlabelled frame (painted after the tone, so the
     band is the frame's own colour), for the two-dataset StarGAN demo: its generator then sees
-    framed inputs while it learns tones. Measured, not shipped in that demo (README)."""
+    framed inputs while it learns tones. Measured, not shipped in that demo (docs/stargan.md)."""
     _looks_any_frame(out, TONES, tone, 10)
 
 
@@ -385,7 +385,7 @@ def build_inversions_any_frame(out: Path) -> None:
     """The ``INVERSIONS`` looks labelled, each crop with a random unlabelled frame painted after the look
     (so the band stays grey under every look), for the two-dataset StarGAN demo: the eval
     classifier reads these looks (1.00 on real held-out crops), unlike ``tones`` (0.57).
-    Measured, not shipped in that demo: setting a frame still loses the look (README)."""
+    The demo's colour family (``examples/configs/demo_two_datasets_stargan.toml``)."""
     _looks_any_frame(out, INVERSIONS, inversion, 12)
 
 
