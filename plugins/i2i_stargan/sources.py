@@ -91,7 +91,7 @@ class LabelLayout:
         Why: under one dataset's target the other datasets' parts of the label are zero (the
         mask vector), so the paper's objective asks nothing of them but the cycle; a generator
         set to a frame then forgets the input's colour look about as often as chance
-        (README, "StarGAN on several datasets"). D's classifier for each dataset, trained on its
+        (docs/stargan.md). D's classifier for each dataset, trained on its
         own images, reads those labels on every image, so keeping its reading keeps them.
         ``real_logits`` are the critic's (detached) logits for the same inputs.
         """
