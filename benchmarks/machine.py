@@ -42,7 +42,7 @@ def machine() -> dict:
 
 
 def measure_peaks(device_name: str, reps: int, size: int) -> dict:
-    """Matmul and 3x3-conv GFLOP/s in fp32 and bf16 (and fp16 on CUDA), interleaved reps,
+    """Matmul, 3x3-conv and 3x3-conv-with-gradients GFLOP/s in fp32 and bf16 (and fp16 on CUDA), interleaved reps,
     best rep each: the ceiling the training numbers are compared with."""
     import torch
     import torch.nn.functional as F
@@ -61,6 +61,13 @@ def measure_peaks(device_name: str, reps: int, size: int) -> dict:
         w = torch.randn(c, c, 3, 3, device=device, dtype=dtype).contiguous(memory_format=layout)
         cases[f"matmul_{name}"] = (lambda a=a, b=b: a @ b, 2 * n**3)
         cases[f"conv_{name}"] = (lambda x=x, w=w: F.conv2d(x, w, padding=1), 2 * c * c * 9 * hw * hw)
+        # forward + both gradients: what a train step asks of each layer (its weight gradient
+        # at batch 1 is a long reduction that runs below the forward's rate)
+        xg, wg = x.detach().requires_grad_(), w.detach().requires_grad_()
+        cases[f"conv_train_{name}"] = (
+            lambda x=xg, w=wg: torch.autograd.grad(F.conv2d(x, w, padding=1).sum(), (x, w)),
+            3 * 2 * c * c * 9 * hw * hw,
+        )
 
     def once(fn: Any) -> float:
         if device.type == "cuda":
@@ -79,7 +86,10 @@ def measure_peaks(device_name: str, reps: int, size: int) -> dict:
         for key, (fn, _) in cases.items():
             times[key].append(once(fn))
     out = {key: round(flops / min(times[key]) / 1e9, 1) for key, (_, flops) in cases.items()}
-    out["shapes"] = f"matmul {n}x{n}x{n}; conv 3x3 {c}->{c} on 1x{c}x{hw}x{hw}, bf16/fp16 channels_last"
-    for op in ("matmul", "conv"):
+    out["shapes"] = (
+        f"matmul {n}x{n}x{n}; conv 3x3 {c}->{c} on 1x{c}x{hw}x{hw}, bf16/fp16 channels_last;"
+        " conv_train: the same conv's forward + input and weight gradients"
+    )
+    for op in ("matmul", "conv", "conv_train"):
         out[f"{op}_bf16_over_fp32"] = round(out[f"{op}_bf16"] / out[f"{op}_fp32"], 2)
     return out

@@ -426,6 +426,9 @@ def main(argv: list[str] | None = None) -> dict:
         for r in m["modes"].values():
             peak = result["peaks_gflop_per_s"].get(peak_key[r["precision"]])
             r["share_of_conv_peak"] = r["achieved_gflop_per_s"] / peak if peak else None
+            # against the conv's forward + gradients: the rate a train step's layers can reach
+            train_peak = result["peaks_gflop_per_s"].get(peak_key[r["precision"]].replace("conv", "conv_train"))
+            r["share_of_conv_train_peak"] = r["achieved_gflop_per_s"] / train_peak if train_peak else None
         result["methods"].append(m)
         _write(out, result)  # partial results survive an interrupted run
     if not args.no_data:

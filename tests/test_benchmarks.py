@@ -49,7 +49,8 @@ def test_smoke_run_records_machine_and_peaks(smoke: dict) -> None:
     assert smoke["kind"] == "smoke" and smoke["command"].startswith("python benchmarks/run.py")
     assert {"cpu", "cores", "amx", "avx512_bf16"} <= set(smoke["machine"])
     assert len(smoke["loadavg_before"]) == 3
-    for key in ("matmul_fp32", "matmul_bf16", "conv_fp32", "conv_bf16", "matmul_bf16_over_fp32", "conv_bf16_over_fp32"):
+    keys = ("matmul_fp32", "matmul_bf16", "conv_fp32", "conv_bf16", "conv_train_fp32", "conv_train_bf16")
+    for key in (*keys, "matmul_bf16_over_fp32", "conv_bf16_over_fp32", "conv_train_bf16_over_fp32"):
         assert _positive(smoke["peaks_gflop_per_s"][key]), key
 
 
