@@ -422,13 +422,11 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"error: {setting.label()}: {exc}", file=sys.stderr)
             result.setdefault("errors", []).append(f"{setting.label()}: {exc}")
             continue
-        peak_key = {"fp32": "conv_fp32", "bf16": "conv_bf16", "fp16": "conv_fp16"}
         for r in m["modes"].values():
-            peak = result["peaks_gflop_per_s"].get(peak_key[r["precision"]])
-            r["share_of_conv_peak"] = r["achieved_gflop_per_s"] / peak if peak else None
-            # against the conv's forward + gradients: the rate a train step's layers can reach
-            train_peak = result["peaks_gflop_per_s"].get(peak_key[r["precision"]].replace("conv", "conv_train"))
-            r["share_of_conv_train_peak"] = r["achieved_gflop_per_s"] / train_peak if train_peak else None
+            # the conv forward's peak, and the conv's forward + gradients (what a train step's layers can reach)
+            for peak_name in ("conv", "conv_train"):
+                peak = result["peaks_gflop_per_s"].get(f"{peak_name}_{r['precision']}")
+                r[f"share_of_{peak_name}_peak"] = r["achieved_gflop_per_s"] / peak if peak else None
         result["methods"].append(m)
         _write(out, result)  # partial results survive an interrupted run
     if not args.no_data:
