@@ -99,6 +99,8 @@ _EXPORTS: dict[str, str] = {
     "conv_bias": "i2i.nets.norm",
     "instance_norm": "i2i.nets.norm",
     "full_precision": "i2i.nets.base",
+    "ReflectionPad2d": "i2i.nets.padding",
+    "ReplicationPad2d": "i2i.nets.padding",
     "ImagePool": "i2i.nets.pool",
     "GANLoss": "i2i.nets.losses",
     "gan_loss": "i2i.nets.losses",
@@ -223,6 +225,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
         get_norm_layer as get_norm_layer,
         instance_norm as instance_norm,
     )
+    from i2i.nets.padding import ReflectionPad2d as ReflectionPad2d, ReplicationPad2d as ReplicationPad2d
     from i2i.nets.pool import ImagePool as ImagePool
     from i2i.nets.sizing import (
         check_patchgan_size as check_patchgan_size,

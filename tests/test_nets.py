@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+import i2i
 from i2i.errors import UsageError
 from i2i.nets import InstanceNorm, get_norm_layer, init_weights
 from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator
@@ -282,3 +283,107 @@ def test_generator_output_layers_run_in_fp32_under_bf16_autocast(net):
     with torch.no_grad():
         plain = g(*inputs)
     assert plain.dtype == torch.float32 and (out.detach() - plain).abs().max() < 0.1
+
+
+def _reference_conditional_norm(x64, w64, b64):
+    """float64 instance norm, then a per-sample or per-channel scale and shift."""
+    var, mean = torch.var_mean(x64, dim=(2, 3), unbiased=False, keepdim=True)
+    shape = (-1, x64.shape[1], 1, 1)
+    return (x64 - mean) * torch.rsqrt(var + 1e-5) * w64.reshape(shape) + b64.reshape(shape)
+
+
+@pytest.mark.parametrize("per_sample", [True, False], ids=["per_sample", "per_channel"])
+@pytest.mark.parametrize("batch", [3, 1])
+def test_instance_norm_scale_and_shift_in_bf16_match_float64(per_sample, batch):
+    """The conditional/adaptive norm's scale and shift, fused into the bf16 kernel: values and
+    all three gradients against float64, channels_last kept, bf16 or fp32 scales accepted."""
+    torch.manual_seed(0)
+    x64 = (torch.randn(batch, 6, 15, 17, dtype=torch.float64) * 2 + 3).requires_grad_(True)
+    pshape = (batch, 6, 1, 1) if per_sample else (6,)
+    w64 = (torch.rand(pshape, dtype=torch.float64) + 0.5).requires_grad_(True)
+    b64 = torch.randn(pshape, dtype=torch.float64).requires_grad_(True)
+    g64 = torch.randn_like(x64)
+    _reference_conditional_norm(x64, w64, b64).backward(g64)
+    for w_dtype, b_dtype in [(torch.bfloat16, torch.bfloat16), (torch.float32, torch.bfloat16)]:
+        x = x64.detach().bfloat16().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+        w = w64.detach().to(w_dtype).requires_grad_(True)
+        b = b64.detach().to(b_dtype).requires_grad_(True)
+        y = i2i.instance_norm(x, 1e-5, weight=w, bias=b)
+        y.backward(g64.bfloat16().contiguous(memory_format=torch.channels_last))
+        assert y.dtype == torch.bfloat16 and y.is_contiguous(memory_format=torch.channels_last)
+        assert w.grad.dtype == w_dtype and b.grad.dtype == b_dtype
+        expected = _reference_conditional_norm(x64.detach(), w64.detach(), b64.detach())
+        for got, ref in [(y, expected), (x.grad, x64.grad), (w.grad, w64.grad), (b.grad, b64.grad)]:
+            assert (got.double() - ref).norm() / ref.norm() < 1e-2
+
+
+def test_instance_norm_scale_and_shift_in_fp32_is_the_hand_written_formula():
+    """fp32 is op for op ``group_norm(x) * scale + shift``: the built-ins' fp32 steps stay the
+    reference's to the bit."""
+    torch.manual_seed(0)
+    x, w, b = torch.randn(4, 5, 9, 9), torch.randn(4, 5, 1, 1), torch.randn(4, 5)
+    expected = torch.nn.functional.group_norm(x, 5, None, None, 1e-5) * w + b[:, :, None, None]
+    assert torch.equal(i2i.instance_norm(x, 1e-5, weight=w, bias=b), expected)
+    assert torch.equal(i2i.instance_norm(x, 1e-5), torch.nn.functional.group_norm(x, 5, None, None, 1e-5))
+
+
+def test_bf16_conditional_instance_norm_is_twice_differentiable():
+    """A gradient penalty through a bf16 conditional norm: the second derivative exists."""
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 8, 8).bfloat16().requires_grad_(True)
+    w = torch.rand(2, 4).bfloat16().requires_grad_(True)
+    (grad,) = torch.autograd.grad(i2i.instance_norm(x, weight=w).float().square().sum(), x, create_graph=True)
+    grad.float().square().sum().backward()
+    assert w.grad is not None and torch.isfinite(w.grad).all() and w.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize(
+    "pad_cls, torch_cls", [(i2i.ReflectionPad2d, nn.ReflectionPad2d), (i2i.ReplicationPad2d, nn.ReplicationPad2d)]
+)
+def test_padding_keeps_bf16_under_autocast_and_is_torchs_op(pad_cls, torch_cls):
+    """CPU autocast runs torch's reflection/replication pads in fp32, two full copies per pad in
+    a bf16 network; i2i's pads keep the dtype and give the same values and gradients."""
+    torch.manual_seed(0)
+    pad, ref = pad_cls(2), torch_cls(2)
+    assert isinstance(pad, torch_cls)
+    x = torch.randn(2, 3, 6, 7).bfloat16().contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, y_ref = pad(x), ref(x)
+    assert y.dtype == torch.bfloat16 and y_ref.dtype == torch.float32
+    assert torch.equal(y, y_ref.bfloat16()) and y.is_contiguous(memory_format=torch.channels_last)
+    (g,) = torch.autograd.grad(y.float().sum(), x)
+    (g_ref,) = torch.autograd.grad(y_ref.sum(), x)
+    torch.testing.assert_close(g, g_ref)
+    x32 = x.detach().float()
+    assert torch.equal(pad(x32), ref(x32))
+
+
+@pytest.mark.parametrize(
+    "net",
+    [
+        lambda: ResnetGenerator(3, 3, ngf=8, n_blocks=2),
+        lambda: ResnetGenerator(3, 3, ngf=8, n_blocks=2, padding_type="replicate"),
+        lambda: LatentResnetGenerator(ngf=8, nlatent=4),
+    ],
+    ids=["resnet", "resnet_replicate", "augcyclegan"],
+)
+def test_bf16_generators_feed_no_fp32_map_to_an_inner_conv(net):
+    """Under bf16 autocast every conv but the fp32 output head gets a bf16 map: no padding
+    widens one to fp32 on the way."""
+    torch.manual_seed(0)
+    g = net()
+    convs = [m for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) and m.kernel_size != (1, 1)]
+    seen: dict[nn.Module, torch.dtype] = {}
+
+    def record(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        seen.setdefault(module, inputs[0].dtype)
+
+    hooks = [c.register_forward_hook(record) for c in convs]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        g(*g.example_inputs(2, (32, 32)))
+    for h in hooks:
+        h.remove()
+    dtypes = [seen[c] for c in convs]
+    assert dtypes[0] == torch.float32  # the image itself enters the stem
+    assert dtypes[-1] == torch.float32  # the head runs in fp32 on purpose
+    assert all(d == torch.bfloat16 for d in dtypes[1:-1]), dtypes

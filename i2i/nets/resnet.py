@@ -15,6 +15,7 @@ from i2i.errors import UsageError
 from i2i.nets.base import ImageNet, full_precision
 from i2i.nets.init import maybe_init
 from i2i.nets.norm import NormBuilder, conv_bias, get_norm_layer
+from i2i.nets.padding import ReflectionPad2d, ReplicationPad2d
 
 PADDINGS = ("reflect", "replicate", "zero")
 
@@ -22,9 +23,9 @@ PADDINGS = ("reflect", "replicate", "zero")
 def _pad(padding_type: str, amount: int) -> tuple[list[nn.Module], int]:
     """(padding layers, conv padding) for ``padding_type``, as the reference builds them."""
     if padding_type == "reflect":
-        return [nn.ReflectionPad2d(amount)], 0
+        return [ReflectionPad2d(amount)], 0
     if padding_type == "replicate":
-        return [nn.ReplicationPad2d(amount)], 0
+        return [ReplicationPad2d(amount)], 0
     if padding_type == "zero":
         return [], amount
     raise UsageError(f"padding_type: unknown padding {padding_type!r} (known: {', '.join(PADDINGS)})")

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from i2i import (
+    ReflectionPad2d,
     UsageError,
     conv_bias,
     full_precision,
@@ -41,8 +42,7 @@ class CondInstanceNorm(nn.Module):
         self.scale_conv = nn.Sequential(nn.Conv2d(nlatent, num_features, 1), nn.ReLU(True))
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        normed = instance_norm(x, self.eps)
-        return normed * self.scale_conv(z) + self.shift_conv(z)
+        return instance_norm(x, self.eps, weight=self.scale_conv(z), bias=self.shift_conv(z))
 
 
 class CINConvBlock(nn.Module):
@@ -66,7 +66,7 @@ class CINResnetBlock(nn.Module):
 
     def __init__(self, dim: int, nlatent: int, use_dropout: bool) -> None:
         super().__init__()
-        self.pad = nn.ReflectionPad2d(1)
+        self.pad = ReflectionPad2d(1)
         self.conv1 = nn.Conv2d(dim, dim, 3)
         self.norm1 = CondInstanceNorm(dim, nlatent)
         self.dropout = nn.Dropout(0.5) if use_dropout else nn.Identity()

@@ -45,6 +45,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from i2i import ReflectionPad2d
+
 RELEASE_SIDE = 64  # the encoder's and D_A's final 4x4 valid convs fix the image size
 
 
@@ -88,7 +90,7 @@ class _CINResnetBlock(nn.Module):
         super().__init__()
         self.conv1, self.norm1 = nn.Conv2d(dim, dim, 3), ReleaseCondInstanceNorm(dim, nlatent)
         self.conv2, self.norm2 = nn.Conv2d(dim, dim, 3), ReleaseInstanceNorm(dim)
-        self.pad = nn.ReflectionPad2d(1)
+        self.pad = ReflectionPad2d(1)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         h = torch.relu(self.norm1(self.conv1(self.pad(x)), z))
@@ -99,10 +101,10 @@ class _ResnetBlock(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.block = nn.Sequential(
-            nn.ReflectionPad2d(1),
+            ReflectionPad2d(1),
             nn.Conv2d(dim, dim, 3),
             nn.ReLU(True),
-            nn.ReflectionPad2d(1),
+            ReflectionPad2d(1),
             nn.Conv2d(dim, dim, 3),
             ReleaseInstanceNorm(dim),
         )
@@ -122,7 +124,7 @@ class ReleaseLatentGenerator(nn.Module):
     def __init__(self, input_nc: int, output_nc: int, ngf: int = 32, nlatent: int = 16, n_blocks: int = 3) -> None:
         super().__init__()
         self.input_nc, self.nlatent = input_nc, nlatent
-        self.stem = nn.Sequential(nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7))
+        self.stem = nn.Sequential(ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7))
         self.stem_norm = ReleaseCondInstanceNorm(ngf, nlatent)
         self.down = nn.ModuleList(nn.Conv2d(i, o, k, s, p) for i, o, k, s, p, _ in _layer_sizes(ngf))
         self.down_norms = nn.ModuleList(ReleaseCondInstanceNorm(o, nlatent) for _, o, *_ in _layer_sizes(ngf))
@@ -154,7 +156,7 @@ class ReleaseResnetGenerator(nn.Module):
     def __init__(self, input_nc: int, output_nc: int, ngf: int = 32, n_blocks: int = 3) -> None:
         super().__init__()
         layers: list[nn.Module] = [
-            nn.ReflectionPad2d(3),
+            ReflectionPad2d(3),
             nn.Conv2d(input_nc, ngf, 7),
             ReleaseInstanceNorm(ngf),
             nn.ReLU(True),
