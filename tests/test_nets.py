@@ -239,6 +239,12 @@ def test_image_pool_returns_old_images():
     assert (outs == 0).any() and (outs == 1).any()
 
 
+def _float64_instance_norm(x64):
+    """The definition, in float64: each (sample, channel) plane to zero mean, unit variance."""
+    var, mean = torch.var_mean(x64, dim=(2, 3), unbiased=False, keepdim=True)
+    return (x64 - mean) * torch.rsqrt(var + 1e-5)
+
+
 @pytest.mark.parametrize("batch", [2, 1])  # bf16 batch 1 takes the batch-norm kernel
 @pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-5), (torch.bfloat16, 2e-2)])
 def test_instance_norm_gradients_on_channels_last(dtype, tol, batch):
@@ -246,8 +252,7 @@ def test_instance_norm_gradients_on_channels_last(dtype, tol, batch):
     torch.manual_seed(0)
     x64 = (torch.randn(batch, 6, 31, 31, dtype=torch.float64) * 2 + 3).requires_grad_(True)
     g64 = torch.randn_like(x64)
-    var, mean = torch.var_mean(x64, dim=(2, 3), unbiased=False, keepdim=True)
-    ((x64 - mean) * torch.rsqrt(var + 1e-5)).backward(g64)
+    _float64_instance_norm(x64).backward(g64)
     norm = InstanceNorm(6, affine=True)
     x = x64.detach().to(dtype).contiguous(memory_format=torch.channels_last).requires_grad_(True)
     y = norm(x)
@@ -287,9 +292,8 @@ def test_generator_output_layers_run_in_fp32_under_bf16_autocast(net):
 
 def _reference_conditional_norm(x64, w64, b64):
     """float64 instance norm, then a per-sample or per-channel scale and shift."""
-    var, mean = torch.var_mean(x64, dim=(2, 3), unbiased=False, keepdim=True)
     shape = (-1, x64.shape[1], 1, 1)
-    return (x64 - mean) * torch.rsqrt(var + 1e-5) * w64.reshape(shape) + b64.reshape(shape)
+    return _float64_instance_norm(x64) * w64.reshape(shape) + b64.reshape(shape)
 
 
 @pytest.mark.parametrize("per_sample", [True, False], ids=["per_sample", "per_channel"])

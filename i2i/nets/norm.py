@@ -66,6 +66,11 @@ def _instance_norm_per_image(
         return torch.cat([F.batch_norm(xi, None, None, w, b, training=True, eps=eps) for xi, w, b in images])
 
 
+def _low_precision(x: torch.Tensor) -> bool:
+    """bf16/fp16 outside TorchScript: the inputs :func:`_instance_norm_per_image` handles."""
+    return x.dtype in (torch.bfloat16, torch.float16) and not torch.jit.is_scripting()
+
+
 def _per_image(param: torch.Tensor | None, n: int, c: int) -> list[torch.Tensor | None]:
     """``n`` per-channel vectors of a scale or shift given per channel ``(C,)`` or per sample
     (anything that reshapes to ``(N, C)`` or ``(1, C)``, e.g. ``(N, C, 1, 1)``)."""
@@ -94,7 +99,7 @@ def instance_norm(
     the normalisation (see :func:`_instance_norm_per_image`), 1.1-1.8x faster forward and
     backward than three passes, and closer to float64.
     """
-    if x.dtype in (torch.bfloat16, torch.float16) and not torch.jit.is_scripting():
+    if _low_precision(x):
         return _instance_norm_per_image(x, eps, weight, bias)
     y = F.group_norm(x, x.shape[1], None, None, eps)
     if weight is not None:
@@ -121,13 +126,9 @@ class InstanceNorm(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight, bias = self.weight, self.bias
-        if (
-            weight is None
-            or bias is None
-            or (x.dtype in (torch.bfloat16, torch.float16) and not torch.jit.is_scripting())
-        ):
-            return instance_norm(x, self.eps, weight, bias)
-        return F.group_norm(x, self.num_features, weight, bias, self.eps)
+        if weight is not None and bias is not None and not _low_precision(x):
+            return F.group_norm(x, self.num_features, weight, bias, self.eps)  # fp32: torch's fused affine
+        return instance_norm(x, self.eps, weight, bias)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, affine={self.affine}"

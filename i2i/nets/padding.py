@@ -18,17 +18,17 @@ import torch
 from torch import nn
 
 
-class ReflectionPad2d(nn.ReflectionPad2d):
+class _PadInInputDtype(nn.Module):
+    """Runs the padding class after it in the MRO with autocast off."""
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(input.device.type, enabled=False):
+            return super().forward(input)
+
+
+class ReflectionPad2d(_PadInInputDtype, nn.ReflectionPad2d):
     """``nn.ReflectionPad2d`` that pads in its input's dtype even under autocast."""
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(input.device.type, enabled=False):
-            return super().forward(input)
 
-
-class ReplicationPad2d(nn.ReplicationPad2d):
+class ReplicationPad2d(_PadInInputDtype, nn.ReplicationPad2d):
     """``nn.ReplicationPad2d`` that pads in its input's dtype even under autocast."""
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(input.device.type, enabled=False):
-            return super().forward(input)
