@@ -9,6 +9,7 @@ from torch import nn
 import i2i
 from i2i.errors import UsageError
 from i2i.nets import InstanceNorm, get_norm_layer, init_weights
+from i2i.nets.init import DeferredParameterInit
 from i2i.nets.patchgan import MultiscaleDiscriminator, NLayerDiscriminator, PixelDiscriminator
 from i2i.nets.pool import ImagePool
 from i2i.nets.resnet import ResnetGenerator
@@ -391,3 +392,49 @@ def test_bf16_generators_feed_no_fp32_map_to_an_inner_conv(net):
     assert dtypes[0] == torch.float32  # the image itself enters the stem
     assert dtypes[-1] == torch.float32  # the head runs in fp32 on purpose
     assert all(d == torch.bfloat16 for d in dtypes[1:-1]), dtypes
+
+
+# -- initialisers deferred while a checkpoint is rebuilt -------------------------------------------
+def _small_net() -> nn.Module:
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ConvTranspose2d(8, 3, 4), nn.Linear(5, 4))
+    return i2i.init_weights(net, "normal", 0.02)
+
+
+def test_deferred_init_draws_nothing_and_knows_when_the_load_wrote_every_parameter():
+    source = _small_net()
+    torch.manual_seed(3)
+    deferred = DeferredParameterInit()
+    with deferred:
+        net = _small_net()
+    after_build = torch.rand(4)
+    torch.manual_seed(3)
+    assert torch.equal(after_build, torch.rand(4))  # the build drew no random number
+    assert not deferred.all_overwritten()
+    net.load_state_dict(source.state_dict())
+    assert deferred.all_overwritten()
+    for key, value in source.state_dict().items():
+        assert torch.equal(net.state_dict()[key], value), key
+
+
+def test_deferred_init_reports_a_parameter_the_load_left_out():
+    source = _small_net()
+    deferred = DeferredParameterInit()
+    with deferred:
+        net = _small_net()
+        _small_net()  # a network built and dropped during the build does not count
+    net.load_state_dict({k: v for k, v in source.state_dict().items() if k != "3.weight"}, strict=False)
+    assert not deferred.all_overwritten()
+    net.load_state_dict(source.state_dict())
+    assert deferred.all_overwritten()
+
+
+def test_deferred_init_keeps_initialising_tensors_that_are_not_parameters():
+    deferred = DeferredParameterInit()
+    torch.manual_seed(0)
+    with deferred:
+        buffer = torch.zeros(1000)
+        nn.init.normal_(buffer)
+        conv = nn.Conv2d(2, 2, 1)
+        conv.weight.data.uniform_(5.0, 6.0)  # .data is a plain tensor: initialised now
+    assert buffer.std() > 0.5
+    assert (conv.weight >= 5.0).all()

@@ -70,36 +70,78 @@ def test_method_from_checkpoint_prefers_ema(run):
     assert ck.read_checkpoint(trainer.out_dir)["step"] == 8
 
 
-def test_read_checkpoint_errors(run, tmp_path):
+def test_rebuilding_from_a_checkpoint_skips_the_initialisers_it_overwrites(run):
+    trainer, host = run
+    ckpt = ck.read_checkpoint(trainer.out_dir / "last.pt")
+    torch.manual_seed(0)
+    method, _ = ck.method_from_checkpoint(ckpt, host, prefer_ema=False)
+    after_build = torch.rand(3)
+    torch.manual_seed(0)
+    assert torch.equal(after_build, torch.rand(3))  # no layer drew its (overwritten) initial weights
+    state = method.state_dict()
+    assert set(state) == set(ckpt["model"])
+    for key, value in ckpt["model"].items():
+        assert torch.equal(state[key], value), key
+
+
+def test_a_parameter_the_checkpoint_does_not_write_is_initialised_as_built(run, monkeypatch):
+    """A method whose own load leaves a parameter alone (a plugin's custom ``load_state_dict``)
+    gets that parameter's usual initialisation, not the skipped one's empty memory."""
+    trainer, host = run
+    ckpt = ck.read_checkpoint(trainer.out_dir / "last.pt")
+    method_class = type(trainer.method)
+    full_load = method_class.load_state_dict
+
+    def load_all_but_d(self, state, strict=True):
+        return full_load(self, {k: v for k, v in state.items() if not k.startswith("D.")}, strict=False)
+
+    monkeypatch.setattr(method_class, "load_state_dict", load_all_but_d)
+    torch.manual_seed(5)
+    method, config = ck.method_from_checkpoint(ckpt, host, prefer_ema=False)
+    torch.manual_seed(5)
+    built = host.build_method(host.registry.get("method", "dummy"), config.method, trainer.method.data_info)
+    assert torch.equal(method.D.weight, built.D.weight)  # drawn as the build draws it
+    assert torch.equal(method.G[0].weight, ckpt["model"]["G.0.weight"])
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+def test_read_checkpoint_errors(run, tmp_path, mmap):
     trainer, _ = run
     with pytest.raises(CheckpointError, match="checkpoint not found"):
-        ck.read_checkpoint(tmp_path / "nope.pt")
+        ck.read_checkpoint(tmp_path / "nope.pt", mmap=mmap)
     text = tmp_path / "notes.pt"
     text.write_text("hello")
     with pytest.raises(CheckpointError, match="not a PyTorch checkpoint"):
-        ck.read_checkpoint(text)
+        ck.read_checkpoint(text, mmap=mmap)
     plain = tmp_path / "plain.pt"
     torch.save(trainer.method.state_dict(), plain)
     with pytest.raises(CheckpointError, match="not an i2i checkpoint"):
-        ck.read_checkpoint(plain)
+        ck.read_checkpoint(plain, mmap=mmap)
     truncated = tmp_path / "cut.pt"
     full = (trainer.out_dir / "last.pt").read_bytes()
     truncated.write_bytes(full[: len(full) // 2])
     with pytest.raises(CheckpointError, match="corrupt or truncated"):
-        ck.read_checkpoint(truncated)
+        ck.read_checkpoint(truncated, mmap=mmap)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    with pytest.raises(CheckpointError, match="corrupt or truncated"):
+        ck.read_checkpoint(junk, mmap=mmap)
     newer = tmp_path / "newer.pt"
     torch.save({"format": "i2i-checkpoint", "version": 99}, newer)
     with pytest.raises(CheckpointError, match="newer"):
-        ck.read_checkpoint(newer)
+        ck.read_checkpoint(newer, mmap=mmap)
     unsafe = tmp_path / "unsafe.pt"
     torch.save({"format": "i2i-checkpoint", "obj": Path("x")}, unsafe)
     with pytest.raises(CheckpointError, match="weights_only"):
-        ck.read_checkpoint(unsafe)
+        ck.read_checkpoint(unsafe, mmap=mmap)
     for err in (text, plain, truncated):  # every message is one line naming the file
         try:
-            ck.read_checkpoint(err)
+            ck.read_checkpoint(err, mmap=mmap)
         except CheckpointError as exc:
             assert "\n" not in str(exc) and str(err) in str(exc)
+    mapped = ck.read_checkpoint(trainer.out_dir / "last.pt", mmap=mmap)
+    for key, value in trainer.method.state_dict().items():
+        assert torch.equal(mapped["model"][key], value), key
 
 
 def test_find_resume_checkpoint_skips_a_corrupt_newest(run, tmp_path):

@@ -106,9 +106,11 @@ def test_help_lists_the_checkpoints_options_and_only_generic_flags_without_one(c
 def test_a_checkpoints_flags_stay_with_its_invocation(cyclegan: Path, tmp_path: Path, capsys) -> None:
     """The method's flags belong to one invocation: the shared click command keeps its generic
     parameters, so a later ``translate`` (another method, or the docs check) never sees them."""
+    import click
+
     from i2i.cli.main import cli
 
-    command = cli.commands["translate"]
+    command = cli.get_command(click.Context(cli), "translate")
     before = [p.name for p in command.params]
     save_rgb(tmp_path / "in" / "x.png", 20, 24)
     code, _, err = run_cli(

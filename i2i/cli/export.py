@@ -33,7 +33,7 @@ def export(checkpoint: str, fmt: str, out: str, generator: str | None, raw_weigh
     i2i export runs/cyclegan/last.pt --format torchscript --out h2z.pt   # h2z_G_A.pt, h2z_G_B.pt
     """
 
-    method, config = Checkpoint.read(checkpoint).build_method(prefer_ema=not raw_weights)
+    method, config = Checkpoint.read(checkpoint, mmap=True).build_method(prefer_ema=not raw_weights)
     for path in export_generators(method, fmt, out, generator=generator, config=config, inputs=_inputs(checkpoint)):
         click.echo(f"wrote {path} (+ {path.name}.json)")
 

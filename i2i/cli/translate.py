@@ -109,7 +109,7 @@ def _load_for_flags(args: Sequence[str]) -> tuple[Any, Any, str, int] | None:
     if candidate is not None:
         if Path(candidate).exists():
             try:
-                ckpt = Checkpoint.read(candidate)
+                ckpt = Checkpoint.read(candidate, mmap=True)
                 method, config = ckpt.build_method(prefer_ema="--raw-weights" not in args)
             except UsageError:
                 if "--help" in args or "-h" in args:

@@ -77,7 +77,7 @@ def load_checkpoint(
 
     dev = resolve_device(device)
     resolve_precision(precision, dev)  # a bad flag fails before the checkpoint is read
-    ckpt = Checkpoint.read(path)
+    ckpt = Checkpoint.read(path, mmap=True)  # the weights are copied into the method
     method, config = ckpt.build_method(host, prefer_ema=prefer_ema)
     return Translator(method, config, device=dev, precision=precision, step=ckpt.step, source=str(path))
 

@@ -237,7 +237,7 @@ def i2i_eval_result(run: Any, step: int, metrics: Mapping[str, float], checkpoin
 def _log_checkpoint_eval(checkpoint: str, step: int, metrics: Mapping[str, float]) -> None:
     """``i2i eval`` of a checkpoint: its metrics go to the tracker runs that trained it."""
 
-    ckpt = Checkpoint.read(checkpoint)
+    ckpt = Checkpoint.read(checkpoint, mmap=True)
     saved = dict((ckpt.payload.get("plugin_state") or {}).get("loggers", {}))
     if not saved:
         return
