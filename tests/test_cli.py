@@ -37,6 +37,19 @@ def test_every_command_has_help(path):
     assert "Usage: " in result.output
 
 
+def test_translate_start_up_imports_no_evaluation_stack():
+    """``i2i translate`` imports the CLI, every plugin and its own command, and none of them
+    imports kornia (~0.2 s) or the evaluation stack: sub-commands load when named, plugins
+    import heavy libraries where they use them (docs/plugins.md, Rules)."""
+    code = (
+        "import sys, click; from i2i.cli.main import cli; from i2i.plugins.host import get_host; "
+        "get_host().registry; cli.get_command(click.Context(cli), 'translate'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'kornia' or m.startswith('i2i.eval.runner')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_python_dash_m_help():
     out = subprocess.run([sys.executable, "-m", "i2i", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "run" in out.stdout
