@@ -171,3 +171,16 @@ def test_too_deep_patchgan_from_the_cli_is_one_line_exit_2(capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: method.n_layers_D: 4 strided layers leave a 2x2 map")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("n_layers", "hint"), [(6, "or data.image_size >= 192"), (40, ""), (100000, "")])
+def test_a_typo_deep_patchgan_is_refused_at_once(n_layers, hint):
+    """``n_layers_D=40`` for 4 is refused as quickly as 6 is (it used to size every crop side
+    in turn, for minutes); no crop fits past the deepest probe, so only the depth is offered."""
+    overrides = ["method.netD=n_layers", f"method.n_layers_D={n_layers}", "data.image_size=64", "data.load_size=64"]
+    with pytest.raises(ConfigError) as info:
+        i2i.load_config(method="pix2pix", overrides=overrides)
+    message = str(info.value)
+    assert message.startswith(f"method.n_layers_D: {n_layers} strided layers leave a ")
+    assert message.endswith(f"use n_layers_D <= 4{' ' + hint if hint else ''}")

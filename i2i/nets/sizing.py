@@ -19,9 +19,8 @@ mid-run then). :func:`check_patchgan_size` refuses such a depth before anything 
 
 from __future__ import annotations
 
-import itertools
 import math
-from typing import Any, Collection
+from typing import Any, Callable, Collection
 
 import attrs
 from torch import nn
@@ -181,7 +180,10 @@ def check_patchgan_size(
     if data.preprocess not in _CROP_MODES:
         return config
     n_layers = getattr(config.method, layers_field)
-    built = _built_patchgan(config, netd_field, n_layers, host)
+    # a depth no image could take (a typo: 40 for 4) fails as the deepest probe does; building
+    # and sizing it layer by layer would take minutes
+    probe = min(n_layers, _DEEPEST_PROBE)
+    built = _built_patchgan(config, netd_field, probe, host)
     if built is None:
         return config
     strided, scales = built
@@ -193,20 +195,46 @@ def check_patchgan_size(
         return config
     smallest = _scale_sides(data.image_size, scales)[-1]
     left = patchgan_sides(smallest, strided)[strided - 1]
-    need = next(s for s in itertools.count(data.image_size + 1) if fits(s, strided))
     where = f"data.image_size {data.image_size}"
     where = f"the {smallest} px smallest of {scales} scales of {where}" if scales > 1 else where
     # n_layers used (the depth follows it): blame it and offer a shallower one; else blame the name
-    uses_layers = netd_field is None or _built_patchgan(config, netd_field, n_layers + 1, host) != built
+    uses_layers = netd_field is None or _built_patchgan(config, netd_field, probe + 1, host) != built
     key = layers_field if uses_layers else netd_field
-    fitting = (n for n in range(n_layers - 1, -1, -1) if uses_layers and fits(data.image_size, max(n, 1)))
+    fitting = (n for n in range(probe - 1, -1, -1) if uses_layers and fits(data.image_size, max(n, 1)))
     shallower = next(fitting, None)
-    hint = f"{layers_field} <= {shallower} or " if shallower is not None else ""
-    layers = "1 strided layer leaves" if strided == 1 else f"{strided} strided layers leave"
+    need = _smallest_side(data.image_size, lambda side: fits(side, strided))
+    hints = [f"{layers_field} <= {shallower}"] if shallower is not None else []
+    hints += [f"data.image_size >= {need}"] if need is not None else []
+    depth = strided + (n_layers - probe if uses_layers else 0)
+    layers = "1 strided layer leaves" if depth == 1 else f"{depth} strided layers leave"
     raise ConfigError(
         f"method.{key}: {layers} a {left}x{left} map of {where} "
-        f"(the PatchGAN needs at least 3x3 before its last two convolutions); use {hint}data.image_size >= {need}"
+        f"(the PatchGAN needs at least 3x3 before its last two convolutions); "
+        f"use {' or '.join(hints) or 'a shallower discriminator'}"
     )
+
+
+#: The deepest PatchGAN :func:`check_patchgan_size` builds: 24 stride-2 layers need a crop of
+#: tens of millions of pixels a side, so a deeper one fails on every real image as this one does.
+_DEEPEST_PROBE = 24
+
+#: The largest crop side :func:`check_patchgan_size` offers as a fix.
+_LARGEST_SIDE = 1 << 16
+
+
+def _smallest_side(side: int, fits: Callable[[int], bool]) -> int | None:
+    """The smallest side above ``side`` (which does not fit) that fits, or None up to
+    :data:`_LARGEST_SIDE`. Maps only grow with the input, so doubling then halving the gap
+    finds it in a few dozen sizings (a linear search took minutes for a deep stack)."""
+    low, high = side, max(side, 1) * 2
+    while not fits(high):
+        if high >= _LARGEST_SIDE:
+            return None
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if fits(middle) else (middle, high)
+    return high
 
 
 __all__ = [
