@@ -19,7 +19,7 @@ from attrs import validators as v
 import i2i
 from i2i.cli.main import main
 from i2i.config import run as config
-from i2i.config.validation import COMPONENT_KEY, _Bound, _Matches, _OneOf
+from i2i.config.validation import COMPONENT_KEY, _Bound, _Distinct, _Matches, _OneOf
 from i2i.data.config import DataConfig
 from i2i.errors import ConfigError
 from i2i.train.config import TrainConfig
@@ -44,6 +44,8 @@ def _bad_value(validator: Any) -> Any:
         ]
     if isinstance(validator, _Matches):
         return "not a valid value!"
+    if isinstance(validator, _Distinct):
+        return ["x", "x"]
     raise AssertionError(f"no bad value known for {validator!r}: add a row to EXPLICIT")
 
 

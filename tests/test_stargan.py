@@ -480,3 +480,23 @@ def test_image_size_other_than_the_crop_is_a_config_error() -> None:
     # unset, it follows the crop, and the critic's depth follows it (6 at the paper's 128 px, 5 at 64)
     fitted = i2i.load_config(method="stargan", demo=False, overrides=["data.image_size=64", "data.load_size=64"])
     assert (fitted.method.image_size, fitted.method.d_repeat_num) == (64, 5)
+
+
+def test_exclusive_attributes_must_be_labels_unless_left_at_the_reference_default() -> None:
+    """A typo in an exclusive attribute would silently leave the hair colours independent."""
+    typo = ["method.exclusive_attributes=['Black_Hair', 'Blond_hair']"]
+    with pytest.raises(i2i.ConfigError) as info:
+        i2i.load_config(method="stargan", demo=False, overrides=typo)
+    assert str(info.value) == (
+        "method.exclusive_attributes: 'Blond_hair' is not one of data.attributes (Black_Hair, Blond_Hair, "
+        "Brown_Hair, Male, Young) (did you mean 'Blond_Hair'?); an attribute that is not a label does nothing"
+    )
+    with pytest.raises(i2i.ConfigError, match="'Smiling' is not one of data.attributes"):
+        i2i.load_config(method="stargan", demo=False, overrides=["method.exclusive_attributes=['Smiling']"])
+    with pytest.raises(i2i.ConfigError, match="must name each entry once, got 'Male' twice"):
+        i2i.load_config(method="stargan", demo=False, overrides=["data.attributes=['Male', 'Young', 'Male']"])
+    # the default names Gray_Hair, which the paper's five attributes leave out: kept as the reference has it
+    default = i2i.load_config(method="stargan", demo=False)
+    assert "Gray_Hair" in default.method.exclusive_attributes and "Gray_Hair" not in default.data.attributes
+    picked = ["data.attributes=['Gray_Hair', 'Male']", "method.exclusive_attributes=['Gray_Hair']"]
+    assert i2i.load_config(method="stargan", demo=False, overrides=picked).method.exclusive_attributes == ("Gray_Hair",)

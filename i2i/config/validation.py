@@ -122,6 +122,27 @@ def matches(pattern: str, description: str) -> Validator:
     return _Matches(re.compile(pattern), description)
 
 
+@attrs.frozen(repr=False)
+class _Distinct:
+    text: str = "each name once"
+
+    def __call__(self, _instance: Any, _attribute: Any, value: Any) -> None:
+        if value is None:
+            return
+        twice = next((item for i, item in enumerate(value) if item in value[:i]), None)
+        if twice is not None:
+            raise ValueError(f"must name each entry once, got {_shown(twice)} twice in {list(value)!r}")
+
+    def __repr__(self) -> str:
+        return "<distinct>"
+
+
+def distinct() -> Validator:
+    """No entry of a list twice (``data.attributes = ["Male", "Male"]`` would train two
+    labels that are one); None passes."""
+    return _Distinct()
+
+
 def component_field(kind: str, default: Any, *, also: Iterable[str] = (), **kwargs: Any) -> Any:
     """A field naming a registered ``kind`` (``generator``, ``discriminator``, ``loss``,
     ``dataset``), checked against the loaded plugins when a run config is resolved; names in

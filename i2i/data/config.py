@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import attrs
 
-from i2i.config.validation import any_tuple, at_least, between, component_field, one_of, str_tuple
+from i2i.config.validation import any_tuple, at_least, between, component_field, distinct, one_of, str_tuple
 
 #: ``data.direction`` values: which side of a pair is the input.
 DIRECTIONS = ("AtoB", "BtoA")
@@ -36,7 +36,9 @@ class DataSource:
     demo: str | None = None
     name: str | None = None
     layout: str = "auto"
-    attributes: tuple[str, ...] | None = attrs.field(default=None, converter=attrs.converters.optional(tuple))
+    attributes: tuple[str, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple), validator=distinct()
+    )
     attribute_file: str | None = None
     load_size: int | None = None
     preprocess: str | None = None
@@ -117,7 +119,7 @@ class DataConfig:
     flip: bool = True
     channels: int = attrs.field(default=3, validator=one_of(*CHANNELS))
     channels_b: int | None = attrs.field(default=None, validator=attrs.validators.optional(one_of(*CHANNELS)))
-    attributes: tuple[str, ...] = attrs.field(default=PAPER_ATTRIBUTES, converter=str_tuple)
+    attributes: tuple[str, ...] = attrs.field(default=PAPER_ATTRIBUTES, converter=str_tuple, validator=distinct())
     attribute_file: str | None = None
     strict: bool = False
     max_dataset_size: int | None = attrs.field(default=None, validator=at_least(1))

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import attrs
 
-from i2i.config.validation import at_least, between, matches, more_than, one_of
+from i2i.config.validation import at_least, between, distinct, matches, more_than, one_of
 
 #: ``train.schedule`` values (the reference ``lr_policy``; ``constant`` is its ``n_epochs_decay = 0``).
 SCHEDULES = ("linear", "constant", "step", "cosine", "plateau")
@@ -167,5 +167,5 @@ class TrainConfig:
     eval_at_end: bool = True
     sample_images: int = attrs.field(default=4, validator=at_least(0))
     eval_images: int = attrs.field(default=64, validator=at_least(0))
-    loggers: tuple[str, ...] | None = None
+    loggers: tuple[str, ...] | None = attrs.field(default=None, validator=distinct())
     tracking: TrackingConfig = attrs.field(factory=TrackingConfig)

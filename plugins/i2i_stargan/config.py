@@ -15,7 +15,7 @@ from typing import ClassVar
 import attrs
 from attrs.validators import ge, gt
 
-from i2i import between
+from i2i import between, distinct
 
 #: The reference's hair colours: its test sets one of them and clears the others instead of
 #: flipping it, since a face has one hair colour.
@@ -56,7 +56,7 @@ class StarGANConfig:
     d_lr: float = attrs.field(default=1e-4, validator=gt(0.0))
     beta1: float = attrs.field(default=0.5, validator=between(0.0, 1.0, high_open=True))
     beta2: float = attrs.field(default=0.999, validator=between(0.0, 1.0, high_open=True))
-    exclusive_attributes: tuple[str, ...] = attrs.field(default=HAIR_COLOURS, converter=tuple)
+    exclusive_attributes: tuple[str, ...] = attrs.field(default=HAIR_COLOURS, converter=tuple, validator=distinct())
 
 
 #: The reference's critic depth, reached at its 128 px; deeper adds only weight-bound layers.

@@ -19,6 +19,7 @@ data (``--data``) get the paper's n_critic = 5 and 1e-4.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Iterator, Mapping
 
 import attrs
@@ -32,7 +33,7 @@ from i2i import (
     MethodSpec,
     hookimpl,
 )
-from i2i_stargan.config import StarGANConfig, critic_depth
+from i2i_stargan.config import HAIR_COLOURS, StarGANConfig, critic_depth
 from i2i_stargan.importer import IMPORTER
 from i2i_stargan.method import StarGAN
 from i2i_stargan.nets import StarGANDiscriminator, StarGANGenerator
@@ -156,6 +157,24 @@ def _check_channels(config: i2i.RunConfig, method: str) -> None:
         )
 
 
+def _check_exclusive(config: i2i.RunConfig) -> None:
+    """A ``method.exclusive_attributes`` of the user's names labels, so a name that is not one
+    of ``data.attributes`` (a typo: ``Blond_hair``) would do nothing, silently; it is refused.
+    The default, the reference's four hair colours, may name one the data does not label (its
+    paper attributes leave out ``Gray_Hair``). Several datasets (``data.sources``) label
+    themselves, from their own files or folders, so their names are not known here."""
+    exclusive, labels = config.method.exclusive_attributes, config.data.attributes
+    unknown = [name for name in exclusive if name not in labels]
+    if exclusive == HAIR_COLOURS or config.data.sources or not unknown:
+        return
+    close = difflib.get_close_matches(unknown[0], labels, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise i2i.ConfigError(
+        f"method.exclusive_attributes: {unknown[0]!r} is not one of data.attributes ({', '.join(labels)}){hint}; "
+        "an attribute that is not a label does nothing"
+    )
+
+
 def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
     """The critic's depth follows ``method.image_size`` (:func:`~i2i_stargan.config.critic_depth`:
     6 at the reference's 128 px, 5 at 64) unless the user set ``method.d_repeat_num``; an
@@ -164,6 +183,7 @@ def finalize(config: i2i.RunConfig, explicit: frozenset[str]) -> i2i.RunConfig:
     several datasets (it would do nothing). ``method.image_size`` follows the crop
     unless the user set it (:func:`i2i.fit_image_size`)."""
     _check_channels(config, "stargan")
+    _check_exclusive(config)
     if config.method.lambda_keep > 0 and not config.data.sources:
         raise i2i.ConfigError(
             f"method.lambda_keep = {config.method.lambda_keep}: it keeps the other datasets' labels, "
