@@ -215,3 +215,22 @@ def test_an_in_code_plugin_adds_a_format(tmp_path):
     x = torch.rand(1, 3, 128, 128) * 2 - 1
     with torch.no_grad():
         assert torch.allclose(translator.translate(x), net(x), atol=1e-5)
+
+
+def test_a_reference_file_given_to_translate_names_the_import_command(tmp_path, capsys, monkeypatch):
+    """A user's ``latest_net_G.pth`` handed straight to ``translate`` (or ``eval``) gets the
+    command that converts it, with the formats that recognise it; the hint then works."""
+    src = tmp_path / "latest_net_G.pth"
+    torch.save(_reference_like("unet_128", ngf=8, norm="batch").state_dict(), src)
+    (tmp_path / "in").mkdir()
+    code, captured = _run(["translate", str(src), str(tmp_path / "in"), "--out", str(tmp_path / "o")], capsys)
+    command = f"`i2i import-weights {src} --format pix2pix-ref --out model.pt`"
+    assert code == 2 and captured.err.strip() == (
+        f"error: {src}: not an i2i checkpoint (it holds a plain state dict); it looks like a pix2pix-ref file: "
+        f"convert it once with {command}"
+    )
+    assert not (tmp_path / "o").exists()
+    monkeypatch.chdir(tmp_path)  # the hint's --out model.pt is relative
+    code, captured = _run(command.strip("`").split()[1:], capsys)
+    assert code == 0, captured.err
+    assert i2i.load_checkpoint(tmp_path / "model.pt").method.config.netG == "unet_128"

@@ -76,6 +76,12 @@ def load_reference_file(path: str | Path) -> StateDict:
         raise CheckpointError(
             f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line})"
         ) from None
+    return unwrap_state_dict(obj, path)
+
+
+def unwrap_state_dict(obj: Any, path: str | Path) -> StateDict:
+    """The state dict in a loaded reference file (:func:`load_reference_file`'s unwrapping);
+    :class:`CheckpointError` naming ``path`` when it holds none."""
     if _is_state_dict(obj):
         return dict(obj)
     if isinstance(obj, Mapping):
@@ -345,6 +351,24 @@ def detect_format(state_dict: Any, source: str, host: Any = None) -> ImporterSpe
     if not matches:
         raise UsageError(f"{source}: no registered format recognises this file; pass --format (known: {known})")
     raise UsageError(f"{source}: looks like {' and '.join(s.name for s in matches)}; pass --format to choose")
+
+
+def import_hint(obj: Any, path: str | Path) -> str:
+    """For a file read as an i2i checkpoint that is not one: the ``import-weights`` command
+    that converts it, when a registered format recognises it (a reference
+    ``latest_net_G_A.pth`` given to ``i2i translate``), else ``""``."""
+    try:
+        state_dict = strip_module_prefix(unwrap_state_dict(obj, path))
+        formats = [spec.name for spec in list_importers() if spec.recognise(state_dict)]
+    except Exception:  # a hint must never replace the error it adds to
+        return ""
+    if not formats:
+        return ""
+    others = "".join(f" (or --format {name})" for name in formats[1:])
+    return (
+        f"; it looks like a {' or '.join(formats)} file: convert it once with "
+        f"`i2i import-weights {path} --format {formats[0]} --out model.pt`{others}"
+    )
 
 
 def import_reference_checkpoint(

@@ -206,8 +206,11 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
 
 def _check(path: Path, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
+        from i2i.inference.weights_import import import_hint  # lazy: it imports this module
+
         what = "a plain state dict" if isinstance(data, dict) else f"a {type(data).__name__}"
-        raise CheckpointError(f"{path}: not an i2i checkpoint (it holds {what}, perhaps from another tool)")
+        hint = import_hint(data, path) or ", perhaps from another tool"
+        raise CheckpointError(f"{path}: not an i2i checkpoint (it holds {what}){hint}")
     version = data.get("version")
     if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(
