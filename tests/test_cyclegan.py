@@ -199,3 +199,31 @@ def test_cli_run_writes_checkpoint_and_samples(tmp_path: Path, host: PluginHost)
     assert exit_info.value.code in (0, None)
     assert list(out.rglob("*.pt")), "no checkpoint written"
     assert list(out.rglob("*.png")), "no sample images written"
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_images_of_several_sizes_uncropped_train_save_and_resume(tmp_path: Path, host: PluginHost, batch_size) -> None:
+    """``data.preprocess = "none"`` on a folder of several image sizes: the pools hold every
+    size, and the checkpoint that stores them is written and resumed from (it used to fail at
+    the first save, losing the run)."""
+    from PIL import Image
+
+    from i2i.cli.main import main
+
+    # a batch of two is cropped to its smaller image (i2i.data.collate): squares keep it varied
+    for side, sizes in (("A", [(24, 24), (32, 32), (40, 40)]), ("B", [(40, 40), (24, 24), (32, 32)])):
+        (tmp_path / f"train{side}").mkdir()
+        for i, (w, h) in enumerate(sizes * 2):
+            Image.new("RGB", (w, h), (40 * i, 80, 200 - 30 * i)).save(tmp_path / f"train{side}" / f"{i}.png")
+    out = tmp_path / "run"
+    args = ["run", "--method", "cyclegan", "--data", str(tmp_path), "--image-size", "24", "--out", str(out)]
+    args += [f"--set=method.{k}={v!r}".replace("'", '"') for k, v in TINY.items()]
+    args += ["--batch-size", str(batch_size), "--set", "data.preprocess=none", "--set", "train.eval_at_end=false"]
+    for extra in (["--steps", "8", "--set", "train.checkpoint_every=4"], ["--resume", "--steps", "10"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main([*args, *extra] if extra[0] != "--resume" else ["run", "--resume", "--out", str(out), *extra[1:]])
+        assert exit_info.value.code in (0, None)
+    ckpt = torch.load(out / "last.pt", weights_only=True)
+    assert ckpt["step"] == 10
+    stored = ckpt["model"]["fake_B_pool._extra_state"]["images"]
+    assert len({tuple(im.shape) for im in stored}) > 1  # several sizes kept, as a list

@@ -240,6 +240,30 @@ def test_image_pool_returns_old_images():
     assert (outs == 0).any() and (outs == 1).any()
 
 
+def test_image_pool_of_several_image_sizes_saves_and_never_mixes_a_batch(tmp_path):
+    """``data.preprocess = "none"`` on images of several sizes: each batch is one size, but the
+    history holds them all. Saving it used to stack them (a RuntimeError at the first
+    checkpoint, losing the run); a batch of two used to get a stored image of another size."""
+    torch.manual_seed(0)
+    pool = ImagePool(6)
+    sizes = [(4, 4), (4, 6), (6, 4)]
+    for step in range(40):
+        h, w = sizes[step % 3]
+        batch = torch.full((2, 1, h, w), float(step))
+        assert pool.query(batch).shape == batch.shape
+        single = torch.full((1, 1, w, h), float(step))
+        pool.query(single)  # batch 1 takes any stored size, as the reference does
+    assert len({im.shape for im in pool.images}) > 1
+    torch.save(pool.state_dict(), tmp_path / "pool.pt")
+    restored = ImagePool(6)
+    restored.load_state_dict(torch.load(tmp_path / "pool.pt", weights_only=True))
+    assert [im.shape for im in restored.images] == [im.shape for im in pool.images]
+    assert all(torch.equal(a, b) for a, b in zip(restored.images, pool.images))
+    uniform = ImagePool(2)
+    uniform.query(torch.zeros(2, 1, 3, 3))
+    assert isinstance(uniform.get_extra_state()["images"], torch.Tensor)  # one size: one stacked tensor, as before
+
+
 def _float64_instance_norm(x64):
     """The definition, in float64: each (sample, channel) plane to zero mean, unit variance."""
     var, mean = torch.var_mean(x64, dim=(2, 3), unbiased=False, keepdim=True)

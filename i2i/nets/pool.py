@@ -4,6 +4,9 @@ Updating the discriminator on a history of generated images rather than only the
 damps oscillation. :class:`ImagePool` is an ``nn.Module`` so that a method can hold it as an
 attribute and its contents travel in ``state_dict()`` (``<name>._extra_state``, a dict of
 tensors) - a resumed run continues with the same history. It has no parameters.
+
+Images of several sizes (``data.preprocess = "none"``, where each batch is one size) are kept
+as they come; a batch of more than one image is never given a stored image of another size.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ class ImagePool(nn.Module):
                 out.append(image)
             elif torch.rand(()).item() > 0.5:
                 j = int(torch.randint(self.pool_size, ()).item())
+                if len(images) > 1 and self.images[j].shape != image.shape:
+                    out.append(image)  # one batch is one size: a stored image of another stays
+                    continue
                 out.append(self.images[j].to(images.dtype))
                 self.images[j] = image
             else:
@@ -60,12 +66,21 @@ class ImagePool(nn.Module):
         return self.query(images)
 
     def get_extra_state(self) -> dict[str, Any]:
-        stored = torch.stack(self.images, 0) if self.images else torch.empty(0)
-        return {"images": stored.cpu(), "pool_size": torch.tensor(self.pool_size)}
+        """The history as one stacked tensor, or as a list when it holds several image sizes
+        (``data.preprocess = "none"`` on images of different sizes)."""
+        one_size = len({im.shape for im in self.images}) <= 1
+        if one_size:
+            stored: torch.Tensor | list[torch.Tensor] = (
+                torch.stack(self.images, 0).cpu() if self.images else torch.empty(0)
+            )
+        else:
+            stored = [im.cpu() for im in self.images]
+        return {"images": stored, "pool_size": torch.tensor(self.pool_size)}
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         stored = state["images"]
-        self.images = [] if stored.numel() == 0 else [im.clone() for im in stored.unbind(0)][: self.pool_size]
+        images = list(stored) if isinstance(stored, (list, tuple)) else list(stored.unbind(0))
+        self.images = [im.clone() for im in images][: self.pool_size]
 
     def extra_repr(self) -> str:
         return f"pool_size={self.pool_size}"
