@@ -104,8 +104,10 @@ def test_internal_errors_exit_1_and_verbose_shows_traceback(capsys, dummy_host, 
     monkeypatch.setattr(i2i.api, "run", explode)
     code, _, err = run_main(["run", "--method", "dummy"], capsys)
     assert code == 1 and "error: internal error: RuntimeError: kaboom" in err and "Traceback" not in err
-    code, _, err = run_main(["--verbose", "run", "--method", "dummy"], capsys)
-    assert code == 1 and "Traceback" in err
+    assert "(run with --verbose for the traceback)" in err
+    for args in (["--verbose", "run", "--method", "dummy"], ["run", "--method", "dummy", "--verbose"]):
+        code, _, err = run_main(args, capsys)  # where the hint puts it works too
+        assert code == 1 and "Traceback" in err and "No such option" not in err, args
 
 
 def test_list_and_config_show(capsys, dummy_host, tmp_path):

@@ -92,7 +92,7 @@ class I2IGroup(click.Group):
 
 @click.group(cls=I2IGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="i2i")
-@click.option("--verbose", is_flag=True, help="Show tracebacks of errors.")
+@click.option("--verbose", is_flag=True, help="Show tracebacks of errors (anywhere on the command line).")
 @click.option(
     "--disable-plugin",
     multiple=True,
@@ -341,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the CLI with i2i's error contract (see the module docstring)."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in args or os.environ.get("I2I_VERBOSE") == "1"
+    if "--verbose" in args:  # a group option, taken anywhere (`i2i run ... --verbose`, as the hint says)
+        args = ["--verbose", *(arg for arg in args if arg != "--verbose")]
     warnings.showwarning = _show_warning
     try:
         result = cli.main(args=args, prog_name="i2i", standalone_mode=False)
