@@ -152,10 +152,16 @@ def test_find_resume_checkpoint_skips_a_corrupt_newest(run, tmp_path):
         shutil.copyfile(trainer.out_dir / name, tmp_path / name)
     assert ck.find_resume_checkpoint(tmp_path) == tmp_path / "last.pt"
     (tmp_path / "last.pt").write_bytes(b"PK\x03\x04garbage")
-    assert ck.find_resume_checkpoint(tmp_path) == tmp_path / "step_00000008.pt"
+    with pytest.warns(UserWarning, match=f"skipping a damaged checkpoint: {tmp_path / 'last.pt'}: corrupt"):
+        assert ck.find_resume_checkpoint(tmp_path) == tmp_path / "step_00000008.pt"
     data = (tmp_path / "step_00000008.pt").read_bytes()
     (tmp_path / "step_00000008.pt").write_bytes(data[:100])
-    assert ck.find_resume_checkpoint(tmp_path) == tmp_path / "step_00000004.pt"
+    with pytest.warns(UserWarning) as passed_over:  # the user learns how far back the run goes
+        assert ck.find_resume_checkpoint(tmp_path) == tmp_path / "step_00000004.pt"
+    assert {str(w.message).split(": ")[1] for w in passed_over} >= {
+        str(tmp_path / "last.pt"),
+        str(tmp_path / "step_00000008.pt"),
+    }
     assert ck.find_resume_checkpoint(tmp_path / "empty") is None
 
 

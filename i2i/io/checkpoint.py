@@ -200,6 +200,7 @@ def read_checkpoint(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
         raise CheckpointError(f"{path}: corrupt checkpoint ({first})") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.split(". ")[0]  # torch goes on about how files get corrupted
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({first})") from None
     return _check(path, data)
 
@@ -240,7 +241,8 @@ def find_resume_checkpoint(out_dir: str | Path) -> Path | None:
     ``step_*.pt``, so when it is valid it names the run and is its newest checkpoint unless a
     higher step file *of the same run* exists; step files of another run (an older run in the
     same folder) never win on their numbers. A damaged ``last.pt`` falls back on the most
-    recently written valid step file, and that file's own run.
+    recently written valid step file, and that file's own run; each damaged file it passes
+    over is a warning (the user learns how far back the run goes).
     """
     directory = Path(out_dir)
     last = directory / LAST
@@ -248,8 +250,8 @@ def find_resume_checkpoint(out_dir: str | Path) -> Path | None:
     if last.exists():
         try:
             state = read_checkpoint(last, mmap=True)
-        except CheckpointError:
-            pass
+        except CheckpointError as exc:
+            warnings.warn(f"skipping a damaged checkpoint: {exc}", stacklevel=1)
         else:
             best, run = int(state["step"]), state.get("run_id")
             for step, path in step_files:
@@ -265,7 +267,8 @@ def find_resume_checkpoint(out_dir: str | Path) -> Path | None:
     for _, path in by_time:
         try:
             read_checkpoint(path, mmap=True)
-        except CheckpointError:
+        except CheckpointError as exc:
+            warnings.warn(f"skipping a damaged checkpoint: {exc}", stacklevel=1)
             continue
         return path
     return None
