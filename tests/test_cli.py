@@ -50,6 +50,28 @@ def test_translate_start_up_imports_no_evaluation_stack():
     assert out.stdout.strip() == "[]", out.stdout
 
 
+def test_the_process_entry_point_freezes_what_the_imports_made():
+    """``i2i`` itself keeps the imported modules out of the cyclic collector (shutdown's
+    collections walked them, ~0.3 s a command); ``main(argv)`` in a library or test process
+    leaves the caller's garbage collector alone."""
+    code = (
+        "import atexit, gc, sys; from i2i.cli.main import main; "
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count())); "
+        "sys.argv = ['i2i', 'list', 'methods']; main()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.split("frozen")[-1]) > 10_000, out.stdout
+    code = (
+        "import gc; from i2i.cli.main import main\n"
+        "try:\n    main(['list', 'methods'])\nexcept SystemExit:\n    pass\n"
+        "print('frozen', gc.get_freeze_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("frozen")[-1].strip() == "0", out.stdout
+
+
 def test_python_dash_m_help():
     out = subprocess.run([sys.executable, "-m", "i2i", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "run" in out.stdout
