@@ -300,15 +300,25 @@ def test_instance_norm_gradients_on_channels_last(dtype, tol, batch):
 )
 def test_generator_output_layers_run_in_fp32_under_bf16_autocast(net):
     """The pixels come out of an fp32 conv + tanh (bf16 heads cost held-out PSNR); the rest
-    of the network stays in bf16, and without autocast nothing changes."""
+    of the network stays in bf16, and without autocast nothing changes. A training step's
+    no-grad forward (a fake for the critic) keeps the fp32 head; translation (inference mode:
+    no gradient can flow) runs it in bf16, within bf16 rounding of the fp32 head."""
     torch.manual_seed(0)
     g = net()
     inputs = g.example_inputs(2, (32, 32))
+    head = [m for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
+    seen: list[torch.dtype] = []
+    head.register_forward_hook(lambda layer, args, out: seen.append(out.dtype))
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = g(*inputs)
-    assert out.dtype == torch.float32
+        with torch.no_grad():
+            fake_for_critic = g(*inputs)
+        with torch.inference_mode():
+            translated = g(*inputs)
+    assert seen == [torch.float32, torch.float32, torch.bfloat16]
+    assert out.dtype == fake_for_critic.dtype == torch.float32 and torch.equal(out.detach(), fake_for_critic)
+    assert (translated.float() - out.detach()).abs().max() < 0.02
     out.float().mean().backward()
-    head = [m for m in g.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))][-1]
     assert head.weight.grad is not None and torch.isfinite(head.weight.grad).all()
     with torch.no_grad():
         plain = g(*inputs)

@@ -36,8 +36,14 @@ def full_precision(layers: nn.Module, x: torch.Tensor) -> torch.Tensor:
     ``benchmarks/quality_parity.py``): bf16 trailed fp32 by 0.32 dB with these layers in bf16
     and by 0.12 dB with them in fp32, at under 1% of a step's FLOPs. Without autocast (fp32
     runs, exports) this is just ``layers(x)``.
+
+    Under :func:`torch.inference_mode` (:class:`~i2i.Translator`) they run in the autocast
+    dtype: no gradient flows there, and a bf16 ``tanh`` output is within half a bf16 step
+    (2**-9 near +-1, an eighth of an 8-bit level) of the fp32 one, while the fp32 head of
+    ``resnet_9blocks`` (64 -> 3 channels at full resolution, a shape oneDNN runs slowly) was 12%
+    of a bf16 translation (benchmarks/README.md).
     """
-    if not torch.is_autocast_enabled(x.device.type):
+    if not torch.is_autocast_enabled(x.device.type) or torch.is_inference_mode_enabled():
         return layers(x)
     with torch.autocast(x.device.type, enabled=False):
         return layers(x.float())
