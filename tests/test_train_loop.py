@@ -24,6 +24,7 @@ from i2i import (
 from i2i.config import run as config
 from i2i.errors import ConfigError, UsageError
 from i2i.plugins.host import PluginHost
+from i2i.train import context
 from i2i.train.config import TrainConfig
 from i2i.train.context import NonFiniteError, TrainContext
 from i2i.train.precision import Precision, resolve_precision
@@ -263,6 +264,19 @@ def test_without_clipping_one_non_finite_gradient_element_skips_the_update(bad):
     ctx.backward(a.sum() * 1e30 + (b * 1e30).sum())  # huge but finite: a norm would overflow, a sum does not
     ctx.step("G")
     assert ctx.skipped["G"] == 1 and a.detach().eq(-1e30).all()
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_the_finite_check_of_low_precision_gradients_keeps_fp32s_range(dtype):
+    """Weight copies hand the check bf16 gradients, summed in their own dtype: a NaN or inf
+    still reads as non-finite, and finite elements whose sum exceeds the dtype's largest value
+    (fp16's 65504) are not mistaken for an overflow."""
+    big = torch.full((3000,), 60000.0).to(dtype)  # each finite in fp16 too; the sum is 1.8e8
+    assert context._all_finite([big, torch.ones(5, dtype=torch.float32)])
+    for value in (float("nan"), float("inf")):
+        bad = big.clone()
+        bad[1234] = value
+        assert not context._all_finite([torch.ones(5), bad])
 
 
 @attrs.frozen
