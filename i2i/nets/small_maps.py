@@ -71,7 +71,12 @@ def conv2d_gemm(
     rows, kernel_major = _as_rows(weight)
     if kernel_major:  # the weight's columns run (kh, kw, C): reorder the patches to match
         cols = cols.view(batch, channels, kh * kw, -1).transpose(1, 2).reshape(batch, kh * kw * channels, -1)
-    out = cols.transpose(1, 2) @ rows.t()  # [B, L, O]: one GEMM over batch x positions
+    positions = cols.shape[-1]
+    # one 2-D GEMM over batch x positions, folded by hand: left to ``matmul``, a [B, L, K] @ [K, O]
+    # whose weight needs no gradient (a frozen critic, no_grad, inference) ran as a batched product
+    # on B copies of the weight (16 x 33.5M elements for StarGAN's critic: 3.3 s against 84 ms)
+    patches = cols.transpose(1, 2).reshape(batch * positions, -1)
+    out = patches @ rows.t()  # [B*L, O]
     if bias is not None:
         out = out + bias.to(out.dtype)
     out = out.view(batch, out_h, out_w, out_channels).permute(0, 3, 1, 2)  # channels_last
@@ -92,8 +97,8 @@ def conv_transpose2d_gemm(
     out_h = (height - 1) * stride[0] - 2 * padding[0] + kh + output_padding[0]
     out_w = (width - 1) * stride[1] - 2 * padding[1] + kw + output_padding[1]
     rows, kernel_major = _as_rows(weight)  # [C, O*kh*kw] or [C, kh*kw*O]
-    pixels = x.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
-    cols = pixels @ rows  # [B, HW, O*kh*kw]: one GEMM over batch x positions
+    pixels = x.permute(0, 2, 3, 1).reshape(batch * height * width, channels)
+    cols = (pixels @ rows).view(batch, height * width, -1)  # [B, HW, O*kh*kw]: one 2-D GEMM, as above
     if kernel_major:
         cols = cols.view(batch, height * width, kh * kw, out_channels).permute(0, 3, 2, 1)
     else:
