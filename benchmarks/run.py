@@ -95,13 +95,13 @@ def worker(spec: dict) -> None:
     # it covers every kind of step (StarGAN's generator step comes every n_critic), and
     # compiled modes run each kind twice more outside the FLOP counter, which hides compilation
     start = time.perf_counter()
-    train_flops = count_flops(bench.train_step)
     cycle = steps_per_cycle(bench)
+    train_flops = count_flops(lambda: [bench.train_step() for _ in range(cycle)]) // cycle  # per step, a cycle's mean
     # (weight copies, used in low precision only, compile their update at each optimizer's
     # first step outside the counter)
     copies = mode.weight_copies and mode.precision != "fp32"
     extra = 2 * cycle if mode.compile else cycle if copies else 0
-    for _ in range(max(spec["warmup"] - 1, cycle - 1) + extra):
+    for _ in range(max(spec["warmup"] - cycle, 0) + extra):
         bench.train_step()
     if mode.compile:
         bench.translate()
@@ -118,8 +118,8 @@ def worker(spec: dict) -> None:
     out.flush()
     for line in sys.stdin:
         cmd, *arg = line.split()
-        if cmd == "train":
-            answer: dict[str, Any] = {"seconds": bench.time(bench.train_step, int(arg[0]))}
+        if cmd == "train":  # whole cycles: StarGAN's generator step is one in n_critic
+            answer: dict[str, Any] = {"seconds": bench.time(bench.train_step, int(arg[0]) * cycle)}
         elif cmd == "translate":
             answer = {"seconds": bench.time(bench.translate, int(arg[0]))}
         elif cmd == "memory":
@@ -344,7 +344,12 @@ def main(argv: list[str] | None = None) -> dict:
         help="also time the fast path with train.weight_copies = false (autocast casts every weight each step)",
     )
     parser.add_argument("--reps", type=int, default=None, help="timed repetitions per mode (interleaved)")
-    parser.add_argument("--steps", type=int, default=None, help="train steps / translate calls per repetition")
+    parser.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="train cycles (n_critic steps for StarGAN, else 1 step) / translate calls per repetition",
+    )
     parser.add_argument("--no-data", action="store_true", help="skip the data pipeline measurement")
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of the workers")
     parser.add_argument("--out", type=Path, default=None)
@@ -406,7 +411,7 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": machine(),
         "loadavg_before": load_before,
         "reps": reps,
-        "steps_per_rep": steps,
+        "steps_per_rep": steps,  # train: cycles of n_critic steps (StarGAN), each timed step averaged
         "warmup_steps": warmup,
         "ratio_method": "medians of interleaved repetitions of separate worker processes, one per mode",
     }
