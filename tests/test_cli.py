@@ -50,26 +50,29 @@ def test_translate_start_up_imports_no_evaluation_stack():
     assert out.stdout.strip() == "[]", out.stdout
 
 
+def _freeze_count_at_exit(code: str) -> int:
+    """Run ``code`` in a fresh interpreter that prints ``gc.get_freeze_count()`` last."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return int(out.stdout.split("frozen")[-1])
+
+
 def test_the_process_entry_point_freezes_what_the_imports_made():
     """``i2i`` itself keeps the imported modules out of the cyclic collector (shutdown's
     collections walked them, ~0.3 s a command); ``main(argv)`` in a library or test process
     leaves the caller's garbage collector alone."""
-    code = (
+    entry_point = (
         "import atexit, gc, sys; from i2i.cli.main import main; "
         "atexit.register(lambda: print('frozen', gc.get_freeze_count())); "
         "sys.argv = ['i2i', 'list', 'methods']; main()"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert int(out.stdout.split("frozen")[-1]) > 10_000, out.stdout
-    code = (
+    assert _freeze_count_at_exit(entry_point) > 10_000
+    library_call = (
         "import gc; from i2i.cli.main import main\n"
         "try:\n    main(['list', 'methods'])\nexcept SystemExit:\n    pass\n"
         "print('frozen', gc.get_freeze_count())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split("frozen")[-1].strip() == "0", out.stdout
+    assert _freeze_count_at_exit(library_call) == 0
 
 
 def test_python_dash_m_help():
