@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import sys
 import time
 from typing import Any, Callable, Iterator
@@ -249,6 +250,39 @@ def steps_per_cycle(bench: Bench) -> int:
     """Train steps until every kind of step has run: ``n_critic`` for methods that update
     the generator only every n-th step (StarGAN), else 1."""
     return int(getattr(getattr(bench.method, "config", None), "n_critic", 1) or 1)
+
+
+def interleaved_ab(
+    bench: Bench, variants: dict[str, Callable[[], None]], reps: int, steps: int
+) -> dict[str, list[float]]:
+    """ms per train step of each variant (a function that switches the code under test to
+    it), ``steps`` steps per repetition, the variants interleaved and their order alternating
+    per repetition, so that neither always runs first after a switch. One warm-up step each.
+    The first variant is left switched on."""
+    for switch in variants.values():
+        switch()
+        bench.train_step()
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for rep in range(reps):
+        for name in list(variants) if rep % 2 == 0 else list(variants)[::-1]:
+            variants[name]()
+            start = time.perf_counter()
+            for _ in range(steps):
+                bench.train_step()
+            times[name].append((time.perf_counter() - start) / steps * 1e3)
+    next(iter(variants.values()))()
+    return times
+
+
+def print_ab(label: str, times: dict[str, list[float]]) -> float:
+    """Print :func:`interleaved_ab`'s medians and return the median of the paired ratios
+    second / first variant (above 1: the first is faster)."""
+    for name, values in times.items():
+        print(f"{label}, {name}: median {statistics.median(values):.1f} ms/step {[round(v) for v in values]}")
+    first, second = list(times)[:2]
+    ratio = statistics.median([b / a for a, b in zip(times[first], times[second])])
+    print(f"{second} / {first}, median of the paired ratios: {ratio:.3f}")
+    return ratio
 
 
 def tensor_peak_bytes(bench: Bench) -> int:

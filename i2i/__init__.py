@@ -100,6 +100,7 @@ _EXPORTS: dict[str, str] = {
     "conv_bias": "i2i.nets.norm",
     "instance_norm": "i2i.nets.norm",
     "full_precision": "i2i.nets.base",
+    "cat_channels": "i2i.nets.concat",
     "ReflectionPad2d": "i2i.nets.padding",
     "ReplicationPad2d": "i2i.nets.padding",
     "ImagePool": "i2i.nets.pool",
@@ -214,6 +215,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time names resolve lazily (b
     )
     from i2i.nets import init_weights as init_weights
     from i2i.nets.base import full_precision as full_precision
+    from i2i.nets.concat import cat_channels as cat_channels
     from i2i.nets.init import INIT_TYPES as INIT_TYPES, maybe_init as maybe_init
     from i2i.nets.losses import (
         GAN_MODES as GAN_MODES,

@@ -19,6 +19,7 @@ from torch import nn
 
 from i2i.errors import UsageError
 from i2i.nets.base import ImageNet, full_precision
+from i2i.nets.concat import cat_channels
 from i2i.nets.init import maybe_init
 from i2i.nets.norm import NormBuilder, conv_bias as _conv_bias, get_norm_layer
 
@@ -63,7 +64,7 @@ class UnetSkipConnectionBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.outermost:  # down, child, ReLU | upconv, tanh: the output layers in fp32
             return full_precision(self.model[3:], self.model[:3](x))
-        return torch.cat([x, self.model(x)], 1)
+        return cat_channels([x, self.model(x)])  # as torch.cat; dense gradients on channels_last maps
 
 
 class UnetGenerator(ImageNet):
