@@ -1,6 +1,6 @@
 """One layer, oneDNN's convolution against the same layer as one GEMM (``i2i.nets.small_maps``).
 
-The evidence behind ``small_maps.MAX_COLUMNS``: forward + backward of convolutions and
+The evidence behind ``small_maps.MAX_COLUMNS`` and ``WIDE_MAX_COLUMNS``: forward + backward of convolutions and
 transposed convolutions from pix2pix's U-Net (batch 1) and StarGAN's critic (batch 16) and a
 few larger maps, in the given precision, channels_last, median of ``--reps``::
 
@@ -36,6 +36,11 @@ LAYERS = (
     ("convT", 1, 1024, 512, 16, 4, 2, 1),
     ("convT", 1, 1024, 256, 32, 4, 2, 1),
     ("conv", 16, 256, 256, 32, 3, 1, 1),
+    # wide outputs past 256 columns (small_maps.WIDE_MAX_COLUMNS): StarGAN's critic on real + fake
+    ("conv", 32, 512, 512, 8, 4, 2, 1),
+    ("conv", 32, 512, 1024, 8, 4, 2, 1),
+    ("conv", 64, 512, 1024, 8, 4, 2, 1),
+    ("conv", 32, 1024, 2048, 8, 4, 2, 1),
 )
 
 
@@ -76,13 +81,14 @@ def main() -> None:
             return run
 
         # and every call of it, whatever the map size
-        saved, small_maps.MAX_COLUMNS = small_maps.MAX_COLUMNS, 10**9
+        saved = small_maps.MAX_COLUMNS, small_maps.WIDE_MAX_COLUMNS
+        small_maps.MAX_COLUMNS = small_maps.WIDE_MAX_COLUMNS = 10**9
         try:
             out = conv(x)
             columns = batch * (out.shape[2] * out.shape[3] if kind == "conv" else side * side)
             a, b = median_ms(step(conv), args.reps), median_ms(step(gemm), args.reps)
         finally:
-            small_maps.MAX_COLUMNS = saved
+            small_maps.MAX_COLUMNS, small_maps.WIDE_MAX_COLUMNS = saved
         print(
             f"{kind:5} {cin:4}->{cout:4} k{k} s{stride} {side:3}->{out.shape[-1]:3} batch {batch:2} "
             f"columns {columns:6}: oneDNN {a:8.2f} ms  GEMM {b:8.2f} ms  x{a / b:5.2f}",

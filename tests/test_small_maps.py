@@ -114,6 +114,12 @@ def test_only_small_maps_take_the_gemm(monkeypatch):
     gemm(torch.randn(2, 256, 32, 32))  # 512 columns: oneDNN's convolution
     gemm(torch.randn(1, 256, 64, 64))
     assert calls == [1]
+    wide = nn.Conv2d(64, 1024, 4, 2, 1)  # 1024 outputs: the GEMM up to 512 columns
+    use_gemm_for_small_maps(wide)
+    wide(torch.randn(2, 64, 32, 32))  # 512 columns
+    assert calls == [1, 1]
+    wide(torch.randn(3, 64, 32, 32))  # 768 columns: oneDNN's convolution
+    assert calls == [1, 1]
 
 
 def test_only_plain_dense_layers_are_swapped_and_the_state_dict_is_unchanged():

@@ -18,6 +18,11 @@ The crossover is at about 256 GEMM columns (batch x output positions of a conv, 
 positions of a transposed conv) in bf16 and fp32 alike (at 256 some layers gain 1.2-2.8x, one
 loses 0.8x), so :data:`MAX_COLUMNS` is 256; a layer with fewer than :data:`MIN_WEIGHTS`
 (262k) weights is left alone: there the unfold and reshapes cost more than the product saves.
+Convolutions with 1024 or more output channels are the exception: oneDNN's bf16 kernel is
+slow on them at any of these sizes, so they take the GEMM up to :data:`WIDE_MAX_COLUMNS` (512)
+columns (bf16, forward + backward, 2 threads: 512->1024 at 512 columns 224 -> 122 ms, x1.8;
+1024->2048 1220 -> 568 ms, x2.1; at 1024 columns 0.8-1.6x, so not there; 512->512 at 512
+columns 0.7x, so not below 1024 outputs).
 
 The result equals the convolution up to float rounding (the sums run in another order), so
 the trainer uses it only on the low-precision CPU path (``train.small_map_gemm``), never in
@@ -38,6 +43,11 @@ from torch import nn
 
 #: largest GEMM column count (batch x positions) routed to the matrix product
 MAX_COLUMNS = 256
+#: convolutions with at least this many output channels ...
+WIDE_OUT_CHANNELS = 1024
+#: ... are routed up to this many columns: oneDNN's bf16 kernels are slowest on them (a
+#: 512->1024 4x4 conv at 512 columns, StarGAN's critic on real + fake at 128 px: 224 -> 122 ms)
+WIDE_MAX_COLUMNS = 512
 #: smallest weight (elements) worth routing: below it the extra ops cost more than the product
 #: saves (a 64->128 4x4 conv, 131k weights, at 128-256 columns: 0.53-0.75x; 128->256, 524k: 1.4-1.5x)
 MIN_WEIGHTS = 1 << 18
@@ -132,7 +142,8 @@ class SmallMapConv2d(nn.Conv2d):
         kh, kw = self.weight.shape[2:]
         out_h = (input.shape[2] + 2 * padding[0] - kh) // stride[0] + 1
         out_w = (input.shape[3] + 2 * padding[1] - kw) // stride[1] + 1
-        if input.shape[0] * out_h * out_w > MAX_COLUMNS:
+        limit = WIDE_MAX_COLUMNS if self.out_channels >= WIDE_OUT_CHANNELS else MAX_COLUMNS
+        if input.shape[0] * out_h * out_w > limit:
             return super().forward(input)
         if self.padding_mode != "zeros":
             input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
