@@ -5,8 +5,8 @@ channels_last map a channel slice is strided: a pixel's channels of ``y`` sit ``
 elements apart instead of ``C_y``. The batch-norm backward kernels that usually come next in a
 U-Net's up path (the up block ends in a norm, sometimes a dropout) run far slower on such a
 gradient. Measured with torch 2.14 on a 2-core AVX512-BF16 EPYC, a 64-channel 128x128 map:
-6.4 ms (bf16) and 5.1 ms (fp32) against 0.5 and 1.0 ms for the same gradient made dense, which
-costs a 0.09 ms copy. pix2pix's bf16 train step (``unet_256``, batch 1) is 0-4% faster for it
+6.35 ms (bf16) and 5.17 ms (fp32) against 0.51 and 0.34 ms for the same gradient made dense,
+which costs a 0.07 ms copy. pix2pix's bf16 train step (``unet_256``, batch 1) is 0-4% faster for it
 (``benchmarks/skip_concat_ab.py``; the figures are in ``benchmarks/README.md``).
 
 :func:`cat_channels` is ``torch.cat(tensors, 1)`` with one difference: when the gradient that
@@ -26,14 +26,6 @@ from typing import Any
 import torch
 
 
-def _dense(grad: torch.Tensor) -> torch.Tensor:
-    return (
-        grad
-        if grad.is_contiguous(memory_format=torch.channels_last)
-        else grad.contiguous(memory_format=torch.channels_last)
-    )
-
-
 class _CatChannels(torch.autograd.Function):
     """``torch.cat(..., 1)`` whose backward makes channels_last gradient slices dense."""
 
@@ -46,8 +38,8 @@ class _CatChannels(torch.autograd.Function):
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, ...]:
         # differentiable ops only: a double backward (a gradient penalty) goes through them too
         slices = grad.split(ctx.widths, 1)
-        if grad.dim() == 4 and grad.is_contiguous(memory_format=torch.channels_last) and not grad.is_contiguous():
-            return tuple(_dense(s) for s in slices)
+        if grad.is_contiguous(memory_format=torch.channels_last) and not grad.is_contiguous():
+            return tuple(s.contiguous(memory_format=torch.channels_last) for s in slices)
         return slices
 
 
