@@ -7,6 +7,7 @@ import copy
 
 import pytest
 import torch
+from conv_support import assert_same_function
 from eval_support import make_domains
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -28,14 +29,6 @@ LAYERS = [
 ]
 
 
-def _outputs(layer: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """Output, input gradient, and the second-order gradients a gradient penalty takes."""
-    x = x.clone().requires_grad_()
-    y = layer(x)
-    (gx,) = torch.autograd.grad(y.square().sum(), x, create_graph=True)
-    return [y, gx, *torch.autograd.grad(gx.square().sum(), list(layer.parameters()))]
-
-
 @pytest.mark.parametrize("make, shape", LAYERS)
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_the_gemm_is_the_convolution_to_float64_rounding(make, shape, channels_last):
@@ -43,13 +36,7 @@ def test_the_gemm_is_the_convolution_to_float64_rounding(make, shape, channels_l
     conv = make().double()
     gemm = copy.deepcopy(conv)
     assert use_gemm_for_small_maps(gemm) == 1
-    x = torch.randn(shape, dtype=torch.double)
-    if channels_last:
-        conv, gemm = (m.to(memory_format=torch.channels_last) for m in (conv, gemm))
-        x = x.contiguous(memory_format=torch.channels_last)
-    for a, b in zip(_outputs(conv, x), _outputs(gemm, x), strict=True):
-        assert a.shape == b.shape
-        torch.testing.assert_close(b, a, rtol=1e-10, atol=1e-10)
+    gemm, x = assert_same_function(conv, gemm, torch.randn(shape, dtype=torch.double), channels_last)
     layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
     assert gemm(x).is_contiguous(memory_format=layout)  # the input's layout (1x1 maps are both)
 

@@ -114,9 +114,14 @@ class Translator:
         if self.device.type == "cpu":  # every image allocates and frees the same feature maps
             keep_freed_memory()
         # channels_last only in low precision, where it is the fast layout (oneDNN, cuDNN);
-        # use_fast_kernels itself never takes the small-map GEMM in fp32
+        # use_fast_kernels itself never reroutes convolutions in fp32
         use_fast_kernels(
-            self.method, self.device, self.precision, channels_last=self.precision != "fp32", small_map_gemm=True
+            self.method,
+            self.device,
+            self.precision,
+            channels_last=self.precision != "fp32",
+            small_map_gemm=True,
+            narrow_conv=True,
         )
         self.config = config
         self.step = step

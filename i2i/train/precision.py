@@ -17,6 +17,7 @@ import attrs
 import torch
 
 from i2i.errors import ConfigError
+from i2i.nets.narrow_conv import use_split_for_narrow_convs
 from i2i.nets.small_maps import use_gemm_for_small_maps
 from i2i.train.config import PRECISIONS  # the one list; translate's --precision is checked here too
 
@@ -147,16 +148,27 @@ class Precision:
 
 
 def use_fast_kernels(
-    module: torch.nn.Module, device: torch.device, precision: str, *, channels_last: bool, small_map_gemm: bool
+    module: torch.nn.Module,
+    device: torch.device,
+    precision: str,
+    *,
+    channels_last: bool,
+    small_map_gemm: bool,
+    narrow_conv: bool,
 ) -> None:
     """The fast path's layout and kernels for a built model (training, benchmarks, translate):
     channels_last weights (oneDNN's and cuDNN's fast layout), and on a CPU in low precision the
-    small-map convolutions as one matrix product (:mod:`i2i.nets.small_maps`). Never the
-    latter in fp32, whose numerics match the reference code step for step."""
+    small-map convolutions as one matrix product (:mod:`i2i.nets.small_maps`) and those with at
+    most 4 outputs as two cheaper convolutions (:mod:`i2i.nets.narrow_conv`). Never the latter
+    two in fp32, whose numerics match the reference code step for step."""
     if channels_last:
         module.to(memory_format=torch.channels_last)
-    if small_map_gemm and device.type == "cpu" and precision != "fp32":
+    if device.type != "cpu" or precision == "fp32":
+        return
+    if small_map_gemm:
         use_gemm_for_small_maps(module)
+    if narrow_conv:
+        use_split_for_narrow_convs(module)
 
 
 def local_rank() -> int:

@@ -33,6 +33,7 @@ RESUMABLE_KEYS = frozenset(
             "precision",
             "channels_last",
             "small_map_gemm",
+            "narrow_conv",
             "keep_freed_memory",
             "compile",
             "log_every",

@@ -240,6 +240,7 @@ class Trainer:
             self.precision.name,
             channels_last=train.channels_last,
             small_map_gemm=train.small_map_gemm,
+            narrow_conv=train.narrow_conv,
         )
         if self.world_size > 1:
             dist_utils.broadcast_module(method)
