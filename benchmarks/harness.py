@@ -90,6 +90,7 @@ class Mode:
     channels_last: bool
     compile: bool = False
     small_map_gemm: bool = True
+    narrow_conv: bool = True
     keep_freed_memory: bool = True
     weight_copies: bool = True
 
@@ -141,7 +142,12 @@ class Bench:
         if mode.keep_freed_memory and device.type == "cpu":
             keep_freed_memory()
         use_fast_kernels(
-            method, device, self.precision.name, channels_last=mode.channels_last, small_map_gemm=mode.small_map_gemm
+            method,
+            device,
+            self.precision.name,
+            channels_last=mode.channels_last,
+            small_map_gemm=mode.small_map_gemm,
+            narrow_conv=mode.narrow_conv,
         )
         self.method = method
         self.optimizers = method.configure_optimizers()
@@ -244,6 +250,19 @@ def quiet_profiler() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def median_ms(fn: Callable[[], Any], reps: int) -> float:
+    """Median wall time of ``fn`` in ms over ``reps`` calls, after two untimed ones (oneDNN's
+    primitives, the caches): the layer probes' timer."""
+    fn()
+    fn()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
 
 
 def steps_per_cycle(bench: Bench) -> int:

@@ -12,14 +12,17 @@ Not a test; the figures go in ``benchmarks/README.md``.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
+from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
 from i2i.nets import small_maps
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import median_ms
 
 #: (kind, batch, in channels, out channels, input side, kernel, stride, padding)
 LAYERS = (
@@ -42,16 +45,6 @@ LAYERS = (
     ("conv", 64, 512, 1024, 8, 4, 2, 1),
     ("conv", 32, 1024, 2048, 8, 4, 2, 1),
 )
-
-
-def median_ms(fn: Callable[[], None], reps: int) -> float:
-    fn()  # warm-up: oneDNN primitives
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def main() -> None:
