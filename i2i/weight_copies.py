@@ -20,7 +20,9 @@ as autocast's cast is, and the fp32 gradient autocast would hand Adam is the bf1
 widened, which the update does on the fly. (One case sums differently: uses of a weight in
 two autocast cache regions that one backward serves, e.g. a forward, another optimizer's
 step, a second forward, then backward. Autocast casts twice and sums the two gradients in
-fp32; the copy's gradient sums them in bf16. Uses within one region sum in bf16 either way.) The Adam formula is torch's own (``lerp``,
+fp32; the copy's gradient sums them in bf16. Uses within one region sum in bf16 either way,
+except in a split narrow convolution, :mod:`i2i.nets.narrow_conv`, whose reshaped weight
+autocast casts afresh at each use, so without copies its uses sum in fp32.) The Adam formula is torch's own (``lerp``,
 ``addcmul``, bias corrections, ``eps`` after the square root); only its rounding may differ in
 the last bit from torch's fused CPU kernel. Outside those forwards a layer holds its fp32
 weights as always, so state dicts, checkpoints, EMA and weight import see no difference, and a

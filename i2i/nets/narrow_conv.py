@@ -28,7 +28,9 @@ z_{o,j}(y, x+j)`). The first does the work at ``kw`` times fewer taps per output
 From 8 output channels on it loses, hence :data:`NARROW_MAX_OUT` = 4; kernels narrower than
 :data:`NARROW_MIN_KERNEL` (3) columns have little to regroup. The result equals the
 convolution up to float rounding (the sums run in another order; in bf16 the column sums are
-rounded to bf16 once more), so only the low-precision CPU path uses it
+rounded to bf16 once more; autocast casts the reshaped weight at each use, not once per
+step, so a weight used twice before one backward has its gradients summed in fp32, where
+a plain layer's sum in bf16), so only the low-precision CPU path uses it
 (``train.narrow_conv``), never an fp32 run, whose numerics match the reference code step for
 step. :func:`use_split_for_narrow_convs` swaps the class of each qualifying plain
 ``nn.Conv2d`` for :class:`NarrowConv2d`, as :mod:`i2i.nets.small_maps` does: parameters,
