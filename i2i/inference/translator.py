@@ -45,6 +45,7 @@ from i2i.train.precision import (
     resolve_precision as _resolve_precision,
     use_fast_kernels,
 )
+from i2i.weight_copies import hold_for_inference
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -65,6 +66,7 @@ def load_checkpoint(
     *,
     prefer_ema: bool = True,
     host: Any = None,
+    weight_copies: bool = True,
 ) -> Translator:
     """Rebuild the method stored in an i2i checkpoint (a file, or a run folder: its newest
     valid checkpoint) and return a :class:`Translator` on ``device``.
@@ -72,14 +74,16 @@ def load_checkpoint(
     ``precision="auto"`` is what ``i2i translate`` uses (bf16 where the hardware has it); the
     library default stays fp32 so results are exactly the network's. Raises
     :class:`~i2i.errors.CheckpointError` (one line) for a missing, corrupt or foreign file,
-    e.g. a plain ``state_dict`` saved by another tool.
+    e.g. a plain ``state_dict`` saved by another tool. ``weight_copies``: see :class:`Translator`.
     """
 
     dev = resolve_device(device)
     resolve_precision(precision, dev)  # a bad flag fails before the checkpoint is read
     ckpt = Checkpoint.read(path, mmap=True)  # the weights are copied into the method
     method, config = ckpt.build_method(host, prefer_ema=prefer_ema)
-    return Translator(method, config, device=dev, precision=precision, step=ckpt.step, source=str(path))
+    return Translator(
+        method, config, device=dev, precision=precision, step=ckpt.step, source=str(path), weight_copies=weight_copies
+    )
 
 
 class Translator:
@@ -96,6 +100,11 @@ class Translator:
     Options are the method's declared :class:`~i2i.TranslateOption` records (by name or
     alias); values are checked as ``i2i translate`` checks its flags, and a file-taking option
     given a path loads it (once; cached).
+
+    In bf16 or fp16 the convolution and linear weights get low-precision copies made once
+    (``weight_copies``, :func:`i2i.weight_copies.hold_for_inference`): the outputs are the same
+    bit for bit, no weight is cast per batch, and they cost 2 bytes a weight; ``False`` leaves
+    the casting to autocast.
     """
 
     def __init__(
@@ -107,6 +116,7 @@ class Translator:
         precision: str = "fp32",
         step: int = 0,
         source: str = "",
+        weight_copies: bool = True,
     ) -> None:
         self.device = resolve_device(device)
         self.precision = resolve_precision(precision, self.device)
@@ -123,6 +133,9 @@ class Translator:
             small_map_gemm=True,
             narrow_conv=True,
         )
+        # bf16 weights made once, not cast by autocast for every batch (same outputs)
+        dtype = DTYPES[self.precision] if weight_copies else None
+        self._weight_copies = hold_for_inference(self.method, dtype, self.device)
         self.config = config
         self.step = step
         self.source = source

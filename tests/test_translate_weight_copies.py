@@ -1,0 +1,96 @@
+"""A low-precision :class:`i2i.Translator` holds bf16 copies of its weights, made once
+(:func:`i2i.weight_copies.hold_for_inference`): no weight is cast per batch, and the outputs
+are bit for bit what autocast's per-batch casts give."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from inference_support import write_checkpoint
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import i2i
+from i2i.method import DataInfo
+from i2i.plugins.host import get_host
+
+
+class _WeightCasts(TorchDispatchMode):
+    """Counts fp32 -> low-precision casts of tensors shaped like one of ``shapes``."""
+
+    def __init__(self, shapes: set[tuple[int, ...]]) -> None:
+        super().__init__()
+        self.shapes = shapes
+        self.count = 0
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        # inference mode dispatches autocast's cast as ``to.dtype``, grad modes as ``_to_copy``
+        dtype = {torch.ops.aten._to_copy.default: kwargs.get("dtype"), torch.ops.aten.to.dtype: args[1:2]}.get(func)
+        if isinstance(dtype, tuple):
+            dtype = dtype[0] if dtype else kwargs.get("dtype")
+        source = args[0] if args else None
+        if isinstance(source, torch.Tensor) and source.dtype == torch.float32 and dtype == torch.bfloat16:
+            self.count += tuple(source.shape) in self.shapes
+        return func(*args, **kwargs)
+
+
+def _checkpoint(name: str, tmp_path: Path) -> Path:
+    host = get_host()
+    spec = host.registry.get("method", name)
+    info = DataInfo(kind=spec.data_kind, domains=("a", "b", "c") if spec.data_kind == "labelled" else ())
+    overrides: dict[str, object] = {"image_size": 64} if name == "stargan" else {}
+    if name == "pix2pix":
+        overrides["netG"] = "unet_64"
+    return write_checkpoint(tmp_path / "m.pt", name, host, data_info=info, overrides=overrides, image_size=64)
+
+
+def _conv_weight_shapes(module: torch.nn.Module) -> set[tuple[int, ...]]:
+    return {tuple(m.weight.shape) for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+
+
+def _without_copies(ckpt: Path) -> i2i.Translator:
+    return i2i.load_checkpoint(ckpt, precision="bf16", weight_copies=False)
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "cyclegan", "stargan"])
+def test_bf16_translator_casts_no_weight_and_matches_autocast_bit_for_bit(name: str, tmp_path: Path) -> None:
+    ckpt = _checkpoint(name, tmp_path)
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    held = i2i.load_checkpoint(ckpt, precision="bf16")
+    plain = _without_copies(ckpt)
+    assert held._weight_copies is not None and len(held._weight_copies) > 0
+    assert plain._weight_copies is None
+
+    shapes = _conv_weight_shapes(held.method)
+    with _WeightCasts(shapes) as casts:
+        out = held.translate(x)
+    assert casts.count == 0, f"{casts.count} weights were cast to bf16 for one batch"
+    with _WeightCasts(shapes) as casts:
+        expected = plain.translate(x)
+    assert casts.count > 0  # the counter sees autocast's casts, so the zero above means something
+    assert torch.equal(out, expected)
+
+
+def test_weights_changed_after_loading_are_copied_again(tmp_path: Path) -> None:
+    """A new state dict (or any in-place change) reaches the copies at the next batch."""
+    ckpt = _checkpoint("cyclegan", tmp_path)
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    held = i2i.load_checkpoint(ckpt, precision="bf16")
+    plain = _without_copies(ckpt)
+    before = held.translate(x)
+    torch.manual_seed(1)
+    with torch.no_grad():
+        for weight in plain.method.parameters():
+            weight.add_(0.05 * torch.randn_like(weight))
+    held.method.load_state_dict(plain.method.state_dict())
+    after = held.translate(x)
+    assert not torch.equal(after, before)
+    assert torch.equal(after, plain.translate(x))
+
+
+def test_fp32_translator_holds_no_copies(tmp_path: Path) -> None:
+    translator = i2i.load_checkpoint(_checkpoint("cyclegan", tmp_path), precision="fp32")
+    assert translator._weight_copies is None
