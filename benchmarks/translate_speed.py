@@ -1,15 +1,17 @@
 """``i2i translate`` end to end (decode, network, encode): the default precision against fp32.
 
 Sets up a CycleGAN checkpoint at the paper's size (``resnet_9blocks``, ngf 64, freshly
-initialised: speed does not depend on the weights) and N random 256x256 photos, then prints
-the two commands to time as whole processes, paired, with ``farm-bench``::
+initialised: speed does not depend on the weights) and N random 256x256 photos, for the two commands to
+time as whole processes, alternating (``/usr/bin/time -f %e`` around each)::
 
     python benchmarks/translate_speed.py --setup /tmp/tbench --images 16
-    farm-bench -n 5 --timeout 900 -- i2i translate /tmp/tbench/cyc.pt /tmp/tbench/in --out /tmp/tbench/o1 \\
-        --vs 'i2i translate /tmp/tbench/cyc.pt /tmp/tbench/in --out /tmp/tbench/o2 --precision fp32'
+    i2i translate /tmp/tbench/cyclegan.pt /tmp/tbench/in --out /tmp/tbench/o1
+    i2i translate /tmp/tbench/cyclegan.pt /tmp/tbench/in --out /tmp/tbench/o2 --precision fp32
 
 ``--run`` times both in this process instead (one warm-up pass each, then alternating runs),
-and ``--workers 0`` the version without decode/encode threads.
+and ``--workers 0`` the version without decode/encode threads; ``--without-copies`` adds the
+default precision with the translator's bf16 weight copies off (autocast casts each weight for
+every batch), that lever's before.
 """
 
 from __future__ import annotations
@@ -59,13 +61,16 @@ def setup(root: Path, images: int, size: int, method: str) -> Path:
     return path
 
 
-def run(root: Path, method: str, repeats: int, workers: int) -> None:
+def run(root: Path, method: str, repeats: int, workers: int, without_copies: bool = False) -> None:
     import i2i
     from i2i.inference.files import collect_inputs, translate_files
 
     paths = collect_inputs([str(root / "in")])
-    timings: dict[str, list[float]] = {"auto": [], "fp32": []}
-    translators = {p: i2i.load_checkpoint(root / f"{method}.pt", precision=p) for p in timings}
+    checkpoint = root / f"{method}.pt"
+    translators = {p: i2i.load_checkpoint(checkpoint, precision=p) for p in ("auto", "fp32")}
+    if without_copies:
+        translators["auto_no_copies"] = i2i.load_checkpoint(checkpoint, precision="auto", weight_copies=False)
+    timings: dict[str, list[float]] = {name: [] for name in translators}
     for name, t in translators.items():  # warm-up: oneDNN primitive creation
         translate_files(t, paths[:2], root / f"warm_{name}", progress=False, workers=workers)
     for _ in range(repeats):
@@ -78,6 +83,11 @@ def run(root: Path, method: str, repeats: int, workers: int) -> None:
         f"auto = {translators['auto'].precision}: {auto:.2f} s, fp32: {fp32:.2f} s for {len(paths)} images "
         f"(median of {repeats}); speed-up {fp32 / auto:.2f}x; threads {torch.get_num_threads()}, workers {workers}"
     )
+    if without_copies:
+        casts = statistics.median(timings["auto_no_copies"])
+        print(
+            f"auto without weight copies: {casts:.2f} s, speed-up {fp32 / casts:.2f}x; copies {casts / auto:.3f}x faster"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,11 +99,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--run", action="store_true", help="time both precisions in this process")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--without-copies", action="store_true", help="also time auto with weight_copies=False")
     args = parser.parse_args(argv)
     if not (args.setup / f"{args.method}.pt").is_file():
         setup(args.setup, args.images, args.size, args.method)
     if args.run:
-        run(args.setup, args.method, args.repeats, args.workers)
+        run(args.setup, args.method, args.repeats, args.workers, args.without_copies)
     else:
         print(
             f"ready: {args.setup / (args.method + '.pt')} and {args.images} images in {args.setup / 'in'}",
