@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from inference_support import save_rgb, write_checkpoint
+from inference_support import save_rgb, write_checkpoint, write_demo_size_checkpoint
 from PIL import Image
 
 import i2i
 from i2i.cli.main import main
-from i2i.method import DataInfo
 from i2i.plugins.host import get_host
 
 
@@ -142,13 +141,7 @@ def _psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_bf16_outputs_are_within_40_db_of_fp32(name: str, tmp_path: Path) -> None:
     """The default (auto: bf16 where the hardware has it, channels_last) against fp32, at the
     demo's image size; bf16 is forced so the check runs on every CPU."""
-    host = get_host()
-    spec = host.registry.get("method", name)
-    info = DataInfo(kind=spec.data_kind, domains=("a", "b", "c") if spec.data_kind == "labelled" else ())
-    overrides: dict[str, object] = {"image_size": 64} if name == "stargan" else {}
-    if name == "pix2pix":
-        overrides["netG"] = "unet_64"
-    ckpt = write_checkpoint(tmp_path / "m.pt", name, host, data_info=info, overrides=overrides, image_size=64)
+    ckpt = write_demo_size_checkpoint(tmp_path / "m.pt", name, get_host())
     x = torch.rand(2, 3, 64, 64) * 2 - 1
     fp32 = i2i.load_checkpoint(ckpt).translate(x)
     fast = i2i.load_checkpoint(ckpt, precision="bf16")

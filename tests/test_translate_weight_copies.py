@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 import torch
-from inference_support import write_checkpoint
+from inference_support import write_demo_size_checkpoint
 from torch.utils._python_dispatch import TorchDispatchMode
 
 import i2i
-from i2i.method import DataInfo
 from i2i.plugins.host import get_host
 
 
@@ -38,13 +37,7 @@ class _WeightCasts(TorchDispatchMode):
 
 
 def _checkpoint(name: str, tmp_path: Path) -> Path:
-    host = get_host()
-    spec = host.registry.get("method", name)
-    info = DataInfo(kind=spec.data_kind, domains=("a", "b", "c") if spec.data_kind == "labelled" else ())
-    overrides: dict[str, object] = {"image_size": 64} if name == "stargan" else {}
-    if name == "pix2pix":
-        overrides["netG"] = "unet_64"
-    return write_checkpoint(tmp_path / "m.pt", name, host, data_info=info, overrides=overrides, image_size=64)
+    return write_demo_size_checkpoint(tmp_path / "m.pt", name, get_host())
 
 
 def _conv_weight_shapes(module: torch.nn.Module) -> set[tuple[int, ...]]:
