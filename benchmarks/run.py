@@ -165,7 +165,9 @@ class Worker:
     def _read(self) -> dict:
         line = self.proc.stdout.readline()
         if not line:
-            raise RuntimeError(f"benchmark worker exited with code {self.proc.wait()} (see stderr above)")
+            code = self.proc.wait()
+            error = WorkerKilled if code < 0 else RuntimeError
+            raise error(f"benchmark worker exited with code {code} (see stderr above)")
         return json.loads(line)
 
     def ask(self, command: str) -> dict:
@@ -179,14 +181,88 @@ class Worker:
             self.proc.stdin.close()
         except OSError:
             pass
-        self.proc.wait(timeout=60)
+        try:
+            self.proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # still building or warming up when another worker died
+            self.proc.kill()
+            self.proc.wait()
+
+
+class WorkerKilled(RuntimeError):
+    """A worker ended by a signal: on Linux, most often the kernel's out-of-memory killer."""
 
 
 # -- the parent ------------------------------------------------------------------------------
 def bench_method(
     setting: Any, modes: list, device: str, reps: int, steps: int, warmup: int, threads: int | None
 ) -> dict:
-    """Workers for every mode, interleaved timed repetitions, medians and ratios."""
+    """Workers for every mode, interleaved timed repetitions, medians and ratios.
+
+    All modes' workers live at once, so that their repetitions can alternate under the same
+    load. Where they do not fit in memory together (the kernel kills one: StarGAN v2 at 256 px
+    on a 24 GB machine), each mode runs alone, one after another; the result says so
+    (``interleaved: false``), and its ratios then include any drift of the machine's speed."""
+    try:
+        timed = _time_modes(setting, modes, device, reps, steps, warmup, threads)
+        interleaved = True
+    except WorkerKilled as exc:
+        if len(modes) < 2:
+            raise
+        print(f"note: {setting.label()}: {exc}; timing each mode alone instead (not interleaved)", flush=True)
+        timed = {}
+        for mode in modes:
+            timed.update(_time_modes(setting, [mode], device, reps, steps, warmup, threads))
+        interleaved = False
+    workers = {name: t["ready"] for name, t in timed.items()}
+    train = {name: t["train"] for name, t in timed.items()}
+    translate = {name: t["translate"] for name, t in timed.items()}
+    memory = {name: t["memory"] for name, t in timed.items()}
+    result: dict[str, Any] = {
+        "setting": setting.label(),
+        "size": setting.size,
+        "batch": setting.batch,
+        "interleaved": interleaved,
+        "modes": {},
+    }
+    for name, ready in workers.items():
+        t_train, t_translate = statistics.median(train[name]), statistics.median(translate[name])
+        flops = ready["train_flops"]
+        result["modes"][name] = {
+            "precision": ready["precision"],
+            "train_it_per_s": 1 / t_train,
+            "train_images_per_s": setting.batch / t_train,
+            "translate_images_per_s": setting.batch / t_translate,
+            "peak_memory_mib": memory[name]["peak_mib"],
+            "tensor_peak_mib": memory[name]["tensor_peak_mib"],
+            "train_gflop_per_it": flops / 1e9,
+            "achieved_gflop_per_s": flops / t_train / 1e9,
+            "translate_gflop_per_image": ready["translate_flops"] / setting.batch / 1e9,
+            "train_seconds_reps": [round(t, 4) for t in train[name]],
+            "translate_seconds_reps": [round(t, 4) for t in translate[name]],
+            "warmup_seconds": round(ready["warmup_s"], 2),
+        }
+        result["memory_how"] = memory[name]["how"]
+    ref = result["modes"].get("fp32_nchw")
+    for name, r in result["modes"].items():
+        if ref is not None and name != "fp32_nchw":
+            r["train_speedup_vs_fp32"] = r["train_it_per_s"] / ref["train_it_per_s"]
+            r["translate_speedup_vs_fp32"] = r["translate_images_per_s"] / ref["translate_images_per_s"]
+            r["peak_memory_vs_fp32"] = (
+                r["peak_memory_mib"] / ref["peak_memory_mib"] if ref["peak_memory_mib"] > 0 else None
+            )
+            r["tensor_peak_vs_fp32"] = (
+                r["tensor_peak_mib"] / ref["tensor_peak_mib"] if ref["tensor_peak_mib"] > 0 else None
+            )
+            # paired per-rep ratios (same rep = same load), to show the spread
+            r["train_speedup_reps"] = [round(a / b, 3) for a, b in zip(train["fp32_nchw"], train[name])]
+    return result
+
+
+def _time_modes(
+    setting: Any, modes: list, device: str, reps: int, steps: int, warmup: int, threads: int | None
+) -> dict[str, dict]:
+    """One worker per mode, all alive at once, their timed repetitions interleaved: per mode,
+    its ready message, train and translate seconds per repetition, and its memory figures."""
     import attrs
 
     workers = {}
@@ -208,39 +284,10 @@ def bench_method(
     finally:
         for w in workers.values():
             w.close()
-    result: dict[str, Any] = {"setting": setting.label(), "size": setting.size, "batch": setting.batch, "modes": {}}
-    for name, w in workers.items():
-        t_train, t_translate = statistics.median(train[name]), statistics.median(translate[name])
-        flops = w.ready["train_flops"]
-        result["modes"][name] = {
-            "precision": w.ready["precision"],
-            "train_it_per_s": 1 / t_train,
-            "train_images_per_s": setting.batch / t_train,
-            "translate_images_per_s": setting.batch / t_translate,
-            "peak_memory_mib": memory[name]["peak_mib"],
-            "tensor_peak_mib": memory[name]["tensor_peak_mib"],
-            "train_gflop_per_it": flops / 1e9,
-            "achieved_gflop_per_s": flops / t_train / 1e9,
-            "translate_gflop_per_image": w.ready["translate_flops"] / setting.batch / 1e9,
-            "train_seconds_reps": [round(t, 4) for t in train[name]],
-            "translate_seconds_reps": [round(t, 4) for t in translate[name]],
-            "warmup_seconds": round(w.ready["warmup_s"], 2),
-        }
-        result["memory_how"] = memory[name]["how"]
-    ref = result["modes"].get("fp32_nchw")
-    for name, r in result["modes"].items():
-        if ref is not None and name != "fp32_nchw":
-            r["train_speedup_vs_fp32"] = r["train_it_per_s"] / ref["train_it_per_s"]
-            r["translate_speedup_vs_fp32"] = r["translate_images_per_s"] / ref["translate_images_per_s"]
-            r["peak_memory_vs_fp32"] = (
-                r["peak_memory_mib"] / ref["peak_memory_mib"] if ref["peak_memory_mib"] > 0 else None
-            )
-            r["tensor_peak_vs_fp32"] = (
-                r["tensor_peak_mib"] / ref["tensor_peak_mib"] if ref["tensor_peak_mib"] > 0 else None
-            )
-            # paired per-rep ratios (same rep = same load), to show the spread
-            r["train_speedup_reps"] = [round(a / b, 3) for a, b in zip(train["fp32_nchw"], train[name])]
-    return result
+    return {
+        name: {"ready": w.ready, "train": train[name], "translate": translate[name], "memory": memory[name]}
+        for name, w in workers.items()
+    }
 
 
 def data_pipeline(batch_size: int, batches: int, device: str, workers: int = 2, images: int = 16) -> dict:
@@ -282,6 +329,7 @@ def markdown(result: dict) -> str:
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for m in result["methods"]:
+        setting = m["setting"] if m.get("interleaved", True) else f"{m['setting']} (modes timed one after another)"
         for name, r in m["modes"].items():
 
             def x(key: str, r: dict = r) -> str:
@@ -289,7 +337,7 @@ def markdown(result: dict) -> str:
 
             share = f"{100 * r['share_of_conv_peak']:.0f}%" if r.get("share_of_conv_peak") else "-"
             lines.append(
-                f"| {m['setting']} | {name} | {r['precision']} | {r['train_it_per_s']:.3g} | {r['train_images_per_s']:.3g} "
+                f"| {setting} | {name} | {r['precision']} | {r['train_it_per_s']:.3g} | {r['train_images_per_s']:.3g} "
                 f"| {x('train_speedup_vs_fp32')} | {r['translate_images_per_s']:.3g} | {x('translate_speedup_vs_fp32')} "
                 f"| {r.get('tensor_peak_mib', 0):.0f} | {x('tensor_peak_vs_fp32')} "
                 f"| {r['peak_memory_mib']:.0f} | {x('peak_memory_vs_fp32')} | {r['train_gflop_per_it']:.1f} "

@@ -101,3 +101,69 @@ def test_gpu_check_refuses_without_cuda_instead_of_passing_by_skipping(tmp_path)
     )
     assert proc.returncode == 2
     assert "gpu_check: no CUDA device visible to torch" in proc.stderr
+
+
+class _FakeWorker:
+    """A benchmark worker that the (fake) kernel kills whenever two of them are alive at once."""
+
+    alive: list[_FakeWorker] = []
+    error: type[Exception] = RuntimeError
+
+    def __init__(self, spec: dict, threads: int | None) -> None:
+        self.name = spec["mode"]["name"]
+        self.ready: dict = {}
+        self.alive.append(self)
+
+    def wait_ready(self) -> _FakeWorker:
+        if len(self.alive) > 1:
+            raise self.error("benchmark worker exited with code -9 (see stderr above)")
+        self.ready = {"train_flops": 4e9, "translate_flops": 1e9, "precision": self.name, "warmup_s": 0.1}
+        return self
+
+    def ask(self, command: str) -> dict:
+        if command == "memory":
+            return {"peak_mib": 100.0, "tensor_peak_mib": 50.0, "how": "fake"}
+        return {"seconds": 2.0 if self.name == "fp32_nchw" else 1.0}
+
+    def close(self) -> None:
+        self.alive.remove(self)
+
+
+def _bench_run_module():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import harness
+        import run
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return run, harness
+
+
+def test_modes_that_do_not_fit_in_memory_together_are_timed_one_after_another(monkeypatch) -> None:
+    """The out-of-memory killer ending a worker while every mode's worker is alive (StarGAN v2
+    at 256 px on a 24 GB machine) must not lose the method: each mode is timed alone, and the
+    result says it was not interleaved."""
+    run, harness = _bench_run_module()
+    monkeypatch.setattr(_FakeWorker, "alive", [])
+    monkeypatch.setattr(_FakeWorker, "error", run.WorkerKilled)
+    monkeypatch.setattr(run, "Worker", _FakeWorker)
+    modes = harness.cpu_modes()
+    result = run.bench_method(harness.Setting("pix2pix", 32, 2, {}), modes, "cpu", 3, 1, 1, 1)
+    assert result["interleaved"] is False
+    assert set(result["modes"]) == {mode.name for mode in modes}
+    assert result["modes"]["fast"]["train_speedup_vs_fp32"] == pytest.approx(2.0)
+    assert result["modes"]["fast"]["train_seconds_reps"] == [1.0, 1.0, 1.0]
+    assert _FakeWorker.alive == []  # every worker closed
+    assert "(modes timed one after another)" in run.markdown({"methods": [result]})
+
+
+def test_a_worker_that_fails_by_itself_is_not_retried(monkeypatch) -> None:
+    """A worker exiting with an error (not killed by a signal) would fail again alone: the
+    method's error is reported, as before."""
+    run, harness = _bench_run_module()
+    monkeypatch.setattr(_FakeWorker, "alive", [])
+    monkeypatch.setattr(_FakeWorker, "error", RuntimeError)
+    monkeypatch.setattr(run, "Worker", _FakeWorker)
+    with pytest.raises(RuntimeError, match="exited with code"):
+        run.bench_method(harness.Setting("pix2pix", 32, 2, {}), harness.cpu_modes(), "cpu", 3, 1, 1, 1)
+    assert _FakeWorker.alive == []
