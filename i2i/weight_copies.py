@@ -157,8 +157,13 @@ def _compiler_works(dtype: torch.dtype) -> bool:
 class WeightCopies:
     """The low-precision copies of some fp32 weights, and the forward hooks that use them."""
 
-    def __init__(self, dtype: torch.dtype, device_type: str) -> None:
+    def __init__(
+        self, dtype: torch.dtype, device_type: str, memory_format: torch.memory_format = torch.preserve_format
+    ) -> None:
         self.dtype = dtype
+        #: the copies' layout: the weights' own (training: the update pairs their elements), or
+        #: channels_last for 4-D weights whatever the fp32 weights' layout (inference)
+        self.memory_format = memory_format
         self.device_type = device_type
         self._copies: dict[torch.Tensor, torch.Tensor] = {}
         self._synced: dict[torch.Tensor, tuple[int, int, tuple[int, ...]]] = {}
@@ -218,7 +223,8 @@ class WeightCopies:
 
     # -- keeping copies in step ----------------------------------------------------------
     def _new_copy(self, weight: torch.Tensor) -> torch.Tensor:
-        copy = torch.empty_like(weight, dtype=self.dtype).requires_grad_(weight.requires_grad)
+        layout = self.memory_format if weight.dim() == 4 else torch.preserve_format
+        copy = torch.empty_like(weight, dtype=self.dtype, memory_format=layout).requires_grad_(weight.requires_grad)
         with torch.no_grad():
             copy.copy_(weight)
         self._synced[weight] = self._stamp(weight)
@@ -233,7 +239,8 @@ class WeightCopies:
         copy = self._copies[weight]
         stamp = self._stamp(weight)
         if self._synced.get(weight) != stamp:
-            if copy.stride() != weight.stride() or copy.shape != weight.shape or copy.device != weight.device:
+            relaid = self.memory_format == torch.preserve_format and copy.stride() != weight.stride()
+            if relaid or copy.shape != weight.shape or copy.device != weight.device:
                 # a new tensor of another layout, or moved to another device
                 copy = self._copies[weight] = self._new_copy(weight)
             else:
@@ -327,9 +334,16 @@ class WeightCopies:
             self.synced(weight_tensors[0])
 
 
-def hold_for_inference(method: nn.Module, dtype: torch.dtype | None, device: torch.device) -> WeightCopies | None:
+def hold_for_inference(
+    method: nn.Module,
+    dtype: torch.dtype | None,
+    device: torch.device,
+    memory_format: torch.memory_format = torch.preserve_format,
+) -> WeightCopies | None:
     """Low-precision copies of every fp32 convolution and linear weight of ``method``, made
     once, for inference in ``dtype`` (``i2i translate``, :class:`i2i.Translator`); None in fp32.
+    ``memory_format``: the 4-D copies' layout (channels_last for the fast path, made straight
+    from weights in any layout: one pass over them instead of a relayout and then a cast).
 
     Without them autocast casts each weight afresh for every batch: with pix2pix's 54M-weight
     U-Net, translating 40 images took 1.57 s instead of 1.39 s (``benchmarks/README.md``). The
@@ -339,7 +353,7 @@ def hold_for_inference(method: nn.Module, dtype: torch.dtype | None, device: tor
     optimizer refreshes these copies: they are for networks that are not training."""
     if dtype is None:
         return None
-    copies = WeightCopies(dtype, device.type)
+    copies = WeightCopies(dtype, device.type, memory_format)
     copies.add_layers(method, {p for p in method.parameters() if p.dtype == torch.float32})
     return copies if len(copies) else None
 

@@ -87,3 +87,24 @@ def test_weights_changed_after_loading_are_copied_again(tmp_path: Path) -> None:
 def test_fp32_translator_holds_no_copies(tmp_path: Path) -> None:
     translator = i2i.load_checkpoint(_checkpoint("cyclegan", tmp_path), precision="fp32")
     assert translator._weight_copies is None
+
+
+def test_copies_are_channels_last_and_the_fp32_weights_keep_their_layout(tmp_path: Path) -> None:
+    """One pass over the weights at load: the bf16 copies are made channels_last straight from
+    the fp32 weights, which are not relaid out as well; without copies the weights themselves
+    are made channels_last, as autocast's casts then keep that layout."""
+    ckpt = _checkpoint("cyclegan", tmp_path)
+    held = i2i.load_checkpoint(ckpt, precision="bf16")
+    plain = i2i.load_checkpoint(ckpt, precision="bf16", weight_copies=False)
+    copies = held._weight_copies
+    assert copies is not None
+    convs = [m for m in held.method.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.weight in copies for m in convs)
+    for layer in convs:
+        assert layer.weight.is_contiguous()
+        copy = copies.current(layer.weight)
+        assert copy.dtype == torch.bfloat16 and copy.is_contiguous(memory_format=torch.channels_last)
+        assert copies.current(layer.weight) is copy  # not made again at every use
+    for layer in plain.method.modules():
+        if isinstance(layer, torch.nn.Conv2d):
+            assert layer.weight.is_contiguous(memory_format=torch.channels_last)

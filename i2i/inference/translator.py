@@ -123,19 +123,23 @@ class Translator:
         self.method = method.to(self.device).eval()
         if self.device.type == "cpu":  # every image allocates and frees the same feature maps
             keep_freed_memory()
-        # channels_last only in low precision, where it is the fast layout (oneDNN, cuDNN);
+        low = self.precision != "fp32"
+        # in low precision the convolutions run on bf16 copies of their weights, made once (not
+        # cast by autocast for every batch; same outputs) and channels_last (oneDNN's and cuDNN's
+        # fast layout) straight from the fp32 weights; anything else 4-D is made channels_last
+        dtype = DTYPES[self.precision] if weight_copies else None
+        self._weight_copies = hold_for_inference(self.method, dtype, self.device, torch.channels_last)
+        if low:
+            _channels_last_except(self.method, self._weight_copies)
         # use_fast_kernels itself never reroutes convolutions in fp32
         use_fast_kernels(
             self.method,
             self.device,
             self.precision,
-            channels_last=self.precision != "fp32",
+            channels_last=False,
             small_map_gemm=True,
             narrow_conv=True,
         )
-        # bf16 weights made once, not cast by autocast for every batch (same outputs)
-        dtype = DTYPES[self.precision] if weight_copies else None
-        self._weight_copies = hold_for_inference(self.method, dtype, self.device)
         self.config = config
         self.step = step
         self.source = source
@@ -302,6 +306,17 @@ class Translator:
             else:
                 outputs = self.method.translate_variants(work, **fixed)
         return {key: undo(out.float()).clamp(-1, 1).contiguous().cpu() for key, out in outputs.items()}
+
+
+def _channels_last_except(module: torch.nn.Module, copied: Any) -> None:
+    """``module.to(memory_format=torch.channels_last)`` for every 4-D parameter and buffer that
+    has no low-precision copy in ``copied`` (those copies are channels_last already, and their
+    fp32 weights need no second layout)."""
+    for layer in module.modules():
+        for tensors in (layer._parameters, layer._buffers):
+            for tensor in tensors.values():
+                if tensor is not None and tensor.dim() == 4 and (copied is None or tensor not in copied):
+                    tensor.data = tensor.data.contiguous(memory_format=torch.channels_last)
 
 
 def _per_image_values(option: TranslateOption, table: Mapping[str, Any], names: Sequence[str] | None, n: int) -> Any:
