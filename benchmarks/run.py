@@ -213,10 +213,6 @@ def bench_method(
         for mode in modes:
             timed.update(_time_modes(setting, [mode], device, reps, steps, warmup, threads))
         interleaved = False
-    workers = {name: t["ready"] for name, t in timed.items()}
-    train = {name: t["train"] for name, t in timed.items()}
-    translate = {name: t["translate"] for name, t in timed.items()}
-    memory = {name: t["memory"] for name, t in timed.items()}
     result: dict[str, Any] = {
         "setting": setting.label(),
         "size": setting.size,
@@ -224,24 +220,25 @@ def bench_method(
         "interleaved": interleaved,
         "modes": {},
     }
-    for name, ready in workers.items():
-        t_train, t_translate = statistics.median(train[name]), statistics.median(translate[name])
+    for name, t in timed.items():
+        ready, memory = t["ready"], t["memory"]
+        t_train, t_translate = statistics.median(t["train"]), statistics.median(t["translate"])
         flops = ready["train_flops"]
         result["modes"][name] = {
             "precision": ready["precision"],
             "train_it_per_s": 1 / t_train,
             "train_images_per_s": setting.batch / t_train,
             "translate_images_per_s": setting.batch / t_translate,
-            "peak_memory_mib": memory[name]["peak_mib"],
-            "tensor_peak_mib": memory[name]["tensor_peak_mib"],
+            "peak_memory_mib": memory["peak_mib"],
+            "tensor_peak_mib": memory["tensor_peak_mib"],
             "train_gflop_per_it": flops / 1e9,
             "achieved_gflop_per_s": flops / t_train / 1e9,
             "translate_gflop_per_image": ready["translate_flops"] / setting.batch / 1e9,
-            "train_seconds_reps": [round(t, 4) for t in train[name]],
-            "translate_seconds_reps": [round(t, 4) for t in translate[name]],
+            "train_seconds_reps": [round(x, 4) for x in t["train"]],
+            "translate_seconds_reps": [round(x, 4) for x in t["translate"]],
             "warmup_seconds": round(ready["warmup_s"], 2),
         }
-        result["memory_how"] = memory[name]["how"]
+        result["memory_how"] = memory["how"]
     ref = result["modes"].get("fp32_nchw")
     for name, r in result["modes"].items():
         if ref is not None and name != "fp32_nchw":
@@ -254,7 +251,9 @@ def bench_method(
                 r["tensor_peak_mib"] / ref["tensor_peak_mib"] if ref["tensor_peak_mib"] > 0 else None
             )
             # paired per-rep ratios (same rep = same load), to show the spread
-            r["train_speedup_reps"] = [round(a / b, 3) for a, b in zip(train["fp32_nchw"], train[name])]
+            r["train_speedup_reps"] = [
+                round(a / b, 3) for a, b in zip(timed["fp32_nchw"]["train"], timed[name]["train"])
+            ]
     return result
 
 

@@ -27,9 +27,11 @@ class _WeightCasts(TorchDispatchMode):
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
         # inference mode dispatches autocast's cast as ``to.dtype``, grad modes as ``_to_copy``
-        dtype = {torch.ops.aten._to_copy.default: kwargs.get("dtype"), torch.ops.aten.to.dtype: args[1:2]}.get(func)
-        if isinstance(dtype, tuple):
-            dtype = dtype[0] if dtype else kwargs.get("dtype")
+        dtype = None
+        if func is torch.ops.aten._to_copy.default:
+            dtype = kwargs.get("dtype")
+        elif func is torch.ops.aten.to.dtype:
+            dtype = args[1] if len(args) > 1 else kwargs.get("dtype")
         source = args[0] if args else None
         if isinstance(source, torch.Tensor) and source.dtype == torch.float32 and dtype == torch.bfloat16:
             self.count += tuple(source.shape) in self.shapes

@@ -124,7 +124,7 @@ class Translator:
         if self.device.type == "cpu":  # every image allocates and frees the same feature maps
             keep_freed_memory()
         low = self.precision != "fp32"
-        # in low precision the convolutions run on bf16 copies of their weights, made once (not
+        # in low precision the convolutions run on bf16/fp16 copies of their weights, made once (not
         # cast by autocast for every batch; same outputs) and channels_last (oneDNN's and cuDNN's
         # fast layout) straight from the fp32 weights; anything else 4-D is made channels_last
         dtype = DTYPES[self.precision] if weight_copies else None
