@@ -260,3 +260,23 @@ def test_resume_from_the_cli_continues_the_saved_run_and_extends_it(tmp_path, ca
     code, _, err = run_main(["run", "--method", "pix2pix", "--resume", "--out", out], capsys)
     assert code == 2
     _assert_one_error_line(err, "is a dummy run, not pix2pix")
+
+
+def test_a_warning_raised_in_several_places_is_printed_once(tmp_path, capsys, dummy_host):
+    """A data root without a test split is met by the run's summary, its evaluation data and
+    the final evaluation: Python warns from each place, the CLI prints the line once."""
+    from PIL import Image
+
+    for split in ("A", "B"):
+        folder = tmp_path / "data" / "train" / split
+        folder.mkdir(parents=True)
+        for i in range(2):
+            Image.new("RGB", (20, 20), (40 * i, 90, 200)).save(folder / f"{i}.png")
+    args = ["run", "--method", "dummy", "--data", str(tmp_path / "data"), "--steps", "1", "--out", str(tmp_path / "r")]
+    code, out, err = run_main([*args, "--set", "data.num_workers=0"], capsys)
+    assert code == 0, err
+    assert "evaluation on 2 training images" in err  # the final evaluation ran, and met it again
+    assert err.count("has no test/ or val/ split: evaluating on the training images") == 1, err
+    # a second command in the same process says it again: the memory is per command
+    code, _, err = run_main([*args[:-1], str(tmp_path / "r2"), "--set", "data.num_workers=0"], capsys)
+    assert code == 0 and err.count("has no test/ or val/ split: evaluating on the training images") == 1, err

@@ -346,6 +346,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     verbose = "--verbose" in args or os.environ.get("I2I_VERBOSE") == "1"
     if "--verbose" in args:  # a group option, taken anywhere (`i2i run ... --verbose`, as the hint says)
         args = ["--verbose", *(arg for arg in args if arg != "--verbose")]
+    _shown_warnings.clear()
     warnings.showwarning = _show_warning
     try:
         result = cli.main(args=args, prog_name="i2i", standalone_mode=False)
@@ -390,9 +391,19 @@ def _internal(exc: BaseException, verbose: bool) -> None:
     sys.exit(1)
 
 
+#: the warning lines this command has printed (see :func:`_show_warning`)
+_shown_warnings: set[str] = set()
+
+
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-    """Warnings reach CLI users as one ``warning:`` line, not as a source location."""
-    click.echo(f"warning: {_one_line(str(message))}", err=True)
+    """Warnings reach CLI users as one ``warning:`` line, not as a source location, and each
+    line once per command: Python's filter repeats a warning for each place that raises it (a
+    data root without a test split is met by the run's summary, its evaluation data and the
+    final evaluation), which says nothing new to the user."""
+    text = f"warning: {_one_line(str(message))}"
+    if text not in _shown_warnings:
+        _shown_warnings.add(text)
+        click.echo(text, err=True)
 
 
 def _one_line(message: str) -> str:
