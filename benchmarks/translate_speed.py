@@ -11,7 +11,9 @@ time as whole processes, alternating (``/usr/bin/time -f %e`` around each)::
 ``--run`` times both in this process instead (one warm-up pass each, then alternating runs),
 and ``--workers 0`` the version without decode/encode threads; ``--without-copies`` adds the
 default precision with the translator's bf16 weight copies off (autocast casts each weight for
-every batch), that lever's before.
+every batch), that lever's before. ``--png-levels`` times the PNG encoding of the outputs at
+each zlib level (``i2i.io.images.PNG_COMPRESS_LEVEL``) on the shipped photos, resized to the
+setup's size, and on the setup's first input, with the file sizes.
 """
 
 from __future__ import annotations
@@ -90,6 +92,27 @@ def run(root: Path, method: str, repeats: int, workers: int, without_copies: boo
         )
 
 
+def png_levels(root: Path, size: int, levels: tuple[int, ...] = (1, 2, 3, 4, 6, 9), repeats: int = 10) -> None:
+    import io
+
+    assets = sorted((Path(__file__).resolve().parents[1] / "i2i" / "data" / "assets").glob("*.jpg"))
+    images = {p.stem: Image.open(p).convert("RGB").resize((size, size), Image.BICUBIC) for p in assets}
+    first = sorted((root / "in").glob("*.jpg"))[:1]
+    images.update({f"input {p.name}": Image.open(p).convert("RGB") for p in first})
+    print("level | " + " | ".join(images) + "   (ms per image, KB)")
+    for level in levels:
+        cells = []
+        for image in images.values():
+            start = time.perf_counter()
+            for _ in range(repeats):
+                buffer = io.BytesIO()
+                image.save(buffer, format="PNG", compress_level=level)
+            cells.append(
+                f"{(time.perf_counter() - start) / repeats * 1000:.1f} ms {len(buffer.getvalue()) / 1000:.0f} KB"
+            )
+        print(f"{level} | " + " | ".join(cells))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--setup", type=Path, required=True, help="folder for the checkpoint and the images")
@@ -100,9 +123,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--without-copies", action="store_true", help="also time auto with weight_copies=False")
+    parser.add_argument("--png-levels", action="store_true", help="time PNG encoding at each zlib level")
     args = parser.parse_args(argv)
     if not (args.setup / f"{args.method}.pt").is_file():
         setup(args.setup, args.images, args.size, args.method)
+    if args.png_levels:
+        png_levels(args.setup, args.size)
     if args.run:
         run(args.setup, args.method, args.repeats, args.workers, args.without_copies)
     else:

@@ -25,10 +25,10 @@ DEFAULT_MAX_PIXELS = 89_478_485
 
 #: zlib level of the PNGs written here (translate's outputs). PNG is lossless, so the level
 #: moves no pixel, only time and size: a 256x256 output encodes in ~5 ms at level 2 against
-#: ~16 ms at Pillow's default 6, for files 3-6% larger on photos (15% on smooth noise); levels
-#: 1-3 are zlib's fast family, and 2 was as fast as 1 with smaller files (benchmarks/README.md).
-#: ``i2i translate`` writes one file per image on the cores the network runs on, so the fast
-#: level is the better trade.
+#: ~15-19 ms at Pillow's default 6, for files 3-16% larger (the shipped photos at 256 px);
+#: levels 1-3 are zlib's fast family, and 2 was as fast as 1 with smaller files
+#: (``benchmarks/translate_speed.py --png-levels``). ``i2i translate`` writes one file per image
+#: on the cores the network runs on, so the fast level is the better trade.
 PNG_COMPRESS_LEVEL = 2
 
 
