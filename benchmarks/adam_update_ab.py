@@ -6,19 +6,27 @@ Inductor, sympy and triton imported) and ~25 s the first time: this script measu
 uncompiled update could take its place. On pix2pix's unet_256 (54.4M weights), per update:
 the compiled pass; the same Python eagerly (one pass per op); torch's ``_foreach_`` ops; and
 torch's fused CPU Adam, which needs fp32 gradients, after casting the bf16 ones, then the copy.
-``--imports`` prints instead what each import adds to the RSS of a process that has torch::
+``--imports`` prints instead what each import adds to the RSS of a process that has torch;
+``--step METHOD`` times whole fast train steps at the paper's setting, interleaved, with the
+compiled update against torch's fused kernel run per weight on the widened gradient::
 
-    OMP_NUM_THREADS=2 python benchmarks/adam_update_ab.py [--imports]
+    OMP_NUM_THREADS=2 python benchmarks/adam_update_ab.py [--imports | --step pix2pix]
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import statistics
+import sys
 import time
-from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import Bench, cpu_modes, median_ms, paper_setting
 
 LR, BETA1, BETA2, EPS, STEP = 2e-4, 0.5, 0.999, 1e-8, 10
 
@@ -43,16 +51,80 @@ def imports() -> None:
     print(f"first compile and call: +{rss_mib() - base:.0f} MiB")
 
 
+def whole_steps(method: str, reps: int = 10) -> None:
+    """Fast train steps with ``WeightCopies.adam_step`` as it is, and as torch's fused Adam per weight."""
+    from i2i.weight_copies import WeightCopies
+
+    compiled_step = WeightCopies.adam_step
+    use_fused = {"on": False}
+
+    @torch.no_grad()
+    def adam_step(self: Any, group: Any, weights: list[torch.Tensor], states: Any, fused: bool) -> None:
+        if not use_fused["on"]:
+            return compiled_step(self, group, weights, states, fused)
+        kernel = torch._fused_adamw_ if group.get("decoupled_weight_decay", False) else torch._fused_adam_
+        beta1, beta2 = (float(b) for b in group["betas"])
+        for weight in weights:
+            grad = self.gradient(weight)
+            if grad is None:
+                continue
+            state = states[weight]
+            if not state:
+                state.update(step=torch.tensor(0.0), exp_avg=torch.zeros_like(weight))
+                state["exp_avg_sq"] = torch.zeros_like(weight)
+            state["step"] += 1
+            wide = torch.empty_like(weight).copy_(grad)  # fp32, in the weight's layout
+            kernel(
+                [weight],
+                [wide],
+                [state["exp_avg"]],
+                [state["exp_avg_sq"]],
+                [],
+                [state["step"]],
+                lr=float(group["lr"]),
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=float(group["weight_decay"]),
+                eps=float(group["eps"]),
+                amsgrad=False,
+                maximize=False,
+            )
+            self._copies[weight].copy_(weight)
+            self.synced(weight)
+
+    WeightCopies.adam_step = adam_step  # type: ignore[method-assign]
+    fast = next(m for m in cpu_modes() if m.name == "fast")
+    benches = {name: Bench(paper_setting(method), fast, torch.device("cpu")) for name in ("compiled", "fused")}
+    times: dict[str, list[float]] = {name: [] for name in benches}
+    for rep in range(reps + 2):  # two untimed rounds: the compile, oneDNN's primitives
+        for name, bench in benches.items():
+            use_fused["on"] = name == "fused"
+            start = time.perf_counter()
+            bench.train_step()
+            if rep >= 2:
+                times[name].append((time.perf_counter() - start) * 1e3)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    for name, t in times.items():
+        print(f"{method} {name}: median {medians[name]:.1f} ms/step {[round(x) for x in t]}")
+    print(f"fused / compiled step time: {medians['fused'] / medians['compiled']:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--imports", action="store_true")
+    parser.add_argument("--step", metavar="METHOD", help="whole train steps of METHOD, interleaved")
     args = parser.parse_args()
     if args.imports:
         imports()
         return
+    if args.step:
+        whole_steps(args.step)
+        return
     import i2i
     from i2i import weight_copies
+    from i2i.allocator import keep_freed_memory
 
+    keep_freed_memory()  # as the trainer does (train.keep_freed_memory): the casts' memory is reused
     torch.manual_seed(0)
     net = i2i.create_generator("unet_256", input_nc=3, output_nc=3, ngf=64, norm="batch", use_dropout=True)
     weights = [p.detach().clone() for p in net.parameters()]
@@ -103,16 +175,6 @@ def main() -> None:
             )
             torch._foreach_copy_(copies, weights)
 
-    def median_ms(fn: Callable[[], None], reps: int = 8) -> float:
-        fn()
-        fn()
-        times = []
-        for _ in range(reps):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return sorted(times)[reps // 2] * 1000
-
     print(f"{sum(w.numel() for w in weights) / 1e6:.1f}M weights, {torch.get_num_threads()} threads, ms per update:")
     for name, fn in (
         ("compiled", compiled),
@@ -120,7 +182,7 @@ def main() -> None:
         ("foreach", foreach),
         ("fused + cast", fused_after_cast),
     ):
-        print(f"{name}: {median_ms(fn):.1f}", flush=True)
+        print(f"{name}: {median_ms(fn, 8):.1f}", flush=True)
 
 
 if __name__ == "__main__":

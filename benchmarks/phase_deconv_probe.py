@@ -16,13 +16,17 @@ phase form built from the 4x4 weight inside autograd (as training would need)::
 from __future__ import annotations
 
 import argparse
-import time
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from i2i.nets.small_maps import MAX_COLUMNS, conv_transpose2d_gemm
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import median_ms
 
 #: (in, out, input map, batch): pix2pix's unet_256 transposed levels at translate's batch 4 and training's 1
 LAYERS = [
@@ -58,17 +62,6 @@ def phase_deconv(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     return dst.view(batch, 2 * h, 2 * w, cout).permute(0, 3, 1, 2)
 
 
-def median_ms(fn: Callable[[], object], reps: int = 15) -> float:
-    for _ in range(3):
-        fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return sorted(times)[reps // 2] * 1000
-
-
 def probe(cin: int, cout: int, size: int, batch: int, backward: bool) -> str:
     """One table row for a ``cin -> cout`` layer on a ``size`` map at ``batch``."""
     weight, x = torch.randn(cin, cout, 4, 4) * 0.02, torch.randn(batch, cin, size, size)
@@ -77,13 +70,15 @@ def probe(cin: int, cout: int, size: int, batch: int, backward: bool) -> str:
     xb, wb = x.bfloat16().contiguous(memory_format=CL), weight.bfloat16().contiguous(memory_format=CL)
     kb = phase_kernel(wb).contiguous(memory_format=CL)
     with torch.no_grad():
-        dnn = median_ms(lambda: F.conv_transpose2d(xb, wb, stride=2, padding=1))
+        dnn = median_ms(lambda: F.conv_transpose2d(xb, wb, stride=2, padding=1), 15)
         routed = batch * size * size <= MAX_COLUMNS
         gemm = (
-            f"{median_ms(lambda: conv_transpose2d_gemm(xb, wb, None, (2, 2), (1, 1), (0, 0))):.2f}" if routed else "-"
+            f"{median_ms(lambda: conv_transpose2d_gemm(xb, wb, None, (2, 2), (1, 1), (0, 0)), 15):.2f}"
+            if routed
+            else "-"
         )
-        phases = median_ms(lambda: phase_deconv(xb, kb))
-        prep = median_ms(lambda: phase_kernel(wb).contiguous(memory_format=CL))
+        phases = median_ms(lambda: phase_deconv(xb, kb), 15)
+        prep = median_ms(lambda: phase_kernel(wb).contiguous(memory_format=CL), 15)
     row = f"{cin}->{cout} {size}x{size} (B{batch}) | {dnn:.2f} | {gemm} | {phases:.2f} | {prep:.2f} | {error:.1e}"
     if not backward:
         return row
