@@ -17,23 +17,20 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from harness import Bench, cpu_modes, median_ms, paper_setting
+from run import _rss_kib  # light: harness (imported where it is used) brings torch._dynamo, which --imports measures
 
 LR, BETA1, BETA2, EPS, STEP = 2e-4, 0.5, 0.999, 1e-8, 10
 
 
 def rss_mib() -> float:
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS")) / 1024
+    return _rss_kib("VmRSS") / 1024
 
 
 def imports() -> None:
@@ -52,7 +49,10 @@ def imports() -> None:
 
 
 def whole_steps(method: str, reps: int = 10) -> None:
-    """Fast train steps with ``WeightCopies.adam_step`` as it is, and as torch's fused Adam per weight."""
+    """Fast train steps with ``WeightCopies.adam_step`` as it is, and as torch's fused Adam per
+    weight, switched in turns on one model (both keep Adam's state as torch does)."""
+    from harness import Bench, cpu_modes, interleaved_ab, paper_setting, print_ab
+
     from i2i.weight_copies import WeightCopies
 
     compiled_step = WeightCopies.adam_step
@@ -94,19 +94,9 @@ def whole_steps(method: str, reps: int = 10) -> None:
 
     WeightCopies.adam_step = adam_step  # type: ignore[method-assign]
     fast = next(m for m in cpu_modes() if m.name == "fast")
-    benches = {name: Bench(paper_setting(method), fast, torch.device("cpu")) for name in ("compiled", "fused")}
-    times: dict[str, list[float]] = {name: [] for name in benches}
-    for rep in range(reps + 2):  # two untimed rounds: the compile, oneDNN's primitives
-        for name, bench in benches.items():
-            use_fused["on"] = name == "fused"
-            start = time.perf_counter()
-            bench.train_step()
-            if rep >= 2:
-                times[name].append((time.perf_counter() - start) * 1e3)
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    for name, t in times.items():
-        print(f"{method} {name}: median {medians[name]:.1f} ms/step {[round(x) for x in t]}")
-    print(f"fused / compiled step time: {medians['fused'] / medians['compiled']:.3f}")
+    bench = Bench(paper_setting(method), fast, torch.device("cpu"))
+    variants = {"compiled": lambda: use_fused.update(on=False), "fused": lambda: use_fused.update(on=True)}
+    print_ab(method, interleaved_ab(bench, variants, reps, steps=1))
 
 
 def main() -> None:
@@ -120,6 +110,8 @@ def main() -> None:
     if args.step:
         whole_steps(args.step)
         return
+    from harness import median_ms
+
     import i2i
     from i2i import weight_copies
     from i2i.allocator import keep_freed_memory
