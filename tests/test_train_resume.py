@@ -15,6 +15,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from train_support import make_paired, subprocess_env
 
+from i2i.io import checkpoint as ckpt_io
+
 STEPS = 120
 
 
@@ -102,7 +104,10 @@ def test_sigkill_and_sigterm_then_resume_is_bit_identical(data, reference, tmp_p
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
-    killed_at = torch.load(out / "last.pt", weights_only=True)["step"]
+    # the checkpoint the resume starts from: a kill between writing step_N.pt and copying it to
+    # last.pt leaves step_N.pt the newer one (waiting for a checkpoint after last.pt's step then
+    # returned at once, and SIGTERM reached the resumed run before it had started)
+    killed_at = torch.load(ckpt_io.find_resume_checkpoint(out), weights_only=True)["step"]
     assert 0 < killed_at < STEPS, "the run finished before it was killed; make it longer"
 
     # 2. resumed, then stopped politely: finishes its step, checkpoints, exits 0 saying how to resume
